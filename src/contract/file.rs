@@ -1,0 +1,75 @@
+//! The contract file as written by people: field names are an interface
+//! (CONTRACT.md, "The contract file"), so they are spelled exactly here and
+//! unknown fields are refused rather than silently ignored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Mode;
+use crate::rules::RuleId;
+
+pub const API_VERSION: &str = "cnpg-guard.railiance.io/v1alpha1";
+pub const KIND: &str = "Contract";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContractFile {
+    pub api_version: String,
+    pub kind: String,
+    pub shared_clusters: Vec<SharedClusterFile>,
+    #[serde(default)]
+    pub break_glass: Option<BreakGlassFile>,
+    #[serde(default)]
+    pub exempt_users: Option<Vec<String>>,
+    #[serde(default)]
+    pub rules: BTreeMap<RuleId, Mode>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SharedClusterFile {
+    pub name: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub identity_label: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub bootstrap: Option<BootstrapFile>,
+    #[serde(default)]
+    pub client_label: Option<String>,
+    #[serde(default)]
+    pub operator_namespace: Option<String>,
+    #[serde(default)]
+    pub default_deny_policy: Option<String>,
+    #[serde(default)]
+    pub baseline_policies: Option<Vec<String>>,
+    pub consumers: Vec<ConsumerFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BootstrapFile {
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumerFile {
+    pub namespace: String,
+    pub role: String,
+    pub databases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BreakGlassFile {
+    #[serde(default)]
+    pub annotation: Option<String>,
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+}

@@ -1,0 +1,388 @@
+//! Reading and validating a contract file. Every error names the file, the
+//! line (where it can be known) and the field, so a broken ConfigMap is
+//! fixed in one look.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::file::{API_VERSION, ContractFile, KIND};
+use super::{BreakGlass, Bootstrap, Consumer, Contract, SharedCluster, is_reserved_database, is_reserved_pg_name};
+
+/// The seed's apps-pg contract, the default when no file is given.
+pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/contract.yaml");
+
+/// Contract files are small; anything larger is a mistake, not a contract.
+const MAX_CONTRACT_BYTES: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error("{file}: cannot read the contract: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: the contract is larger than {MAX_CONTRACT_BYTES} bytes")]
+    TooLarge { file: String },
+    #[error("{file}:{line}:{column}: {field}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
+    #[error("{file}:{}{field}: {message}", line.map(|l| format!("{l}: ")).unwrap_or_default())]
+    Invalid {
+        file: String,
+        line: Option<usize>,
+        field: String,
+        message: String,
+    },
+}
+
+impl ContractError {
+    /// A short label for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ContractError::Io { .. } => "io",
+            ContractError::TooLarge { .. } => "too_large",
+            ContractError::Syntax { .. } => "syntax",
+            ContractError::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+/// Reads and validates the contract at `path`.
+pub fn load_file(path: &Path) -> Result<Contract, ContractError> {
+    let file = path.display().to_string();
+    let io = |source| ContractError::Io {
+        file: file.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_CONTRACT_BYTES {
+        return Err(ContractError::TooLarge { file });
+    }
+    let source = std::fs::read_to_string(path).map_err(io)?;
+    parse(&source, &file)
+}
+
+/// Parses and validates contract text; `file` names it in errors.
+pub fn parse(source: &str, file: &str) -> Result<Contract, ContractError> {
+    let de = serde_norway::Deserializer::from_str(source);
+    let raw: ContractFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." => "(document)".to_owned(),
+            p => p,
+        };
+        let location = e.inner().location();
+        ContractError::Syntax {
+            file: file.to_owned(),
+            line: location.as_ref().map(|l| l.line()).unwrap_or(1),
+            column: location.as_ref().map(|l| l.column()).unwrap_or(1),
+            field,
+            message: strip_location(&e.inner().to_string()),
+        }
+    })?;
+    Validator { source, file }.compile(raw)
+}
+
+/// serde_norway appends "at line X column Y"; we print the location first.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+struct Validator<'a> {
+    source: &'a str,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, field: impl Into<String>, value: &str, message: impl Into<String>) -> ContractError {
+        ContractError::Invalid {
+            file: self.file.to_owned(),
+            line: line_of(self.source, value),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn compile(&self, raw: ContractFile) -> Result<Contract, ContractError> {
+        if raw.api_version != API_VERSION {
+            return Err(self.invalid(
+                "apiVersion",
+                &raw.api_version,
+                format!("must be {API_VERSION}, found {:?}", raw.api_version),
+            ));
+        }
+        if raw.kind != KIND {
+            return Err(self.invalid("kind", &raw.kind, format!("must be {KIND}, found {:?}", raw.kind)));
+        }
+        if raw.shared_clusters.is_empty() {
+            return Err(self.invalid("sharedClusters", "sharedClusters", "at least one shared cluster is required"));
+        }
+
+        let mut clusters = Vec::with_capacity(raw.shared_clusters.len());
+        let mut seen = HashSet::new();
+        for (i, c) in raw.shared_clusters.into_iter().enumerate() {
+            let at = format!("sharedClusters[{i}]");
+            self.dns_label(&format!("{at}.name"), &c.name)?;
+            self.dns_label(&format!("{at}.namespace"), &c.namespace)?;
+            if !seen.insert((c.namespace.clone(), c.name.clone())) {
+                return Err(self.invalid(
+                    format!("{at}.name"),
+                    &c.name,
+                    format!("cluster {}/{} is listed twice", c.namespace, c.name),
+                ));
+            }
+            let name = c.name.clone();
+            let subst = |s: &str| s.replace("apps-pg", &name);
+            let b = c.bootstrap.unwrap_or_default();
+            let bootstrap = Bootstrap {
+                role: b.role.unwrap_or_else(|| "apps_admin".into()),
+                database: b.database.unwrap_or_else(|| "apps_meta".into()),
+                secret: b.secret.unwrap_or_else(|| subst("apps-pg-credentials")),
+            };
+            self.pg_identifier(&format!("{at}.bootstrap.role"), &bootstrap.role)?;
+            self.pg_identifier(&format!("{at}.bootstrap.database"), &bootstrap.database)?;
+            self.dns_subdomain(&format!("{at}.bootstrap.secret"), &bootstrap.secret)?;
+
+            let identity_label = c.identity_label.unwrap_or_else(|| {
+                BTreeMap::from([("railiance.io/role".to_owned(), "shared-apps-database".to_owned())])
+            });
+            if identity_label.is_empty() {
+                return Err(self.invalid(
+                    format!("{at}.identityLabel"),
+                    "identityLabel",
+                    "must hold at least one label",
+                ));
+            }
+            let client_label = c.client_label.unwrap_or_else(|| "railiance.io/postgres-client".into());
+            if client_label.is_empty() {
+                return Err(self.invalid(format!("{at}.clientLabel"), "clientLabel", "must not be empty"));
+            }
+            let operator_namespace = c.operator_namespace.unwrap_or_else(|| "cnpg-system".into());
+            self.dns_label(&format!("{at}.operatorNamespace"), &operator_namespace)?;
+            let default_deny_policy = c.default_deny_policy.unwrap_or_else(|| "default-deny-all".into());
+            let baseline_policies = c.baseline_policies.unwrap_or_else(|| {
+                [
+                    "allow-egress-kube-api-apps-pg",
+                    "allow-ingress-from-cnpg-operator-apps-pg",
+                    "allow-ingress-from-app-namespaces-apps-pg",
+                ]
+                .iter()
+                .map(|p| subst(p))
+                .collect()
+            });
+
+            let mut consumers = Vec::with_capacity(c.consumers.len());
+            let mut roles: HashMap<String, usize> = HashMap::new();
+            let mut namespaces: HashMap<String, usize> = HashMap::new();
+            let mut databases: HashMap<String, usize> = HashMap::new();
+            for (j, k) in c.consumers.into_iter().enumerate() {
+                let at = format!("{at}.consumers[{j}]");
+                self.dns_label(&format!("{at}.namespace"), &k.namespace)?;
+                self.pg_identifier(&format!("{at}.role"), &k.role)?;
+                if k.role == bootstrap.role || is_reserved_pg_name(&k.role) {
+                    return Err(self.invalid(
+                        format!("{at}.role"),
+                        &k.role,
+                        format!("{:?} is reserved (bootstrap role, postgres, streaming_replica, cnpg_*, pg_*)", k.role),
+                    ));
+                }
+                if k.namespace == c.namespace {
+                    return Err(self.invalid(
+                        format!("{at}.namespace"),
+                        &k.namespace,
+                        "a consumer cannot live in the shared namespace",
+                    ));
+                }
+                if let Some(other) = roles.insert(k.role.clone(), j) {
+                    return Err(self.invalid(
+                        format!("{at}.role"),
+                        &k.role,
+                        format!("role {:?} is already registered by consumers[{other}]", k.role),
+                    ));
+                }
+                if let Some(other) = namespaces.insert(k.namespace.clone(), j) {
+                    return Err(self.invalid(
+                        format!("{at}.namespace"),
+                        &k.namespace,
+                        format!("namespace {:?} is already registered by consumers[{other}]", k.namespace),
+                    ));
+                }
+                for (d, db) in k.databases.iter().enumerate() {
+                    let field = format!("{at}.databases[{d}]");
+                    self.pg_identifier(&field, db)?;
+                    if is_reserved_database(db) || *db == bootstrap.database {
+                        return Err(self.invalid(field, db, format!("database {db:?} is reserved")));
+                    }
+                    if let Some(other) = databases.insert(db.clone(), j) {
+                        return Err(self.invalid(
+                            field,
+                            db,
+                            format!("database {db:?} is already registered by consumers[{other}]"),
+                        ));
+                    }
+                }
+                consumers.push(Consumer {
+                    namespace: k.namespace,
+                    role: k.role,
+                    databases: k.databases,
+                });
+            }
+            clusters.push(SharedCluster::build(
+                c.name,
+                c.namespace,
+                identity_label,
+                bootstrap,
+                client_label,
+                operator_namespace,
+                default_deny_policy,
+                baseline_policies,
+                consumers,
+            ));
+        }
+
+        let bg = raw.break_glass.unwrap_or_default();
+        let break_glass = BreakGlass {
+            annotation: bg
+                .annotation
+                .unwrap_or_else(|| "cnpg-guard.railiance.io/break-glass".into()),
+            groups: bg
+                .groups
+                .unwrap_or_else(|| vec!["railiance:platform-admins".into()])
+                .into_iter()
+                .collect(),
+        };
+        let exempt_users = raw
+            .exempt_users
+            .unwrap_or_else(|| vec!["system:serviceaccount:cnpg-system:cnpg-manager".into()])
+            .into_iter()
+            .collect();
+        let revision = {
+            let digest = Sha256::digest(self.source.as_bytes());
+            digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+        };
+        Ok(Contract::build(
+            clusters,
+            break_glass,
+            exempt_users,
+            raw.rules.into_iter().collect(),
+            revision,
+        ))
+    }
+
+    fn dns_label(&self, field: &str, value: &str) -> Result<(), ContractError> {
+        if crate::names::is_dns_label(value) {
+            Ok(())
+        } else {
+            Err(self.invalid(field, value, format!("{value:?} is not a valid DNS label (RFC 1123)")))
+        }
+    }
+
+    fn dns_subdomain(&self, field: &str, value: &str) -> Result<(), ContractError> {
+        if crate::names::is_dns_subdomain(value) {
+            Ok(())
+        } else {
+            Err(self.invalid(field, value, format!("{value:?} is not a valid object name")))
+        }
+    }
+
+    fn pg_identifier(&self, field: &str, value: &str) -> Result<(), ContractError> {
+        if crate::names::is_pg_identifier(value) {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                field,
+                value,
+                format!("{value:?} is not a plain PostgreSQL identifier (a-z, 0-9, _; at most 63 bytes)"),
+            ))
+        }
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle` in `source`.
+fn line_of(source: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    source.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_contract_is_the_seed() {
+        let c = Contract::embedded().unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert_eq!(apps.bootstrap.role, "apps_admin");
+        assert_eq!(apps.bootstrap.secret, "apps-pg-credentials");
+        assert_eq!(apps.consumer_by_role("vergabe").unwrap().namespace, "vergabe-teilnahme");
+        assert!(c.exempt_users.contains("system:serviceaccount:cnpg-system:cnpg-manager"));
+    }
+
+    #[test]
+    fn defaults_substitute_the_cluster_name() {
+        let c = parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: shop-pg\n  namespace: db\n  consumers: []\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let s = c.cluster("db", "shop-pg").unwrap();
+        assert_eq!(s.bootstrap.secret, "shop-pg-credentials");
+        assert_eq!(s.baseline_policies[2], "allow-ingress-from-app-namespaces-shop-pg");
+        assert_eq!(s.client_label, "railiance.io/postgres-client");
+        assert_eq!(s.default_deny_policy, "default-deny-all");
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_field() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - namespace: a\n    role: a\n    databases: nope\n";
+        let e = parse(src, "c.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("c.yaml:9:"), "{e}");
+        assert!(e.contains("sharedClusters[0].consumers[0].databases"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumer: []\n";
+        let e = parse(src, "c.yaml").unwrap_err().to_string();
+        assert!(e.contains("unknown field `consumer`"), "{e}");
+        assert!(e.contains("sharedClusters[0]"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_role_names_line_and_field() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {namespace: a, role: shop, databases: [a]}\n  - {namespace: b, role: shop, databases: [b]}\n";
+        let e = parse(src, "c.yaml").unwrap_err();
+        assert!(matches!(&e, ContractError::Invalid { field, .. } if field == "sharedClusters[0].consumers[1].role"), "{e}");
+    }
+
+    #[test]
+    fn bad_api_version_and_mode() {
+        let e = parse("apiVersion: v1\nkind: Contract\nsharedClusters: []\n", "c.yaml").unwrap_err();
+        assert!(matches!(&e, ContractError::Invalid { field, line: Some(1), .. } if field == "apiVersion"), "{e}");
+        let e = parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: []\nrules: {network-posture: loud}\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert!(matches!(&e, ContractError::Syntax { line: 4, .. }), "{e}");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for src in ["", "\u{0}\u{1}", "[1, 2", "- a\n- b\n", "apiVersion: [", "{{{{"] {
+            assert!(parse(src, "g.yaml").is_err(), "{src:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The contract: which clusters are shared, who may use them, and how each
+//! rule is enforced. Loaded once (file or embedded default), validated, and
+//! compiled into hash indexes so that no rule scans a list on the hot path.
+
+mod file;
+mod load;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use file::{API_VERSION, ContractFile, KIND};
+pub use load::{ContractError, EMBEDDED_CONTRACT, load_file, parse};
+
+use crate::rules::RuleId;
+
+/// How a rule's violations are acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Deny the request.
+    #[default]
+    Enforce,
+    /// Allow, and return an admission warning.
+    Warn,
+    /// Allow, and record only.
+    Audit,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+            Mode::Audit => "audit",
+        }
+    }
+}
+
+/// A platform-approved consumer of a shared cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    pub namespace: String,
+    pub role: String,
+    pub databases: Vec<String>,
+}
+
+/// The bootstrap identity of a shared cluster (`spec.bootstrap.initdb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    pub role: String,
+    pub database: String,
+    pub secret: String,
+}
+
+/// One shared cluster with its defaults resolved and its registry indexed.
+#[derive(Debug, Clone)]
+pub struct SharedCluster {
+    pub name: String,
+    pub namespace: String,
+    pub identity_label: BTreeMap<String, String>,
+    pub bootstrap: Bootstrap,
+    pub client_label: String,
+    pub operator_namespace: String,
+    pub default_deny_policy: String,
+    pub baseline_policies: Vec<String>,
+    pub consumers: Vec<Consumer>,
+    by_role: HashMap<String, usize>,
+    by_namespace: HashMap<String, usize>,
+}
+
+impl SharedCluster {
+    /// The registered consumer that owns `role`, if any.
+    pub fn consumer_by_role(&self, role: &str) -> Option<&Consumer> {
+        self.by_role.get(role).map(|&i| &self.consumers[i])
+    }
+
+    /// The registered consumer that lives in `namespace`, if any.
+    pub fn consumer_by_namespace(&self, namespace: &str) -> Option<&Consumer> {
+        self.by_namespace.get(namespace).map(|&i| &self.consumers[i])
+    }
+
+    /// The CNPG-generated superuser Secret (`<cluster>-superuser`).
+    pub fn superuser_secret(&self) -> String {
+        format!("{}-superuser", self.name)
+    }
+
+    /// Whether `name` is one of this cluster's protected NetworkPolicies.
+    pub fn is_protected_policy(&self, name: &str) -> bool {
+        name == self.default_deny_policy || self.baseline_policies.iter().any(|p| p == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    pub annotation: String,
+    pub groups: HashSet<String>,
+}
+
+/// A validated, indexed contract. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub clusters: Vec<SharedCluster>,
+    pub break_glass: BreakGlass,
+    pub exempt_users: HashSet<String>,
+    modes: HashMap<RuleId, Mode>,
+    /// Short content hash of the source, recorded in every audit record.
+    pub revision: String,
+    by_key: HashMap<(String, String), usize>,
+    shared_namespaces: HashSet<String>,
+}
+
+impl Contract {
+    /// The embedded default: the seed's apps-pg contract.
+    pub fn embedded() -> Result<Contract, ContractError> {
+        parse(EMBEDDED_CONTRACT, "<embedded>")
+    }
+
+    pub fn mode(&self, rule: RuleId) -> Mode {
+        self.modes.get(&rule).copied().unwrap_or_default()
+    }
+
+    /// The shared cluster `namespace/name`, if it is one.
+    pub fn cluster(&self, namespace: &str, name: &str) -> Option<&SharedCluster> {
+        self.by_key
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(|&i| &self.clusters[i])
+    }
+
+    /// A shared cluster called `name` in any namespace (a Database or Pooler
+    /// names its cluster without a namespace).
+    pub fn cluster_named(&self, name: &str) -> Option<&SharedCluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// Shared clusters living in `namespace`.
+    pub fn clusters_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a SharedCluster> {
+        self.clusters.iter().filter(move |c| c.namespace == namespace)
+    }
+
+    pub fn is_shared_namespace(&self, namespace: &str) -> bool {
+        self.shared_namespaces.contains(namespace)
+    }
+
+    pub(crate) fn build(
+        clusters: Vec<SharedCluster>,
+        break_glass: BreakGlass,
+        exempt_users: HashSet<String>,
+        modes: HashMap<RuleId, Mode>,
+        revision: String,
+    ) -> Contract {
+        let by_key = clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.namespace.clone(), c.name.clone()), i))
+            .collect();
+        let shared_namespaces = clusters.iter().map(|c| c.namespace.clone()).collect();
+        Contract {
+            clusters,
+            break_glass,
+            exempt_users,
+            modes,
+            revision,
+            by_key,
+            shared_namespaces,
+        }
+    }
+}
+
+impl SharedCluster {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build(
+        name: String,
+        namespace: String,
+        identity_label: BTreeMap<String, String>,
+        bootstrap: Bootstrap,
+        client_label: String,
+        operator_namespace: String,
+        default_deny_policy: String,
+        baseline_policies: Vec<String>,
+        consumers: Vec<Consumer>,
+    ) -> SharedCluster {
+        let by_role = consumers.iter().enumerate().map(|(i, c)| (c.role.clone(), i)).collect();
+        let by_namespace = consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.namespace.clone(), i))
+            .collect();
+        SharedCluster {
+            name,
+            namespace,
+            identity_label,
+            bootstrap,
+            client_label,
+            operator_namespace,
+            default_deny_policy,
+            baseline_policies,
+            consumers,
+            by_role,
+            by_namespace,
+        }
+    }
+}
+
+/// PostgreSQL names CNPG reserves for itself (see the CNPG CRDs).
+pub fn is_reserved_pg_name(name: &str) -> bool {
+    matches!(name, "postgres" | "streaming_replica") || name.starts_with("cnpg_") || name.starts_with("pg_")
+}
+
+/// Database names no consumer may own.
+pub fn is_reserved_database(name: &str) -> bool {
+    is_reserved_pg_name(name) || matches!(name, "template0" | "template1")
+}

@@ -1,0 +1,296 @@
+//! From findings to a verdict: modes, ratcheting, break-glass and exempt
+//! users (CONTRACT.md, "Decisions"). The webhook, `check` and `audit` all
+//! call [`decide`]; none of them judges on its own.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::contract::{Contract, Mode};
+use crate::facts::Facts;
+use crate::model::{Operation, Review};
+use crate::rules::{self, RuleId, Skipped, Violation};
+
+/// What became of one violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disposition {
+    /// Enforced: the request is denied.
+    Denied,
+    /// The rule is in warn mode.
+    Warned,
+    /// The rule is in audit mode: recorded only.
+    Audited,
+    /// The old object already had it (UPDATE): allowed with a warning.
+    Ratcheted,
+    /// A break-glass user overrode it: allowed, warned, audited.
+    BreakGlass,
+    /// The requester is exempt (the CNPG operator).
+    Exempt,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Denied => "denied",
+            Disposition::Warned => "warned",
+            Disposition::Audited => "audited",
+            Disposition::Ratcheted => "ratcheted",
+            Disposition::BreakGlass => "break-glass",
+            Disposition::Exempt => "exempt",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub violation: Violation,
+    pub mode: Mode,
+    pub disposition: Disposition,
+}
+
+/// The verdict on one review, with everything that led to it.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    pub allowed: bool,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+    /// The break-glass reason, when break-glass was honoured.
+    pub break_glass: Option<String>,
+    /// A break-glass annotation was present but the user is not allowed to use it.
+    pub break_glass_refused: bool,
+    pub exempt: bool,
+}
+
+impl Decision {
+    /// `allow`, `deny`, `warn` (allowed with warnings), `break-glass` or `exempt`.
+    pub fn label(&self) -> &'static str {
+        if !self.allowed {
+            "deny"
+        } else if self.break_glass.is_some() && self.has(Disposition::BreakGlass) {
+            "break-glass"
+        } else if self.exempt && self.has(Disposition::Exempt) {
+            "exempt"
+        } else if self.findings.iter().any(|f| f.disposition != Disposition::Audited) {
+            "warn"
+        } else {
+            "allow"
+        }
+    }
+
+    fn has(&self, d: Disposition) -> bool {
+        self.findings.iter().any(|f| f.disposition == d)
+    }
+
+    pub fn denied(&self) -> impl Iterator<Item = &Violation> {
+        self.findings
+            .iter()
+            .filter(|f| f.disposition == Disposition::Denied)
+            .map(|f| &f.violation)
+    }
+
+    /// The denial message: one line per violation, all of them.
+    pub fn message(&self) -> String {
+        let mut lines: Vec<String> = self.denied().map(Violation::line).collect();
+        if self.break_glass_refused {
+            lines.push("(a break-glass annotation is present, but the requesting user is in no break-glass group)".into());
+        }
+        lines.join("\n")
+    }
+
+    /// Admission warnings: short, one per allowed-but-noted violation.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.disposition,
+                    Disposition::Warned | Disposition::Ratcheted | Disposition::BreakGlass
+                )
+            })
+            .map(|f| match f.disposition {
+                Disposition::Ratcheted => f.violation.short_with("(pre-existing) "),
+                Disposition::BreakGlass => f.violation.short_with("(break-glass) "),
+                _ => f.violation.short(),
+            })
+            .collect();
+        out.dedup();
+        out
+    }
+
+    /// The rule ids that found something, sorted.
+    pub fn rules(&self) -> BTreeSet<RuleId> {
+        self.findings.iter().map(|f| f.violation.rule).collect()
+    }
+}
+
+/// Runs the rules on `review` and turns what they find into a verdict.
+pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decision {
+    let found = rules::evaluate(review, contract, facts);
+    let mut decision = Decision {
+        allowed: true,
+        skipped: found.skipped,
+        ..Decision::default()
+    };
+    if found.violations.is_empty() {
+        return decision;
+    }
+
+    let preexisting = preexisting(review, contract, facts);
+    decision.exempt = contract.exempt_users.contains(&review.user.username);
+    let annotation = review
+        .current()
+        .and_then(|o| o.annotation(&contract.break_glass.annotation))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let privileged = review.user.groups.iter().any(|g| contract.break_glass.groups.contains(g));
+    let break_glass = match annotation {
+        Some(reason) if privileged => Some(reason.to_owned()),
+        Some(_) => {
+            decision.break_glass_refused = true;
+            None
+        }
+        None => None,
+    };
+
+    for violation in found.violations {
+        let mode = contract.mode(violation.rule);
+        let disposition = match mode {
+            Mode::Audit => Disposition::Audited,
+            Mode::Warn => Disposition::Warned,
+            Mode::Enforce if preexisting.contains(&(violation.rule, violation.what.clone())) => Disposition::Ratcheted,
+            Mode::Enforce if decision.exempt => Disposition::Exempt,
+            Mode::Enforce if break_glass.is_some() => Disposition::BreakGlass,
+            Mode::Enforce => Disposition::Denied,
+        };
+        decision.findings.push(Finding {
+            violation,
+            mode,
+            disposition,
+        });
+    }
+    decision.allowed = !decision.has(Disposition::Denied);
+    if decision.has(Disposition::BreakGlass) {
+        decision.break_glass = break_glass;
+    }
+    if decision.allowed {
+        decision.break_glass_refused = false;
+    }
+    decision
+}
+
+/// On UPDATE: what the old object already violated, judged as if created.
+fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTreeSet<(RuleId, String)> {
+    let (Operation::Update, Some(old)) = (review.operation, &review.old_object) else {
+        return BTreeSet::new();
+    };
+    let before = Review {
+        operation: Operation::Create,
+        object: Some(old.clone()),
+        old_object: None,
+        ..review.clone_header()
+    };
+    rules::evaluate(&before, contract, facts)
+        .violations
+        .into_iter()
+        .map(|v| (v.rule, v.what))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::NoFacts;
+    use crate::rules::testing::*;
+
+    const FOREIGN_NS: &str = "{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}}";
+    const TWO_RULES: &str = "{apiVersion: v1, kind: Secret, metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-credentials}}, stringData: {username: apps_admin}}";
+
+    fn with_user(mut r: Review, user: &str, groups: &[&str]) -> Review {
+        r.user.username = user.into();
+        r.user.groups = groups.iter().map(|g| g.to_string()).collect();
+        r
+    }
+
+    #[test]
+    fn all_violations_are_reported_at_once() {
+        let d = decide(&create(TWO_RULES), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        let fields: Vec<_> = d.denied().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]", "stringData.username"]
+        );
+        assert_eq!(d.message().lines().count(), 2);
+        assert_eq!(d.label(), "deny");
+    }
+
+    #[test]
+    fn warn_and_audit_modes_allow() {
+        let src = crate::contract::EMBEDDED_CONTRACT.replace("rules: {}", "rules: {client-label-registered: warn}");
+        let c = crate::contract::parse(&src, "t").unwrap();
+        let d = decide(&create(FOREIGN_NS), &c, &NoFacts);
+        assert!(d.allowed);
+        assert_eq!(d.findings[0].disposition, Disposition::Warned);
+        assert_eq!(d.warnings().len(), 1);
+        assert!(d.warnings()[0].starts_with("[client-label-registered] "));
+        assert_eq!(d.label(), "warn");
+
+        let src = crate::contract::EMBEDDED_CONTRACT.replace("rules: {}", "rules: {client-label-registered: audit}");
+        let c = crate::contract::parse(&src, "t").unwrap();
+        let d = decide(&create(FOREIGN_NS), &c, &NoFacts);
+        assert!(d.allowed);
+        assert!(d.warnings().is_empty());
+        assert_eq!(d.findings[0].disposition, Disposition::Audited);
+        assert_eq!(d.label(), "allow");
+    }
+
+    #[test]
+    fn ratcheting_allows_what_the_old_object_already_had() {
+        let relabelled = FOREIGN_NS.replace("labels: {", "labels: {team: shop, ");
+        let d = decide(&update(FOREIGN_NS, &relabelled), &contract(), &NoFacts);
+        assert!(d.allowed, "{}", d.message());
+        assert_eq!(d.findings[0].disposition, Disposition::Ratcheted);
+        assert!(d.warnings()[0].contains("(pre-existing)"));
+
+        // A new violation on UPDATE is still denied.
+        let old = "{apiVersion: v1, kind: Namespace, metadata: {name: shop}}";
+        let d = decide(&update(old, FOREIGN_NS), &contract(), &NoFacts);
+        assert!(!d.allowed);
+    }
+
+    #[test]
+    fn break_glass_needs_the_annotation_and_the_group() {
+        let cluster = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases, annotations: {cnpg-guard.railiance.io/break-glass: INC-42 planned rebuild}}, spec: {}}";
+        let admin = with_user(delete(cluster), "bob", &["railiance:platform-admins"]);
+        let d = decide(&admin, &contract(), &NoFacts);
+        assert!(d.allowed);
+        assert_eq!(d.break_glass.as_deref(), Some("INC-42 planned rebuild"));
+        assert_eq!(d.label(), "break-glass");
+        assert!(d.warnings().iter().all(|w| w.chars().count() <= 120));
+
+        let someone = with_user(delete(cluster), "eve", &["system:authenticated"]);
+        let d = decide(&someone, &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert!(d.break_glass.is_none());
+        assert!(d.message().contains("no break-glass group"));
+
+        let no_annotation = cluster.replace("cnpg-guard.railiance.io/break-glass", "other");
+        let d = decide(
+            &with_user(delete(&no_annotation), "bob", &["railiance:platform-admins"]),
+            &contract(),
+            &NoFacts,
+        );
+        assert!(!d.allowed);
+    }
+
+    #[test]
+    fn exempt_users_are_allowed() {
+        let r = with_user(create(FOREIGN_NS), "system:serviceaccount:cnpg-system:cnpg-manager", &[]);
+        let d = decide(&r, &contract(), &NoFacts);
+        assert!(d.allowed);
+        assert_eq!(d.label(), "exempt");
+    }
+}

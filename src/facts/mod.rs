@@ -1,0 +1,53 @@
+//! Cross-object knowledge the rules need, behind one interface.
+//!
+//! A rule never guesses: when a fact is not available it gets
+//! [`Fact::Unknown`] with a reason, and reports the check as skipped.
+//! [`offline::OfflineFacts`] answers from a set of manifests (for `check`);
+//! the live cluster is another implementation of the same trait.
+
+pub mod offline;
+
+use crate::contract::SharedCluster;
+
+pub use offline::OfflineFacts;
+
+/// An answer, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact<T> {
+    Known(T),
+    Unknown(String),
+}
+
+/// What the rules may ask about the world beyond the object under review.
+pub trait Facts: Send + Sync {
+    /// Is `role` a managed role (`ensure` not absent) of the shared Cluster?
+    fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool>;
+
+    /// Names (`ns/name`) of the Database CRs of the shared cluster owned by `role`.
+    fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>>;
+
+    /// Is `value` the cluster's bootstrap password? Only a hash is compared.
+    fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool>;
+}
+
+/// No facts at all: every check that needs one is skipped.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFacts;
+
+impl Facts for NoFacts {
+    fn role_provisioned(&self, _: &SharedCluster, _: &str) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn databases_owned_by(&self, _: &SharedCluster, _: &str) -> Fact<Vec<String>> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn is_bootstrap_password(&self, _: &SharedCluster, _: &[u8]) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+}
+
+/// SHA-256 of a secret value: the only form in which a password is kept.
+pub fn password_hash(value: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(value).into()
+}

@@ -1,0 +1,114 @@
+//! Facts taken from a set of manifests: the desired state that `check`
+//! sees in a repository.
+//!
+//! A fact about a shared cluster is known only when the set holds that
+//! cluster's own manifest (the platform repository is then being checked as a
+//! whole); otherwise it is unknown and the checks that need it are skipped.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Fact, Facts, password_hash};
+use crate::contract::{Contract, SharedCluster};
+use crate::model::{Object, secret};
+
+type Key = (String, String);
+
+#[derive(Debug, Default, Clone)]
+pub struct OfflineFacts {
+    /// Shared clusters whose manifest is in the set, with their present roles.
+    roles: HashMap<Key, HashSet<String>>,
+    /// Database owners per shared cluster: role -> Database CRs.
+    owners: HashMap<Key, HashMap<String, Vec<String>>>,
+    /// SHA-256 of the bootstrap password, where the set holds it.
+    bootstrap: HashMap<Key, [u8; 32]>,
+}
+
+fn key(c: &SharedCluster) -> Key {
+    (c.namespace.clone(), c.name.clone())
+}
+
+impl OfflineFacts {
+    /// Builds facts from `(namespace, object)` pairs.
+    pub fn from_objects<'a>(contract: &Contract, objects: impl IntoIterator<Item = (&'a str, &'a Object)>) -> Self {
+        let mut facts = OfflineFacts::default();
+        for (namespace, object) in objects {
+            let name = object.metadata().name.as_deref().unwrap_or_default();
+            match object {
+                Object::Cluster(c) => {
+                    if let Some(shared) = contract.cluster(namespace, name) {
+                        let roles = c
+                            .spec
+                            .managed
+                            .iter()
+                            .flat_map(|m| &m.roles)
+                            .filter(|r| !r.is_absent())
+                            .map(|r| r.name.clone())
+                            .collect();
+                        facts.roles.insert(key(shared), roles);
+                    }
+                }
+                Object::Database(d) => {
+                    if let Some(shared) = contract.cluster(namespace, &d.spec.cluster.name) {
+                        facts
+                            .owners
+                            .entry(key(shared))
+                            .or_default()
+                            .entry(d.spec.owner.clone())
+                            .or_default()
+                            .push(format!("{namespace}/{name}"));
+                    }
+                }
+                Object::Secret(s) => {
+                    for shared in contract.clusters_in(namespace) {
+                        if shared.bootstrap.secret == name
+                            && let Some(pw) = secret::value(s, "password").filter(|p| !p.is_empty())
+                        {
+                            facts.bootstrap.insert(key(shared), password_hash(pw));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+
+    fn unknown_cluster(cluster: &SharedCluster) -> String {
+        format!(
+            "the Cluster manifest {}/{} is not among the checked files",
+            cluster.namespace, cluster.name
+        )
+    }
+}
+
+impl Facts for OfflineFacts {
+    fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
+        match self.roles.get(&key(cluster)) {
+            Some(roles) => Fact::Known(roles.contains(role)),
+            None => Fact::Unknown(Self::unknown_cluster(cluster)),
+        }
+    }
+
+    fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
+        if !self.roles.contains_key(&key(cluster)) {
+            return Fact::Unknown(Self::unknown_cluster(cluster));
+        }
+        Fact::Known(
+            self.owners
+                .get(&key(cluster))
+                .and_then(|o| o.get(role))
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+
+    fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
+        match self.bootstrap.get(&key(cluster)) {
+            Some(hash) => Fact::Known(password_hash(value) == *hash),
+            None => Fact::Unknown(format!(
+                "the bootstrap Secret {}/{} with a password is not among the checked files",
+                cluster.namespace, cluster.bootstrap.secret
+            )),
+        }
+    }
+}

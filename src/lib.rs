@@ -1,0 +1,17 @@
+//! cnpg-guard enforces the shared CloudNativePG cluster contract.
+//!
+//! One pipeline, three doors:
+//!
+//! ```text
+//! bytes -> AdmissionReview -> Review -> rules(contract, facts) -> Findings -> Decision -> response + audit record
+//! manifests (check) ---------^                                               ^
+//! live objects (audit) ------^                                               |
+//! ```
+
+pub mod contract;
+pub mod decision;
+pub mod dsn;
+pub mod facts;
+pub mod model;
+pub mod names;
+pub mod rules;

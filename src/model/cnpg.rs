@@ -1,0 +1,116 @@
+//! The CloudNativePG (`postgresql.cnpg.io/v1`) fields the rules read. Only
+//! those: everything else in the object is ignored, so a newer CNPG with more
+//! fields still decodes. Field names follow the CNPG 1.28 CRDs.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LocalObjectReference {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Cluster {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ClusterSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClusterSpec {
+    #[serde(default)]
+    pub bootstrap: Option<BootstrapConfiguration>,
+    #[serde(default)]
+    pub managed: Option<ManagedConfiguration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BootstrapConfiguration {
+    #[serde(default)]
+    pub initdb: Option<BootstrapInitDb>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct BootstrapInitDb {
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct SecretRef {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ManagedConfiguration {
+    #[serde(default)]
+    pub roles: Vec<RoleConfiguration>,
+}
+
+/// `spec.managed.roles[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleConfiguration {
+    pub name: String,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub ensure: Option<String>,
+    #[serde(default)]
+    pub login: Option<bool>,
+    #[serde(default)]
+    pub superuser: Option<bool>,
+    #[serde(default)]
+    pub createdb: Option<bool>,
+    #[serde(default)]
+    pub createrole: Option<bool>,
+    #[serde(default)]
+    pub replication: Option<bool>,
+    #[serde(default)]
+    pub bypassrls: Option<bool>,
+    #[serde(default)]
+    pub password_secret: Option<LocalObjectReference>,
+}
+
+impl RoleConfiguration {
+    pub fn is_absent(&self) -> bool {
+        self.ensure.as_deref() == Some("absent")
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Database {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: DatabaseSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    pub name: String,
+    pub owner: String,
+    pub cluster: LocalObjectReference,
+    #[serde(default)]
+    pub ensure: Option<String>,
+    #[serde(default)]
+    pub database_reclaim_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pooler {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: PoolerSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PoolerSpec {
+    pub cluster: LocalObjectReference,
+}

@@ -1,0 +1,274 @@
+//! What the rules see: a [`Review`] of one write to one typed object.
+//!
+//! The webhook builds it from an AdmissionRequest, `check` from a manifest
+//! (as a CREATE) and `audit` from a live object (as a CREATE); from here on
+//! the pipeline is the same for all three.
+
+pub mod cnpg;
+pub mod secret;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+pub use cnpg::{Cluster, Database, Pooler};
+
+/// The kinds the contract covers (CONTRACT.md, "What is intercepted").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Cluster,
+    Database,
+    Pooler,
+    Namespace,
+    NetworkPolicy,
+    Secret,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Cluster,
+        Kind::Database,
+        Kind::Pooler,
+        Kind::Namespace,
+        Kind::NetworkPolicy,
+        Kind::Secret,
+    ];
+
+    /// The covered kind for an API group and kind, or `None`.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<Kind> {
+        Some(match (group, kind) {
+            ("postgresql.cnpg.io", "Cluster") => Kind::Cluster,
+            ("postgresql.cnpg.io", "Database") => Kind::Database,
+            ("postgresql.cnpg.io", "Pooler") => Kind::Pooler,
+            ("", "Namespace") => Kind::Namespace,
+            ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
+            ("", "Secret") => Kind::Secret,
+            _ => return None,
+        })
+    }
+
+    /// The covered kind for a manifest's `apiVersion` and `kind`.
+    pub fn from_api_version(api_version: &str, kind: &str) -> Option<Kind> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        if version != "v1" {
+            return None;
+        }
+        Kind::from_group_kind(group, kind)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Cluster => "Cluster",
+            Kind::Database => "Database",
+            Kind::Pooler => "Pooler",
+            Kind::Namespace => "Namespace",
+            Kind::NetworkPolicy => "NetworkPolicy",
+            Kind::Secret => "Secret",
+        }
+    }
+
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::Cluster | Kind::Database | Kind::Pooler => "postgresql.cnpg.io/v1",
+            Kind::Namespace | Kind::Secret => "v1",
+            Kind::NetworkPolicy => "networking.k8s.io/v1",
+        }
+    }
+
+    pub fn is_namespaced(self) -> bool {
+        self != Kind::Namespace
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed object of a covered kind.
+#[derive(Debug, Clone)]
+pub enum Object {
+    Cluster(Box<Cluster>),
+    Database(Box<Database>),
+    Pooler(Box<Pooler>),
+    Namespace(Box<Namespace>),
+    NetworkPolicy(Box<NetworkPolicy>),
+    Secret(Box<Secret>),
+}
+
+/// An object that does not decode as its declared kind.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} {field}: {message}")]
+pub struct DecodeError {
+    pub kind: Kind,
+    pub field: String,
+    pub message: String,
+}
+
+impl Object {
+    /// Decodes `value` as `kind`, naming the offending field on failure.
+    pub fn decode(kind: Kind, value: Value) -> Result<Object, DecodeError> {
+        fn typed<T: serde::de::DeserializeOwned>(kind: Kind, value: Value) -> Result<Box<T>, DecodeError> {
+            serde_path_to_error::deserialize(value).map(Box::new).map_err(|e| DecodeError {
+                kind,
+                field: match e.path().to_string() {
+                    p if p == "." => "(object)".to_owned(),
+                    p => p,
+                },
+                message: e.inner().to_string(),
+            })
+        }
+        if !value.is_object() {
+            return Err(DecodeError {
+                kind,
+                field: "(object)".into(),
+                message: "is not a JSON object".into(),
+            });
+        }
+        if let Some(declared) = value.get("kind").and_then(Value::as_str)
+            && declared != kind.as_str()
+        {
+            return Err(DecodeError {
+                kind,
+                field: "kind".into(),
+                message: format!("the object says it is a {declared}"),
+            });
+        }
+        Ok(match kind {
+            Kind::Cluster => Object::Cluster(typed(kind, value)?),
+            Kind::Database => Object::Database(typed(kind, value)?),
+            Kind::Pooler => Object::Pooler(typed(kind, value)?),
+            Kind::Namespace => Object::Namespace(typed(kind, value)?),
+            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, value)?),
+            Kind::Secret => Object::Secret(typed(kind, value)?),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Cluster(_) => Kind::Cluster,
+            Object::Database(_) => Kind::Database,
+            Object::Pooler(_) => Kind::Pooler,
+            Object::Namespace(_) => Kind::Namespace,
+            Object::NetworkPolicy(_) => Kind::NetworkPolicy,
+            Object::Secret(_) => Kind::Secret,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Cluster(o) => &o.metadata,
+            Object::Database(o) => &o.metadata,
+            Object::Pooler(o) => &o.metadata,
+            Object::Namespace(o) => &o.metadata,
+            Object::NetworkPolicy(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
+        }
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        annotation(self.metadata(), key)
+    }
+
+    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
+        self.metadata().labels.as_ref()
+    }
+}
+
+pub fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations.as_ref()?.get(key).map(String::as_str)
+}
+
+pub fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+}
+
+/// Who asked.
+#[derive(Debug, Clone, Default)]
+pub struct User {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+/// One write to one object: the unit every rule judges.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub operation: Operation,
+    pub kind: Kind,
+    /// The object's namespace; empty for cluster-scoped kinds.
+    pub namespace: String,
+    pub name: String,
+    /// The object after the write (`None` on DELETE).
+    pub object: Option<Object>,
+    /// The object before the write (`None` on CREATE).
+    pub old_object: Option<Object>,
+    pub user: User,
+    pub dry_run: bool,
+}
+
+impl Review {
+    /// A CREATE of `object` by nobody in particular: how `check` and
+    /// `audit` enter the pipeline.
+    pub fn create(object: Object, namespace: String, name: String) -> Review {
+        Review {
+            operation: Operation::Create,
+            kind: object.kind(),
+            namespace,
+            name,
+            object: Some(object),
+            old_object: None,
+            user: User::default(),
+            dry_run: false,
+        }
+    }
+
+    /// The same request without its objects.
+    pub fn clone_header(&self) -> Review {
+        Review {
+            operation: self.operation,
+            kind: self.kind,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            object: None,
+            old_object: None,
+            user: self.user.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// The object as it stands after the write, or as it stood before a DELETE.
+    pub fn current(&self) -> Option<&Object> {
+        self.object.as_ref().or(self.old_object.as_ref())
+    }
+
+    /// `ns/name`, or `name` for cluster-scoped objects.
+    pub fn display_name(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+}

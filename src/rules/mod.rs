@@ -1,0 +1,209 @@
+//! The contract's rules: pure functions from a [`Review`], the [`Contract`]
+//! and [`Facts`] to [`Violation`]s. One file per rule family, named after
+//! what it protects. Nothing here knows about HTTP, TLS, files or kube.
+
+mod bootstrap_secret;
+mod client_label;
+mod cluster_identity;
+mod database_owner;
+mod managed_roles;
+mod network_policy;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Contract, SharedCluster};
+use crate::facts::{Fact, Facts};
+use crate::model::{Kind, Review};
+
+/// The stable rule ids: they appear in messages, metrics, audit records and
+/// mode overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleId {
+    ClusterIdentity,
+    RoleRegistered,
+    OwnerRegistered,
+    BootstrapSecretConfined,
+    ClientLabelRegistered,
+    NetworkPosture,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 6] = [
+        RuleId::ClusterIdentity,
+        RuleId::RoleRegistered,
+        RuleId::OwnerRegistered,
+        RuleId::BootstrapSecretConfined,
+        RuleId::ClientLabelRegistered,
+        RuleId::NetworkPosture,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::ClusterIdentity => "cluster-identity",
+            RuleId::RoleRegistered => "role-registered",
+            RuleId::OwnerRegistered => "owner-registered",
+            RuleId::BootstrapSecretConfined => "bootstrap-secret-confined",
+            RuleId::ClientLabelRegistered => "client-label-registered",
+            RuleId::NetworkPosture => "network-posture",
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One broken promise of the contract, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: RuleId,
+    pub kind: Kind,
+    /// `ns/name` or `name`.
+    pub object: String,
+    /// Field path in the object (`spec.owner`, `metadata.labels[...]`).
+    pub field: String,
+    /// What is wrong; never contains a Secret value.
+    pub what: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Violation {
+    /// `[rule-id] Kind ns/name: field: what is wrong. Fix: what to do.`
+    pub fn line(&self) -> String {
+        format!(
+            "[{}] {} {}: {}: {}. Fix: {}.",
+            self.rule, self.kind, self.object, self.field, self.what, self.fix
+        )
+    }
+
+    /// `[rule-id] what`, at most 120 characters: an admission warning.
+    pub fn short(&self) -> String {
+        self.short_with("")
+    }
+
+    /// `[rule-id] <note>what`, at most 120 characters.
+    pub fn short_with(&self, note: &str) -> String {
+        truncate(format!("[{}] {note}{}", self.rule, self.what), 120)
+    }
+
+    /// Identity for ratcheting: the same rule finding the same thing,
+    /// wherever in a list it sits.
+    pub fn ratchet_key(&self) -> (RuleId, &str) {
+        (self.rule, &self.what)
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let cut = s.char_indices().nth(max - 3).map(|(i, _)| i).unwrap_or(s.len());
+    s.truncate(cut);
+    s.push_str("...");
+    s
+}
+
+/// A check that could not run because a fact it needs is not available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub rule: RuleId,
+    pub object: String,
+    pub check: String,
+    pub reason: String,
+}
+
+/// Everything the rules found about one review.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    pub violations: Vec<Violation>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Runs every rule family that applies to `review`.
+pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Findings {
+    let mut cx = Cx {
+        review,
+        contract,
+        facts,
+        findings: Findings::default(),
+    };
+    match review.kind {
+        Kind::Cluster => {
+            cluster_identity::check_cluster(&mut cx);
+            managed_roles::check(&mut cx);
+        }
+        Kind::Database => {
+            cluster_identity::check_cluster_reference(&mut cx);
+            database_owner::check(&mut cx);
+        }
+        Kind::Pooler => cluster_identity::check_cluster_reference(&mut cx),
+        Kind::Namespace => {
+            cluster_identity::check_namespace(&mut cx);
+            client_label::check(&mut cx);
+        }
+        Kind::NetworkPolicy => network_policy::check(&mut cx),
+        Kind::Secret => bootstrap_secret::check(&mut cx),
+    }
+    cx.findings
+}
+
+/// The context a rule family works in, and how it reports.
+pub(crate) struct Cx<'a> {
+    pub review: &'a Review,
+    pub contract: &'a Contract,
+    pub facts: &'a dyn Facts,
+    pub findings: Findings,
+}
+
+impl<'a> Cx<'a> {
+    pub fn violation(&mut self, rule: RuleId, field: impl Into<String>, what: impl Into<String>, fix: impl Into<String>) {
+        self.findings.violations.push(Violation {
+            rule,
+            kind: self.review.kind,
+            object: self.review.display_name(),
+            field: field.into(),
+            what: what.into(),
+            fix: fix.into(),
+        });
+    }
+
+    /// Unwraps a fact, recording a skipped check when it is unknown.
+    pub fn fact<T>(&mut self, rule: RuleId, check: &str, fact: Fact<T>) -> Option<T> {
+        match fact {
+            Fact::Known(v) => Some(v),
+            Fact::Unknown(reason) => {
+                self.findings.skipped.push(Skipped {
+                    rule,
+                    object: format!("{} {}", self.review.kind, self.review.display_name()),
+                    check: check.to_owned(),
+                    reason,
+                });
+                None
+            }
+        }
+    }
+
+    /// The shared cluster a Database or Pooler in this review points at by
+    /// `spec.cluster.name`: the one in its own namespace, else any of that name.
+    pub fn referenced_cluster(&self, cluster_name: &str) -> Option<&'a SharedCluster> {
+        let contract: &'a Contract = self.contract;
+        contract
+            .cluster(&self.review.namespace, cluster_name)
+            .or_else(|| contract.cluster_named(cluster_name))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,102 @@
+//! Test builders: reviews from YAML, evaluation against the embedded
+//! contract, and assertions on the rule id and field.
+
+use serde_json::Value;
+
+use super::{Findings, evaluate};
+use crate::contract::Contract;
+use crate::facts::{Facts, NoFacts, OfflineFacts};
+use crate::model::{Kind, Object, Operation, Review, User};
+
+pub fn object(yaml: &str) -> Object {
+    let value: Value = serde_norway::from_str(yaml).expect("test YAML");
+    let kind = Kind::from_api_version(
+        value["apiVersion"].as_str().expect("apiVersion"),
+        value["kind"].as_str().expect("kind"),
+    )
+    .expect("covered kind");
+    Object::decode(kind, value).expect("decodes")
+}
+
+fn review(operation: Operation, new: Option<&str>, old: Option<&str>) -> Review {
+    let (object, old_object) = (new.map(self::object), old.map(self::object));
+    let current = object.as_ref().or(old_object.as_ref()).expect("an object");
+    let meta = current.metadata();
+    let kind = current.kind();
+    let name = meta.name.clone().unwrap_or_default();
+    let namespace = if kind.is_namespaced() {
+        meta.namespace.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Review {
+        operation,
+        kind,
+        namespace,
+        name,
+        object,
+        old_object,
+        user: User {
+            username: "alice".into(),
+            groups: vec!["system:authenticated".into()],
+        },
+        dry_run: false,
+    }
+}
+
+pub fn create(yaml: &str) -> Review {
+    review(Operation::Create, Some(yaml), None)
+}
+
+pub fn update(old: &str, new: &str) -> Review {
+    review(Operation::Update, Some(new), Some(old))
+}
+
+pub fn delete(old: &str) -> Review {
+    review(Operation::Delete, None, Some(old))
+}
+
+pub fn contract() -> Contract {
+    Contract::embedded().expect("embedded contract")
+}
+
+pub fn eval(review: &Review) -> Findings {
+    evaluate(review, &contract(), &NoFacts)
+}
+
+pub fn eval_with(review: &Review, facts: &dyn Facts) -> Findings {
+    evaluate(review, &contract(), facts)
+}
+
+/// Offline facts from manifests.
+pub fn facts_from(yamls: &[&str]) -> OfflineFacts {
+    let objects: Vec<(String, Object)> = yamls
+        .iter()
+        .map(|y| {
+            let o = object(y);
+            (o.metadata().namespace.clone().unwrap_or_default(), o)
+        })
+        .collect();
+    OfflineFacts::from_objects(&contract(), objects.iter().map(|(ns, o)| (ns.as_str(), o)))
+}
+
+/// With `Some(field)`: exactly the violations of `rule` are present, and
+/// one is at `field`. With `None`: `rule` found nothing.
+#[track_caller]
+pub fn assert_only(findings: &Findings, rule: &str, field: Option<&str>) {
+    let lines: Vec<String> = findings.violations.iter().map(|v| v.line()).collect();
+    let mine: Vec<_> = findings.violations.iter().filter(|v| v.rule.as_str() == rule).collect();
+    match field {
+        None => assert!(mine.is_empty(), "expected no {rule} violation, got {lines:#?}"),
+        Some(field) => {
+            assert!(
+                mine.iter().any(|v| v.field == field),
+                "expected a {rule} violation at {field}, got {lines:#?}"
+            );
+            for v in &mine {
+                assert!(v.line().starts_with(&format!("[{rule}] ")), "{}", v.line());
+                assert!(v.line().contains(". Fix: "), "{}", v.line());
+            }
+        }
+    }
+}
