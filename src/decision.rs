@@ -94,7 +94,9 @@ impl Decision {
     pub fn message(&self) -> String {
         let mut lines: Vec<String> = self.denied().map(Violation::line).collect();
         if self.break_glass_refused {
-            lines.push("(a break-glass annotation is present, but the requesting user is in no break-glass group)".into());
+            lines.push(
+                "(a break-glass annotation is present, but the requesting user is in no break-glass group)".into(),
+            );
         }
         lines.join("\n")
     }
@@ -145,7 +147,11 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
         .and_then(|o| o.annotation(&contract.break_glass.annotation))
         .map(str::trim)
         .filter(|v| !v.is_empty());
-    let privileged = review.user.groups.iter().any(|g| contract.break_glass.groups.contains(g));
+    let privileged = review
+        .user
+        .groups
+        .iter()
+        .any(|g| contract.break_glass.groups.contains(g));
     let break_glass = match annotation {
         Some(reason) if privileged => Some(reason.to_owned()),
         Some(_) => {
@@ -205,7 +211,8 @@ mod tests {
     use crate::facts::NoFacts;
     use crate::rules::testing::*;
 
-    const FOREIGN_NS: &str = "{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}}";
+    const FOREIGN_NS: &str =
+        "{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}}";
     const TWO_RULES: &str = "{apiVersion: v1, kind: Secret, metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-credentials}}, stringData: {username: apps_admin}}";
 
     fn with_user(mut r: Review, user: &str, groups: &[&str]) -> Review {
@@ -221,7 +228,10 @@ mod tests {
         let fields: Vec<_> = d.denied().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]", "stringData.username"]
+            [
+                "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
+                "stringData.username"
+            ]
         );
         assert_eq!(d.message().lines().count(), 2);
         assert_eq!(d.label(), "deny");
@@ -288,7 +298,11 @@ mod tests {
 
     #[test]
     fn exempt_users_are_allowed() {
-        let r = with_user(create(FOREIGN_NS), "system:serviceaccount:cnpg-system:cnpg-manager", &[]);
+        let r = with_user(
+            create(FOREIGN_NS),
+            "system:serviceaccount:cnpg-system:cnpg-manager",
+            &[],
+        );
         let d = decide(&r, &contract(), &NoFacts);
         assert!(d.allowed);
         assert_eq!(d.label(), "exempt");

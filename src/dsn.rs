@@ -287,17 +287,52 @@ mod tests {
     use super::*;
 
     #[rstest]
-    #[case::uri("postgresql://apps_admin:pw@apps-pg-rw.databases.svc:5432/apps_meta", Form::Uri, "apps_admin", Some("pw"))]
+    #[case::uri(
+        "postgresql://apps_admin:pw@apps-pg-rw.databases.svc:5432/apps_meta",
+        Form::Uri,
+        "apps_admin",
+        Some("pw")
+    )]
     #[case::short_scheme("postgres://apps_admin@h/db", Form::Uri, "apps_admin", None)]
-    #[case::uri_query_user("postgresql://h:5432/db?user=apps_admin&password=pw", Form::Uri, "apps_admin", Some("pw"))]
+    #[case::uri_query_user(
+        "postgresql://h:5432/db?user=apps_admin&password=pw",
+        Form::Uri,
+        "apps_admin",
+        Some("pw")
+    )]
     #[case::uri_percent_encoded("postgresql://apps%5Fadmin:p%40ss@h/db", Form::Uri, "apps_admin", Some("p@ss"))]
-    #[case::uri_in_env_line("DATABASE_URL=\"postgresql://apps_admin:pw@h/db\"", Form::Uri, "apps_admin", Some("pw"))]
+    #[case::uri_in_env_line(
+        "DATABASE_URL=\"postgresql://apps_admin:pw@h/db\"",
+        Form::Uri,
+        "apps_admin",
+        Some("pw")
+    )]
     #[case::uppercase_scheme("POSTGRESQL://apps_admin:pw@h/db", Form::Uri, "apps_admin", Some("pw"))]
-    #[case::jdbc("jdbc:postgresql://h:5432/apps_meta?user=apps_admin&password=pw", Form::Jdbc, "apps_admin", Some("pw"))]
+    #[case::jdbc(
+        "jdbc:postgresql://h:5432/apps_meta?user=apps_admin&password=pw",
+        Form::Jdbc,
+        "apps_admin",
+        Some("pw")
+    )]
     #[case::jdbc_no_host("jdbc:postgresql:apps_meta?user=apps_admin", Form::Jdbc, "apps_admin", None)]
-    #[case::key_value("host=apps-pg-rw user=apps_admin dbname=apps_meta", Form::KeyValue, "apps_admin", None)]
-    #[case::key_value_quoted("host = h user = 'apps_admin' password = 'a b\\'c'", Form::KeyValue, "apps_admin", Some("a b'c"))]
-    #[case::pgpass("apps-pg-rw.databases.svc:5432:apps_meta:apps_admin:pw", Form::Pgpass, "apps_admin", Some("pw"))]
+    #[case::key_value(
+        "host=apps-pg-rw user=apps_admin dbname=apps_meta",
+        Form::KeyValue,
+        "apps_admin",
+        None
+    )]
+    #[case::key_value_quoted(
+        "host = h user = 'apps_admin' password = 'a b\\'c'",
+        Form::KeyValue,
+        "apps_admin",
+        Some("a b'c")
+    )]
+    #[case::pgpass(
+        "apps-pg-rw.databases.svc:5432:apps_meta:apps_admin:pw",
+        Form::Pgpass,
+        "apps_admin",
+        Some("pw")
+    )]
     #[case::pgpass_wildcards("*:*:*:apps_admin:p\\:w", Form::Pgpass, "apps_admin", Some("p:w"))]
     fn finds_the_user(#[case] text: &str, #[case] form: Form, #[case] user: &str, #[case] password: Option<&str>) {
         let found = credentials(text);
@@ -322,7 +357,10 @@ mod tests {
     #[test]
     fn several_in_one_value() {
         let text = "# pgpass\nh:5432:db:vergabe:x\nh:5432:db:apps_admin:y\nURL=postgres://a@h/db postgres://b@h/db\n";
-        let users: Vec<_> = credentials(text).into_iter().filter_map(|c| c.user.map(|u| u.into_owned())).collect();
+        let users: Vec<_> = credentials(text)
+            .into_iter()
+            .filter_map(|c| c.user.map(|u| u.into_owned()))
+            .collect();
         assert_eq!(users, ["a", "b", "vergabe", "apps_admin"]);
     }
 

@@ -8,6 +8,8 @@
 //! live objects (audit) ------^                                               |
 //! ```
 
+pub mod check;
+pub mod cli;
 pub mod contract;
 pub mod decision;
 pub mod dsn;

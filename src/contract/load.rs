@@ -8,7 +8,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::file::{API_VERSION, ContractFile, KIND};
-use super::{BreakGlass, Bootstrap, Consumer, Contract, SharedCluster, is_reserved_database, is_reserved_pg_name};
+use super::{Bootstrap, BreakGlass, Consumer, Contract, SharedCluster, is_reserved_database, is_reserved_pg_name};
 
 /// The seed's apps-pg contract, the default when no file is given.
 pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/contract.yaml");
@@ -125,7 +125,11 @@ impl Validator<'_> {
             return Err(self.invalid("kind", &raw.kind, format!("must be {KIND}, found {:?}", raw.kind)));
         }
         if raw.shared_clusters.is_empty() {
-            return Err(self.invalid("sharedClusters", "sharedClusters", "at least one shared cluster is required"));
+            return Err(self.invalid(
+                "sharedClusters",
+                "sharedClusters",
+                "at least one shared cluster is required",
+            ));
         }
 
         let mut clusters = Vec::with_capacity(raw.shared_clusters.len());
@@ -193,7 +197,10 @@ impl Validator<'_> {
                     return Err(self.invalid(
                         format!("{at}.role"),
                         &k.role,
-                        format!("{:?} is reserved (bootstrap role, postgres, streaming_replica, cnpg_*, pg_*)", k.role),
+                        format!(
+                            "{:?} is reserved (bootstrap role, postgres, streaming_replica, cnpg_*, pg_*)",
+                            k.role
+                        ),
                     ));
                 }
                 if k.namespace == c.namespace {
@@ -214,7 +221,10 @@ impl Validator<'_> {
                     return Err(self.invalid(
                         format!("{at}.namespace"),
                         &k.namespace,
-                        format!("namespace {:?} is already registered by consumers[{other}]", k.namespace),
+                        format!(
+                            "namespace {:?} is already registered by consumers[{other}]",
+                            k.namespace
+                        ),
                     ));
                 }
                 for (d, db) in k.databases.iter().enumerate() {
@@ -327,7 +337,10 @@ mod tests {
         assert_eq!(apps.bootstrap.role, "apps_admin");
         assert_eq!(apps.bootstrap.secret, "apps-pg-credentials");
         assert_eq!(apps.consumer_by_role("vergabe").unwrap().namespace, "vergabe-teilnahme");
-        assert!(c.exempt_users.contains("system:serviceaccount:cnpg-system:cnpg-manager"));
+        assert!(
+            c.exempt_users
+                .contains("system:serviceaccount:cnpg-system:cnpg-manager")
+        );
     }
 
     #[test]
@@ -364,13 +377,19 @@ mod tests {
     fn duplicate_role_names_line_and_field() {
         let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {namespace: a, role: shop, databases: [a]}\n  - {namespace: b, role: shop, databases: [b]}\n";
         let e = parse(src, "c.yaml").unwrap_err();
-        assert!(matches!(&e, ContractError::Invalid { field, .. } if field == "sharedClusters[0].consumers[1].role"), "{e}");
+        assert!(
+            matches!(&e, ContractError::Invalid { field, .. } if field == "sharedClusters[0].consumers[1].role"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_api_version_and_mode() {
         let e = parse("apiVersion: v1\nkind: Contract\nsharedClusters: []\n", "c.yaml").unwrap_err();
-        assert!(matches!(&e, ContractError::Invalid { field, line: Some(1), .. } if field == "apiVersion"), "{e}");
+        assert!(
+            matches!(&e, ContractError::Invalid { field, line: Some(1), .. } if field == "apiVersion"),
+            "{e}"
+        );
         let e = parse(
             "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: []\nrules: {network-posture: loud}\n",
             "c.yaml",

@@ -114,13 +114,21 @@ impl Object {
     /// Decodes `value` as `kind`, naming the offending field on failure.
     pub fn decode(kind: Kind, value: Value) -> Result<Object, DecodeError> {
         fn typed<T: serde::de::DeserializeOwned>(kind: Kind, value: Value) -> Result<Box<T>, DecodeError> {
-            serde_path_to_error::deserialize(value).map(Box::new).map_err(|e| DecodeError {
-                kind,
-                field: match e.path().to_string() {
-                    p if p == "." => "(object)".to_owned(),
-                    p => p,
-                },
-                message: e.inner().to_string(),
+            serde_path_to_error::deserialize(value).map(Box::new).map_err(|e| {
+                let message = e.inner().to_string();
+                DecodeError {
+                    kind,
+                    field: match e.path().to_string() {
+                        p if p == "." => "(object)".to_owned(),
+                        p => p,
+                    },
+                    // serde quotes offending values; a Secret's must never be shown.
+                    message: if kind == Kind::Secret && !message.starts_with("missing field") {
+                        "has an invalid value (not shown: Secret)".to_owned()
+                    } else {
+                        message
+                    },
+                }
             })
         }
         if !value.is_object() {

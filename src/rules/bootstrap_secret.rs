@@ -51,7 +51,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                     cx.violation(
                         RULE,
                         format!("metadata.annotations[{key}]"),
-                        format!("this annotation lets a controller mirror the {} credential out of {}", cluster.bootstrap.role, cluster.namespace),
+                        format!(
+                            "this annotation lets a controller mirror the {} credential out of {}",
+                            cluster.bootstrap.role, cluster.namespace
+                        ),
                         "remove the annotation; consumers get their own role's Secret (cnpg-guard onboard)",
                     );
                 }
@@ -70,7 +73,12 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 cx.violation(
                     RULE,
                     format!("metadata.annotations[{key}]"),
-                    format!("mirrors {}, the {} credential, out of {}", value.trim(), cluster.bootstrap.role, cluster.namespace),
+                    format!(
+                        "mirrors {}, the {} credential, out of {}",
+                        value.trim(),
+                        cluster.bootstrap.role,
+                        cluster.namespace
+                    ),
                     "remove the annotation; use the consumer role's own Secret",
                 );
             }
@@ -100,7 +108,10 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
         cx.violation(
             RULE,
             &entry.field,
-            format!("the user is the bootstrap role {role}, which must not leave {}", cluster.namespace),
+            format!(
+                "the user is the bootstrap role {role}, which must not leave {}",
+                cluster.namespace
+            ),
             "use the consumer's own role (cnpg-guard onboard), never the bootstrap credential",
         );
     }
@@ -118,7 +129,10 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     // Where the bootstrap password could hide: the whole value, each line,
     // the right side of `k=v` / `k: v`, each word, and DSN passwords.
     let lines = text.lines().map(str::trim);
-    let sides = text.lines().filter_map(|l| l.split_once(['=', ':']).map(|(_, v)| v.trim().trim_matches(['"', '\''])));
+    let sides = text.lines().filter_map(|l| {
+        l.split_once(['=', ':'])
+            .map(|(_, v)| v.trim().trim_matches(['"', '\'']))
+    });
     let words = text.split_whitespace();
     let dsn_passwords = creds.iter().filter_map(|c| c.password.as_deref());
     let candidates = std::iter::once(text.trim())
@@ -179,12 +193,24 @@ mod tests {
     #[case::reject_username_in_string_data("stringData: {username: apps_admin}", Some("stringData.username"))]
     #[case::reject_user_in_base64_data("data: {user: YXBwc19hZG1pbg==}", Some("data.user"))]
     #[case::reject_env_style_user_key("stringData: {POSTGRES_USER: apps_admin}", Some("stringData.POSTGRES_USER"))]
-    #[case::reject_uri("stringData: {url: 'postgresql://apps_admin:x@apps-pg-rw.databases.svc/apps_meta'}", Some("stringData.url"))]
+    #[case::reject_uri(
+        "stringData: {url: 'postgresql://apps_admin:x@apps-pg-rw.databases.svc/apps_meta'}",
+        Some("stringData.url")
+    )]
     #[case::reject_base64_uri("data: {url: cG9zdGdyZXM6Ly9hcHBzX2FkbWluQGgvZGI=}", Some("data.url"))]
-    #[case::reject_key_value_dsn("stringData: {dsn: 'host=apps-pg-rw user=apps_admin dbname=apps_meta'}", Some("stringData.dsn"))]
-    #[case::reject_jdbc("stringData: {jdbc: 'jdbc:postgresql://h:5432/apps_meta?user=apps_admin'}", Some("stringData.jdbc"))]
+    #[case::reject_key_value_dsn(
+        "stringData: {dsn: 'host=apps-pg-rw user=apps_admin dbname=apps_meta'}",
+        Some("stringData.dsn")
+    )]
+    #[case::reject_jdbc(
+        "stringData: {jdbc: 'jdbc:postgresql://h:5432/apps_meta?user=apps_admin'}",
+        Some("stringData.jdbc")
+    )]
     #[case::reject_pgpass("stringData: {.pgpass: 'h:5432:apps_meta:apps_admin:x'}", Some("stringData..pgpass"))]
-    #[case::accept_consumer_uri("stringData: {url: 'postgresql://vergabe:x@apps-pg-rw.databases.svc/vergabe_db'}", None)]
+    #[case::accept_consumer_uri(
+        "stringData: {url: 'postgresql://vergabe:x@apps-pg-rw.databases.svc/vergabe_db'}",
+        None
+    )]
     #[case::reject_reflector_copy(
         "metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-credentials}}",
         Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]")
@@ -208,9 +234,21 @@ mod tests {
 
     #[rstest]
     #[case::accept_the_bootstrap_secret_itself("apps-pg-credentials", "{}", None)]
-    #[case::reject_reflection_allowed("apps-pg-credentials", "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}", Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-allowed]"))]
-    #[case::reject_replicate_to_on_superuser("apps-pg-superuser", "{replicator.v1.mittwald.de/replicate-to: shop}", Some("metadata.annotations[replicator.v1.mittwald.de/replicate-to]"))]
-    #[case::accept_reflection_on_a_consumer_secret("apps-pg-role-vergabe", "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}", None)]
+    #[case::reject_reflection_allowed(
+        "apps-pg-credentials",
+        "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-allowed]")
+    )]
+    #[case::reject_replicate_to_on_superuser(
+        "apps-pg-superuser",
+        "{replicator.v1.mittwald.de/replicate-to: shop}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replicate-to]")
+    )]
+    #[case::accept_reflection_on_a_consumer_secret(
+        "apps-pg-role-vergabe",
+        "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}",
+        None
+    )]
     fn inside_the_shared_namespace(#[case] name: &str, #[case] annotations: &str, #[case] field: Option<&str>) {
         let yaml = format!(
             "{{apiVersion: v1, kind: Secret, metadata: {{name: {name}, namespace: databases, annotations: {annotations}}}, stringData: {{username: apps_admin, password: x}}}}"
@@ -222,8 +260,14 @@ mod tests {
 
     #[rstest]
     #[case::reject_copied_password("stringData: {pw: Sup3r-Secret-Canary}", Some("stringData.pw"))]
-    #[case::reject_password_in_env_file("stringData: {.env: \"A=1\\nDB_PASSWORD=Sup3r-Secret-Canary\\n\"}", Some("stringData..env"))]
-    #[case::reject_password_in_a_dsn("stringData: {url: 'postgresql://someone:Sup3r-Secret-Canary@h/db'}", Some("stringData.url"))]
+    #[case::reject_password_in_env_file(
+        "stringData: {.env: \"A=1\\nDB_PASSWORD=Sup3r-Secret-Canary\\n\"}",
+        Some("stringData..env")
+    )]
+    #[case::reject_password_in_a_dsn(
+        "stringData: {url: 'postgresql://someone:Sup3r-Secret-Canary@h/db'}",
+        Some("stringData.url")
+    )]
     #[case::accept_other_password("stringData: {pw: other}", None)]
     fn bootstrap_password(#[case] body: &str, #[case] field: Option<&str>) {
         let s = secret("shop", body);

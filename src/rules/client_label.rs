@@ -21,7 +21,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     for key in keys {
         let Some(value) = labels.get(key) else { continue };
         let field = format!("metadata.labels[{key}]");
-        let Some(cluster) = contract.clusters.iter().find(|c| c.client_label == key && c.name == *value) else {
+        let Some(cluster) = contract
+            .clusters
+            .iter()
+            .find(|c| c.client_label == key && c.name == *value)
+        else {
             cx.violation(
                 RULE,
                 field,
@@ -43,7 +47,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             cx.violation(
                 RULE,
                 field,
-                format!("namespace {:?} is not a registered consumer of {}", r.name, cluster.name),
+                format!(
+                    "namespace {:?} is not a registered consumer of {}",
+                    r.name, cluster.name
+                ),
                 "register the consumer in the contract first (cnpg-guard onboard), or remove the label",
             );
         }
@@ -63,8 +70,16 @@ mod tests {
     #[rstest]
     #[case::accept_registered_consumer("vergabe-teilnahme", "railiance.io/postgres-client: apps-pg", None)]
     #[case::accept_unlabelled_namespace("shop", "team: shop", None)]
-    #[case::reject_unregistered_namespace("shop", "railiance.io/postgres-client: apps-pg", Some("metadata.labels[railiance.io/postgres-client]"))]
-    #[case::reject_unknown_cluster_value("vergabe-teilnahme", "railiance.io/postgres-client: other-pg", Some("metadata.labels[railiance.io/postgres-client]"))]
+    #[case::reject_unregistered_namespace(
+        "shop",
+        "railiance.io/postgres-client: apps-pg",
+        Some("metadata.labels[railiance.io/postgres-client]")
+    )]
+    #[case::reject_unknown_cluster_value(
+        "vergabe-teilnahme",
+        "railiance.io/postgres-client: other-pg",
+        Some("metadata.labels[railiance.io/postgres-client]")
+    )]
     fn client_label(#[case] name: &str, #[case] labels: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&ns(name, labels))), "client-label-registered", field);
     }

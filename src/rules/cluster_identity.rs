@@ -61,21 +61,42 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
         }
     }
 
-    let initdb = new.spec.bootstrap.as_ref().and_then(|b| b.initdb.clone()).unwrap_or_default();
+    let initdb = new
+        .spec
+        .bootstrap
+        .as_ref()
+        .and_then(|b| b.initdb.clone())
+        .unwrap_or_default();
     match (r.operation, r.old_object.as_ref()) {
         (Operation::Update, Some(Object::Cluster(old))) => {
-            let before = old.spec.bootstrap.as_ref().and_then(|b| b.initdb.clone()).unwrap_or_default();
+            let before = old
+                .spec
+                .bootstrap
+                .as_ref()
+                .and_then(|b| b.initdb.clone())
+                .unwrap_or_default();
             let pairs = [
                 ("database", before.database.clone(), initdb.database.clone()),
                 ("owner", before.owner.clone(), initdb.owner.clone()),
-                ("secret", before.secret.map(|s| s.name), initdb.secret.clone().map(|s| s.name)),
+                (
+                    "secret",
+                    before.secret.map(|s| s.name),
+                    initdb.secret.clone().map(|s| s.name),
+                ),
             ];
             for (field, was, now) in pairs {
                 if was != now {
                     cx.violation(
                         RULE,
-                        format!("spec.bootstrap.initdb.{field}{}", if field == "secret" { ".name" } else { "" }),
-                        format!("the bootstrap {field} cannot change (was {}, now {})", show(&was), show(&now)),
+                        format!(
+                            "spec.bootstrap.initdb.{field}{}",
+                            if field == "secret" { ".name" } else { "" }
+                        ),
+                        format!(
+                            "the bootstrap {field} cannot change (was {}, now {})",
+                            show(&was),
+                            show(&now)
+                        ),
                         format!("restore spec.bootstrap.initdb.{field} to {}", show(&was)),
                     );
                 }
@@ -85,14 +106,24 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
             let pairs = [
                 ("database", &shared.bootstrap.database, initdb.database.as_ref()),
                 ("owner", &shared.bootstrap.role, initdb.owner.as_ref()),
-                ("secret", &shared.bootstrap.secret, initdb.secret.as_ref().map(|s| &s.name)),
+                (
+                    "secret",
+                    &shared.bootstrap.secret,
+                    initdb.secret.as_ref().map(|s| &s.name),
+                ),
             ];
             for (field, want, now) in pairs {
                 if now != Some(want) {
                     cx.violation(
                         RULE,
-                        format!("spec.bootstrap.initdb.{field}{}", if field == "secret" { ".name" } else { "" }),
-                        format!("the shared cluster must bootstrap with {field} {want:?} (found {})", show(&now.cloned())),
+                        format!(
+                            "spec.bootstrap.initdb.{field}{}",
+                            if field == "secret" { ".name" } else { "" }
+                        ),
+                        format!(
+                            "the shared cluster must bootstrap with {field} {want:?} (found {})",
+                            show(&now.cloned())
+                        ),
                         format!("set spec.bootstrap.initdb.{field} to {want:?}, as the contract says"),
                     );
                 }
@@ -167,18 +198,26 @@ pub(super) fn check_cluster_reference(cx: &mut Cx<'_>) {
                 RULE,
                 "spec.cluster.name",
                 format!("the cluster reference cannot change (was {before:?}, now {target:?})"),
-                format!("restore spec.cluster.name to {before:?}, or create a new {} instead", r.kind),
+                format!(
+                    "restore spec.cluster.name to {before:?}, or create a new {} instead",
+                    r.kind
+                ),
             );
         }
     }
 
-    let Some(shared) = cx.referenced_cluster(&target) else { return };
+    let Some(shared) = cx.referenced_cluster(&target) else {
+        return;
+    };
     if shared.namespace != r.namespace {
         let (ns, name) = (shared.namespace.clone(), shared.name.clone());
         cx.violation(
             RULE,
             "metadata.namespace",
-            format!("a {} of the shared cluster {name} must live in its namespace {ns:?}", r.kind),
+            format!(
+                "a {} of the shared cluster {name} must live in its namespace {ns:?}",
+                r.kind
+            ),
             format!("create it in namespace {ns:?}"),
         );
     }

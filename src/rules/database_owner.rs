@@ -10,7 +10,9 @@ const RULE: RuleId = RuleId::OwnerRegistered;
 pub(super) fn check(cx: &mut Cx<'_>) {
     let r = cx.review;
     let Some(Object::Database(db)) = &r.object else { return };
-    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else { return };
+    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
+        return;
+    };
     let (owner, name) = (db.spec.owner.as_str(), db.spec.name.as_str());
 
     let owner_reserved = owner == shared.bootstrap.role || is_reserved_pg_name(owner);
@@ -42,7 +44,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             "register the consumer in the contract first (cnpg-guard onboard)",
         ),
         Some(consumer) => {
-            if !is_reserved_database(name) && name != shared.bootstrap.database && !consumer.databases.iter().any(|d| d == name) {
+            if !is_reserved_database(name)
+                && name != shared.bootstrap.database
+                && !consumer.databases.iter().any(|d| d == name)
+            {
                 cx.violation(
                     RULE,
                     "spec.name",
@@ -58,8 +63,14 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 cx.violation(
                     RULE,
                     "spec.owner",
-                    format!("role {owner:?} is not yet a managed role of the Cluster {}", shared.name),
-                    format!("provision the role first: add it to spec.managed.roles of Cluster {}/{}", shared.namespace, shared.name),
+                    format!(
+                        "role {owner:?} is not yet a managed role of the Cluster {}",
+                        shared.name
+                    ),
+                    format!(
+                        "provision the role first: add it to spec.managed.roles of Cluster {}/{}",
+                        shared.namespace, shared.name
+                    ),
                 );
             }
         }

@@ -15,9 +15,16 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     if r.operation == Operation::Delete {
         return;
     }
-    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else { return };
+    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else {
+        return;
+    };
     let Some(Object::Cluster(new)) = &r.object else { return };
-    let roles: &[RoleConfiguration] = new.spec.managed.as_ref().map(|m| m.roles.as_slice()).unwrap_or_default();
+    let roles: &[RoleConfiguration] = new
+        .spec
+        .managed
+        .as_ref()
+        .map(|m| m.roles.as_slice())
+        .unwrap_or_default();
 
     for (i, role) in roles.iter().enumerate() {
         if role.is_absent() {
@@ -31,7 +38,10 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             cx.violation(
                 RULE,
                 format!("{at}.name"),
-                format!("role {:?} is not a registered consumer role of {}", role.name, shared.name),
+                format!(
+                    "role {:?} is not a registered consumer role of {}",
+                    role.name, shared.name
+                ),
                 "register the consumer in the contract first (cnpg-guard onboard), or remove the role",
             );
         }
@@ -56,7 +66,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 
     // Roles that stop existing with this write: set absent, or dropped from
     // the list on UPDATE. A Database that still owns one would break.
-    let present: HashSet<&str> = roles.iter().filter(|r| !r.is_absent()).map(|r| r.name.as_str()).collect();
+    let present: HashSet<&str> = roles
+        .iter()
+        .filter(|r| !r.is_absent())
+        .map(|r| r.name.as_str())
+        .collect();
     let mut going: Vec<(String, String)> = roles
         .iter()
         .enumerate()
@@ -65,7 +79,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         .collect();
     if let Some(Object::Cluster(old)) = &r.old_object {
         for role in old.spec.managed.iter().flat_map(|m| &m.roles) {
-            if !role.is_absent() && !present.contains(role.name.as_str()) && !going.iter().any(|(_, n)| *n == role.name) {
+            if !role.is_absent() && !present.contains(role.name.as_str()) && !going.iter().any(|(_, n)| *n == role.name)
+            {
                 going.push(("spec.managed.roles".into(), role.name.clone()));
             }
         }
@@ -110,7 +125,10 @@ spec:
     #[case::accept_registered_role("[{name: vergabe, login: true}]", None)]
     #[case::accept_bootstrap_role("[{name: apps_admin, login: true}]", None)]
     #[case::accept_unregistered_role_set_absent("[{name: legacy, ensure: absent}]", None)]
-    #[case::reject_unregistered_role("[{name: vergabe}, {name: reporting, login: true}]", Some("spec.managed.roles[1].name"))]
+    #[case::reject_unregistered_role(
+        "[{name: vergabe}, {name: reporting, login: true}]",
+        Some("spec.managed.roles[1].name")
+    )]
     #[case::reject_superuser("[{name: vergabe, superuser: true}]", Some("spec.managed.roles[0].superuser"))]
     #[case::reject_createrole("[{name: vergabe, createrole: true}]", Some("spec.managed.roles[0].createrole"))]
     #[case::reject_createdb("[{name: vergabe, createdb: true}]", Some("spec.managed.roles[0].createdb"))]
@@ -124,7 +142,10 @@ spec:
 
     #[rstest]
     #[case::reject_removing_an_owning_role("[]", Some("spec.managed.roles"))]
-    #[case::reject_setting_an_owning_role_absent("[{name: vergabe, ensure: absent}]", Some("spec.managed.roles[0].ensure"))]
+    #[case::reject_setting_an_owning_role_absent(
+        "[{name: vergabe, ensure: absent}]",
+        Some("spec.managed.roles[0].ensure")
+    )]
     #[case::accept_keeping_the_role("[{name: vergabe}]", None)]
     fn role_still_owning_a_database(#[case] roles: &str, #[case] field: Option<&str>) {
         let old = cluster("[{name: vergabe}]");

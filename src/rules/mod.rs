@@ -168,7 +168,13 @@ pub(crate) struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    pub fn violation(&mut self, rule: RuleId, field: impl Into<String>, what: impl Into<String>, fix: impl Into<String>) {
+    pub fn violation(
+        &mut self,
+        rule: RuleId,
+        field: impl Into<String>,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.findings.violations.push(Violation {
             rule,
             kind: self.review.kind,

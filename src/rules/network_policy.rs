@@ -23,16 +23,18 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     let contract = cx.contract;
     for cluster in contract.clusters_in(&r.namespace) {
         match (&r.operation, &r.object) {
-            (Operation::Delete, _) => {
-                if cluster.is_protected_policy(&r.name) {
-                    cx.violation(
-                        RULE,
-                        "metadata.name",
-                        format!("{} is part of the network posture of {} and cannot be deleted", r.name, cluster.name),
-                        "keep the policy; change it in place if it must change",
-                    );
-                }
+            (Operation::Delete, _) if cluster.is_protected_policy(&r.name) => {
+                cx.violation(
+                    RULE,
+                    "metadata.name",
+                    format!(
+                        "{} is part of the network posture of {} and cannot be deleted",
+                        r.name, cluster.name
+                    ),
+                    "keep the policy; change it in place if it must change",
+                );
             }
+            (Operation::Delete, _) => {}
             (_, Some(Object::NetworkPolicy(np))) => {
                 if r.name == cluster.default_deny_policy {
                     default_deny(cx, np);
@@ -59,17 +61,37 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     let spec = np.spec.clone().unwrap_or_default();
     let fix = "restore the default-deny policy: podSelector {}, policyTypes [Ingress, Egress], no rules";
     if !is_empty_selector(spec.pod_selector.as_ref()) {
-        cx.violation(RULE, "spec.podSelector", "the default-deny policy must select every pod", fix);
+        cx.violation(
+            RULE,
+            "spec.podSelector",
+            "the default-deny policy must select every pod",
+            fix,
+        );
     }
     let types = spec.policy_types.clone().unwrap_or_else(|| vec!["Ingress".into()]);
     if !types.iter().any(|t| t == "Ingress") {
-        cx.violation(RULE, "spec.policyTypes", "the default-deny policy must keep Ingress", fix);
+        cx.violation(
+            RULE,
+            "spec.policyTypes",
+            "the default-deny policy must keep Ingress",
+            fix,
+        );
     }
     if spec.ingress.as_ref().is_some_and(|i| !i.is_empty()) {
-        cx.violation(RULE, "spec.ingress", "the default-deny policy must not allow any ingress", fix);
+        cx.violation(
+            RULE,
+            "spec.ingress",
+            "the default-deny policy must not allow any ingress",
+            fix,
+        );
     }
     if types.iter().any(|t| t == "Egress") && spec.egress.as_ref().is_some_and(|e| !e.is_empty()) {
-        cx.violation(RULE, "spec.egress", "the default-deny policy must not allow any egress", fix);
+        cx.violation(
+            RULE,
+            "spec.egress",
+            "the default-deny policy must not allow any egress",
+            fix,
+        );
     }
 }
 
@@ -116,7 +138,9 @@ fn requirements(s: &LabelSelector) -> Result<BTreeMap<&str, BTreeSet<&str>>, Str
 }
 
 fn port_number(p: &NetworkPolicyPort) -> Option<i32> {
-    if p.end_port.is_some_and(|e| Some(&IntOrString::Int(e)) != p.port.as_ref()) {
+    if p.end_port
+        .is_some_and(|e| Some(&IntOrString::Int(e)) != p.port.as_ref())
+    {
         return None;
     }
     match p.port.as_ref()? {
@@ -134,7 +158,10 @@ fn port_number(p: &NetworkPolicyPort) -> Option<i32> {
 /// True when the rule names ports and every one is in `allowed`.
 fn ports_within(rule: &NetworkPolicyIngressRule, allowed: &[i32]) -> bool {
     let ports = rule.ports.as_deref().unwrap_or_default();
-    !ports.is_empty() && ports.iter().all(|p| port_number(p).is_some_and(|n| allowed.contains(&n)))
+    !ports.is_empty()
+        && ports
+            .iter()
+            .all(|p| port_number(p).is_some_and(|n| allowed.contains(&n)))
 }
 
 fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &NetworkPolicyIngressRule) {
@@ -183,7 +210,12 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         let req = match requirements(ns_sel) {
             Ok(req) => req,
             Err(what) => {
-                cx.violation(RULE, field, what, format!("select namespaces by {}={}", cluster.client_label, cluster.name));
+                cx.violation(
+                    RULE,
+                    field,
+                    what,
+                    format!("select namespaces by {}={}", cluster.client_label, cluster.name),
+                );
                 continue;
             }
         };
@@ -193,7 +225,10 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                     cx.violation(
                         RULE,
                         format!("{at}.ports"),
-                        format!("the operator namespace {} may reach only ports 5432, 8000 and 9187", cluster.operator_namespace),
+                        format!(
+                            "the operator namespace {} may reach only ports 5432, 8000 and 9187",
+                            cluster.operator_namespace
+                        ),
                         "list the ports 5432, 8000, 9187 explicitly",
                     );
                 }
@@ -208,7 +243,11 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                 cx.violation(
                     RULE,
                     field.clone(),
-                    format!("namespace(s) {} are not registered consumers of {}", unregistered.join(", "), cluster.name),
+                    format!(
+                        "namespace(s) {} are not registered consumers of {}",
+                        unregistered.join(", "),
+                        cluster.name
+                    ),
                     "register the consumer in the contract first (cnpg-guard onboard), or remove the peer",
                 );
             }
@@ -254,13 +293,17 @@ mod tests {
     use crate::rules::testing::*;
 
     fn policy(name: &str, spec: &str) -> String {
-        format!("{{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {{name: {name}, namespace: databases}}, spec: {spec}}}")
+        format!(
+            "{{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {{name: {name}, namespace: databases}}, spec: {spec}}}"
+        )
     }
 
     fn ingress(from: &str, ports: &str) -> String {
         policy(
             "p",
-            &format!("{{podSelector: {{matchLabels: {{cnpg.io/cluster: apps-pg}}}}, ingress: [{{from: {from}, ports: {ports}}}]}}"),
+            &format!(
+                "{{podSelector: {{matchLabels: {{cnpg.io/cluster: apps-pg}}}}, ingress: [{{from: {from}, ports: {ports}}}]}}"
+            ),
         )
     }
 
@@ -268,27 +311,74 @@ mod tests {
     const OPERATOR: &str = "[{port: 5432}, {port: 8000}, {port: 9187}]";
 
     #[rstest]
-    #[case::accept_client_label("[{namespaceSelector: {matchLabels: {railiance.io/postgres-client: apps-pg}}}]", P5432, None)]
-    #[case::accept_operator("[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: cnpg-system}}}]", OPERATOR, None)]
+    #[case::accept_client_label(
+        "[{namespaceSelector: {matchLabels: {railiance.io/postgres-client: apps-pg}}}]",
+        P5432,
+        None
+    )]
+    #[case::accept_operator(
+        "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: cnpg-system}}}]",
+        OPERATOR,
+        None
+    )]
     #[case::accept_same_namespace_pods("[{podSelector: {matchLabels: {cnpg.io/cluster: apps-pg}}}]", P5432, None)]
-    #[case::accept_registered_namespace_by_name("[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: vergabe-teilnahme}}}]", P5432, None)]
-    #[case::accept_registered_namespace_by_in("[{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [vergabe-teilnahme]}]}}]", P5432, None)]
+    #[case::accept_registered_namespace_by_name(
+        "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: vergabe-teilnahme}}}]",
+        P5432,
+        None
+    )]
+    #[case::accept_registered_namespace_by_in(
+        "[{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [vergabe-teilnahme]}]}}]",
+        P5432,
+        None
+    )]
     #[case::reject_no_from("[]", P5432, Some("spec.ingress[0].from"))]
-    #[case::reject_empty_namespace_selector("[{namespaceSelector: {}}]", P5432, Some("spec.ingress[0].from[0].namespaceSelector"))]
-    #[case::reject_exists("[{namespaceSelector: {matchExpressions: [{key: railiance.io/postgres-client, operator: Exists}]}}]", P5432, Some("spec.ingress[0].from[0].namespaceSelector"))]
+    #[case::reject_empty_namespace_selector(
+        "[{namespaceSelector: {}}]",
+        P5432,
+        Some("spec.ingress[0].from[0].namespaceSelector")
+    )]
+    #[case::reject_exists(
+        "[{namespaceSelector: {matchExpressions: [{key: railiance.io/postgres-client, operator: Exists}]}}]",
+        P5432,
+        Some("spec.ingress[0].from[0].namespaceSelector")
+    )]
     #[case::reject_ip_block("[{ipBlock: {cidr: 10.0.0.0/8}}]", P5432, Some("spec.ingress[0].from[0].ipBlock"))]
-    #[case::reject_unregistered_name("[{podSelector: {}}, {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}}]", P5432, Some("spec.ingress[0].from[1].namespaceSelector"))]
-    #[case::reject_registered_name_on_other_ports("[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: vergabe-teilnahme}}}]", "[{port: 8000}]", Some("spec.ingress[0].ports"))]
-    #[case::reject_operator_on_all_ports("[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: cnpg-system}}}]", "[]", Some("spec.ingress[0].ports"))]
-    #[case::reject_other_client_value("[{namespaceSelector: {matchLabels: {railiance.io/postgres-client: other-pg}}}]", P5432, Some("spec.ingress[0].from[0].namespaceSelector"))]
-    #[case::reject_unknown_label("[{namespaceSelector: {matchLabels: {team: shop}}}]", P5432, Some("spec.ingress[0].from[0].namespaceSelector"))]
+    #[case::reject_unregistered_name(
+        "[{podSelector: {}}, {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}}]",
+        P5432,
+        Some("spec.ingress[0].from[1].namespaceSelector")
+    )]
+    #[case::reject_registered_name_on_other_ports(
+        "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: vergabe-teilnahme}}}]",
+        "[{port: 8000}]",
+        Some("spec.ingress[0].ports")
+    )]
+    #[case::reject_operator_on_all_ports(
+        "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: cnpg-system}}}]",
+        "[]",
+        Some("spec.ingress[0].ports")
+    )]
+    #[case::reject_other_client_value(
+        "[{namespaceSelector: {matchLabels: {railiance.io/postgres-client: other-pg}}}]",
+        P5432,
+        Some("spec.ingress[0].from[0].namespaceSelector")
+    )]
+    #[case::reject_unknown_label(
+        "[{namespaceSelector: {matchLabels: {team: shop}}}]",
+        P5432,
+        Some("spec.ingress[0].from[0].namespaceSelector")
+    )]
     fn ingress_sources(#[case] from: &str, #[case] ports: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&ingress(from, ports))), "network-posture", field);
     }
 
     #[test]
     fn accept_any_ingress_to_another_clusters_pods() {
-        let p = policy("gitea", "{podSelector: {matchLabels: {cnpg.io/cluster: gitea-db}}, ingress: [{}]}");
+        let p = policy(
+            "gitea",
+            "{podSelector: {matchLabels: {cnpg.io/cluster: gitea-db}}, ingress: [{}]}",
+        );
         assert_only(&eval(&create(&p)), "network-posture", None);
     }
 
@@ -300,12 +390,25 @@ mod tests {
 
     #[rstest]
     #[case::accept_the_default_deny("{podSelector: {}, policyTypes: [Ingress, Egress]}", None)]
-    #[case::reject_allowing_ingress("{podSelector: {}, policyTypes: [Ingress, Egress], ingress: [{}]}", Some("spec.ingress"))]
-    #[case::reject_allowing_egress("{podSelector: {}, policyTypes: [Ingress, Egress], egress: [{}]}", Some("spec.egress"))]
+    #[case::reject_allowing_ingress(
+        "{podSelector: {}, policyTypes: [Ingress, Egress], ingress: [{}]}",
+        Some("spec.ingress")
+    )]
+    #[case::reject_allowing_egress(
+        "{podSelector: {}, policyTypes: [Ingress, Egress], egress: [{}]}",
+        Some("spec.egress")
+    )]
     #[case::reject_dropping_ingress("{podSelector: {}, policyTypes: [Egress]}", Some("spec.policyTypes"))]
-    #[case::reject_narrowing_the_selector("{podSelector: {matchLabels: {a: b}}, policyTypes: [Ingress]}", Some("spec.podSelector"))]
+    #[case::reject_narrowing_the_selector(
+        "{podSelector: {matchLabels: {a: b}}, policyTypes: [Ingress]}",
+        Some("spec.podSelector")
+    )]
     fn default_deny(#[case] spec: &str, #[case] field: Option<&str>) {
-        assert_only(&eval(&create(&policy("default-deny-all", spec))), "network-posture", field);
+        assert_only(
+            &eval(&create(&policy("default-deny-all", spec))),
+            "network-posture",
+            field,
+        );
     }
 
     #[rstest]
@@ -313,6 +416,10 @@ mod tests {
     #[case::reject_deleting_a_baseline_policy("allow-ingress-from-cnpg-operator-apps-pg", Some("metadata.name"))]
     #[case::accept_deleting_another_policy("temporary-debug", None)]
     fn deleting(#[case] name: &str, #[case] field: Option<&str>) {
-        assert_only(&eval(&delete(&policy(name, "{podSelector: {}}"))), "network-posture", field);
+        assert_only(
+            &eval(&delete(&policy(name, "{podSelector: {}}"))),
+            "network-posture",
+            field,
+        );
     }
 }

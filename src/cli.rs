@@ -1,0 +1,113 @@
+//! The command line: argument structs and dispatch. Each subcommand is a
+//! thin door into the library; exit codes are documented in README.md.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::check::{self, Format};
+use crate::contract::{self, Contract, ContractError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cnpg-guard",
+    version,
+    about = "Enforces the shared CloudNativePG cluster contract"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests (files, directories, or - for stdin) against the contract.
+    Check(CheckArgs),
+    /// Work with contract files.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Contract file (default: the embedded apps-pg contract).
+    #[arg(long, env = "CNPG_GUARD_CONTRACT")]
+    pub contract: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub output: Format,
+    /// Namespace assumed for namespaced objects that name none.
+    #[arg(long, default_value = "default")]
+    pub default_namespace: String,
+    /// YAML/JSON files, directories (recursive), or - for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Validate a contract file; errors name file, line and field.
+    Validate { file: PathBuf },
+    /// Print the embedded default contract.
+    Show,
+}
+
+/// Loads `path`, or the embedded contract.
+pub fn load_contract(path: Option<&std::path::Path>) -> Result<Contract, ContractError> {
+    match path {
+        Some(p) => contract::load_file(p),
+        None => Contract::embedded(),
+    }
+}
+
+/// Runs the command; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Check(args) => run_check(args),
+        Command::Contract(ContractCommand::Validate { file }) => match contract::load_file(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: valid (revision {}, {} shared cluster(s), {} consumer(s))",
+                    file.display(),
+                    c.revision,
+                    c.clusters.len(),
+                    c.clusters.iter().map(|c| c.consumers.len()).sum::<usize>()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
+        Command::Contract(ContractCommand::Show) => {
+            print!("{}", contract::EMBEDDED_CONTRACT);
+            0
+        }
+    }
+}
+
+fn run_check(args: CheckArgs) -> i32 {
+    let contract = match load_contract(args.contract.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let documents = match check::input::read_all(&args.paths) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let report = check::check(documents, &contract, &args.default_namespace);
+    print!("{}", check::render(&report, args.output));
+    if args.output == Format::Json {
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+    }
+    report.exit_code()
+}
