@@ -19,8 +19,30 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Structured logs to stderr (stdout carries output and audit records).
+/// `RUST_LOG` overrides the default level (info).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the TLS validating admission webhook.
+    Serve(Box<crate::server::ServeArgs>),
     /// Check manifests (files, directories, or - for stdin) against the contract.
     Check(CheckArgs),
     /// Work with contract files.
@@ -63,6 +85,7 @@ pub fn load_contract(path: Option<&std::path::Path>) -> Result<Contract, Contrac
 /// Runs the command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Serve(args) => run_serve(*args),
         Command::Check(args) => run_check(args),
         Command::Contract(ContractCommand::Validate { file }) => match contract::load_file(&file) {
             Ok(c) => {
@@ -110,4 +133,23 @@ fn run_check(args: CheckArgs) -> i32 {
         }
     }
     report.exit_code()
+}
+
+fn run_serve(args: crate::server::ServeArgs) -> i32 {
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return 1;
+        }
+    };
+    match runtime.block_on(crate::server::run(args)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "serve failed");
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! live objects (audit) ------^                                               |
 //! ```
 
+pub mod audit_log;
 pub mod check;
 pub mod cli;
 pub mod contract;
@@ -17,3 +18,4 @@ pub mod facts;
 pub mod model;
 pub mod names;
 pub mod rules;
+pub mod server;

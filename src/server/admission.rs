@@ -1,0 +1,151 @@
+//! AdmissionReview in, AdmissionReview out: the webhook's door into the
+//! pipeline. Uses kube-core's admission types; judges nothing itself.
+
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation as AdmissionOp};
+use kube::core::response::StatusSummary;
+use serde_json::Value;
+
+use crate::decision::Decision;
+use crate::model::{Kind, Object, Operation, Review, User};
+
+const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Why a body is not a review we can judge (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+pub enum BadReview {
+    #[error("the body is not a JSON AdmissionReview: {0}")]
+    NotJson(String),
+    #[error("apiVersion must be {API_VERSION}, found {0:?}")]
+    ApiVersion(String),
+    #[error("kind must be AdmissionReview, found {0:?}")]
+    Kind(String),
+    #[error("the AdmissionReview has no request")]
+    NoRequest,
+    #[error("request.uid is missing or empty")]
+    NoUid,
+    #[error("request.object is required for {0}")]
+    NoObject(&'static str),
+    #[error("request.oldObject is required for {0}")]
+    NoOldObject(&'static str),
+    #[error("request.{which} does not match request.kind: {source}")]
+    Mismatch {
+        which: &'static str,
+        #[source]
+        source: crate::model::DecodeError,
+    },
+}
+
+/// A request parsed far enough to answer it.
+pub enum Parsed {
+    /// A covered kind: judge it.
+    Review(Box<AdmissionRequest<DynamicObject>>, Box<Review>),
+    /// A kind or operation the contract does not cover: allow untouched.
+    NotCovered(Box<AdmissionRequest<DynamicObject>>),
+}
+
+/// Parses a request body into a [`Review`].
+pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_slice(body).map_err(|e| BadReview::NotJson(e.to_string()))?;
+    if review.types.api_version != API_VERSION {
+        return Err(BadReview::ApiVersion(review.types.api_version));
+    }
+    if review.types.kind != "AdmissionReview" {
+        return Err(BadReview::Kind(review.types.kind));
+    }
+    let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| BadReview::NoRequest)?;
+    if req.uid.is_empty() {
+        return Err(BadReview::NoUid);
+    }
+    let operation = match req.operation {
+        AdmissionOp::Create => Operation::Create,
+        AdmissionOp::Update => Operation::Update,
+        AdmissionOp::Delete => Operation::Delete,
+        AdmissionOp::Connect => return Ok(Parsed::NotCovered(Box::new(req))),
+    };
+    let Some(kind) = Kind::from_group_kind(&req.kind.group, &req.kind.kind).filter(|_| req.kind.version == "v1") else {
+        return Ok(Parsed::NotCovered(Box::new(req)));
+    };
+    if req.sub_resource.is_some() {
+        return Ok(Parsed::NotCovered(Box::new(req)));
+    }
+    let decode = |which: &'static str, o: &Option<DynamicObject>| -> Result<Option<Object>, BadReview> {
+        let Some(o) = o else { return Ok(None) };
+        let value = serde_json::to_value(o).map_err(|e| BadReview::NotJson(e.to_string()))?;
+        Object::decode(kind, value)
+            .map(Some)
+            .map_err(|source| BadReview::Mismatch { which, source })
+    };
+    let object = decode("object", &req.object)?;
+    let old_object = decode("oldObject", &req.old_object)?;
+    match operation {
+        Operation::Create if object.is_none() => return Err(BadReview::NoObject("CREATE")),
+        Operation::Update if object.is_none() => return Err(BadReview::NoObject("UPDATE")),
+        Operation::Update if old_object.is_none() => return Err(BadReview::NoOldObject("UPDATE")),
+        Operation::Delete if old_object.is_none() => return Err(BadReview::NoOldObject("DELETE")),
+        _ => {}
+    }
+    let namespace = if kind.is_namespaced() {
+        req.namespace.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let review = Review {
+        operation,
+        kind,
+        namespace,
+        name: req.name.clone(),
+        object,
+        old_object,
+        user: User {
+            username: req.user_info.username.clone().unwrap_or_default(),
+            groups: req.user_info.groups.clone().unwrap_or_default(),
+        },
+        dry_run: req.dry_run,
+    };
+    Ok(Parsed::Review(Box::new(req), Box::new(review)))
+}
+
+/// The admission response for a decision.
+pub fn respond(req: &AdmissionRequest<DynamicObject>, decision: &Decision) -> AdmissionResponse {
+    let mut resp = AdmissionResponse::from(req);
+    if !decision.allowed {
+        resp = resp.deny(decision.message());
+        resp.result.code = 403;
+        resp.result.reason = "Forbidden".into();
+        resp.result.status = Some(StatusSummary::Failure);
+    }
+    let warnings = decision.warnings();
+    if !warnings.is_empty() {
+        resp.warnings = Some(warnings);
+    }
+    let rules = decision.rules();
+    if !rules.is_empty() || decision.break_glass.is_some() {
+        resp.audit_annotations
+            .insert("decision".into(), decision.label().into());
+        resp.audit_annotations.insert(
+            "rules".into(),
+            rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+        );
+    }
+    if let Some(reason) = &decision.break_glass {
+        resp.audit_annotations.insert("break-glass".into(), reason.clone());
+    }
+    resp
+}
+
+/// Serializes a response review. Serializing these plain types cannot fail
+/// in practice; if it ever did, the API server gets a well-formed error.
+pub fn to_body(resp: AdmissionResponse) -> Vec<u8> {
+    serde_json::to_vec(&resp.into_review()).unwrap_or_else(|e| {
+        serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
+            .unwrap_or_default()
+    })
+}
+
+/// The request's objects as JSON, for the audit record.
+pub fn objects(req: &AdmissionRequest<DynamicObject>) -> (Option<Value>, Option<Value>) {
+    let v = |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
+    (v(&req.object), v(&req.old_object))
+}

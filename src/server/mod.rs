@@ -1,0 +1,479 @@
+//! `cnpg-guard serve`: the TLS validating admission webhook.
+//!
+//! HTTP, TLS, reloads and shutdown live here; verdicts come from
+//! [`crate::decision::decide`] unchanged.
+
+mod admin;
+pub mod admission;
+pub mod metrics;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::audit_log::{AuditRecord, AuditSink};
+use crate::contract::{self, Contract};
+use crate::decision::decide;
+use crate::facts::{Facts, NoFacts};
+use admission::Parsed;
+use metrics::{Metrics, ReviewLabels, ViolationLabels};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address of the HTTPS webhook listener.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Serving certificate (PEM chain). Without it, a development CA and certificate are generated.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Serving private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Only serve clients with a certificate issued by this CA (PEM), e.g. the API server.
+    #[arg(long)]
+    pub client_ca: Option<PathBuf>,
+    /// Address of the plain-HTTP admin listener (/healthz, /readyz, /metrics).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// Contract file (default: the embedded apps-pg contract). Reloaded when it changes.
+    #[arg(long, env = "CNPG_GUARD_CONTRACT")]
+    pub contract: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub log_format: crate::cli::LogFormat,
+    /// Largest request body accepted (bytes); larger ones get HTTP 413.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How often certificate and contract files are re-read (seconds).
+    #[arg(long, default_value_t = 5)]
+    pub reload_interval: u64,
+    /// How long in-flight reviews may take to finish after SIGTERM (seconds).
+    #[arg(long, default_value_t = 15)]
+    pub drain_timeout: u64,
+    /// Where development mode writes its CA bundle, certificate and key.
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("cnpg-guard-dev"))]
+    pub dev_cert_dir: PathBuf,
+    /// Service name and namespace the development certificate is issued for.
+    #[arg(long, default_value = "cnpg-guard")]
+    pub service: String,
+    #[arg(long, default_value = "cnpg-guard")]
+    pub namespace: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Contract(#[from] contract::ContractError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared state of the webhook.
+pub struct AppState {
+    pub contract: ArcSwap<Contract>,
+    pub facts: Arc<dyn Facts>,
+    pub metrics: Metrics,
+    pub audit: AuditSink,
+    pub ready: AtomicBool,
+}
+
+/// Runs the webhook until SIGTERM/SIGINT.
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let contract = crate::cli::load_contract(args.contract.as_deref())?;
+    info!(
+        revision = %contract.revision,
+        source = %args.contract.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "<embedded>".into()),
+        clusters = contract.clusters.len(),
+        "contract loaded"
+    );
+    info!("offline facts: checks that need live cluster state are skipped and recorded as skipped");
+
+    let cert_paths = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => tls::CertPaths {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => dev_certificate(&args)?,
+    };
+    if tls::key_is_world_readable(&cert_paths.key) {
+        warn!(path = %cert_paths.key.display(), "the TLS private key file is world-readable; restrict it to mode 0600");
+    }
+    let loaded = tls::load(&cert_paths)?;
+    let state = Arc::new(AppState {
+        contract: ArcSwap::from_pointee(contract),
+        facts: Arc::new(NoFacts),
+        metrics: Metrics::new(),
+        audit: AuditSink,
+        ready: AtomicBool::new(false),
+    });
+    state
+        .metrics
+        .certificate_expiry_seconds
+        .set(seconds_until(loaded.not_after));
+    let resolver = tls::Resolver::new(loaded.key.clone());
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(
+        resolver.clone(),
+        args.client_ca.as_deref(),
+    )?));
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let admin_listener = TcpListener::bind(args.admin_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.admin_listen,
+            source,
+        })?;
+    info!(listen = %listener.local_addr()?, admin = %admin_listener.local_addr()?, "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let interval = Duration::from_secs(args.reload_interval.max(1));
+    tokio::spawn(reload_certificates(
+        cert_paths,
+        loaded.fingerprint,
+        resolver,
+        state.clone(),
+        interval,
+    ));
+    if let Some(path) = args.contract.clone() {
+        tokio::spawn(reload_contract(path, state.clone(), interval));
+    }
+    let admin = tokio::spawn(admin::serve(admin_listener, state.clone(), stop_rx.clone()));
+
+    let app = router(state.clone(), args.max_body_bytes);
+    state.ready.store(true, Ordering::SeqCst);
+    accept_loop(listener, acceptor, app, Duration::from_secs(args.drain_timeout)).await;
+    state.ready.store(false, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let _ = admin.await;
+    info!("stopped");
+    Ok(())
+}
+
+/// The webhook routes.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+fn dev_certificate(args: &ServeArgs) -> Result<tls::CertPaths, ServeError> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    names.extend(tls::service_names(&args.service, &args.namespace));
+    let issued = tls::issue(&names, 30)?;
+    std::fs::create_dir_all(&args.dev_cert_dir)?;
+    let paths = tls::CertPaths {
+        cert: args.dev_cert_dir.join("tls.crt"),
+        key: args.dev_cert_dir.join("tls.key"),
+    };
+    let ca = args.dev_cert_dir.join("ca.crt");
+    tls::write_file(&ca, &issued.ca_pem, false)?;
+    tls::write_file(&paths.cert, &issued.cert_pem, false)?;
+    tls::write_file(&paths.key, &issued.key_pem, true)?;
+    warn!(
+        ca_bundle = %ca.display(),
+        "development mode: serving a self-signed certificate for localhost and the in-cluster service names; \
+         trust the CA bundle to call it (curl --cacert). Use --tls-cert/--tls-key in production"
+    );
+    Ok(paths)
+}
+
+fn seconds_until(epoch: i64) -> f64 {
+    (epoch - time::OffsetDateTime::now_utc().unix_timestamp()) as f64
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Router, drain: Duration) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30));
+    let builder = Arc::new(builder);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    info!(
+        drain_seconds = drain.as_secs(),
+        "shutting down: no new connections, draining reviews in flight"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        warn!("drain timeout: closing the remaining connections");
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn reload_certificates(
+    paths: tls::CertPaths,
+    mut fingerprint: Vec<u8>,
+    resolver: Arc<tls::Resolver>,
+    state: Arc<AppState>,
+    every: Duration,
+) {
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(every).await;
+        let loaded = tokio::task::spawn_blocking({
+            let paths = paths.clone();
+            move || tls::load(&paths)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(loaded)) => {
+                state
+                    .metrics
+                    .certificate_expiry_seconds
+                    .set(seconds_until(loaded.not_after));
+                if loaded.fingerprint != fingerprint {
+                    resolver.swap(loaded.key);
+                    fingerprint = loaded.fingerprint;
+                    Metrics::count_result(&state.metrics.certificate_reloads, true);
+                    info!(cert = %paths.cert.display(), "serving certificate reloaded");
+                }
+                failing = false;
+            }
+            Ok(Err(e)) => {
+                // Keep serving the last good certificate; say so once per failure run.
+                if !failing {
+                    Metrics::count_result(&state.metrics.certificate_reloads, false);
+                    warn!(error = %e, "cannot reload the serving certificate; keeping the last good one");
+                }
+                failing = true;
+            }
+            Err(e) => warn!(error = %e, "certificate reload task failed"),
+        }
+    }
+}
+
+async fn reload_contract(path: PathBuf, state: Arc<AppState>, every: Duration) {
+    let mut last = std::fs::read(&path).map(|b| crate::facts::password_hash(&b)).ok();
+    loop {
+        tokio::time::sleep(every).await;
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => {
+                let digest = None;
+                if last != digest {
+                    Metrics::count_result(&state.metrics.contract_reloads, false);
+                    warn!(path = %path.display(), error = %e, "cannot read the contract; keeping the last good one");
+                    last = digest;
+                }
+                continue;
+            }
+        };
+        let digest = Some(crate::facts::password_hash(&bytes));
+        if digest == last {
+            continue;
+        }
+        last = digest;
+        let text = String::from_utf8_lossy(&bytes);
+        match contract::parse(&text, &path.display().to_string()) {
+            Ok(c) => {
+                info!(revision = %c.revision, "contract reloaded");
+                state.contract.store(Arc::new(c));
+                Metrics::count_result(&state.metrics.contract_reloads, true);
+            }
+            Err(e) => {
+                Metrics::count_result(&state.metrics.contract_reloads, false);
+                warn!(error = %e, revision = %state.contract.load().revision, "contract reload failed; keeping the last good contract");
+            }
+        }
+    }
+}
+
+fn json_error(status: StatusCode, message: String) -> Response {
+    let body = serde_json::json!({ "error": message, "code": status.as_u16() });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// `POST /validate`: one AdmissionReview in, one out.
+async fn validate(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            state.metrics.reject("too_large");
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than --max-body-bytes".into(),
+            );
+        }
+        Err(e) => {
+            state.metrics.reject("bad_request");
+            return json_error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"));
+        }
+    };
+    let parsed = match admission::parse(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.reject("bad_request");
+            warn!(error = %e, "bad admission review");
+            return json_error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let (req, review) = match parsed {
+        Parsed::NotCovered(req) => {
+            let resp = kube::core::admission::AdmissionResponse::from(req.as_ref());
+            return json_ok(admission::to_body(resp));
+        }
+        Parsed::Review(req, review) => (req, review),
+    };
+    let contract = state.contract.load_full();
+    let span = info_span!("review", uid = %req.uid, kind = %review.kind, operation = review.operation.as_str(),
+        ns = %review.namespace, name = %review.name, decision = tracing::field::Empty);
+    let decision = span.in_scope(|| decide(&review, &contract, state.facts.as_ref()));
+    let resp = admission::respond(&req, &decision);
+    let latency = started.elapsed();
+
+    let m = &state.metrics;
+    m.reviews
+        .get_or_create(&ReviewLabels {
+            kind: review.kind.as_str().into(),
+            operation: review.operation.as_str().into(),
+            decision: decision.label().into(),
+        })
+        .inc();
+    for f in &decision.findings {
+        m.violations
+            .get_or_create(&ViolationLabels {
+                rule: f.violation.rule.as_str().into(),
+                mode: f.mode.as_str().into(),
+            })
+            .inc();
+    }
+    m.latency.observe(latency.as_secs_f64());
+
+    let objects = match review.operation {
+        crate::model::Operation::Update => match admission::objects(&req) {
+            (Some(new), Some(old)) => Some((old, new)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let record = AuditRecord::new(
+        &req.uid,
+        (&req.kind.group, &req.kind.version, &req.kind.kind),
+        &review,
+        &decision,
+        &contract.revision,
+        latency,
+        objects,
+    );
+    state.audit.write(&record);
+    async {
+        tracing::Span::current().record("decision", decision.label());
+        info!(
+            decision = decision.label(),
+            rules = ?decision.rules().iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            dry_run = review.dry_run,
+            latency_us = latency.as_micros() as u64,
+            "reviewed"
+        );
+    }
+    .instrument(span)
+    .await;
+    json_ok(admission::to_body(resp))
+}
+
+fn json_ok(body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
