@@ -46,8 +46,7 @@ pub enum Parsed {
 
 /// Parses a request body into a [`Review`].
 pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_slice(body).map_err(|e| BadReview::NotJson(e.to_string()))?;
+    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
     if review.types.api_version != API_VERSION {
         return Err(BadReview::ApiVersion(review.types.api_version));
     }
@@ -105,6 +104,24 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
         dry_run: req.dry_run,
     };
     Ok(Parsed::Review(Box::new(req), Box::new(review)))
+}
+
+/// Says why a body did not decode: a wrong apiVersion or kind is named as
+/// such, before the details of the request.
+fn explain(body: &[u8], error: serde_json::Error) -> BadReview {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head {
+        api_version: Option<String>,
+        kind: Option<String>,
+    }
+    match serde_json::from_slice::<Head>(body) {
+        Ok(Head {
+            api_version: Some(v), ..
+        }) if v != API_VERSION => BadReview::ApiVersion(v),
+        Ok(Head { kind: Some(k), .. }) if k != "AdmissionReview" => BadReview::Kind(k),
+        _ => BadReview::NotJson(error.to_string()),
+    }
 }
 
 /// The admission response for a decision.

@@ -210,7 +210,10 @@ pub fn issue(names: &[String], days: u32) -> Result<Issued, TlsError> {
     params.distinguished_name = dn;
     params.not_before = now - time::Duration::minutes(5);
     params.not_after = until;
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let key = KeyPair::generate().map_err(err)?;
     let cert = params.signed_by(&key, &issuer).map_err(err)?;
     Ok(Issued {

@@ -1,0 +1,438 @@
+//! The webhook as kube-apiserver sees it: the real `cnpg-guard serve` over
+//! real HTTPS, fixtures shaped like real AdmissionReviews.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use rstest::rstest;
+use serde_json::Value;
+
+fn rules_of(resp: &Value) -> Vec<String> {
+    resp["response"]["auditAnnotations"]["rules"]
+        .as_str()
+        .map(|s| s.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+#[rstest]
+#[case::namespace_allowed("namespace-create-allowed.json", true, &[], None)]
+#[case::namespace_denied("namespace-create-denied.json", false, &["client-label-registered"], Some("metadata.labels[railiance.io/postgres-client]"))]
+#[case::namespace_delete_shared("namespace-delete-databases.json", false, &["cluster-identity"], Some("metadata.name"))]
+#[case::cluster_allowed("cluster-create-allowed.json", true, &[], None)]
+#[case::cluster_update_denied("cluster-update-denied.json", false, &["cluster-identity", "role-registered"], Some("spec.managed.roles[1].name"))]
+#[case::cluster_delete_denied("cluster-delete-denied.json", false, &["cluster-identity"], Some("metadata.name"))]
+#[case::database_allowed("database-create-allowed.json", true, &[], None)]
+#[case::database_denied("database-create-denied.json", false, &["owner-registered"], Some("spec.owner"))]
+#[case::pooler_denied("pooler-create-denied.json", false, &["cluster-identity"], Some("metadata.namespace"))]
+#[case::networkpolicy_allowed("networkpolicy-create-allowed.json", true, &[], None)]
+#[case::networkpolicy_denied("networkpolicy-create-denied.json", false, &["network-posture"], Some("spec.ingress[0].from[0].ipBlock"))]
+#[case::networkpolicy_delete_denied("networkpolicy-delete-denied.json", false, &["network-posture"], Some("metadata.name"))]
+#[case::secret_allowed("secret-create-allowed.json", true, &[], None)]
+#[case::secret_denied("secret-create-denied.json", false, &["bootstrap-secret-confined"], Some("data.username"))]
+#[case::secret_update_allowed("secret-update-allowed.json", true, &[], None)]
+#[case::uncovered_kind_allowed("configmap-create.json", true, &[], None)]
+#[tokio::test]
+async fn verdicts(#[case] name: &str, #[case] allowed: bool, #[case] rules: &[&str], #[case] field: Option<&str>) {
+    let server = Server::start();
+    let body = fixture(name);
+    let uid = serde_json::from_str::<Value>(&body).unwrap()["request"]["uid"].clone();
+    let (status, resp) = post(&server.client(), &server.url(), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(resp["kind"], "AdmissionReview");
+    let r = &resp["response"];
+    assert_eq!(r["uid"], uid);
+    assert_eq!(r["allowed"], allowed, "{resp:#}");
+    let mut got = rules_of(&resp);
+    got.sort();
+    assert_eq!(got, rules, "{resp:#}");
+    if !allowed {
+        assert_eq!(r["status"]["code"], 403);
+        assert_eq!(r["status"]["reason"], "Forbidden");
+        let message = r["status"]["message"].as_str().unwrap();
+        for line in message.lines() {
+            assert!(line.starts_with('[') && line.contains(". Fix: "), "{line}");
+        }
+        assert!(message.contains(&format!(": {}: ", field.unwrap())), "{message}");
+        assert_eq!(r["auditAnnotations"]["decision"], "deny");
+    }
+    // One audit record per decision, for covered kinds.
+    let records = server.audit_records();
+    if name != "configmap-create.json" {
+        assert_eq!(records.len(), 1, "{}", server.audit());
+        assert_eq!(records[0]["uid"], uid);
+        assert_eq!(records[0]["decision"], if allowed { "allow" } else { "deny" });
+    }
+}
+
+#[tokio::test]
+async fn dry_run_gets_the_same_verdict() {
+    let server = Server::start();
+    let client = server.client();
+    let (_, real) = post(&client, &server.url(), fixture("database-create-denied.json")).await;
+    let (_, dry) = post(&client, &server.url(), fixture("database-create-denied-dryrun.json")).await;
+    assert_eq!(real["response"]["allowed"], false);
+    assert_eq!(dry["response"]["allowed"], false);
+    assert_eq!(
+        real["response"]["status"]["message"],
+        dry["response"]["status"]["message"]
+    );
+    let records = server.audit_records();
+    assert_eq!(records[1]["dryRun"], true);
+}
+
+#[tokio::test]
+async fn ratcheting_break_glass_and_exempt_users() {
+    let server = Server::start();
+    let client = server.client();
+
+    let (_, r) = post(&client, &server.url(), fixture("namespace-update-ratchet.json")).await;
+    assert_eq!(r["response"]["allowed"], true, "{r:#}");
+    let warnings = r["response"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("[client-label-registered] (pre-existing)"),
+        "{warnings:?}"
+    );
+
+    let (_, r) = post(&client, &server.url(), fixture("cluster-delete-breakglass.json")).await;
+    assert_eq!(r["response"]["allowed"], true, "{r:#}");
+    assert_eq!(r["response"]["auditAnnotations"]["decision"], "break-glass");
+    assert_eq!(
+        r["response"]["auditAnnotations"]["break-glass"],
+        "CHG-1234 planned rebuild"
+    );
+    assert!(
+        r["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("[cluster-identity] (break-glass)")
+    );
+
+    let (_, r) = post(
+        &client,
+        &server.url(),
+        fixture("cluster-delete-breakglass-wrong-group.json"),
+    )
+    .await;
+    assert_eq!(r["response"]["allowed"], false);
+    assert!(
+        r["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no break-glass group")
+    );
+
+    let (_, r) = post(&client, &server.url(), fixture("exempt-operator-update.json")).await;
+    assert_eq!(r["response"]["allowed"], true, "{r:#}");
+    assert_eq!(r["response"]["auditAnnotations"]["decision"], "exempt");
+
+    let records = server.audit_records();
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[1]["breakGlass"], "CHG-1234 planned rebuild");
+    assert_eq!(records[1]["user"], "bob");
+    // UPDATE records carry an RFC 6902 patch from old to new.
+    let patch = records[0]["patch"].as_array().expect("patch");
+    assert!(
+        patch
+            .iter()
+            .any(|op| op["op"] == "add" && op["path"] == "/metadata/labels/team"),
+        "{patch:?}"
+    );
+}
+
+#[rstest]
+#[case::not_json("this is not json", "not a JSON AdmissionReview")]
+#[case::wrong_api_version(
+    r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}"#,
+    "apiVersion must be admission.k8s.io/v1"
+)]
+#[case::missing_request(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, "has no request")]
+#[tokio::test]
+async fn bad_input_is_a_clear_400(#[case] body: &str, #[case] says: &str) {
+    let server = Server::start();
+    let (status, resp) = post(&server.client(), &server.url(), body.to_owned()).await;
+    assert_eq!(status, 400);
+    assert!(resp["error"].as_str().unwrap().contains(says), "{resp}");
+}
+
+#[tokio::test]
+async fn missing_uid_and_mismatched_kind_are_400() {
+    let server = Server::start();
+    let client = server.client();
+    let mut review: Value = serde_json::from_str(&fixture("namespace-create-allowed.json")).unwrap();
+    review["request"]["uid"] = Value::String(String::new());
+    let (status, resp) = post(&client, &server.url(), review.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(resp["error"].as_str().unwrap().contains("uid"), "{resp}");
+
+    review["request"].as_object_mut().unwrap().remove("uid");
+    let (status, _) = post(&client, &server.url(), review.to_string()).await;
+    assert_eq!(status, 400);
+
+    let (status, resp) = post(&client, &server.url(), fixture("mismatch-kind.json")).await;
+    assert_eq!(status, 400);
+    assert!(
+        resp["error"].as_str().unwrap().contains("does not match request.kind"),
+        "{resp}"
+    );
+    assert!(!resp.to_string().contains(CANARY));
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_rejected_requests_total{reason=\"bad_request\"} 3")
+    );
+}
+
+#[tokio::test]
+async fn oversize_body_is_413() {
+    let server = Server::start_with(Options {
+        extra: vec!["--max-body-bytes".into(), "65536".into()],
+        ..Options::default()
+    });
+    let mut review: Value = serde_json::from_str(&fixture("secret-create-allowed.json")).unwrap();
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 100 * 1024]);
+    review["request"]["object"]["data"]["blob"] = Value::String(big);
+    let (status, resp) = post(&server.client(), &server.url(), review.to_string()).await;
+    assert_eq!(status, 413);
+    assert!(resp["error"].as_str().unwrap().contains("--max-body-bytes"));
+}
+
+#[tokio::test]
+async fn a_one_mib_secret_is_judged() {
+    let server = Server::start();
+    let mut review: Value = serde_json::from_str(&fixture("secret-create-denied.json")).unwrap();
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 1024 * 1024]);
+    review["request"]["object"]["data"]["blob"] = Value::String(big);
+    let (status, resp) = post(&server.client(), &server.url(), review.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["response"]["allowed"], false);
+}
+
+#[tokio::test]
+async fn certificate_rotation_while_serving() {
+    let server = Server::start();
+    let old_client = server.client();
+    let (status, _) = post(&old_client, &server.url(), fixture("namespace-create-allowed.json")).await;
+    assert_eq!(status, 200);
+
+    // Garbage first: the last good certificate keeps being served.
+    std::fs::write(&server.pki.cert, "not a certificate").unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let fresh_old = client(&server.pki.ca, None);
+    assert_eq!(
+        post(&fresh_old, &server.url(), fixture("namespace-create-allowed.json"))
+            .await
+            .0,
+        200
+    );
+    assert!(server.logs().contains("cannot reload the serving certificate"));
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_certificate_reloads_total{result=\"failed\"} 1")
+    );
+
+    // A renewed certificate from a new CA, as cert-manager would write it.
+    let renewed = write_pki(server.dir.path(), "renewed-");
+    std::fs::copy(&renewed.cert, &server.pki.cert).unwrap();
+    std::fs::copy(&renewed.key, &server.pki.key).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    // The connection in use keeps working (it was established before).
+    let (status, _) = post(&old_client, &server.url(), fixture("namespace-create-allowed.json")).await;
+    assert_eq!(status, 200);
+    // New connections get the renewed certificate.
+    let new_client = client(&renewed.ca, None);
+    assert_eq!(
+        post(&new_client, &server.url(), fixture("namespace-create-allowed.json"))
+            .await
+            .0,
+        200
+    );
+    let stale = client(&server.pki.ca, None);
+    assert!(
+        stale.post(server.url()).body("{}").send().await.is_err(),
+        "old CA must no longer verify"
+    );
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_certificate_reloads_total{result=\"ok\"} 1")
+    );
+    assert!(server.metrics().contains("cnpg_guard_certificate_expiry_seconds"));
+}
+
+#[tokio::test]
+async fn contract_reload_keeps_the_last_good_contract() {
+    let contract = cnpg_guard::contract::EMBEDDED_CONTRACT.to_owned();
+    let server = Server::start_with(Options {
+        contract: Some(contract.clone()),
+        ..Options::default()
+    });
+    let client = server.client();
+    let (_, r) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
+    assert_eq!(r["response"]["allowed"], false);
+
+    // Register random-app: the same request is now allowed.
+    let path = server.dir.path().join("contract.yaml");
+    let with_consumer = contract.replace(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n      - namespace: random-app\n        role: random\n        databases: [random_db]\n",
+    );
+    std::fs::write(&path, &with_consumer).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, r) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
+    assert_eq!(r["response"]["allowed"], true, "{}", server.logs());
+
+    // A broken contract is refused, logged and counted; the last good one stays.
+    std::fs::write(
+        &path,
+        "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: [oops\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, r) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
+    assert_eq!(r["response"]["allowed"], true);
+    assert!(server.logs().contains("contract reload failed"), "{}", server.logs());
+    let metrics = server.metrics();
+    assert!(
+        metrics.contains("cnpg_guard_contract_reloads_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cnpg_guard_contract_reloads_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn client_certificates_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = cnpg_guard::server::tls::issue(&["kube-apiserver".into()], 1).unwrap();
+    let server = Server::start_with(Options {
+        client_ca: Some(clients.ca_pem.clone()),
+        ..Options::default()
+    });
+    // No certificate: refused.
+    let anonymous = client(&server.pki.ca, None);
+    assert!(anonymous.post(server.url()).body("{}").send().await.is_err());
+    // A certificate from another CA: refused.
+    let other = write_pki(dir.path(), "other-");
+    let other_cert = std::fs::read_to_string(&other.cert).unwrap();
+    let other_key = std::fs::read_to_string(&other.key).unwrap();
+    let stranger = client(&server.pki.ca, Some((&other_cert, &other_key)));
+    assert!(stranger.post(server.url()).body("{}").send().await.is_err());
+    // The API server's certificate: served.
+    let apiserver = client(&server.pki.ca, Some((&clients.cert_pem, &clients.key_pem)));
+    let (status, _) = post(&apiserver, &server.url(), fixture("namespace-create-allowed.json")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn admin_port_health_readiness_and_metrics() {
+    let server = Server::start();
+    assert_eq!(admin_get(server.admin, "/healthz").unwrap().0, 200);
+    assert_eq!(admin_get(server.admin, "/readyz").unwrap().0, 200);
+    let client = server.client();
+    post(&client, &server.url(), fixture("database-create-denied.json")).await;
+    post(&client, &server.url(), fixture("namespace-create-allowed.json")).await;
+    let m = server.metrics();
+    for needle in [
+        "cnpg_guard_reviews_total{kind=\"Database\",operation=\"CREATE\",decision=\"deny\"} 1",
+        "cnpg_guard_reviews_total{kind=\"Namespace\",operation=\"CREATE\",decision=\"allow\"} 1",
+        "cnpg_guard_violations_total{rule=\"owner-registered\",mode=\"enforce\"}",
+        "cnpg_guard_review_duration_seconds_count 2",
+        "# EOF",
+    ] {
+        assert!(m.contains(needle), "{needle} not in\n{m}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let mut server = Server::start();
+    let client = server.client();
+    let url = server.url();
+    let load = tokio::spawn(async move {
+        let mut answered = 0;
+        for _ in 0..400 {
+            match client
+                .post(&url)
+                .body(fixture("database-create-denied.json"))
+                .send()
+                .await
+            {
+                Ok(resp) => {
+                    let v: Value = resp.json().await.expect("a complete, valid answer");
+                    assert_eq!(v["response"]["allowed"], false);
+                    answered += 1;
+                }
+                Err(_) => break, // the listener is closed: no new connections
+            }
+        }
+        answered
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = server.terminate();
+        (s, server.logs())
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit {:?}: {}", status.0, status.1);
+    assert!(status.1.contains("shutting down"));
+    assert!(load.await.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn no_secret_value_in_responses_logs_audit_or_metrics() {
+    let server = Server::start(); // RUST_LOG=trace: every level is checked
+    let client = server.client();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(CANARY);
+    let mut responses = String::new();
+    // A Secret declared as another kind: the 400 must not echo it.
+    let mut mismatch: Value = serde_json::from_str(&fixture("secret-create-denied.json")).unwrap();
+    mismatch["request"]["kind"]["kind"] = Value::String("Namespace".into());
+    // A Secret whose data does not decode: neither must that error.
+    let mut undecodable: Value = serde_json::from_str(&fixture("secret-create-denied.json")).unwrap();
+    undecodable["request"]["object"]["data"]["password"] = Value::String(format!("{CANARY}!!"));
+    for (name, body) in [
+        ("secret-create-allowed.json", fixture("secret-create-allowed.json")),
+        ("secret-create-denied.json", fixture("secret-create-denied.json")),
+        ("secret-update-allowed.json", fixture("secret-update-allowed.json")),
+        ("mismatch", mismatch.to_string()),
+        ("undecodable", undecodable.to_string()),
+    ] {
+        assert!(
+            body.contains(CANARY) || body.contains(&encoded),
+            "{name} must carry the canary"
+        );
+        let (_, resp) = post(&client, &server.url(), body).await;
+        responses.push_str(&resp.to_string());
+    }
+    let everything = format!(
+        "{responses}\n{}\n{}\n{}",
+        server.logs(),
+        server.audit(),
+        server.metrics()
+    );
+    assert!(
+        server.logs().contains("\"level\":\"DEBUG\""),
+        "logs must be at debug/trace level for this test"
+    );
+    for needle in [CANARY, encoded.as_str(), &encoded[..encoded.len() - 4]] {
+        assert!(
+            !everything.contains(needle),
+            "the canary {needle:?} leaked:\n{everything}"
+        );
+    }
+    // The audit records exist and are redacted, not empty.
+    let audit = server.audit();
+    assert!(audit.contains("<redacted"), "{audit}");
+}
