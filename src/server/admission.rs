@@ -137,10 +137,9 @@ pub fn respond(req: &AdmissionRequest<DynamicObject>, decision: &Decision) -> Ad
     if !warnings.is_empty() {
         resp.warnings = Some(warnings);
     }
+    resp.audit_annotations.insert("decision".into(), decision.label().into());
     let rules = decision.rules();
-    if !rules.is_empty() || decision.break_glass.is_some() {
-        resp.audit_annotations
-            .insert("decision".into(), decision.label().into());
+    if !rules.is_empty() {
         resp.audit_annotations.insert(
             "rules".into(),
             rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
