@@ -137,7 +137,8 @@ pub fn respond(req: &AdmissionRequest<DynamicObject>, decision: &Decision) -> Ad
     if !warnings.is_empty() {
         resp.warnings = Some(warnings);
     }
-    resp.audit_annotations.insert("decision".into(), decision.label().into());
+    resp.audit_annotations
+        .insert("decision".into(), decision.label().into());
     let rules = decision.rules();
     if !rules.is_empty() {
         resp.audit_annotations.insert(
