@@ -45,6 +45,8 @@ pub enum Command {
     Serve(Box<crate::server::ServeArgs>),
     /// Check manifests (files, directories, or - for stdin) against the contract.
     Check(CheckArgs),
+    /// Check the objects already in a live cluster against the contract.
+    Audit(AuditArgs),
     /// Work with contract files.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -64,6 +66,19 @@ pub struct CheckArgs {
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Contract file (default: the embedded apps-pg contract).
+    #[arg(long, env = "CNPG_GUARD_CONTRACT")]
+    pub contract: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub output: crate::audit::AuditFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +102,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Serve(args) => run_serve(*args),
         Command::Check(args) => run_check(args),
+        Command::Audit(args) => run_audit(args),
         Command::Contract(ContractCommand::Validate { file }) => match contract::load_file(&file) {
             Ok(c) => {
                 println!(
@@ -152,4 +168,44 @@ fn run_serve(args: crate::server::ServeArgs) -> i32 {
             1
         }
     }
+}
+
+fn run_audit(args: AuditArgs) -> i32 {
+    init_logging(LogFormat::Text);
+    let contract = match load_contract(args.contract.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    let inventory = runtime.block_on(async {
+        let client = crate::kube_client::connect(args.kubeconfig.as_deref(), true)
+            .await
+            .map_err(|e| crate::audit::AuditError::Connect(e.to_string()))?
+            .ok_or_else(|| crate::audit::AuditError::Connect("no kubeconfig and not in a cluster".into()))?;
+        crate::audit::inventory(&client, &contract, true).await
+    });
+    let inventory = match inventory {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let (report, notes) = crate::audit::judge(inventory, &contract);
+    print!("{}", crate::audit::render(&report, &notes, args.output));
+    if args.output != crate::audit::AuditFormat::Text {
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+    }
+    report.exit_code()
 }

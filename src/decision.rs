@@ -201,6 +201,7 @@ fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTree
     rules::evaluate(&before, contract, facts)
         .violations
         .into_iter()
+        .filter(|v| !v.fail_closed)
         .map(|v| (v.rule, v.what))
         .collect()
 }

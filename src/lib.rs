@@ -8,13 +8,14 @@
 //! live objects (audit) ------^                                               |
 //! ```
 
-pub mod audit_log;
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod contract;
 pub mod decision;
 pub mod dsn;
 pub mod facts;
+pub mod kube_client;
 pub mod model;
 pub mod names;
 pub mod rules;

@@ -435,4 +435,9 @@ async fn no_secret_value_in_responses_logs_audit_or_metrics() {
     // The audit records exist and are redacted, not empty.
     let audit = server.audit();
     assert!(audit.contains("<redacted"), "{audit}");
+    // The update's patch shows that the password changed, not to what.
+    assert!(
+        audit.contains(r#""path":"/data/password","value":"<redacted:changed>""#),
+        "{audit}"
+    );
 }

@@ -5,17 +5,23 @@
 //! [`offline::OfflineFacts`] answers from a set of manifests (for `check`);
 //! the live cluster is another implementation of the same trait.
 
+pub mod live;
 pub mod offline;
 
 use crate::contract::SharedCluster;
 
+pub use live::LiveFacts;
 pub use offline::OfflineFacts;
 
 /// An answer, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fact<T> {
     Known(T),
+    /// Not available here (offline): the check is skipped and reported.
     Unknown(String),
+    /// Should be known, but the guard has lost sight of the cluster for
+    /// longer than allowed: the check fails closed.
+    Stale(String),
 }
 
 /// What the rules may ask about the world beyond the object under review.

@@ -156,7 +156,7 @@ fn probe_password<'v>(
     }
     for candidate in candidates.filter(|c| !c.is_empty() && c.len() <= MAX_CANDIDATE) {
         let fact = cx.facts.is_bootstrap_password(cluster, candidate);
-        match cx.fact(RULE, "no value holds the bootstrap password", fact) {
+        match cx.fact(RULE, &entry.field, "no value holds the bootstrap password", fact) {
             None => {
                 *password_known = false;
                 return;

@@ -59,7 +59,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 );
             }
             let fact = cx.facts.role_provisioned(shared, owner);
-            if let Some(false) = cx.fact(RULE, &format!("role {owner:?} is provisioned"), fact) {
+            if let Some(false) = cx.fact(RULE, "spec.owner", &format!("role {owner:?} is provisioned"), fact) {
                 cx.violation(
                     RULE,
                     "spec.owner",

@@ -87,7 +87,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     for (field, name) in going {
         let fact = cx.facts.databases_owned_by(shared, &name);
-        let Some(owned) = cx.fact(RULE, &format!("role {name:?} owns no Database"), fact) else {
+        let Some(owned) = cx.fact(RULE, &field, &format!("role {name:?} owns no Database"), fact) else {
             continue;
         };
         if !owned.is_empty() {

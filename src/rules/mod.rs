@@ -71,6 +71,10 @@ pub struct Violation {
     pub what: String,
     /// What to do about it.
     pub fix: String,
+    /// Raised because live facts were stale (fail closed), not by the
+    /// object itself: never ratcheted.
+    #[serde(skip)]
+    pub fail_closed: bool,
 }
 
 impl Serialize for Kind {
@@ -182,13 +186,28 @@ impl<'a> Cx<'a> {
             field: field.into(),
             what: what.into(),
             fix: fix.into(),
+            fail_closed: false,
         });
     }
 
-    /// Unwraps a fact, recording a skipped check when it is unknown.
-    pub fn fact<T>(&mut self, rule: RuleId, check: &str, fact: Fact<T>) -> Option<T> {
+    /// Unwraps a fact: an unknown one records a skipped check; a stale one
+    /// fails closed with a violation at `field`.
+    pub fn fact<T>(&mut self, rule: RuleId, field: &str, check: &str, fact: Fact<T>) -> Option<T> {
         match fact {
             Fact::Known(v) => Some(v),
+            Fact::Stale(reason) => {
+                self.violation(
+                    rule,
+                    field,
+                    format!("cannot verify that {check}: the guard cannot see the cluster state ({reason})"),
+                    "check that cnpg-guard reaches the API server and that its ServiceAccount may watch the CNPG \
+                     objects (kubectl -n cnpg-guard logs deploy/cnpg-guard); this clears when the watch recovers",
+                );
+                if let Some(v) = self.findings.violations.last_mut() {
+                    v.fail_closed = true;
+                }
+                None
+            }
             Fact::Unknown(reason) => {
                 self.findings.skipped.push(Skipped {
                     rule,

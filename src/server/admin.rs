@@ -1,7 +1,6 @@
 //! The admin listener: plain HTTP, so probes never depend on TLS.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
@@ -27,7 +26,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, mut stop: tokio:
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    if state.ready.load(Ordering::SeqCst) {
+    if state.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")

@@ -34,6 +34,16 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    pub watch: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub rule: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reviews: Family<ReviewLabels, Counter>,
@@ -43,6 +53,9 @@ pub struct Metrics {
     pub certificate_reloads: Family<ResultLabels, Counter>,
     pub rejected_requests: Family<ReasonLabels, Counter>,
     pub certificate_expiry_seconds: Gauge<f64, AtomicU64>,
+    pub watch_synced: Family<WatchLabels, Gauge>,
+    pub watch_age_seconds: Family<WatchLabels, Gauge<f64, AtomicU64>>,
+    pub existing_violations: Family<RuleLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -96,8 +109,29 @@ impl Metrics {
             "Seconds until the serving certificate expires",
             certificate_expiry_seconds.clone(),
         );
+        let watch_synced = Family::<WatchLabels, Gauge>::default();
+        registry.register(
+            "watch_synced",
+            "Live-facts watches: 1 when synced and not broken",
+            watch_synced.clone(),
+        );
+        let watch_age_seconds = Family::<WatchLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "watch_age_seconds",
+            "Seconds since a live-facts watch last delivered a good event",
+            watch_age_seconds.clone(),
+        );
+        let existing_violations = Family::<RuleLabels, Gauge>::default();
+        registry.register(
+            "existing_violations",
+            "Violations found in the live cluster by the last periodic audit, by rule",
+            existing_violations.clone(),
+        );
         Metrics {
             registry,
+            watch_synced,
+            watch_age_seconds,
+            existing_violations,
             reviews,
             violations,
             latency,

@@ -6,6 +6,7 @@
 mod admin;
 pub mod admission;
 pub mod metrics;
+pub mod record;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -29,12 +30,12 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::audit_log::{AuditRecord, AuditSink};
 use crate::contract::{self, Contract};
 use crate::decision::decide;
-use crate::facts::{Facts, NoFacts};
+use crate::facts::{Facts, LiveFacts, NoFacts};
 use admission::Parsed;
-use metrics::{Metrics, ReviewLabels, ViolationLabels};
+use metrics::{Metrics, ReviewLabels, RuleLabels, ViolationLabels, WatchLabels};
+use record::{AuditRecord, AuditSink};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -71,6 +72,17 @@ pub struct ServeArgs {
     /// Where development mode writes its CA bundle, certificate and key.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("cnpg-guard-dev"))]
     pub dev_cert_dir: PathBuf,
+    /// Kubeconfig for live facts. In a pod the ServiceAccount is used; without
+    /// either, facts are offline and checks that need them are skipped.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// After a live-facts watch has been broken this long (seconds), rules
+    /// that need it fail closed.
+    #[arg(long, default_value_t = 60)]
+    pub stale_after: u64,
+    /// Audit the live cluster every this many seconds (0 disables).
+    #[arg(long, default_value_t = 600)]
+    pub audit_interval: u64,
     /// Service name and namespace the development certificate is issued for.
     #[arg(long, default_value = "cnpg-guard")]
     pub service: String,
@@ -92,6 +104,8 @@ pub enum ServeError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Connect(#[from] crate::kube_client::ConnectError),
 }
 
 /// Shared state of the webhook.
@@ -101,6 +115,15 @@ pub struct AppState {
     pub metrics: Metrics,
     pub audit: AuditSink,
     pub ready: AtomicBool,
+    /// Live facts, when the guard can see a cluster.
+    pub live: Option<Arc<LiveFacts>>,
+}
+
+impl AppState {
+    /// Ready: contract loaded, TLS listener up, live watches synced.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && self.live.as_ref().is_none_or(|l| l.synced())
+    }
 }
 
 /// Runs the webhook until SIGTERM/SIGINT.
@@ -112,7 +135,24 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         clusters = contract.clusters.len(),
         "contract loaded"
     );
-    info!("offline facts: checks that need live cluster state are skipped and recorded as skipped");
+    let client = crate::kube_client::connect(args.kubeconfig.as_deref(), false).await?;
+    let live = match &client {
+        Some(client) => {
+            let live = LiveFacts::new(Arc::new(contract.clone()), Duration::from_secs(args.stale_after));
+            live.spawn_watches(client.clone());
+            info!(
+                stale_after_seconds = args.stale_after,
+                "live facts: watching the shared Clusters, their Databases and bootstrap Secrets"
+            );
+            Some(live)
+        }
+        None => {
+            info!(
+                "offline facts: no kubeconfig and not in a cluster; checks that need live cluster state are skipped and recorded as skipped"
+            );
+            None
+        }
+    };
 
     let cert_paths = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => tls::CertPaths {
@@ -127,10 +167,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let loaded = tls::load(&cert_paths)?;
     let state = Arc::new(AppState {
         contract: ArcSwap::from_pointee(contract),
-        facts: Arc::new(NoFacts),
+        facts: match &live {
+            Some(l) => l.clone(),
+            None => Arc::new(NoFacts),
+        },
         metrics: Metrics::new(),
         audit: AuditSink,
         ready: AtomicBool::new(false),
+        live,
     });
     state
         .metrics
@@ -169,6 +213,16 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         tokio::spawn(reload_contract(path, state.clone(), interval));
     }
     let admin = tokio::spawn(admin::serve(admin_listener, state.clone(), stop_rx.clone()));
+    if state.live.is_some() {
+        tokio::spawn(watch_metrics(state.clone()));
+    }
+    if let (Some(client), true) = (client, args.audit_interval > 0) {
+        tokio::spawn(periodic_audit(
+            client,
+            state.clone(),
+            Duration::from_secs(args.audit_interval),
+        ));
+    }
 
     let app = router(state.clone(), args.max_body_bytes);
     state.ready.store(true, Ordering::SeqCst);
@@ -370,6 +424,79 @@ async fn reload_contract(path: PathBuf, state: Arc<AppState>, every: Duration) {
                 warn!(error = %e, revision = %state.contract.load().revision, "contract reload failed; keeping the last good contract");
             }
         }
+    }
+}
+
+/// Exports the live watches' sync state and age every second.
+async fn watch_metrics(state: Arc<AppState>) {
+    let Some(live) = state.live.clone() else { return };
+    loop {
+        for (watch, synced, age, broken) in live.health() {
+            let labels = WatchLabels { watch };
+            state
+                .metrics
+                .watch_synced
+                .get_or_create(&labels)
+                .set(i64::from(synced && !broken));
+            state.metrics.watch_age_seconds.get_or_create(&labels).set(age);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The same audit as `cnpg-guard audit`, every `every`: a gauge of existing
+/// violations per rule, and each finding logged once per change.
+async fn periodic_audit(client: kube::Client, state: Arc<AppState>, every: Duration) {
+    let mut known: std::collections::BTreeSet<String> = Default::default();
+    let mut notes_logged = false;
+    // Try listing Secrets once; after a 403 (the shipped RBAC) stop asking.
+    let mut list_secrets = true;
+    loop {
+        let contract = state.contract.load_full();
+        match crate::audit::inventory(&client, &contract, list_secrets).await {
+            Ok(inventory) => {
+                list_secrets = inventory.secrets_listed;
+                let (report, notes) = crate::audit::judge(inventory, &contract);
+                if !notes_logged {
+                    for n in &notes {
+                        info!(note = %n, "periodic audit limitation");
+                    }
+                    notes_logged = true;
+                }
+                let mut per_rule: std::collections::BTreeMap<&'static str, i64> =
+                    crate::rules::RuleId::ALL.iter().map(|r| (r.as_str(), 0)).collect();
+                let mut now = std::collections::BTreeSet::new();
+                for c in &report.checked {
+                    for f in &c.decision.findings {
+                        *per_rule.entry(f.violation.rule.as_str()).or_default() += 1;
+                        let line = f.violation.line();
+                        if !known.contains(&line) {
+                            warn!(rule = f.violation.rule.as_str(), kind = %c.kind, ns = %c.namespace, name = %c.name,
+                                field = %f.violation.field, finding = %line, "existing violation in the cluster");
+                        }
+                        now.insert(line);
+                    }
+                }
+                for gone in known.difference(&now) {
+                    info!(finding = %gone, "existing violation resolved");
+                }
+                known = now;
+                for (rule, n) in per_rule {
+                    state
+                        .metrics
+                        .existing_violations
+                        .get_or_create(&RuleLabels { rule: rule.into() })
+                        .set(n);
+                }
+                info!(
+                    objects = report.checked.len(),
+                    violations = known.len(),
+                    "periodic audit done"
+                );
+            }
+            Err(e) => warn!(error = %e, "periodic audit failed"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

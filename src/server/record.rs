@@ -130,7 +130,11 @@ pub fn redact_secret(secret: &mut Value) {
             }
         }
     }
-    if let Some(Value::Object(annotations)) = secret.pointer_mut("/metadata/annotations")
+    redact_last_applied(secret);
+}
+
+fn redact_last_applied(object: &mut Value) {
+    if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations")
         && let Some(v) = annotations.get_mut(LAST_APPLIED)
     {
         *v = Value::String(REDACTED.into());
@@ -140,16 +144,27 @@ pub fn redact_secret(secret: &mut Value) {
 /// Redacts both sides of an update, keeping visible *that* a value changed.
 fn redact_pair(old: &mut Value, new: &mut Value) {
     for field in ["data", "stringData"] {
-        let before = old.get(field).cloned();
+        let before = old.get(field);
+        let marks: Vec<(String, &str)> = new
+            .get(field)
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| {
+                        let same = before.and_then(|b| b.get(k)) == Some(v);
+                        (k.clone(), if same { REDACTED } else { REDACTED_CHANGED })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(Value::Object(map)) = new.get_mut(field) {
-            for (k, v) in map.iter_mut() {
-                let same = before.as_ref().and_then(|b| b.get(k)) == Some(v);
-                *v = Value::String(if same { REDACTED } else { REDACTED_CHANGED }.into());
+            for (k, mark) in marks {
+                map.insert(k, Value::String(mark.into()));
             }
         }
     }
     redact_secret(old);
-    redact_secret(new);
+    redact_last_applied(new);
 }
 
 fn now_rfc3339() -> String {

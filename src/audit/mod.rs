@@ -1,0 +1,208 @@
+//! `cnpg-guard audit`: the rules over the objects already in a live cluster.
+//!
+//! Lists the intercepted kinds, then hands them to the same pipeline as
+//! `check` (each object a CREATE, facts from the listed set, which *is* the
+//! live state). Nothing here judges.
+
+mod policy_report;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, TypeMeta};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::check::{self, Document, Format, Report};
+use crate::contract::Contract;
+use crate::facts::live::cnpg_resource;
+
+pub use policy_report::policy_reports;
+
+/// What the live cluster holds, plus what could not be looked at.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub documents: Vec<Document>,
+    /// Checks that could not run and why (missing permissions, missing CRDs).
+    pub notes: Vec<String>,
+    /// Whether every Secret was listed (else only the bootstrap Secrets).
+    pub secrets_listed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot list {what}: {source}")]
+    List {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot connect to the cluster: {0}")]
+    Connect(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Policyreport,
+}
+
+const PAGE: u32 = 500;
+
+fn status_of(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let page: ObjectList<K> = api.list(&params).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        out.extend(page.items);
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn push<K: Serialize>(docs: &mut Vec<Document>, objects: Vec<K>) {
+    for o in objects {
+        if let Ok(value) = serde_json::to_value(&o) {
+            docs.push(Document {
+                file: "cluster".into(),
+                value,
+            });
+        }
+    }
+}
+
+async fn list_cnpg(client: &Client, ar: &ApiResource, inv: &mut Inventory) -> Result<(), AuditError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
+    match list_all(&api).await {
+        Ok(mut items) => {
+            for o in &mut items {
+                o.types = Some(TypeMeta {
+                    api_version: ar.api_version.clone(),
+                    kind: ar.kind.clone(),
+                });
+            }
+            push(&mut inv.documents, items);
+            Ok(())
+        }
+        Err(e) if status_of(&e) == Some(404) => {
+            inv.notes.push(format!(
+                "{} ({}) is not served: are the CNPG CRDs installed?",
+                ar.plural, ar.group
+            ));
+            Ok(())
+        }
+        Err(source) => Err(AuditError::List {
+            what: format!("{}.{}", ar.plural, ar.group),
+            source,
+        }),
+    }
+}
+
+/// Lists every object of the intercepted kinds that the guard may read.
+/// With `list_secrets` false, Secrets are not listed cluster-wide (the
+/// guard's own RBAC forbids it) and only the bootstrap Secrets are read.
+pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool) -> Result<Inventory, AuditError> {
+    let mut inv = Inventory {
+        secrets_listed: list_secrets,
+        ..Inventory::default()
+    };
+    for (kind, plural) in [
+        ("Cluster", "clusters"),
+        ("Database", "databases"),
+        ("Pooler", "poolers"),
+    ] {
+        list_cnpg(client, &cnpg_resource(kind, plural), &mut inv).await?;
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let items = list_all(&namespaces).await.map_err(|source| AuditError::List {
+        what: "namespaces".into(),
+        source,
+    })?;
+    push(&mut inv.documents, items);
+
+    let shared: std::collections::BTreeSet<&str> = contract.clusters.iter().map(|c| c.namespace.as_str()).collect();
+    for ns in &shared {
+        let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), ns);
+        let items = list_all(&api).await.map_err(|source| AuditError::List {
+            what: format!("networkpolicies in {ns}"),
+            source,
+        })?;
+        push(&mut inv.documents, items);
+    }
+
+    // Secrets: the guard's own RBAC reads only the bootstrap Secret by name.
+    // With a kubeconfig that may list Secrets, every Secret is checked.
+    let all: Api<Secret> = Api::all(client.clone());
+    let listed = if list_secrets {
+        list_all(&all).await.map(Some)
+    } else {
+        Ok(None)
+    };
+    match listed {
+        Ok(Some(items)) => push(&mut inv.documents, items),
+        Err(e) if status_of(&e) != Some(403) => {
+            return Err(AuditError::List {
+                what: "secrets".into(),
+                source: e,
+            });
+        }
+        _ => {
+            inv.secrets_listed = false;
+            inv.notes.push(
+                "cannot list Secrets cluster-wide (RBAC): bootstrap-secret-confined was not checked on Secrets outside \
+                 the shared namespaces; run `cnpg-guard audit` with a kubeconfig that may list secrets to include them"
+                    .into(),
+            );
+            for c in &contract.clusters {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
+                match api.get_opt(&c.bootstrap.secret).await {
+                    Ok(Some(s)) => push(&mut inv.documents, vec![s]),
+                    Ok(None) => inv.notes.push(format!(
+                        "the bootstrap Secret {}/{} does not exist",
+                        c.namespace, c.bootstrap.secret
+                    )),
+                    Err(e) => inv.notes.push(format!(
+                        "cannot read the bootstrap Secret {}/{}: {e}",
+                        c.namespace, c.bootstrap.secret
+                    )),
+                }
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// Judges an inventory with the shared pipeline.
+pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
+    let report = check::check(inventory.documents, contract, "default");
+    (report, inventory.notes)
+}
+
+/// Renders an audit report.
+pub fn render(report: &Report, notes: &[String], format: AuditFormat) -> String {
+    match format {
+        AuditFormat::Text => {
+            let mut out = check::render(report, Format::Text);
+            for n in notes {
+                out.push_str(&format!("NOTE {n}\n"));
+            }
+            out
+        }
+        AuditFormat::Json => check::render(report, Format::Json),
+        AuditFormat::Policyreport => policy_reports(report),
+    }
+}

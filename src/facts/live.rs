@@ -1,0 +1,424 @@
+//! Facts from the live cluster: kube watches kept in memory, indexed for
+//! hash lookups, answered without any API call while a review waits.
+//!
+//! Each watch follows the reflector protocol (`Init`, `InitApply`...,
+//! `InitDone`, then `Apply`/`Delete`) but keeps only what the rules ask:
+//! managed role names per shared Cluster, Database owners per shared
+//! cluster, and the SHA-256 of the bootstrap password (never the value).
+//! When a watch breaks, its facts are kept but marked; after `stale_after`
+//! they are answered as [`Fact::Stale`] and the rules fail closed.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+
+use super::{Fact, Facts, password_hash};
+use crate::contract::{Contract, SharedCluster};
+use crate::model::{Kind, Object, secret};
+
+type Key = (String, String);
+
+fn key(c: &SharedCluster) -> Key {
+    (c.namespace.clone(), c.name.clone())
+}
+
+/// The CNPG API resource for a kind (`clusters`, `databases`, `poolers`).
+pub fn cnpg_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "postgresql.cnpg.io".into(),
+        version: "v1".into(),
+        api_version: "postgresql.cnpg.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Health of one watch.
+#[derive(Debug, Clone)]
+pub struct WatchHealth {
+    pub synced: bool,
+    pub broken_since: Option<Instant>,
+    pub last_error: Option<String>,
+    pub last_ok: Instant,
+}
+
+impl WatchHealth {
+    fn new() -> Self {
+        WatchHealth {
+            synced: false,
+            broken_since: None,
+            last_error: None,
+            last_ok: Instant::now(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Present managed roles of each shared Cluster (absent Cluster: no entry).
+    roles: HashMap<Key, HashSet<String>>,
+    /// Per shared namespace: Database `name` -> (cluster, owner).
+    databases: HashMap<String, HashMap<String, (String, String)>>,
+    /// Per shared cluster: owner -> Database CRs (`ns/name`).
+    owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
+    /// SHA-256 of each shared cluster's bootstrap password.
+    bootstrap: HashMap<Key, [u8; 32]>,
+    health: HashMap<String, WatchHealth>,
+}
+
+/// Live facts, shared between the watch tasks and the reviews.
+pub struct LiveFacts {
+    contract: Arc<Contract>,
+    state: RwLock<State>,
+    stale_after: Duration,
+}
+
+/// The watch names a shared cluster's facts depend on.
+fn cluster_watch(ns: &str) -> String {
+    format!("clusters/{ns}")
+}
+fn database_watch(ns: &str) -> String {
+    format!("databases/{ns}")
+}
+fn secret_watch(ns: &str, name: &str) -> String {
+    format!("secret/{ns}/{name}")
+}
+
+impl LiveFacts {
+    /// Facts for the shared clusters of `contract`; no watch runs yet.
+    pub fn new(contract: Arc<Contract>, stale_after: Duration) -> Arc<Self> {
+        let mut state = State::default();
+        for c in &contract.clusters {
+            state.health.insert(cluster_watch(&c.namespace), WatchHealth::new());
+            state.health.insert(database_watch(&c.namespace), WatchHealth::new());
+            state
+                .health
+                .insert(secret_watch(&c.namespace, &c.bootstrap.secret), WatchHealth::new());
+        }
+        Arc::new(LiveFacts {
+            contract,
+            state: RwLock::new(state),
+            stale_after,
+        })
+    }
+
+    /// Starts one watch per (shared namespace, kind) and per bootstrap Secret.
+    pub fn spawn_watches(self: &Arc<Self>, client: Client) {
+        let namespaces: BTreeSet<String> = self.contract.clusters.iter().map(|c| c.namespace.clone()).collect();
+        for ns in namespaces {
+            let clusters: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), &ns, &cnpg_resource("Cluster", "clusters"));
+            let facts = self.clone();
+            let name = cluster_watch(&ns);
+            tokio::spawn(
+                facts
+                    .clone()
+                    .run(name, clusters, watcher::Config::default(), move |s, ev| {
+                        facts.on_cluster(s, ev)
+                    }),
+            );
+            let databases: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), &ns, &cnpg_resource("Database", "databases"));
+            let facts = self.clone();
+            let ns2 = ns.clone();
+            tokio::spawn(facts.clone().run(
+                database_watch(&ns),
+                databases,
+                watcher::Config::default(),
+                move |s, ev| facts.on_database(&ns2, s, ev),
+            ));
+        }
+        for c in &self.contract.clusters {
+            let secrets: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
+            let facts = self.clone();
+            let k = key(c);
+            let config = watcher::Config::default().fields(&format!("metadata.name={}", c.bootstrap.secret));
+            tokio::spawn(facts.clone().run(
+                secret_watch(&c.namespace, &c.bootstrap.secret),
+                secrets,
+                config,
+                move |s, ev| LiveFacts::on_secret(&k, s, ev),
+            ));
+        }
+    }
+
+    /// Drives one watch for ever, folding its events into the state.
+    async fn run<K, F>(self: Arc<Self>, name: String, api: Api<K>, config: watcher::Config, mut fold: F)
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+        F: FnMut(&mut State, Event<K>) + Send + 'static,
+    {
+        // After any error the stream is dropped and a fresh watcher starts
+        // with a full list, so recovery is proven by a complete resync
+        // (InitDone), never assumed from silence.
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            // Buffers Init..InitDone so a relist replaces the state atomically.
+            let mut buffer: Option<Vec<K>> = None;
+            let mut stream = watcher::watcher(api.clone(), config.clone()).boxed();
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(Event::Init) => buffer = Some(Vec::new()),
+                    Ok(Event::InitApply(o)) => buffer.get_or_insert_with(Vec::new).push(o),
+                    Ok(Event::InitDone) => {
+                        let objects = buffer.take().unwrap_or_default();
+                        let count = objects.len();
+                        self.update(&name, |s| {
+                            fold(s, Event::Init);
+                            for o in objects {
+                                fold(s, Event::InitApply(o));
+                            }
+                            fold(s, Event::InitDone);
+                        });
+                        self.mark_synced(&name);
+                        backoff = Duration::from_millis(250);
+                        tracing::info!(watch = %name, objects = count, "watch synced");
+                    }
+                    Ok(ev) => self.update(&name, |s| fold(s, ev)),
+                    Err(e) => {
+                        let mut s = self.write();
+                        if let Some(h) = s.health.get_mut(&name) {
+                            if h.broken_since.is_none() {
+                                tracing::warn!(watch = %name, error = %e, "watch broken; facts are kept until --stale-after, then rules that need them fail closed");
+                                h.broken_since = Some(Instant::now());
+                            }
+                            h.last_error = Some(e.to_string());
+                        }
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Folds good events in. A broken watch recovers only with a full
+    /// resync: single events that trickle in before it do not clear it.
+    fn update(&self, name: &str, f: impl FnOnce(&mut State)) {
+        let mut s = self.write();
+        f(&mut s);
+        if let Some(h) = s.health.get_mut(name) {
+            h.last_ok = Instant::now();
+        }
+    }
+
+    fn mark_synced(&self, name: &str) {
+        let mut s = self.write();
+        if let Some(h) = s.health.get_mut(name) {
+            if h.broken_since.take().is_some() {
+                tracing::info!(watch = %name, "watch recovered");
+            }
+            h.synced = true;
+            h.last_ok = Instant::now();
+        }
+    }
+
+    fn on_cluster(&self, s: &mut State, ev: Event<DynamicObject>) {
+        let (object, present) = match ev {
+            Event::Init => {
+                let ours: HashSet<Key> = self.contract.clusters.iter().map(key).collect();
+                s.roles.retain(|k, _| !ours.contains(k));
+                return;
+            }
+            Event::InitDone => return,
+            Event::Apply(o) | Event::InitApply(o) => (o, true),
+            Event::Delete(o) => (o, false),
+        };
+        let ns = object.metadata.namespace.clone().unwrap_or_default();
+        let name = object.metadata.name.clone().unwrap_or_default();
+        if self.contract.cluster(&ns, &name).is_none() {
+            return;
+        }
+        if !present {
+            s.roles.remove(&(ns, name));
+            return;
+        }
+        match decode(Kind::Cluster, &object) {
+            Some(Object::Cluster(c)) => {
+                let roles = c
+                    .spec
+                    .managed
+                    .iter()
+                    .flat_map(|m| &m.roles)
+                    .filter(|r| !r.is_absent())
+                    .map(|r| r.name.clone())
+                    .collect();
+                s.roles.insert((ns, name), roles);
+            }
+            _ => tracing::warn!(%ns, %name, "cannot read the shared Cluster; its roles are unknown"),
+        }
+    }
+
+    fn on_database(&self, ns: &str, s: &mut State, ev: Event<DynamicObject>) {
+        let (object, present) = match ev {
+            Event::Init => {
+                s.databases.remove(ns);
+                let ours: HashSet<Key> = self.contract.clusters_in(ns).map(key).collect();
+                s.owners.retain(|k, _| !ours.contains(k));
+                return;
+            }
+            Event::InitDone => return,
+            Event::Apply(o) | Event::InitApply(o) => (o, true),
+            Event::Delete(o) => (o, false),
+        };
+        let name = object.metadata.name.clone().unwrap_or_default();
+        let id = format!("{ns}/{name}");
+        // Forget what this Database said before.
+        if let Some((cluster, owner)) = s.databases.entry(ns.to_owned()).or_default().remove(&name)
+            && let Some(owned) = s
+                .owners
+                .get_mut(&(ns.to_owned(), cluster))
+                .and_then(|o| o.get_mut(&owner))
+        {
+            owned.remove(&id);
+        }
+        if !present {
+            return;
+        }
+        let Some(Object::Database(d)) = decode(Kind::Database, &object) else {
+            tracing::warn!(%ns, %name, "cannot read a Database; its owner is unknown");
+            return;
+        };
+        let (cluster, owner) = (d.spec.cluster.name.clone(), d.spec.owner.clone());
+        if self.contract.cluster(ns, &cluster).is_none() {
+            return;
+        }
+        s.owners
+            .entry((ns.to_owned(), cluster.clone()))
+            .or_default()
+            .entry(owner.clone())
+            .or_default()
+            .insert(id);
+        s.databases
+            .entry(ns.to_owned())
+            .or_default()
+            .insert(name, (cluster, owner));
+    }
+
+    fn on_secret(k: &Key, s: &mut State, ev: Event<Secret>) {
+        match ev {
+            Event::Init => {
+                s.bootstrap.remove(k);
+            }
+            Event::InitDone => {}
+            Event::Delete(_) => {
+                s.bootstrap.remove(k);
+            }
+            Event::Apply(secret) | Event::InitApply(secret) => match secret::value(&secret, "password") {
+                // The value is hashed here and dropped with the object.
+                Some(pw) if !pw.is_empty() => {
+                    s.bootstrap.insert(k.clone(), password_hash(pw));
+                }
+                _ => {
+                    s.bootstrap.remove(k);
+                }
+            },
+        }
+    }
+
+    /// Whether every watch has synced once (readiness).
+    pub fn synced(&self) -> bool {
+        self.read().health.values().all(|h| h.synced)
+    }
+
+    /// (watch, synced, seconds since the last good event, broken) for metrics.
+    pub fn health(&self) -> Vec<(String, bool, f64, bool)> {
+        let s = self.read();
+        let mut out: Vec<_> = s
+            .health
+            .iter()
+            .map(|(n, h)| {
+                (
+                    n.clone(),
+                    h.synced,
+                    h.last_ok.elapsed().as_secs_f64(),
+                    h.broken_since.is_some(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Why facts from `watch` cannot be used, if they cannot.
+    fn blocked(&self, s: &State, watch: &str) -> Option<Fact<std::convert::Infallible>> {
+        let h = s.health.get(watch)?;
+        if let Some(since) = h.broken_since
+            && since.elapsed() > self.stale_after
+        {
+            return Some(Fact::Stale(format!(
+                "watch {watch} broken for {} s: {}",
+                since.elapsed().as_secs(),
+                h.last_error.as_deref().unwrap_or("unknown error")
+            )));
+        }
+        if !h.synced {
+            return Some(Fact::Unknown(format!("watch {watch} has not synced yet")));
+        }
+        None
+    }
+}
+
+fn relay<T>(f: Fact<std::convert::Infallible>) -> Fact<T> {
+    match f {
+        Fact::Stale(r) => Fact::Stale(r),
+        Fact::Unknown(r) => Fact::Unknown(r),
+        Fact::Known(never) => match never {},
+    }
+}
+
+fn decode(kind: Kind, object: &DynamicObject) -> Option<Object> {
+    let value = serde_json::to_value(object).ok()?;
+    Object::decode(kind, value).ok()
+}
+
+impl Facts for LiveFacts {
+    fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
+        let s = self.read();
+        if let Some(b) = self.blocked(&s, &cluster_watch(&cluster.namespace)) {
+            return relay(b);
+        }
+        Fact::Known(s.roles.get(&key(cluster)).is_some_and(|r| r.contains(role)))
+    }
+
+    fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
+        let s = self.read();
+        if let Some(b) = self.blocked(&s, &database_watch(&cluster.namespace)) {
+            return relay(b);
+        }
+        Fact::Known(
+            s.owners
+                .get(&key(cluster))
+                .and_then(|o| o.get(role))
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
+        let s = self.read();
+        if let Some(b) = self.blocked(&s, &secret_watch(&cluster.namespace, &cluster.bootstrap.secret)) {
+            return relay(b);
+        }
+        Fact::Known(
+            s.bootstrap
+                .get(&key(cluster))
+                .is_some_and(|h| *h == password_hash(value)),
+        )
+    }
+}

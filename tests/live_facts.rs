@@ -1,0 +1,355 @@
+//! Live facts and `audit` against a mocked API server behind a real
+//! `kube::Client`: initial sync, a broken watch and the fail-closed bound,
+//! the bootstrap password under another key and inside a DSN, a dangling
+//! owner on role removal, and the audit in all three output formats.
+
+mod mock_api;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cnpg_guard::audit::{self, AuditFormat};
+use cnpg_guard::contract::{self, Contract};
+use cnpg_guard::decision::decide;
+use cnpg_guard::facts::{Fact, Facts, LiveFacts};
+use cnpg_guard::model::{Kind, Object, Operation, Review, User};
+use mock_api::*;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "CANARY-live-9d2f";
+
+fn contract() -> Contract {
+    let src = contract::EMBEDDED_CONTRACT.replace(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n      - namespace: shop\n        role: shop\n        databases: [shop_db]\n",
+    );
+    contract::parse(&src, "test").unwrap()
+}
+
+fn seeded() -> MockApi {
+    let api = MockApi::default();
+    api.set(CLUSTERS, vec![cluster(&["vergabe"])]);
+    api.set(DATABASES, vec![database("vergabe-db", "vergabe", "vergabe_db")]);
+    api.set(
+        SECRETS,
+        vec![secret(
+            "databases",
+            "apps-pg-credentials",
+            json!({"username": "apps_admin", "password": PASSWORD}),
+        )],
+    );
+    api
+}
+
+async fn synced(api: &MockApi, stale_after: Duration) -> (Arc<LiveFacts>, Contract) {
+    let contract = contract();
+    let live = LiveFacts::new(Arc::new(contract.clone()), stale_after);
+    assert!(!live.synced(), "not ready before the watches sync");
+    live.spawn_watches(api.client());
+    wait_for(|| live.synced(), "initial sync").await;
+    (live, contract)
+}
+
+async fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn review(operation: Operation, new: Option<Value>, old: Option<Value>) -> Review {
+    let current = new.as_ref().or(old.as_ref()).unwrap().clone();
+    let kind = Kind::from_api_version(
+        current["apiVersion"].as_str().unwrap(),
+        current["kind"].as_str().unwrap(),
+    )
+    .unwrap();
+    let decode = |v: Option<Value>| v.map(|v| Object::decode(kind, v).unwrap());
+    Review {
+        operation,
+        kind,
+        namespace: current["metadata"]["namespace"].as_str().unwrap_or("").to_owned(),
+        name: current["metadata"]["name"].as_str().unwrap().to_owned(),
+        object: decode(new),
+        old_object: decode(old),
+        user: User {
+            username: "alice".into(),
+            groups: vec![],
+        },
+        dry_run: false,
+    }
+}
+
+#[tokio::test]
+async fn initial_sync_answers_from_memory() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    assert_eq!(live.role_provisioned(apps, "vergabe"), Fact::Known(true));
+    assert_eq!(live.role_provisioned(apps, "shop"), Fact::Known(false));
+    assert_eq!(
+        live.databases_owned_by(apps, "vergabe"),
+        Fact::Known(vec!["databases/vergabe-db".to_owned()])
+    );
+    assert_eq!(live.is_bootstrap_password(apps, PASSWORD.as_bytes()), Fact::Known(true));
+    assert_eq!(live.is_bootstrap_password(apps, b"other"), Fact::Known(false));
+
+    // The bootstrap Secret is watched by name only.
+    let requests = api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with(SECRETS) && r.contains("fieldSelector=metadata.name%3Dapps-pg-credentials")),
+        "{requests:?}"
+    );
+    assert!(!requests.iter().any(|r| r.starts_with(ALL_SECRETS)), "{requests:?}");
+
+    // Watch events update the index: the shop role gets provisioned.
+    api.event(CLUSTERS, "MODIFIED", cluster(&["vergabe", "shop"]));
+    wait_for(
+        || live.role_provisioned(apps, "shop") == Fact::Known(true),
+        "role provisioned",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn database_owner_must_be_provisioned_first() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    let d = decide(
+        &review(Operation::Create, Some(database("shop-db", "shop", "shop_db")), None),
+        &contract,
+        live.as_ref(),
+    );
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!((v.rule.as_str(), v.field.as_str()), ("owner-registered", "spec.owner"));
+    assert!(v.fix.contains("provision the role first"), "{}", v.line());
+    let ok = decide(
+        &review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None),
+        &contract,
+        live.as_ref(),
+    );
+    assert!(ok.allowed, "{}", ok.message());
+}
+
+#[tokio::test]
+async fn removing_a_role_a_live_database_owns_is_denied() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    let d = decide(
+        &review(Operation::Update, Some(cluster(&[])), Some(cluster(&["vergabe"]))),
+        &contract,
+        live.as_ref(),
+    );
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!(
+        (v.rule.as_str(), v.field.as_str()),
+        ("role-registered", "spec.managed.roles")
+    );
+    assert!(v.what.contains("databases/vergabe-db"), "{}", v.line());
+
+    // Once the Database is gone, the role may go.
+    api.event(DATABASES, "DELETED", database("vergabe-db", "vergabe", "vergabe_db"));
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    wait_for(
+        || live.databases_owned_by(apps, "vergabe") == Fact::Known(vec![]),
+        "owner index update",
+    )
+    .await;
+    let d = decide(
+        &review(Operation::Update, Some(cluster(&[])), Some(cluster(&["vergabe"]))),
+        &contract,
+        live.as_ref(),
+    );
+    assert!(d.allowed, "{}", d.message());
+}
+
+#[tokio::test]
+async fn bootstrap_password_under_another_key_or_in_a_dsn() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    for (key, value) in [
+        ("token", PASSWORD.to_owned()),
+        (
+            "DATABASE_URL",
+            format!("postgresql://shop:{PASSWORD}@apps-pg-rw.databases.svc:5432/shop_db"),
+        ),
+        ("config", format!("host=apps-pg-rw user=shop password={PASSWORD}")),
+    ] {
+        let s = secret("shop", "copied", json!({ key: value }));
+        let d = decide(&review(Operation::Create, Some(s), None), &contract, live.as_ref());
+        assert!(!d.allowed, "{key}");
+        let v = d.denied().next().unwrap();
+        assert_eq!(
+            (v.rule.as_str(), v.field.as_str()),
+            ("bootstrap-secret-confined", format!("data.{key}").as_str())
+        );
+        assert!(!d.message().contains(PASSWORD), "{}", d.message());
+    }
+    let fine = secret("shop", "own", json!({"password": "shop-own-password"}));
+    assert!(decide(&review(Operation::Create, Some(fine), None), &contract, live.as_ref()).allowed);
+}
+
+#[tokio::test]
+async fn a_broken_watch_fails_closed_after_the_bound() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_millis(1500)).await;
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    let db = || review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None);
+
+    api.set_broken(true);
+    // Within the bound the last known facts still answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(live.role_provisioned(apps, "vergabe"), Fact::Known(true));
+    assert!(decide(&db(), &contract, live.as_ref()).allowed);
+
+    wait_for(
+        || matches!(live.role_provisioned(apps, "vergabe"), Fact::Stale(_)),
+        "stale facts",
+    )
+    .await;
+    let d = decide(&db(), &contract, live.as_ref());
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!((v.rule.as_str(), v.field.as_str()), ("owner-registered", "spec.owner"));
+    assert!(v.what.contains("cannot see the cluster state"), "{}", v.line());
+    assert!(live.health().iter().any(|(_, _, _, broken)| *broken));
+    // Rules that need no live facts keep working.
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vergabe-teilnahme",
+                   "labels": {"railiance.io/postgres-client": "apps-pg"}}});
+    assert!(decide(&review(Operation::Create, Some(ns), None), &contract, live.as_ref()).allowed);
+    // Stale findings are never ratcheted on UPDATE.
+    let upd = review(
+        Operation::Update,
+        Some(database("v2", "vergabe", "vergabe_db")),
+        Some(database("v2", "vergabe", "vergabe_db")),
+    );
+    assert!(!decide(&upd, &contract, live.as_ref()).allowed);
+
+    api.set_broken(false);
+    wait_for(
+        || live.role_provisioned(apps, "vergabe") == Fact::Known(true),
+        "recovery",
+    )
+    .await;
+    assert!(decide(&db(), &contract, live.as_ref()).allowed);
+}
+
+fn audited_cluster() -> MockApi {
+    let api = MockApi::default();
+    api.set(ALL_CLUSTERS, vec![cluster(&["vergabe", "reporting"])]);
+    api.set(
+        ALL_DATABASES,
+        vec![
+            database("vergabe-db", "vergabe", "vergabe_db"),
+            database("rogue", "apps_admin", "apps_meta"),
+        ],
+    );
+    api.set(ALL_POOLERS, vec![]);
+    api.set(
+        NAMESPACES,
+        vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "databases"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "random-app", "labels": {"railiance.io/postgres-client": "apps-pg"}}}),
+        ],
+    );
+    api.set(POLICIES, vec![]);
+    api.forbid(ALL_SECRETS);
+    api.set(
+        SECRETS,
+        vec![secret(
+            "databases",
+            "apps-pg-credentials",
+            json!({"username": "apps_admin", "password": PASSWORD}),
+        )],
+    );
+    api
+}
+
+#[tokio::test]
+async fn audit_lists_and_reports_in_all_formats() {
+    let api = audited_cluster();
+    let contract = contract();
+    let inventory = audit::inventory(&api.client(), &contract, true).await.unwrap();
+    assert!(
+        inventory
+            .notes
+            .iter()
+            .any(|n| n.contains("cannot list Secrets cluster-wide")),
+        "{:?}",
+        inventory.notes
+    );
+    let (report, notes) = audit::judge(inventory, &contract);
+    assert_eq!(report.exit_code(), 1);
+
+    let text = audit::render(&report, &notes, AuditFormat::Text);
+    assert!(
+        text.contains("[role-registered] Cluster databases/apps-pg: spec.managed.roles[1].name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[owner-registered] Database databases/rogue: spec.owner"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[client-label-registered] Namespace random-app"),
+        "{text}"
+    );
+    assert!(text.contains("NOTE cannot list Secrets"), "{text}");
+
+    let items: Vec<Value> = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["rule"] == "owner-registered" && i["name"] == "rogue" && i["field"] == "spec.owner")
+    );
+
+    let yaml = audit::render(&report, &notes, AuditFormat::Policyreport);
+    let docs: Vec<Value> = yaml
+        .split("---\n")
+        .map(|d| serde_norway::from_str(d).unwrap())
+        .collect();
+    let cluster_report = docs.iter().find(|d| d["kind"] == "ClusterPolicyReport").unwrap();
+    assert_eq!(cluster_report["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+    assert_eq!(cluster_report["results"][0]["rule"], "client-label-registered");
+    assert_eq!(cluster_report["results"][0]["result"], "fail");
+    assert_eq!(cluster_report["results"][0]["resources"][0]["name"], "random-app");
+    let ns_report = docs
+        .iter()
+        .find(|d| d["kind"] == "PolicyReport" && d["metadata"]["namespace"] == "databases")
+        .unwrap();
+    assert!(ns_report["summary"]["fail"].as_u64().unwrap() >= 2);
+    assert!(ns_report["summary"]["pass"].as_u64().unwrap() >= 1, "{ns_report}");
+    for out in [text, yaml] {
+        assert!(!out.contains(PASSWORD));
+    }
+}
+
+#[tokio::test]
+async fn audit_of_a_clean_cluster_exits_zero_and_an_unreachable_one_errors() {
+    let api = audited_cluster();
+    api.set(ALL_CLUSTERS, vec![cluster(&["vergabe"])]);
+    api.set(ALL_DATABASES, vec![database("vergabe-db", "vergabe", "vergabe_db")]);
+    api.set(
+        NAMESPACES,
+        vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vergabe-teilnahme", "labels": {"railiance.io/postgres-client": "apps-pg"}}})],
+    );
+    let contract = contract();
+    let (report, _) = audit::judge(
+        audit::inventory(&api.client(), &contract, true).await.unwrap(),
+        &contract,
+    );
+    assert_eq!(
+        report.exit_code(),
+        0,
+        "{}",
+        audit::render(&report, &[], AuditFormat::Text)
+    );
+
+    api.set_broken(true);
+    assert!(audit::inventory(&api.client(), &contract, true).await.is_err());
+}
