@@ -1,20 +1,26 @@
 # cnpg-guard — build, test and operate the shared-cluster contract guard.
-CARGO   ?= cargo
-KUBECTL ?= kubectl
-BIN     := target/release/cnpg-guard
+# Targets follow the platform repo's style (apps-pg-deploy/-status/-logs).
+CARGO     ?= cargo
+KUBECTL   ?= kubectl
+DOCKER    ?= docker
+IMAGE     ?= ghcr.io/railiance/cnpg-guard:0.1.0
+OVERLAY   ?= cert-manager
+NAMESPACE := cnpg-guard
+BIN       := target/release/cnpg-guard
+KUSTOMIZE := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
 
 .DEFAULT_GOAL := help
 
 help: ## List targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## Build the release binary
 	$(CARGO) build --release --locked
 
-run: ## Run the webhook locally (embedded contract, self-signed dev certificate)
+run: ## Run the webhook locally (embedded contract, self-signed dev certificate, no cluster)
 	$(CARGO) run --release --locked -- serve
 
-test: ## Run all tests (unit, rules, CLI, webhook over HTTPS)
+test: ## Run all tests (rules, CLI, webhook over HTTPS, live facts against a mocked API)
 	$(CARGO) test --locked --all-targets
 
 lint: ## rustfmt check and clippy with warnings denied
@@ -23,6 +29,45 @@ lint: ## rustfmt check and clippy with warnings denied
 
 check: build ## Check the shipped example manifests (good must pass, bad must be denied)
 	$(BIN) check deploy/examples/good
-	! $(BIN) check deploy/examples/bad >/dev/null
+	@if $(BIN) check deploy/examples/bad >/dev/null; then echo "deploy/examples/bad passed: that is a bug"; exit 1; fi
+	@echo "deploy/examples/bad: denied, as it must be"
 
-.PHONY: help build run test lint check
+certs: build ## Make a CA + serving certificate for the self-signed overlay into certs/ (never committed)
+	$(BIN) certs --out certs --service cnpg-guard --namespace $(NAMESPACE) --days 365
+
+image: ## Build the container image (needs a container engine)
+	@command -v $(DOCKER) >/dev/null && $(DOCKER) info >/dev/null 2>&1 || { echo "no container engine here: cannot build $(IMAGE)"; exit 1; }
+	$(DOCKER) build -t $(IMAGE) .
+
+deploy: ## Install: everything but the webhook, wait for ready pods, then the webhook (OVERLAY=cert-manager|self-signed)
+	@if [ "$(OVERLAY)" = self-signed ] && [ ! -f certs/tls.crt ]; then echo "run 'make certs' first"; exit 1; fi
+	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) apply -l 'app.kubernetes.io/component!=webhook-configuration' -f -
+	$(KUBECTL) -n $(NAMESPACE) rollout status deploy/cnpg-guard --timeout=180s
+	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) apply -f -
+	@for i in $$(seq 1 60); do \
+	  [ -n "$$($(KUBECTL) get validatingwebhookconfiguration cnpg-guard -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] && exit 0; \
+	  sleep 2; done; echo "the webhook has no caBundle yet (cert-manager CA injector?)"; exit 1
+
+undeploy: ## Remove the webhook FIRST (so writes are never refused), then the rest
+	$(KUBECTL) delete validatingwebhookconfiguration cnpg-guard --ignore-not-found
+	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) delete --ignore-not-found -f -
+
+status: ## Show the guard's pods, readiness, webhook and recent decisions
+	$(KUBECTL) -n $(NAMESPACE) get deploy,pods,svc,pdb -o wide
+	$(KUBECTL) get validatingwebhookconfiguration cnpg-guard -o custom-columns=NAME:.metadata.name,FAILURE:.webhooks[0].failurePolicy,TIMEOUT:.webhooks[0].timeoutSeconds
+	$(KUBECTL) -n $(NAMESPACE) logs deploy/cnpg-guard --tail=5 2>/dev/null | grep '"decision"' || true
+
+logs: ## Tail the guard's logs (stderr) and audit records (stdout)
+	$(KUBECTL) -n $(NAMESPACE) logs -l app.kubernetes.io/name=cnpg-guard -f --tail=50 --max-log-requests=4
+
+audit: build ## Audit the live cluster (current kubeconfig); OUTPUT=text|json|policyreport
+	$(BIN) audit --output $(or $(OUTPUT),text)
+
+e2e: ## Against a cluster with the guard deployed: server-side dry-run of examples (good pass, bad denied by cnpg-guard)
+	$(KUBECTL) apply --dry-run=server -f deploy/examples/good/namespace-databases.yaml -f deploy/examples/good/consumer-namespace.yaml
+	@for f in deploy/examples/bad/*.yaml; do \
+	  out=$$($(KUBECTL) apply --dry-run=server -f $$f 2>&1); \
+	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
+	  echo "$$f: denied"; done
+
+.PHONY: help build run test lint check certs image deploy undeploy status logs audit e2e

@@ -47,6 +47,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Check the objects already in a live cluster against the contract.
     Audit(AuditArgs),
+    /// Write a CA, a serving certificate and key for the webhook Service, and its caBundle.
+    Certs(CertsArgs),
     /// Work with contract files.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -66,6 +68,22 @@ pub struct CheckArgs {
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Directory to write into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The webhook Service's name.
+    #[arg(long, default_value = "cnpg-guard")]
+    pub service: String,
+    /// The webhook Service's namespace.
+    #[arg(long, default_value = "cnpg-guard")]
+    pub namespace: String,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +121,13 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(args) => run_serve(*args),
         Command::Check(args) => run_check(args),
         Command::Audit(args) => run_audit(args),
+        Command::Certs(args) => match write_certs(&args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
         Command::Contract(ContractCommand::Validate { file }) => match contract::load_file(&file) {
             Ok(c) => {
                 println!(
@@ -208,4 +233,35 @@ fn run_audit(args: AuditArgs) -> i32 {
         }
     }
     report.exit_code()
+}
+
+/// `cnpg-guard certs`: key material for the self-signed overlay. The CA's
+/// private key is never written, so nothing more can be signed with it.
+fn write_certs(args: &CertsArgs) -> Result<(), std::io::Error> {
+    use crate::server::tls;
+    use base64::Engine;
+    let names = tls::service_names(&args.service, &args.namespace);
+    let issued = tls::issue(&names, args.days).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(&args.out)?;
+    let bundle = base64::engine::general_purpose::STANDARD.encode(issued.ca_pem.as_bytes());
+    let patch = format!(
+        "# Sets the webhook's caBundle to certs/ca.crt (made by cnpg-guard certs).\n\
+         apiVersion: admissionregistration.k8s.io/v1\n\
+         kind: ValidatingWebhookConfiguration\n\
+         metadata:\n  name: cnpg-guard\n\
+         webhooks:\n  - name: cnpg-guard.railiance.io\n    clientConfig:\n      caBundle: {bundle}\n"
+    );
+    let out = &args.out;
+    tls::write_file(&out.join("ca.crt"), &issued.ca_pem, false)?;
+    tls::write_file(&out.join("tls.crt"), &issued.cert_pem, false)?;
+    tls::write_file(&out.join("tls.key"), &issued.key_pem, true)?;
+    tls::write_file(&out.join("ca-bundle.b64"), &format!("{bundle}\n"), false)?;
+    tls::write_file(&out.join("webhook-cabundle-patch.yaml"), &patch, false)?;
+    println!(
+        "wrote {dir}/ca.crt, tls.crt, tls.key (0600), ca-bundle.b64, webhook-cabundle-patch.yaml for {} ({} days)",
+        names.join(", "),
+        args.days,
+        dir = out.display()
+    );
+    Ok(())
 }

@@ -233,8 +233,13 @@ pub fn write_file(path: &Path, contents: &str, private: bool) -> std::io::Result
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let _ = private;
     let mut f = options.open(path)?;
+    // An existing file keeps its mode on open: tighten it explicitly.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     f.write_all(contents.as_bytes())
 }
 
