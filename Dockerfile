@@ -6,7 +6,7 @@
 #   docker build -t ghcr.io/railiance/cnpg-guard:0.1.0 .
 #
 # The build context is an allowlist (.dockerignore): Cargo.toml, Cargo.lock,
-# src/ and deploy/contract.yaml, which the binary embeds as its default
+# src/, benches/ (declared in Cargo.toml) and deploy/contract.yaml, which the binary embeds as its default
 # contract (include_str!). Nothing else, in particular nothing from certs/,
 # reaches the builder.
 
@@ -31,19 +31,22 @@ WORKDIR /src
 # Dependency layer: build every dependency against placeholder sources. This
 # layer is reused until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+# Cargo.toml declares benches/rules.rs, so a placeholder must exist too.
+RUN mkdir src benches \
  && echo 'fn main() {}' > src/main.rs \
  && : > src/lib.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl \
- && rm -rf src
+ && echo 'fn main() {}' > benches/rules.rs \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl --bin cnpg-guard \
+ && rm -rf src benches
 
 # The real sources. COPY keeps the files' modification times, which may be
 # older than the placeholder build's outputs: touch the crate roots so cargo
 # rebuilds cnpg-guard itself rather than keeping the placeholder binary.
 COPY src ./src
+COPY benches ./benches
 COPY deploy/contract.yaml ./deploy/contract.yaml
 RUN touch src/lib.rs src/main.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl --bin cnpg-guard \
  && cp target/x86_64-unknown-linux-musl/release/cnpg-guard /cnpg-guard \
  && /cnpg-guard --version
 

@@ -63,6 +63,11 @@ logs: ## Tail the guard's logs (stderr) and audit records (stdout)
 audit: build ## Audit the live cluster (current kubeconfig); OUTPUT=text|json|policyreport
 	$(BIN) audit --output $(or $(OUTPUT),text)
 
+bench: ## Release build, then: load vs. the floor (c=1/16/64, keep-alive and new TLS), 10k-object scale, per-rule cost (criterion)
+	$(CARGO) build --release --locked --bin cnpg-guard --examples
+	target/release/examples/bench --seconds $(or $(BENCH_SECONDS),4)
+	$(CARGO) bench --locked --bench rules -- --warm-up-time 1 --measurement-time 2
+
 e2e: ## Against a cluster with the guard deployed: server-side dry-run of examples (good pass, bad denied by cnpg-guard)
 	$(KUBECTL) apply --dry-run=server -f deploy/examples/good/namespace-databases.yaml -f deploy/examples/good/consumer-namespace.yaml
 	@for f in deploy/examples/bad/*.yaml; do \
@@ -70,4 +75,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image deploy undeploy status logs audit e2e
+.PHONY: help build run test lint check certs image deploy undeploy status logs audit bench e2e

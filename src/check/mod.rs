@@ -61,26 +61,56 @@ impl Report {
     }
 }
 
-/// Checks `documents` against `contract`. Namespaced objects without a
+/// Typed objects from documents: `(file, namespace, name, object)`, plus
+/// how many documents were skipped and which could not be read.
+pub struct Decoded {
+    pub objects: Vec<(String, String, String, Object)>,
+    pub skipped: usize,
+    pub errors: Vec<String>,
+}
+
+/// Decodes the documents of covered kinds. Namespaced objects without a
 /// namespace are taken to be in `default_namespace`, as kubectl would.
-pub fn check(documents: Vec<Document>, contract: &Contract, default_namespace: &str) -> Report {
-    let mut report = Report::default();
-    let mut objects: Vec<(String, String, String, Object)> = Vec::new();
+pub fn decode(documents: Vec<Document>, default_namespace: &str) -> Decoded {
+    let mut out = Decoded {
+        objects: Vec::new(),
+        skipped: 0,
+        errors: Vec::new(),
+    };
     for doc in documents {
         let Some((kind, namespace, name)) = identify(&doc.value, default_namespace) else {
-            report.skipped_documents += 1;
+            out.skipped += 1;
             continue;
         };
         match Object::decode(kind, doc.value) {
-            Ok(object) => objects.push((doc.file, namespace, name, object)),
-            Err(e) => report.errors.push(format!(
+            Ok(object) => out.objects.push((doc.file, namespace, name, object)),
+            Err(e) => out.errors.push(format!(
                 "{}: {kind} {}: cannot be read: {e}",
                 doc.file,
                 show(&namespace, &name)
             )),
         }
     }
+    out
+}
 
+/// Offline facts from manifests (`serve --facts-from`).
+pub fn facts_from(documents: Vec<Document>, contract: &Contract) -> (OfflineFacts, Vec<String>) {
+    let decoded = decode(documents, "default");
+    let facts = OfflineFacts::from_objects(contract, decoded.objects.iter().map(|(_, ns, _, o)| (ns.as_str(), o)));
+    (facts, decoded.errors)
+}
+
+/// Checks `documents` against `contract`. Namespaced objects without a
+/// namespace are taken to be in `default_namespace`, as kubectl would.
+pub fn check(documents: Vec<Document>, contract: &Contract, default_namespace: &str) -> Report {
+    let decoded = decode(documents, default_namespace);
+    let mut report = Report {
+        skipped_documents: decoded.skipped,
+        errors: decoded.errors,
+        ..Report::default()
+    };
+    let objects = decoded.objects;
     let facts = OfflineFacts::from_objects(contract, objects.iter().map(|(_, ns, _, o)| (ns.as_str(), o)));
     for (file, namespace, name, object) in objects {
         let kind = object.kind();

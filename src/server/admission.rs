@@ -38,8 +38,13 @@ pub enum BadReview {
 
 /// A request parsed far enough to answer it.
 pub enum Parsed {
-    /// A covered kind: judge it.
-    Review(Box<AdmissionRequest<DynamicObject>>, Box<Review>),
+    /// A covered kind: judge it. For UPDATE, the old and new objects as JSON
+    /// (for the audit record's patch).
+    Review(
+        Box<AdmissionRequest<DynamicObject>>,
+        Box<Review>,
+        Option<(Value, Value)>,
+    ),
     /// A kind or operation the contract does not cover: allow untouched.
     NotCovered(Box<AdmissionRequest<DynamicObject>>),
 }
@@ -53,7 +58,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
     if review.types.kind != "AdmissionReview" {
         return Err(BadReview::Kind(review.types.kind));
     }
-    let req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| BadReview::NoRequest)?;
+    let mut req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| BadReview::NoRequest)?;
     if req.uid.is_empty() {
         return Err(BadReview::NoUid);
     }
@@ -69,15 +74,20 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
     if req.sub_resource.is_some() {
         return Ok(Parsed::NotCovered(Box::new(req)));
     }
-    let decode = |which: &'static str, o: &Option<DynamicObject>| -> Result<Option<Object>, BadReview> {
-        let Some(o) = o else { return Ok(None) };
-        let value = serde_json::to_value(o).map_err(|e| BadReview::NotJson(e.to_string()))?;
-        Object::decode(kind, value)
-            .map(Some)
-            .map_err(|source| BadReview::Mismatch { which, source })
+    // Move the objects out of the request (no copy of a 1 MiB Secret); keep
+    // their JSON only where the audit record needs it (the UPDATE patch).
+    let new_json = req.object.take().map(into_value);
+    let old_json = req.old_object.take().map(into_value);
+    let patch_sources = match (operation, &old_json, &new_json) {
+        (Operation::Update, Some(old), Some(new)) => Some((old.clone(), new.clone())),
+        _ => None,
     };
-    let object = decode("object", &req.object)?;
-    let old_object = decode("oldObject", &req.old_object)?;
+    let decode = |which: &'static str, v: Option<Value>| -> Result<Option<Object>, BadReview> {
+        v.map(|v| Object::decode(kind, v).map_err(|source| BadReview::Mismatch { which, source }))
+            .transpose()
+    };
+    let object = decode("object", new_json)?;
+    let old_object = decode("oldObject", old_json)?;
     match operation {
         Operation::Create if object.is_none() => return Err(BadReview::NoObject("CREATE")),
         Operation::Update if object.is_none() => return Err(BadReview::NoObject("UPDATE")),
@@ -103,7 +113,23 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
         },
         dry_run: req.dry_run,
     };
-    Ok(Parsed::Review(Box::new(req), Box::new(review)))
+    Ok(Parsed::Review(Box::new(req), Box::new(review), patch_sources))
+}
+
+/// The object as plain JSON, built by moving its parts (no deep copy).
+fn into_value(o: DynamicObject) -> Value {
+    let mut value = match o.data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    if let Ok(meta) = serde_json::to_value(&o.metadata) {
+        value.insert("metadata".into(), meta);
+    }
+    if let Some(t) = o.types {
+        value.insert("apiVersion".into(), Value::String(t.api_version));
+        value.insert("kind".into(), Value::String(t.kind));
+    }
+    Value::Object(value)
 }
 
 /// Says why a body did not decode: a wrong apiVersion or kind is named as
@@ -159,10 +185,4 @@ pub fn to_body(resp: AdmissionResponse) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
             .unwrap_or_default()
     })
-}
-
-/// The request's objects as JSON, for the audit record.
-pub fn objects(req: &AdmissionRequest<DynamicObject>) -> (Option<Value>, Option<Value>) {
-    let v = |o: &Option<DynamicObject>| o.as_ref().and_then(|o| serde_json::to_value(o).ok());
-    (v(&req.object), v(&req.old_object))
 }

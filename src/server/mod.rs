@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// either, facts are offline and checks that need them are skipped.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// Without a cluster: take facts (managed roles, Database owners, the
+    /// bootstrap password hash) from these manifests (file or directory).
+    #[arg(long, conflicts_with = "kubeconfig")]
+    pub facts_from: Option<PathBuf>,
     /// After a live-facts watch has been broken this long (seconds), rules
     /// that need it fail closed.
     #[arg(long, default_value_t = 60)]
@@ -165,11 +169,23 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         warn!(path = %cert_paths.key.display(), "the TLS private key file is world-readable; restrict it to mode 0600");
     }
     let loaded = tls::load(&cert_paths)?;
+    let contract_for_facts = contract.clone();
     let state = Arc::new(AppState {
         contract: ArcSwap::from_pointee(contract),
-        facts: match &live {
-            Some(l) => l.clone(),
-            None => Arc::new(NoFacts),
+        facts: match (&live, &args.facts_from) {
+            (Some(l), _) => l.clone(),
+            (None, Some(path)) => {
+                let docs =
+                    crate::check::input::read_all(&[path.display().to_string()]).map_err(std::io::Error::other)?;
+                let count = docs.len();
+                let (facts, errors) = crate::check::facts_from(docs, &contract_for_facts);
+                for e in errors {
+                    warn!(error = %e, "--facts-from: object ignored");
+                }
+                info!(path = %path.display(), documents = count, "offline facts loaded from manifests");
+                Arc::new(facts)
+            }
+            (None, None) => Arc::new(NoFacts),
         },
         metrics: Metrics::new(),
         audit: AuditSink,
@@ -226,7 +242,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
 
     let app = router(state.clone(), args.max_body_bytes);
     state.ready.store(true, Ordering::SeqCst);
-    accept_loop(listener, acceptor, app, Duration::from_secs(args.drain_timeout)).await;
+    serve_https(listener, acceptor, app, Duration::from_secs(args.drain_timeout)).await;
     state.ready.store(false, Ordering::SeqCst);
     let _ = stop_tx.send(true);
     let _ = admin.await;
@@ -267,7 +283,10 @@ fn seconds_until(epoch: i64) -> f64 {
     (epoch - time::OffsetDateTime::now_utc().unix_timestamp()) as f64
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Router, drain: Duration) {
+/// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
+/// connections for at most `drain`. HTTP/1.1 and HTTP/2 (ALPN), TCP_NODELAY,
+/// a TLS-handshake and a header-read timeout.
+pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Router, drain: Duration) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -533,12 +552,12 @@ async fn validate(
             return json_error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let (req, review) = match parsed {
+    let (req, review, objects) = match parsed {
         Parsed::NotCovered(req) => {
             let resp = kube::core::admission::AdmissionResponse::from(req.as_ref());
             return json_ok(admission::to_body(resp));
         }
-        Parsed::Review(req, review) => (req, review),
+        Parsed::Review(req, review, objects) => (req, review, objects),
     };
     let contract = state.contract.load_full();
     let span = info_span!("review", uid = %req.uid, kind = %review.kind, operation = review.operation.as_str(),
@@ -565,13 +584,6 @@ async fn validate(
     }
     m.latency.observe(latency.as_secs_f64());
 
-    let objects = match review.operation {
-        crate::model::Operation::Update => match admission::objects(&req) {
-            (Some(new), Some(old)) => Some((old, new)),
-            _ => None,
-        },
-        _ => None,
-    };
     let record = AuditRecord::new(
         &req.uid,
         (&req.kind.group, &req.kind.version, &req.kind.kind),

@@ -1,0 +1,472 @@
+//! `make bench`: drives `cnpg-guard serve` and the floor (`bench_baseline`)
+//! with the same load over loopback TLS, and prints throughput, latency
+//! percentiles, the ratio to the floor, peak RSS and cold start, then the
+//! same at 10,000-object scale.
+//!
+//! Traffic goes to 127.0.0.1 only; every run is bounded in time.
+//!
+//! Usage (from the repository root, after a release build):
+//!   target/release/examples/bench [--seconds 4] [--quick]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use clap::Parser;
+use cnpg_guard::server::tls;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    /// Seconds of measured load per cell (after a short warm-up).
+    #[arg(long, default_value_t = 4)]
+    seconds: u64,
+    /// Only concurrency 16, keep-alive (a quick look).
+    #[arg(long)]
+    quick: bool,
+    /// Skip the 10,000-object scale run.
+    #[arg(long)]
+    no_scale: bool,
+}
+
+const FIXTURES: &str = "tests/fixtures/reviews";
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join(name)).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// The request mix, shaped like kube-apiserver's AdmissionReviews:
+/// (name, body, weight out of 100).
+fn workload() -> Vec<(&'static str, Vec<u8>, u32)> {
+    let mut cluster_update = fixture("cluster-create-allowed.json");
+    let object = cluster_update["request"]["object"].clone();
+    let mut new = object.clone();
+    new["spec"]["instances"] = json!(2);
+    cluster_update["request"]["operation"] = json!("UPDATE");
+    cluster_update["request"]["options"] = json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"});
+    cluster_update["request"]["oldObject"] = object;
+    cluster_update["request"]["object"] = new;
+    let mut big = fixture("secret-create-allowed.json");
+    let blob = base64::engine::general_purpose::STANDARD.encode(vec![b'k'; 1024 * 1024 - 64 * 1024]);
+    big["request"]["object"]["data"]["ca-bundle.pem"] = json!(blob);
+    let body = |v: Value| serde_json::to_vec(&v).expect("encode");
+    vec![
+        ("Namespace CREATE", body(fixture("namespace-create-allowed.json")), 15),
+        ("Secret CREATE", body(fixture("secret-create-allowed.json")), 20),
+        ("Secret UPDATE", body(fixture("secret-update-allowed.json")), 10),
+        (
+            "NetworkPolicy CREATE",
+            body(fixture("networkpolicy-create-allowed.json")),
+            10,
+        ),
+        ("Database CREATE", body(fixture("database-create-allowed.json")), 15),
+        ("Cluster UPDATE", body(cluster_update), 15),
+        ("Secret 1 MiB", body(big), 1),
+        ("deny: Namespace", body(fixture("namespace-create-denied.json")), 5),
+        ("deny: Database", body(fixture("database-create-denied.json")), 5),
+        ("deny: Secret", body(fixture("secret-create-denied.json")), 4),
+    ]
+}
+
+/// Requests in weighted round-robin order.
+fn sequence(work: &[(&'static str, Vec<u8>, u32)]) -> Vec<Arc<Vec<u8>>> {
+    let mut seq = Vec::new();
+    for (_, body, weight) in work {
+        let body = Arc::new(body.clone());
+        for _ in 0..*weight {
+            seq.push(body.clone());
+        }
+    }
+    // Interleave deterministically (a fixed stride over the 100 slots).
+    let n = seq.len();
+    (0..n).map(|i| seq[(i * 37) % n].clone()).collect()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn http_ok(port: u16, path: &str) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+/// Starts the guard; returns it and the time from spawn to `/readyz` 200.
+fn start_guard(dir: &Path, extra: &[String]) -> (Server, Duration) {
+    let (port, admin) = (free_port(), free_port());
+    let started = Instant::now();
+    let child = Command::new("target/release/cnpg-guard")
+        .arg("serve")
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cnpg-guard (run `cargo build --release` first)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !http_ok(admin, "/readyz") {
+        assert!(Instant::now() < deadline, "cnpg-guard did not become ready");
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let ready = started.elapsed();
+    (Server { child, port }, ready)
+}
+
+fn start_baseline(dir: &Path) -> Server {
+    let port = free_port();
+    let child = Command::new("target/release/examples/bench_baseline")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bench_baseline");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "baseline did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Server { child, port }
+}
+
+fn client(ca: &str, keep_alive: bool) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(cert.expect("CA")).expect("CA");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .http1_only()
+        .timeout(Duration::from_secs(10));
+    b = if keep_alive {
+        b.pool_max_idle_per_host(1024)
+    } else {
+        b.pool_max_idle_per_host(0)
+    };
+    b.build().expect("client")
+}
+
+struct Cell {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    peak_rss_mib: f64,
+    errors: u64,
+}
+
+/// Runs `concurrency` loops against `server` for `seconds` (after a warm-up).
+fn run_cell(
+    rt: &tokio::runtime::Runtime,
+    server: &Server,
+    ca: &str,
+    keep_alive: bool,
+    concurrency: usize,
+    seconds: u64,
+    seq: &[Arc<Vec<u8>>],
+) -> Cell {
+    let url = format!("https://localhost:{}/validate?timeout=10s", server.port);
+    let client = client(ca, keep_alive);
+    let pid = server.child.id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let hist = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..concurrency {
+            let (client, url, stop, measuring, errors) = (
+                client.clone(),
+                url.clone(),
+                stop.clone(),
+                measuring.clone(),
+                errors.clone(),
+            );
+            let seq: Vec<Arc<Vec<u8>>> = seq.to_vec();
+            tasks.push(tokio::spawn(async move {
+                let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+                let mut i = t * 7;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = seq[i % seq.len()].as_ref().clone();
+                    i += 1;
+                    let started = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if measuring.load(Ordering::Relaxed) {
+                        if ok {
+                            let _ = h.record(started.elapsed().as_micros().max(1) as u64);
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                h
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        measuring.store(true, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        measuring.store(false, Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+        for t in tasks {
+            if let Ok(h) = t.await {
+                let _ = total.add(h);
+            }
+        }
+        total
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    Cell {
+        rps: hist.len() as f64 / seconds as f64,
+        p50: hist.value_at_quantile(0.50) as f64 / 1000.0,
+        p99: hist.value_at_quantile(0.99) as f64 / 1000.0,
+        p999: hist.value_at_quantile(0.999) as f64 / 1000.0,
+        peak_rss_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+/// A contract with `n` consumers (plus vergabe), and facts: a Cluster with
+/// `n` managed roles and `n` Database CRs.
+fn scale_files(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let mut extra = String::new();
+    for i in 0..n {
+        extra.push_str(&format!(
+            "      - {{namespace: app-{i}, role: app_{i}, databases: [app_{i}_db]}}\n"
+        ));
+    }
+    let contract = cnpg_guard::contract::EMBEDDED_CONTRACT.replace(
+        "        databases: [vergabe_db]\n",
+        &format!("        databases: [vergabe_db]\n{extra}"),
+    );
+    let contract_path = dir.join("contract-scale.yaml");
+    std::fs::write(&contract_path, contract).expect("write contract");
+    let mut facts = String::new();
+    let mut roles = vec![json!({"name": "vergabe", "login": true})];
+    roles.extend((0..n).map(|i| json!({"name": format!("app_{i}"), "login": true})));
+    let cluster = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "apps-pg", "namespace": "databases", "labels": {"railiance.io/role": "shared-apps-database"}},
+        "spec": {"bootstrap": {"initdb": {"database": "apps_meta", "owner": "apps_admin", "secret": {"name": "apps-pg-credentials"}}},
+                 "managed": {"roles": roles}}});
+    facts.push_str(&serde_json::to_string(&cluster).expect("json"));
+    facts.push('\n');
+    for i in 0..n {
+        facts.push_str("---\n");
+        facts.push_str(
+            &json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
+                "metadata": {"name": format!("app-{i}-db"), "namespace": "databases"},
+                "spec": {"name": format!("app_{i}_db"), "owner": format!("app_{i}"), "cluster": {"name": "apps-pg"}}})
+            .to_string(),
+        );
+        facts.push('\n');
+    }
+    let facts_path = dir.join("facts-scale.yaml");
+    std::fs::write(&facts_path, facts).expect("write facts");
+    (contract_path, facts_path)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issued = tls::issue(&["localhost".into(), "127.0.0.1".into()], 1).expect("certificate");
+    tls::write_file(&dir.path().join("tls.crt"), &issued.cert_pem, false).expect("write");
+    tls::write_file(&dir.path().join("tls.key"), &issued.key_pem, true).expect("write");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let work = workload();
+    let seq = sequence(&work);
+
+    println!(
+        "# cnpg-guard bench ({} s per cell, loopback TLS, HTTP/1.1)",
+        args.seconds
+    );
+    println!(
+        "mix: {}",
+        work.iter()
+            .map(|(n, b, w)| format!("{n} {w}% ({} KiB)", b.len() / 1024))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let cold: Vec<Duration> = (0..5).map(|_| start_guard(dir.path(), &[]).1).collect();
+    println!(
+        "cold start to ready (spawn -> /readyz 200), median of 5: {:.1} ms",
+        median(cold).as_secs_f64() * 1000.0
+    );
+
+    let concurrencies: &[usize] = if args.quick { &[16] } else { &[1, 16, 64] };
+    let modes: &[bool] = if args.quick { &[true] } else { &[true, false] };
+    println!();
+    println!(
+        "| connections | concurrency | server | req/s | ratio | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for &keep_alive in modes {
+        for &c in concurrencies {
+            let base = start_baseline(dir.path());
+            let b = run_cell(&rt, &base, &issued.ca_pem, keep_alive, c, args.seconds, &seq);
+            drop(base);
+            let (guard, _) = start_guard(dir.path(), &[]);
+            let g = run_cell(&rt, &guard, &issued.ca_pem, keep_alive, c, args.seconds, &seq);
+            let hwm = rss_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
+            drop(guard);
+            let mode = if keep_alive {
+                "keep-alive"
+            } else {
+                "new TLS per request"
+            };
+            for (name, cell, peak) in [
+                ("baseline", &b, b.peak_rss_mib),
+                ("cnpg-guard", &g, hwm.max(g.peak_rss_mib)),
+            ] {
+                println!(
+                    "| {mode} | {c} | {name} | {:.0} | {:.2} | {:.3} | {:.3} | {:.3} | {:.1} | {} |",
+                    cell.rps,
+                    cell.rps / b.rps,
+                    cell.p50,
+                    cell.p99,
+                    cell.p999,
+                    peak,
+                    cell.errors
+                );
+            }
+        }
+    }
+
+    if !args.no_scale {
+        let n = 10_000;
+        let (contract, facts) = scale_files(dir.path(), n);
+        let extra = vec![
+            "--contract".to_owned(),
+            contract.display().to_string(),
+            "--facts-from".to_owned(),
+            facts.display().to_string(),
+        ];
+        let (idle_default, _) = start_guard(dir.path(), &[]);
+        std::thread::sleep(Duration::from_millis(200));
+        let rss_default = rss_kib(idle_default.child.id(), "VmRSS:") as f64 / 1024.0;
+        drop(idle_default);
+        let (scaled, ready) = start_guard(dir.path(), &extra);
+        std::thread::sleep(Duration::from_millis(200));
+        let rss_scaled_idle = rss_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
+        let s = run_cell(&rt, &scaled, &issued.ca_pem, true, 16, args.seconds, &seq);
+        let hwm = rss_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
+        drop(scaled);
+        let objects = 3 * n; // consumers + managed roles + Database CRs
+        println!();
+        println!(
+            "## scale: {n} consumers, a Cluster with {n} managed roles, {n} Database CRs (offline facts from a file)"
+        );
+        println!(
+            "ready in {:.0} ms (parsing {} objects)",
+            ready.as_secs_f64() * 1000.0,
+            objects
+        );
+        println!(
+            "keep-alive, concurrency 16: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, peak RSS {:.1} MiB, errors {}",
+            s.rps,
+            s.p50,
+            s.p99,
+            s.p999,
+            hwm.max(s.peak_rss_mib),
+            s.errors
+        );
+        println!(
+            "idle RSS: default contract {:.1} MiB, at scale {:.1} MiB: {:.2} MiB per 1,000 objects",
+            rss_default,
+            rss_scaled_idle,
+            (rss_scaled_idle - rss_default) / (objects as f64 / 1000.0)
+        );
+    }
+}
