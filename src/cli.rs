@@ -49,6 +49,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write a CA, a serving certificate and key for the webhook Service, and its caBundle.
     Certs(CertsArgs),
+    /// Generate a new consumer's onboarding (registry entry, role, Secrets, Database, label, DSN), already on contract.
+    Onboard(Box<crate::onboard::OnboardArgs>),
+    /// Print the steps that remove a consumer, in a safe order, with data-loss warnings.
+    Offboard(Box<crate::onboard::OffboardArgs>),
     /// Work with contract files.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -121,6 +125,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(args) => run_serve(*args),
         Command::Check(args) => run_check(args),
         Command::Audit(args) => run_audit(args),
+        Command::Onboard(args) => crate::onboard::run_onboard(*args),
+        Command::Offboard(args) => crate::onboard::run_offboard(*args),
         Command::Certs(args) => match write_certs(&args) {
             Ok(()) => 0,
             Err(e) => {

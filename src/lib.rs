@@ -18,5 +18,6 @@ pub mod facts;
 pub mod kube_client;
 pub mod model;
 pub mod names;
+pub mod onboard;
 pub mod rules;
 pub mod server;

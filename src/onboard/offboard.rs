@@ -1,0 +1,124 @@
+//! `cnpg-guard offboard`: onboarding in reverse, in the only safe order.
+//! Each step removes what the next one would otherwise break: the label
+//! first (no new connections), the runtime Secret, the Database CR (the
+//! guard refuses to drop a role a Database still owns), the role, and the
+//! registry entry last (before that, the guard would refuse the rest).
+
+use super::{database_object_name, role_secret_name, runtime_secret_name};
+use crate::contract::{Consumer, SharedCluster};
+
+/// The offboarding plan as text: commands indented, `WARNING:` lines where
+/// data is lost. Not a script: read it, then run the steps one by one.
+pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, contract_file: &str) -> String {
+    let (ns, role) = (consumer.namespace.as_str(), consumer.role.as_str());
+    let (cns, cname) = (c.namespace.as_str(), c.name.as_str());
+    let dbs = consumer.databases.join(", ");
+    let mut o = String::new();
+    let mut line = |s: &str| {
+        o.push_str(s);
+        o.push('\n');
+    };
+
+    line(&format!(
+        "# cnpg-guard offboard: consumer {ns} of Cluster {cns}/{cname} (role {role}, database(s) {dbs})"
+    ));
+    line("# Run the steps in this order, each once the previous one has taken effect.");
+    line(&format!(
+        "# Stop the app in {ns} first, and back up {dbs} (a CNPG Backup of {cname}, or pg_dump) before step 3."
+    ));
+
+    line("");
+    line(&format!(
+        "# step 1: remove the namespace label {}={cname} (no new connections from {ns}; the guard always allows it)",
+        c.client_label
+    ));
+    line(&format!("    kubectl label namespace {ns} {}-", c.client_label));
+    line("# GitOps: delete the label from the Namespace manifest.");
+
+    line("");
+    line(&format!(
+        "# step 2: delete the runtime Secret(s) in {ns} (the app loses its DSN)"
+    ));
+    for db in &consumer.databases {
+        line(&format!(
+            "    kubectl delete secret {} -n {ns}",
+            runtime_secret_name(db)
+        ));
+    }
+
+    line("");
+    line(&format!(
+        "# step 3: remove the Database CR(s) of {role} in {cns} (names as cnpg-guard onboard writes them; \
+         kubectl get databases -n {cns} shows them)"
+    ));
+    line("# databaseReclaimPolicy decides what deleting a CR does: retain (CNPG's default, and what onboard writes)");
+    line(&format!(
+        "# keeps the PostgreSQL database, still owned by {role}, so step 4 cannot drop the role; delete drops it."
+    ));
+    line("# ensure: absent makes CNPG drop the database while the CR still exists.");
+    for db in &consumer.databases {
+        let obj = database_object_name(db);
+        line(&format!(
+            "WARNING: data loss: `ensure: absent` (or deleting a CR with databaseReclaimPolicy: delete) drops database {db} \
+             and all its data in {cname}; it cannot be undone. Back it up first."
+        ));
+        line(&format!(
+            "    kubectl patch database {obj} -n {cns} --type=merge -p '{{\"spec\":{{\"ensure\":\"absent\"}}}}'"
+        ));
+        line(&format!(
+            "#   wait until CNPG has applied it (kubectl get database {obj} -n {cns} -o yaml: status.applied true for the new generation), then"
+        ));
+        line(&format!("    kubectl delete database {obj} -n {cns}"));
+    }
+    line(
+        "# To keep the data instead: ALTER DATABASE <name> OWNER TO another role, then delete the CR with databaseReclaimPolicy: retain.",
+    );
+
+    line("");
+    line(&format!(
+        "# step 4: drop role {role} from Cluster {cns}/{cname}: first ensure: absent (CNPG drops the PostgreSQL role), then remove the entry"
+    ));
+    line(&format!(
+        "# The guard refuses this while a Database CR still owns {role}; PostgreSQL refuses DROP ROLE while {role} owns a database or objects."
+    ));
+    line(&format!(
+        "    i=$(kubectl get cluster {cname} -n {cns} -o json | jq '.spec.managed.roles | map(.name) | index(\"{role}\")')"
+    ));
+    // JSON patches guarded by a `test` op: a moved index fails instead of hitting another role.
+    let test = format!(r#"{{"op":"test","path":"/spec/managed/roles/$i/name","value":"{role}"}}"#);
+    let absent = format!(r#"[{test},{{"op":"add","path":"/spec/managed/roles/$i/ensure","value":"absent"}}]"#);
+    let remove = format!(r#"[{test},{{"op":"remove","path":"/spec/managed/roles/$i"}}]"#);
+    let quoted = |json: &str| format!("\"{}\"", json.replace('"', "\\\""));
+    line(&format!(
+        "    kubectl patch cluster {cname} -n {cns} --type=json -p {}",
+        quoted(&absent)
+    ));
+    line(&format!(
+        "#   wait until CNPG has dropped it (kubectl get cluster {cname} -n {cns} -o jsonpath='{{.status.managedRolesStatus}}'; \
+         cannotReconcile says why not), then"
+    ));
+    line(&format!(
+        "    kubectl patch cluster {cname} -n {cns} --type=json -p {}",
+        quoted(&remove)
+    ));
+    line(&format!(
+        "    kubectl delete secret {} -n {cns}",
+        role_secret_name(cname, role)
+    ));
+    line(
+        "# GitOps: the same two commits to the Cluster manifest (ensure: absent, then delete the entry) and delete the Secret.",
+    );
+
+    line("");
+    line(&format!(
+        "# step 5: remove the registry entry from sharedClusters[name: {cname}].consumers in {contract_file}, validate and roll it out"
+    ));
+    line(&format!("#   - namespace: {ns}"));
+    line(&format!("#     role: {role}"));
+    line(&format!("#     databases: [{dbs}]"));
+    line(&format!("    cnpg-guard contract validate {contract_file}"));
+    line(&format!(
+        "# From then on the guard refuses the label, a Database and the role for {ns} again."
+    ));
+    o
+}

@@ -1,0 +1,588 @@
+//! `cnpg-guard onboard` / `offboard` through the real binary: the generated
+//! set passes `cnpg-guard check` once the registry entry and the role patch
+//! are applied, every bad input is refused with exit 2 and nothing written,
+//! a generated password stays in 0600 files, and offboarding runs in a safe
+//! order.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use rstest::rstest;
+use serde_json::Value;
+
+const FILES: [&str; 7] = [
+    "01-contract-entry.yaml",
+    "02-cluster-role-patch.yaml",
+    "03-role-secret.yaml",
+    "04-database.yaml",
+    "05-namespace.yaml",
+    "06-runtime-secret.yaml",
+    "07-dsn-wiring.md",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn guard_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cnpg-guard");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn guard(args: &[&str]) -> Output {
+    guard_with_stdin(args, "")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn yaml_docs(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|de| serde::Deserialize::deserialize(de).expect("valid YAML"))
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn onboard_shop(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "onboard",
+        "--namespace",
+        "shop",
+        "--role",
+        "shop",
+        "--database",
+        "shop_db",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    guard(&args)
+}
+
+/// The embedded contract plus the registry entries of `entry` (step 1).
+fn contract_with_entry(entry: &str, dest: &Path) {
+    let mut contract: Value = serde_norway::from_str(&read(&root().join("deploy/contract.yaml"))).unwrap();
+    let entries: Vec<Value> = serde_norway::from_str(entry).expect("step 1 is a list of registry entries");
+    contract["sharedClusters"][0]["consumers"]
+        .as_array_mut()
+        .expect("consumers")
+        .extend(entries);
+    std::fs::write(dest, serde_norway::to_string(&contract).unwrap()).unwrap();
+}
+
+/// deploy/examples/good, with the Cluster patched by `patch` (step 2) when given.
+fn good_examples(patch: Option<&str>, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(root().join("deploy/examples/good")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        let mut text = read(&path);
+        if let (Some(patch), true) = (patch, name == "apps-pg-cluster.yaml") {
+            let mut cluster = yaml_docs(&text).remove(0);
+            let ops: json_patch::Patch = serde_norway::from_str(patch).expect("step 2 is an RFC 6902 patch");
+            json_patch::patch(&mut cluster, &ops).expect("the patch applies to the seed's Cluster");
+            text = serde_norway::to_string(&cluster).unwrap();
+        }
+        std::fs::write(dest.join(name), text).unwrap();
+    }
+}
+
+fn objects_checked(check_stdout: &str) -> usize {
+    let summary = check_stdout.lines().last().expect("summary line");
+    summary
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no object count in {summary:?}"))
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[rstest]
+#[case::placeholder_password(false)]
+#[case::generated_password(true)]
+fn generated_set_passes_check_with_the_seeds_manifests(#[case] generate: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("onboarding/shop");
+    let extra: &[&str] = if generate { &["--generate-password"] } else { &[] };
+    let o = onboard_shop(&out, extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in FILES {
+        assert!(out.join(f).is_file(), "{f} missing");
+        assert!(stdout(&o).contains(f), "{f} not in the summary: {}", stdout(&o));
+    }
+
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(&read(&out.join(FILES[0])), &contract);
+    let patched = tmp.path().join("good");
+    good_examples(Some(&read(&out.join(FILES[1]))), &patched);
+
+    let good_alone = guard(&["check", "deploy/examples/good"]);
+    assert_eq!(good_alone.status.code(), Some(0));
+    let check = guard(&["check", "--contract", s(&contract), s(&patched), s(&out)]);
+    let text = stdout(&check);
+    assert_eq!(check.status.code(), Some(0), "{text}");
+    assert!(text.contains(" 0 denied, 0 warned"), "{text}");
+    assert!(!text.contains("SKIP"), "every check ran: {text}");
+    // The Role Secret, the Database, the Namespace and the runtime Secret were checked.
+    assert_eq!(
+        objects_checked(&text),
+        objects_checked(&stdout(&good_alone)) + 4,
+        "{text}"
+    );
+
+    // Each step is needed: without the role patch, the Database is refused…
+    let unpatched = tmp.path().join("good-unpatched");
+    good_examples(None, &unpatched);
+    let check = guard(&["check", "--contract", s(&contract), s(&unpatched), s(&out)]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        stdout(&check).contains("provision the role first"),
+        "{}",
+        stdout(&check)
+    );
+    // …and without the registry entry, the role, the Database and the label are.
+    let check = guard(&["check", s(&patched), s(&out)]);
+    assert_eq!(check.status.code(), Some(1));
+    for rule in ["role-registered", "owner-registered", "client-label-registered"] {
+        assert!(
+            stdout(&check).contains(&format!("[{rule}]")),
+            "{rule}: {}",
+            stdout(&check)
+        );
+    }
+}
+
+#[test]
+fn generated_content_is_on_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    assert_eq!(onboard_shop(&out, &[]).status.code(), Some(0));
+
+    let entry: Value = serde_norway::from_str(&read(&out.join(FILES[0]))).unwrap();
+    assert_eq!(
+        entry,
+        serde_json::json!([{"namespace": "shop", "role": "shop", "databases": ["shop_db"]}])
+    );
+
+    let patch: Value = serde_norway::from_str(&read(&out.join(FILES[1]))).unwrap();
+    assert_eq!(patch[0]["op"], "add");
+    assert_eq!(patch[0]["path"], "/spec/managed/roles/-");
+    let role = &patch[0]["value"];
+    assert_eq!(role["name"], "shop");
+    assert_eq!(role["login"], true);
+    assert_eq!(role["ensure"], "present");
+    for flag in ["superuser", "createdb", "createrole", "replication", "bypassrls"] {
+        assert_eq!(role[flag], false, "{flag}");
+    }
+    assert_eq!(role["passwordSecret"]["name"], "apps-pg-role-shop");
+
+    let secret = &yaml_docs(&read(&out.join(FILES[2])))[0];
+    assert_eq!(secret["metadata"]["name"], "apps-pg-role-shop");
+    assert_eq!(secret["metadata"]["namespace"], "databases");
+    assert_eq!(secret["type"], "kubernetes.io/basic-auth");
+    assert_eq!(secret["stringData"]["username"], "shop");
+    assert_eq!(secret["stringData"]["password"], "REPLACE_WITH_ROLE_PASSWORD");
+
+    let db = &yaml_docs(&read(&out.join(FILES[3])))[0];
+    assert_eq!(db["kind"], "Database");
+    assert_eq!(db["metadata"]["namespace"], "databases");
+    assert_eq!(
+        db["spec"],
+        serde_json::json!({"name": "shop_db", "owner": "shop", "cluster": {"name": "apps-pg"},
+                           "ensure": "present", "databaseReclaimPolicy": "retain"})
+    );
+
+    let ns_text = read(&out.join(FILES[4]));
+    assert!(ns_text.contains("kubectl label namespace shop railiance.io/postgres-client=apps-pg"));
+    let ns = &yaml_docs(&ns_text)[0];
+    assert_eq!(ns["metadata"]["labels"]["railiance.io/postgres-client"], "apps-pg");
+
+    let runtime = &yaml_docs(&read(&out.join(FILES[5])))[0];
+    assert_eq!(runtime["metadata"]["namespace"], "shop");
+    let data = &runtime["stringData"];
+    assert_eq!(
+        data["uri"],
+        "postgresql://shop:REPLACE_WITH_ROLE_PASSWORD@apps-pg-rw.databases.svc:5432/shop_db"
+    );
+    assert_eq!(data["host"], "apps-pg-rw.databases.svc");
+    assert_eq!(data["port"], "5432");
+    assert_eq!(data["dbname"], "shop_db");
+    assert_eq!(data["user"], "shop");
+    assert!(!read(&out.join(FILES[5])).contains("apps_admin:"));
+
+    let note = read(&out.join(FILES[6]));
+    assert!(note.contains("apps-pg-rw.databases.svc"), "{note}");
+    assert!(note.contains("5432"), "{note}");
+}
+
+#[test]
+fn stdout_is_one_checkable_stream_in_step_order() {
+    let o = guard(&[
+        "onboard",
+        "--namespace",
+        "shop",
+        "--role",
+        "shop",
+        "--database",
+        "shop_db",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut at = 0;
+    for n in 1..=7 {
+        let i = text[at..]
+            .find(&format!("# step {n}: "))
+            .unwrap_or_else(|| panic!("step {n} missing or out of order:\n{text}"));
+        at += i;
+    }
+    // One valid YAML stream: entry, patch, four objects (the note is comments).
+    let docs = yaml_docs(&text);
+    assert_eq!(docs.len(), 6, "{text}");
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Secret", "Database", "Namespace", "Secret"]);
+
+    // It can be piped into `check` as it is.
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(&serde_norway::to_string(&docs[0]).unwrap(), &contract);
+    let patched = tmp.path().join("good");
+    good_examples(Some(&serde_norway::to_string(&docs[1]).unwrap()), &patched);
+    let check = guard_with_stdin(&["check", "--contract", s(&contract), s(&patched), "-"], &text);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+}
+
+#[rstest]
+#[case::namespace_upper_case(&["--namespace=Shop"], "is not a valid namespace name")]
+#[case::namespace_underscore(&["--namespace=shop_ns"], "is not a valid namespace name")]
+#[case::namespace_leading_dash(&["--namespace=-shop"], "is not a valid namespace name")]
+#[case::namespace_too_long(&["--namespace=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], "is not a valid namespace name")]
+#[case::namespace_is_the_shared_one(&["--namespace=databases"], "is the shared namespace of apps-pg")]
+#[case::role_with_dash(&["--role=shop-app"], "is not a plain PostgreSQL identifier")]
+#[case::role_upper_case(&["--role=Shop"], "is not a plain PostgreSQL identifier")]
+#[case::role_digit_first(&["--role=1shop"], "is not a plain PostgreSQL identifier")]
+#[case::role_too_long(&["--role=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], "is not a plain PostgreSQL identifier")]
+#[case::database_with_dash(&["--database=shop-db"], "is not a plain PostgreSQL identifier")]
+#[case::role_bootstrap(&["--role=apps_admin"], "the bootstrap role of apps-pg")]
+#[case::role_postgres(&["--role=postgres"], "--role \"postgres\" is reserved")]
+#[case::role_streaming_replica(&["--role=streaming_replica"], "--role \"streaming_replica\" is reserved")]
+#[case::role_cnpg_prefix(&["--role=cnpg_pooler_pgbouncer"], "is reserved")]
+#[case::role_pg_prefix(&["--role=pg_monitor"], "is reserved")]
+#[case::database_bootstrap(&["--database=apps_meta"], "the bootstrap database of apps-pg")]
+#[case::database_postgres(&["--database=postgres"], "--database \"postgres\" is reserved")]
+#[case::database_template0(&["--database=template0"], "is reserved")]
+#[case::database_template1(&["--database=template1"], "is reserved")]
+#[case::database_pg_prefix(&["--database=pg_stuff"], "is reserved")]
+#[case::database_cnpg_prefix(&["--database=cnpg_stuff"], "is reserved")]
+#[case::role_of_another_consumer(&["--role=vergabe"], "role \"vergabe\" is already registered to consumer \"vergabe-teilnahme\"")]
+#[case::namespace_of_another_consumer(&["--namespace=vergabe-teilnahme"], "namespace \"vergabe-teilnahme\" is already registered to apps-pg with role \"vergabe\"")]
+#[case::database_of_another_consumer(&["--database=vergabe_db"], "database \"vergabe_db\" is already registered to consumer \"vergabe-teilnahme\"")]
+#[case::another_database_for_a_consumer(&["--namespace=vergabe-teilnahme", "--role=vergabe", "--database=vergabe_archive"], "onboard registers new consumers only")]
+#[case::role_ending_in_underscore(&["--role=shop_"], "is not a valid Kubernetes object name")]
+#[case::database_starting_with_underscore(&["--database=_shop"], "is not a valid Kubernetes object name")]
+#[case::unknown_cluster(&["--cluster=gitea-db"], "unknown cluster \"gitea-db\"")]
+#[case::unreadable_contract(&["--contract=does/not/exist.yaml"], "cannot read the contract")]
+fn invalid_input_exits_2_and_writes_nothing(#[case] overrides: &[&str], #[case] expected: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Defaults for a valid new consumer; each case overrides one or more.
+    let mut args: Vec<String> = vec!["onboard".into()];
+    for (flag, default) in [("--namespace", "shop"), ("--role", "shop"), ("--database", "shop_db")] {
+        if !overrides.iter().any(|o| o.starts_with(&format!("{flag}="))) {
+            args.push(format!("{flag}={default}"));
+        }
+    }
+    args.extend(overrides.iter().map(|o| o.to_string()));
+    args.extend(["--generate-password".to_owned(), format!("--out={}", s(&out))]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let o = guard(&args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+    assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "", "nothing printed on error");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        0,
+        "{args:?}: the --out dir stays empty"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = guard(&[
+        "onboard",
+        "--namespace=Bad_Ns",
+        "--role=postgres",
+        "--database=template1",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).lines().filter(|l| l.starts_with("error: ")).count(),
+        3,
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn generate_password_without_out_is_refused() {
+    let o = guard(&[
+        "onboard",
+        "--namespace",
+        "shop",
+        "--role",
+        "shop",
+        "--database",
+        "shop_db",
+        "--generate-password",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--generate-password needs --out"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+#[cfg(unix)]
+#[test]
+fn generated_password_stays_in_0600_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let o = onboard_shop(&out, &["--generate-password"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let role_secret = &yaml_docs(&read(&out.join(FILES[2])))[0];
+    let password = role_secret["stringData"]["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 43, "32 bytes, base64url without padding");
+    assert!(
+        password
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+
+    let runtime = &yaml_docs(&read(&out.join(FILES[5])))[0];
+    assert_eq!(runtime["stringData"]["password"], password.as_str());
+    assert_eq!(
+        runtime["stringData"]["uri"],
+        format!("postgresql://shop:{password}@apps-pg-rw.databases.svc:5432/shop_db")
+    );
+
+    for f in [FILES[2], FILES[5]] {
+        assert_eq!(mode(&out.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(&out) & 0o077, 0, "the directory made for a password is private");
+    for f in FILES {
+        assert!(!read(&out.join(f)).contains("REPLACE_WITH_ROLE_PASSWORD"), "{f}");
+    }
+    assert!(!stdout(&o).contains(&password) && !stderr(&o).contains(&password));
+
+    // Re-running would replace the password: refused unless --force, nothing touched.
+    let again = onboard_shop(&out, &["--generate-password"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert!(read(&out.join(FILES[2])).contains(&password));
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        FILES.len(),
+        "no temporary files left"
+    );
+    let forced = onboard_shop(&out, &["--generate-password", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert!(!read(&out.join(FILES[2])).contains(&password), "a new password");
+    assert!(!stdout(&forced).contains(&password) && !stderr(&forced).contains(&password));
+}
+
+#[test]
+fn rerunning_for_the_registered_consumer_is_idempotent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("onboarding/vergabe");
+    let args = [
+        "onboard",
+        "--cluster",
+        "apps-pg",
+        "--namespace",
+        "vergabe-teilnahme",
+        "--role",
+        "vergabe",
+        "--database",
+        "vergabe_db",
+        "--out",
+        s(&out),
+    ];
+    let first = guard(&args);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stderr(&first).contains("idempotent"), "{}", stderr(&first));
+    assert!(read(&out.join(FILES[0])).contains("Already registered"));
+    let before: Vec<String> = FILES.iter().map(|f| read(&out.join(f))).collect();
+
+    let second = guard(&args);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(
+        stdout(&second).matches("(unchanged)").count(),
+        FILES.len(),
+        "{}",
+        stdout(&second)
+    );
+    let after: Vec<String> = FILES.iter().map(|f| read(&out.join(f))).collect();
+    assert_eq!(before, after);
+
+    // What it generates for the seed's consumer is what the seed ships: the
+    // examples with the Database and Namespace replaced by the generated ones pass.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let good = tmp2.path().join("good");
+    good_examples(None, &good);
+    std::fs::remove_file(good.join("apps-pg-databases.yaml")).unwrap();
+    std::fs::remove_file(good.join("consumer-namespace.yaml")).unwrap();
+    std::fs::remove_file(good.join("vergabe-runtime-secret.yaml")).unwrap();
+    std::fs::remove_file(good.join("apps-pg-role-vergabe.yaml")).unwrap();
+    let check = guard(&["check", s(&good), s(&out)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    assert!(!stdout(&check).contains("SKIP"), "{}", stdout(&check));
+}
+
+const TWO_CLUSTERS: &str = "apiVersion: cnpg-guard.railiance.io/v1alpha1
+kind: Contract
+sharedClusters:
+  - name: apps-pg
+    namespace: databases
+    consumers:
+      - {namespace: vergabe-teilnahme, role: vergabe, databases: [vergabe_db]}
+      - {namespace: shop, role: shop, databases: [shop_db, shop_audit]}
+  - name: reports-pg
+    namespace: reporting
+    consumers: []
+";
+
+#[test]
+fn another_cluster_from_a_contract_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    std::fs::write(&contract, TWO_CLUSTERS).unwrap();
+    let base = ["onboard", "--contract", s(&contract), "--cluster", "reports-pg"];
+
+    let mut args = base.to_vec();
+    args.extend(["--namespace", "bi", "--role", "bi_reader", "--database", "bi"]);
+    let o = guard(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("name: reports-pg-role-bi-reader"), "{text}");
+    assert!(
+        text.contains("postgresql://bi_reader:REPLACE_WITH_ROLE_PASSWORD@reports-pg-rw.reporting.svc:5432/bi"),
+        "{text}"
+    );
+    assert!(text.contains("railiance.io/postgres-client: reports-pg"), "{text}");
+    assert!(text.contains(&format!("in {}", s(&contract))), "{text}");
+
+    // A namespace labelled for apps-pg cannot opt in to a second cluster.
+    let mut args = base.to_vec();
+    args.extend(["--namespace", "shop", "--role", "shop", "--database", "shop_db"]);
+    let o = guard(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("can name only one cluster"), "{}", stderr(&o));
+}
+
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} missing in:\n{text}"))
+}
+
+#[test]
+fn offboard_prints_the_reverse_steps_in_a_safe_order() {
+    let o = guard(&["offboard", "--namespace", "vergabe-teilnahme"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let order = [
+        "# step 1: remove the namespace label",
+        "kubectl label namespace vergabe-teilnahme railiance.io/postgres-client-",
+        "# step 2: delete the runtime Secret",
+        "kubectl delete secret vergabe-db-app -n vergabe-teilnahme",
+        "# step 3: remove the Database CR",
+        "databaseReclaimPolicy",
+        "WARNING: data loss",
+        "kubectl patch database vergabe-db -n databases --type=merge -p '{\"spec\":{\"ensure\":\"absent\"}}'",
+        "kubectl delete database vergabe-db -n databases",
+        "# step 4: drop role vergabe",
+        "/ensure\\\",\\\"value\\\":\\\"absent\\\"",
+        "\\\"op\\\":\\\"remove\\\"",
+        "kubectl delete secret apps-pg-role-vergabe -n databases",
+        "# step 5: remove the registry entry",
+        "cnpg-guard contract validate",
+    ];
+    let positions: Vec<usize> = order.iter().map(|n| position(&text, n)).collect();
+    for (w, pair) in positions.windows(2).enumerate() {
+        assert!(
+            pair[0] < pair[1],
+            "{:?} must come before {:?}:\n{text}",
+            order[w],
+            order[w + 1]
+        );
+    }
+    let warning = text.lines().find(|l| l.starts_with("WARNING:")).unwrap();
+    assert!(warning.contains("vergabe_db"), "{warning}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("WARNING:")).count(), 1);
+}
+
+#[test]
+fn offboard_warns_for_every_database_of_the_consumer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    std::fs::write(&contract, TWO_CLUSTERS).unwrap();
+    let o = guard(&["offboard", "--contract", s(&contract), "--namespace", "shop"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("WARNING:")).collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(warnings[0].contains("shop_db") && warnings[1].contains("shop_audit"));
+    assert!(text.contains("kubectl delete secret shop-audit-app -n shop"), "{text}");
+    assert!(
+        text.contains(&format!("cnpg-guard contract validate {}", s(&contract))),
+        "{text}"
+    );
+}
+
+#[rstest]
+#[case::unknown_namespace(&["--namespace", "shop"], "not a registered consumer of apps-pg")]
+#[case::invalid_namespace(&["--namespace", "Shop"], "is not a valid namespace name")]
+#[case::unknown_cluster(&["--namespace", "vergabe-teilnahme", "--cluster", "nope"], "unknown cluster")]
+fn offboard_refuses_what_is_not_registered(#[case] args: &[&str], #[case] expected: &str) {
+    let mut all = vec!["offboard"];
+    all.extend_from_slice(args);
+    let o = guard(&all);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(expected), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
