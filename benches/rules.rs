@@ -101,6 +101,62 @@ fn bench(c: &mut Criterion) {
     let r = review(&big);
     group.bench_function("secret_1mib", |b| b.iter(|| decide(&r, &contract, &NoFacts)));
 
+    // The webhook's whole per-request work minus HTTP/TLS: parse the
+    // AdmissionReview, decide, build the response.
+    let mut big_review: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/reviews/secret-create-allowed.json").unwrap())
+            .unwrap();
+    big_review["request"]["object"]["data"]["blob"] = big["object"]["data"]["blob"].clone();
+    for (name, body) in [
+        (
+            "review_namespace_create",
+            std::fs::read("tests/fixtures/reviews/namespace-create-allowed.json").unwrap(),
+        ),
+        (
+            "review_cluster_update_deny",
+            std::fs::read("tests/fixtures/reviews/cluster-update-denied.json").unwrap(),
+        ),
+        ("review_secret_1mib", serde_json::to_vec(&big_review).unwrap()),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| match cnpg_guard::server::admission::parse(&body).unwrap() {
+                cnpg_guard::server::admission::Parsed::Review(req, review, _) => {
+                    let d = decide(&review, &contract, &NoFacts);
+                    cnpg_guard::server::admission::to_body(cnpg_guard::server::admission::respond(&req, &d))
+                }
+                _ => unreachable!(),
+            })
+        });
+    }
+
+    {
+        let body = serde_json::to_vec(&big_review).unwrap();
+        group.bench_function("parts_1mib_from_slice_dynamic", |b| {
+            b.iter(|| {
+                serde_json::from_slice::<kube::core::admission::AdmissionReview<kube::core::DynamicObject>>(&body)
+                    .unwrap()
+            })
+        });
+        group.bench_function("parts_1mib_from_slice_value", |b| {
+            b.iter(|| serde_json::from_slice::<Value>(&body).unwrap())
+        });
+        let obj = big_review["request"]["object"].clone();
+        group.bench_function("parts_1mib_decode_secret", |b| {
+            b.iter(|| Object::decode(Kind::Secret, obj.clone()).unwrap())
+        });
+        group.bench_function("parts_1mib_clone_value", |b| b.iter(|| obj.clone()));
+        let upd = std::fs::read("tests/fixtures/reviews/cluster-update-denied.json").unwrap();
+        group.bench_function("parts_cluster_update_from_slice_dynamic", |b| {
+            b.iter(|| {
+                serde_json::from_slice::<kube::core::admission::AdmissionReview<kube::core::DynamicObject>>(&upd)
+                    .unwrap()
+            })
+        });
+        group.bench_function("parts_cluster_update_from_slice_value", |b| {
+            b.iter(|| serde_json::from_slice::<Value>(&upd).unwrap())
+        });
+    }
+
     let (scaled, facts) = scale_contract(10_000);
     for (name, file) in [
         ("scale_database_create", "database-create-allowed.json"),

@@ -29,6 +29,8 @@ const MIRROR_OUT: &[&str] = &[
 
 /// Candidate passwords longer than this are not hashed.
 const MAX_CANDIDATE: usize = 1024;
+/// Lines longer than this are not split into candidates.
+const MAX_SCANNED_LINE: usize = 4096;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
     let r = cx.review;
@@ -127,16 +129,18 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     }
 
     // Where the bootstrap password could hide: the whole value, each line,
-    // the right side of `k=v` / `k: v`, each word, and DSN passwords.
-    let lines = text.lines().map(str::trim);
-    let sides = text.lines().filter_map(|l| {
+    // the right side of `k=v` / `k: v`, each word, and DSN passwords. Lines
+    // longer than a few KiB (certificates, blobs) hold no such token worth a
+    // scan: they are skipped, keeping a 1 MiB value cheap.
+    let short_lines = || text.lines().map(str::trim).filter(|l| l.len() <= MAX_SCANNED_LINE);
+    let sides = short_lines().filter_map(|l| {
         l.split_once(['=', ':'])
             .map(|(_, v)| v.trim().trim_matches(['"', '\'']))
     });
-    let words = text.split_whitespace();
+    let words = short_lines().flat_map(str::split_ascii_whitespace);
     let dsn_passwords = creds.iter().filter_map(|c| c.password.as_deref());
     let candidates = std::iter::once(text.trim())
-        .chain(lines)
+        .chain(short_lines())
         .chain(sides)
         .chain(words)
         .chain(dsn_passwords)

@@ -596,7 +596,8 @@ async fn validate(
     state.audit.write(&record);
     async {
         tracing::Span::current().record("decision", decision.label());
-        info!(
+        // The audit record on stdout is the per-decision log; this is for debugging.
+        tracing::debug!(
             decision = decision.label(),
             rules = ?decision.rules().iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             dry_run = review.dry_run,
