@@ -63,6 +63,13 @@ logs: ## Tail the guard's logs (stderr) and audit records (stdout)
 audit: build ## Audit the live cluster (current kubeconfig); OUTPUT=text|json|policyreport
 	$(BIN) audit --output $(or $(OUTPUT),text)
 
+fuzz: ## Property-based fuzzing of the decoder, rules, DSN parsers and contract loader (PROPTEST_CASES, default 20000 per property)
+	PROPTEST_CASES=$(or $(PROPTEST_CASES),20000) timeout 1200 $(CARGO) test --release --locked --test hostile_input
+
+soak: build ## Minutes of steady load with 10% malformed/oversize reviews: no errors, flat memory, no fd leak (SOAK_SECONDS)
+	$(CARGO) build --release --locked --examples
+	target/release/examples/soak --seconds $(or $(SOAK_SECONDS),180)
+
 bench: ## Release build, then: load vs. the floor (c=1/16/64, keep-alive and new TLS), 10k-object scale, per-rule cost (criterion)
 	$(CARGO) build --release --locked --bin cnpg-guard --examples
 	target/release/examples/bench --seconds $(or $(BENCH_SECONDS),4)
@@ -75,4 +82,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image deploy undeploy status logs audit bench e2e
+.PHONY: help build run test lint check certs image deploy undeploy status logs audit fuzz soak bench e2e

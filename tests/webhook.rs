@@ -441,3 +441,80 @@ async fn no_secret_value_in_responses_logs_audit_or_metrics() {
         "{audit}"
     );
 }
+
+#[tokio::test]
+async fn contract_deleted_truncated_or_garbage_keeps_the_last_good_one() {
+    let server = Server::start_with(Options {
+        contract: Some(cnpg_guard::contract::EMBEDDED_CONTRACT.to_owned()),
+        ..Options::default()
+    });
+    let client = server.client();
+    let path = server.dir.path().join("contract.yaml");
+    let contract = cnpg_guard::contract::EMBEDDED_CONTRACT;
+    let faults: [(&str, Option<String>); 3] = [
+        ("deleted", None),
+        ("truncated", Some(contract[..contract.len() / 3].to_owned())),
+        ("garbage", Some("\u{0}\u{1}{{{{ not yaml".to_owned())),
+    ];
+    for (n, (fault, content)) in faults.into_iter().enumerate() {
+        match content {
+            None => std::fs::remove_file(&path).unwrap(),
+            Some(c) => std::fs::write(&path, c).unwrap(),
+        }
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        // Every valid review still gets a correct verdict.
+        let (_, denied) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
+        assert_eq!(denied["response"]["allowed"], false, "{fault}");
+        let (_, allowed) = post(&client, &server.url(), fixture("namespace-create-allowed.json")).await;
+        assert_eq!(allowed["response"]["allowed"], true, "{fault}");
+        // Still ready (it has a good contract), and the failure is visible.
+        assert_eq!(admin_get(server.admin, "/readyz").unwrap().0, 200, "{fault}");
+        let metrics = server.metrics();
+        let want = format!("cnpg_guard_contract_reloads_total{{result=\"failed\"}} {}", n + 1);
+        assert!(metrics.contains(&want), "{fault}: {want} not in\n{metrics}");
+    }
+    assert!(server.logs().contains("cannot read the contract"));
+    assert!(server.logs().contains("contract reload failed"));
+    assert!(server.child.id() > 0);
+}
+
+/// TLS 1.0/1.1 are refused; TLS 1.2 is served (positive control), with the
+/// client's own floor lowered so only the server can say no.
+#[tokio::test]
+async fn old_tls_versions_are_refused() {
+    if std::process::Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("openssl not installed: skipping");
+        return;
+    }
+    let server = Server::start();
+    let port = server.port;
+    let probe = move |version: &'static str| {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                version,
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let ok = tokio::task::spawn_blocking(move || probe("-tls1_2")).await.unwrap();
+    assert!(ok.contains("New, TLSv1.2"), "TLS 1.2 must be served:\n{ok}");
+    for version in ["-tls1_1", "-tls1"] {
+        let out = tokio::task::spawn_blocking(move || probe(version)).await.unwrap();
+        // No session: no certificate was sent, no cipher agreed.
+        assert!(
+            out.contains("New, (NONE), Cipher is (NONE)") && out.contains("no peer certificate available"),
+            "{version} was not refused:\n{out}"
+        );
+    }
+}

@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// Largest request body accepted (bytes); larger ones get HTTP 413.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Reviews judged at once. A review that cannot start before its deadline
+    /// (the API server's `?timeout=`, less a margin) is denied as overloaded
+    /// instead of letting the API server time out.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_reviews: u32,
     /// How often certificate and contract files are re-read (seconds).
     #[arg(long, default_value_t = 5)]
     pub reload_interval: u64,
@@ -121,6 +126,8 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Live facts, when the guard can see a cluster.
     pub live: Option<Arc<LiveFacts>>,
+    /// Reviews judged at once; the rest wait until their deadline.
+    pub limiter: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -191,6 +198,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         audit: AuditSink,
         ready: AtomicBool::new(false),
         live,
+        limiter: tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize),
     });
     state
         .metrics
@@ -525,8 +533,79 @@ fn json_error(status: StatusCode, message: String) -> Response {
 }
 
 /// `POST /validate`: one AdmissionReview in, one out.
+/// The API server's webhook timeout (`?timeout=10s`, a Go duration), or 10 s.
+fn requested_timeout(query: Option<&str>) -> Duration {
+    let value = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))
+        .unwrap_or("10s");
+    parse_go_duration(value).unwrap_or(Duration::from_secs(10))
+}
+
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.')?);
+    let n: f64 = number.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs <= 60.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// How long a review may wait for a slot: most of the API server's budget,
+/// keeping a margin to answer in.
+fn review_deadline(timeout: Duration) -> Duration {
+    (timeout * 4 / 5)
+        .saturating_sub(Duration::from_millis(100))
+        .max(Duration::from_millis(10))
+}
+
+/// The uid of a request body found without parsing it (for answering when
+/// the guard is too busy to parse).
+fn cheap_uid(body: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"uid\":\"";
+    let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = body[at..].iter().take(64).position(|&b| b == b'"')?;
+    std::str::from_utf8(&body[at..at + len])
+        .ok()
+        .filter(|u| u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// A denial on the guard's own terms when it cannot review in time.
+fn overloaded(state: &AppState, body: &[u8], waited: Duration) -> Response {
+    state.metrics.reject("overloaded");
+    warn!(
+        waited_ms = waited.as_millis() as u64,
+        "overloaded: denying instead of letting the API server time out"
+    );
+    let Some(uid) = cheap_uid(body) else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the guard is overloaded".into());
+    };
+    let body = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": uid,
+            "allowed": false,
+            "status": {
+                "status": "Failure",
+                "code": 429,
+                "reason": "TooManyRequests",
+                "message": "[cnpg-guard] the guard is overloaded and could not review this request in time. \
+                            Fix: retry; if it persists, check the cnpg-guard pods (CPU, replicas, --max-concurrent-reviews)."
+            },
+            "auditAnnotations": {"decision": "overloaded"}
+        }
+    });
+    json_ok(body.to_string().into_bytes())
+}
+
 async fn validate(
     State(state): State<Arc<AppState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
@@ -543,6 +622,12 @@ async fn validate(
             state.metrics.reject("bad_request");
             return json_error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"));
         }
+    };
+    let deadline = review_deadline(requested_timeout(query.as_deref()));
+    let _permit = match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), state.limiter.acquire()).await
+    {
+        Ok(Ok(permit)) => permit,
+        _ => return overloaded(&state, &body, started.elapsed()),
     };
     let parsed = match admission::parse(&body) {
         Ok(p) => p,
@@ -616,4 +701,68 @@ fn json_ok(body: Vec<u8>) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_and_deadlines() {
+        assert_eq!(requested_timeout(Some("timeout=10s")), Duration::from_secs(10));
+        assert_eq!(requested_timeout(Some("a=b&timeout=500ms")), Duration::from_millis(500));
+        assert_eq!(requested_timeout(Some("timeout=1m")), Duration::from_secs(60));
+        for bad in ["timeout=", "timeout=abc", "timeout=-1s", "timeout=1h", "timeout=0s"] {
+            assert_eq!(requested_timeout(Some(bad)), Duration::from_secs(10), "{bad}");
+        }
+        assert_eq!(review_deadline(Duration::from_secs(10)), Duration::from_millis(7900));
+        assert_eq!(review_deadline(Duration::from_millis(50)), Duration::from_millis(10));
+        assert_eq!(cheap_uid(br#"{"request":{"uid":"ab-12","x":1}}"#), Some("ab-12"));
+        assert_eq!(cheap_uid(br#"{"request":{"uid":"a\"b"}}"#), None);
+        assert_eq!(cheap_uid(b"nothing"), None);
+    }
+
+    /// With no slot free, a review is denied as overloaded (429) within its
+    /// deadline instead of hanging until the API server gives up.
+    #[tokio::test]
+    async fn overload_denies_within_the_deadline() {
+        use tower::ServiceExt;
+        let state = Arc::new(AppState {
+            contract: ArcSwap::from_pointee(Contract::embedded().unwrap()),
+            facts: Arc::new(NoFacts),
+            metrics: Metrics::new(),
+            audit: AuditSink,
+            ready: AtomicBool::new(true),
+            live: None,
+            limiter: tokio::sync::Semaphore::new(0),
+        });
+        let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
+        let request = axum::http::Request::post("/validate?timeout=300ms")
+            .body(Body::from(body))
+            .unwrap();
+        let started = Instant::now();
+        let response = router(state.clone(), 1024).oneshot(request).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(300));
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["response"]["uid"], "u-1");
+        assert_eq!(v["response"]["allowed"], false);
+        assert_eq!(v["response"]["status"]["code"], 429);
+        assert!(
+            v["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("overloaded")
+        );
+        assert!(
+            state
+                .metrics
+                .encode()
+                .contains("rejected_requests_total{reason=\"overloaded\"} 1")
+        );
+    }
 }
