@@ -518,3 +518,73 @@ async fn old_tls_versions_are_refused() {
         );
     }
 }
+
+/// Slow clients cannot hold connections: a silent TCP connection (no TLS
+/// handshake), a TLS connection that never sends headers, and one that
+/// sends half a header are all closed after --header-read-timeout.
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(Options {
+        extra: vec!["--header-read-timeout".into(), "1".into()],
+        ..Options::default()
+    });
+    let addr = format!("127.0.0.1:{}", server.port);
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let mut buf = [0u8; 64];
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "connection still open: {r:?}");
+        started.elapsed()
+    };
+    // No handshake at all.
+    let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_within(silent).await < Duration::from_secs(3));
+
+    // TLS done, then silence / half a header.
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        c
+    }));
+    for partial in [&b""[..], b"POST /validate HTTP/1.1\r\nHost: local"] {
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(partial).await.unwrap();
+        let mut buf = [0u8; 256];
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await;
+        let closed = match r {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            // hyper may answer 408 before closing.
+            Ok(Ok(n)) => String::from_utf8_lossy(&buf[..n]).contains("408"),
+            Err(_) => false,
+        };
+        assert!(
+            closed,
+            "partial {:?}: still open after 5 s",
+            String::from_utf8_lossy(partial)
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    // An idle keep-alive connection after a complete request is closed too.
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let body = fixture("namespace-create-allowed.json");
+    let request = format!(
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 8192];
+    let n = tls.read(&mut response).await.unwrap();
+    assert!(String::from_utf8_lossy(&response[..n]).starts_with("HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
+    assert!(r.is_ok(), "idle keep-alive connection still open after 5 s");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// instead of letting the API server time out.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_reviews: u32,
+    /// Seconds a client has to complete the TLS handshake and each request's
+    /// headers (also bounds idle keep-alive connections); slow clients are cut off.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout: u64,
     /// How often certificate and contract files are re-read (seconds).
     #[arg(long, default_value_t = 5)]
     pub reload_interval: u64,
@@ -250,7 +254,14 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
 
     let app = router(state.clone(), args.max_body_bytes);
     state.ready.store(true, Ordering::SeqCst);
-    serve_https(listener, acceptor, app, Duration::from_secs(args.drain_timeout)).await;
+    serve_https(
+        listener,
+        acceptor,
+        app,
+        Duration::from_secs(args.drain_timeout),
+        Duration::from_secs(args.header_read_timeout),
+    )
+    .await;
     state.ready.store(false, Ordering::SeqCst);
     let _ = stop_tx.send(true);
     let _ = admin.await;
@@ -294,13 +305,19 @@ fn seconds_until(epoch: i64) -> f64 {
 /// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
 /// connections for at most `drain`. HTTP/1.1 and HTTP/2 (ALPN), TCP_NODELAY,
 /// a TLS-handshake and a header-read timeout.
-pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Router, drain: Duration) {
+pub async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    drain: Duration,
+    header_read: Duration,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
+        .header_read_timeout(header_read)
         .keep_alive(true);
     builder
         .http2()
@@ -327,7 +344,7 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Rout
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -338,6 +355,16 @@ pub async fn serve_https(listener: TcpListener, acceptor: TlsAcceptor, app: Rout
                     return;
                 }
             };
+            // A connection that sends nothing after the handshake is closed
+            // like one that is slow to send its headers.
+            if !matches!(
+                tokio::time::timeout(header_read, tls.get_ref().0.readable()).await,
+                Ok(Ok(()))
+            ) && tls.get_ref().1.wants_read()
+            {
+                tracing::debug!(%peer, "no request within the header-read timeout");
+                return;
+            }
             let conn = builder.serve_connection(TokioIo::new(tls), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
