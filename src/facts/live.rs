@@ -250,14 +250,7 @@ impl LiveFacts {
         }
         match decode(Kind::Cluster, &object) {
             Some(Object::Cluster(c)) => {
-                let roles = c
-                    .spec
-                    .managed
-                    .iter()
-                    .flat_map(|m| &m.roles)
-                    .filter(|r| !r.is_absent())
-                    .map(|r| r.name.clone())
-                    .collect();
+                let roles = c.present_roles().map(str::to_owned).collect();
                 s.roles.insert((ns, name), roles);
             }
             _ => tracing::warn!(%ns, %name, "cannot read the shared Cluster; its roles are unknown"),

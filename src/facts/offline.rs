@@ -36,14 +36,7 @@ impl OfflineFacts {
             match object {
                 Object::Cluster(c) => {
                     if let Some(shared) = contract.cluster(namespace, name) {
-                        let roles = c
-                            .spec
-                            .managed
-                            .iter()
-                            .flat_map(|m| &m.roles)
-                            .filter(|r| !r.is_absent())
-                            .map(|r| r.name.clone())
-                            .collect();
+                        let roles = c.present_roles().map(str::to_owned).collect();
                         facts.roles.insert(key(shared), roles);
                     }
                 }

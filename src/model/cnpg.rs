@@ -18,6 +18,18 @@ pub struct Cluster {
     pub spec: ClusterSpec,
 }
 
+impl Cluster {
+    /// Names of the managed roles that exist (`ensure` not `absent`).
+    pub fn present_roles(&self) -> impl Iterator<Item = &str> {
+        self.spec
+            .managed
+            .iter()
+            .flat_map(|m| &m.roles)
+            .filter(|r| !r.is_absent())
+            .map(|r| r.name.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ClusterSpec {
     #[serde(default)]

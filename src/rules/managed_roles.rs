@@ -66,11 +66,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 
     // Roles that stop existing with this write: set absent, or dropped from
     // the list on UPDATE. A Database that still owns one would break.
-    let present: HashSet<&str> = roles
-        .iter()
-        .filter(|r| !r.is_absent())
-        .map(|r| r.name.as_str())
-        .collect();
+    let present: HashSet<&str> = new.present_roles().collect();
     let mut going: Vec<(String, String)> = roles
         .iter()
         .enumerate()
