@@ -588,3 +588,40 @@ async fn slow_clients_are_cut_off() {
     assert!(r.is_ok(), "idle keep-alive connection still open after 5 s");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_world_readable_key_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path(), "");
+    std::fs::set_permissions(&pki.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .arg("--tls-cert")
+        .arg(&pki.cert)
+        .arg("--tls-key")
+        .arg(&pki.key)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while admin_get(admin, "/readyz").is_none_or(|(c, _)| c != 200) {
+        assert!(std::time::Instant::now() < deadline, "not ready");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("world-readable"), "{logs}");
+}
