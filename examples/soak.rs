@@ -108,6 +108,7 @@ fn main() {
         .expect("client");
     let url = format!("https://localhost:{port}/validate?timeout=10s");
     let (valid_errors, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let first_errors: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -129,14 +130,22 @@ fn main() {
                 _ => (valid[i as usize % valid.len()].clone(), 200),
             };
             let (client, url, errors, sent) = (client.clone(), url.clone(), valid_errors.clone(), sent.clone());
+            let first = first_errors.clone();
             tokio::spawn(async move {
                 sent.fetch_add(1, Ordering::Relaxed);
-                let ok = match client.post(&url).body(body).send().await {
-                    Ok(r) => r.status().as_u16() == expect && r.bytes().await.is_ok(),
-                    Err(_) => false,
+                let outcome = match client.post(&url).body(body).send().await {
+                    Ok(r) if r.status().as_u16() == expect => r.bytes().await.map(|_| ()).map_err(|e| format!("{e:?}")),
+                    Ok(r) => Err(format!("HTTP {} (expected {expect})", r.status())),
+                    Err(e) => Err(format!("{e:?}")),
                 };
-                if !ok && expect == 200 {
+                if let Err(e) = outcome
+                    && expect == 200
+                {
                     errors.fetch_add(1, Ordering::Relaxed);
+                    let mut f = first.lock().unwrap_or_else(|p| p.into_inner());
+                    if f.len() < 5 {
+                        f.push(e);
+                    }
                 }
             });
             if Instant::now() >= next_sample {
@@ -169,6 +178,9 @@ fn main() {
         warm.2,
         last.2
     );
+    for e in first_errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        println!("error: {e}");
+    }
     if errors > 0 || grew || leaked {
         println!("SOAK FAILED (errors: {errors}, memory growing: {grew}, fd leak: {leaked})");
         std::process::exit(1);

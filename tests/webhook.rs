@@ -597,7 +597,7 @@ fn a_world_readable_key_is_warned_about_at_start() {
     let pki = write_pki(dir.path(), "");
     std::fs::set_permissions(&pki.key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (port, admin) = (free_port(), free_port());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
         .args([
             "serve",
             "--listen",
