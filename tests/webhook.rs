@@ -541,6 +541,26 @@ async fn slow_clients_are_cut_off() {
     let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     assert!(closed_within(silent).await < Duration::from_secs(3));
 
+    // HTTP/2 negotiated, then silence.
+    let h2 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"h2".to_vec()];
+        c
+    }));
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut tls = h2
+        .connect(rustls_pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await;
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "silent h2 connection still open: {r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
     // TLS done, then silence / half a header.
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
         let mut c = rustls_config(&server.pki.ca, None);

@@ -23,7 +23,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -313,17 +312,18 @@ pub async fn serve_https(
     header_read: Duration,
 ) {
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    // The protocol comes from ALPN, not from sniffing the first bytes, so
+    // HTTP/1's header-read timeout also covers a client that never sends.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(header_read)
         .keep_alive(true);
-    builder
-        .http2()
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .keep_alive_interval(Duration::from_secs(30));
-    let builder = Arc::new(builder);
+    let (http1, http2) = (Arc::new(http1), Arc::new(http2));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -341,7 +341,7 @@ pub async fn serve_https(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
+        let (http1, http2) = (http1.clone(), http2.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
@@ -355,18 +355,26 @@ pub async fn serve_https(
                     return;
                 }
             };
-            // A connection that sends nothing after the handshake is closed
-            // like one that is slow to send its headers.
-            if !matches!(
-                tokio::time::timeout(header_read, tls.get_ref().0.readable()).await,
-                Ok(Ok(()))
-            ) && tls.get_ref().1.wants_read()
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            // HTTP/2 has no header-read timeout: a client that negotiated h2
+            // must start sending within the same bound. Plaintext rustls has
+            // already buffered (sent with the handshake) counts as started.
+            if h2
+                && tls.get_ref().1.wants_read()
+                && !matches!(
+                    tokio::time::timeout(header_read, tls.get_ref().0.readable()).await,
+                    Ok(Ok(()))
+                )
             {
-                tracing::debug!(%peer, "no request within the header-read timeout");
+                tracing::debug!(%peer, "no HTTP/2 preface within the header-read timeout");
                 return;
             }
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            let result = if h2 {
+                watcher.watch(http2.serve_connection(TokioIo::new(tls), service)).await
+            } else {
+                watcher.watch(http1.serve_connection(TokioIo::new(tls), service)).await
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
