@@ -21,6 +21,10 @@ use cnpg_guard::server::tls;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{client, free_port, proc_status_kib};
+
 #[derive(Parser)]
 struct Args {
     /// Seconds of measured load per cell (after a short warm-up).
@@ -100,25 +104,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn http_ok(port: u16, path: &str) -> bool {
     use std::io::Read;
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -185,31 +170,6 @@ fn start_baseline(dir: &Path) -> Server {
     Server { child, port }
 }
 
-fn client(ca: &str, keep_alive: bool) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls_pki_types::pem::PemObject;
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.as_bytes()) {
-        roots.add(cert.expect("CA")).expect("CA");
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut b = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .http1_only()
-        .timeout(Duration::from_secs(10));
-    b = if keep_alive {
-        b.pool_max_idle_per_host(1024)
-    } else {
-        b.pool_max_idle_per_host(0)
-    };
-    b.build().expect("client")
-}
-
 struct Cell {
     rps: f64,
     p50: f64,
@@ -240,7 +200,7 @@ fn run_cell(
         let (stop, peak) = (stop.clone(), peak.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
+                peak.fetch_max(proc_status_kib(pid, "VmRSS:"), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(20));
             }
         })
@@ -399,7 +359,7 @@ fn main() {
             drop(base);
             let (guard, _) = start_guard(dir.path(), &[]);
             let g = run_cell(&rt, &guard, &issued.ca_pem, keep_alive, c, args.seconds, &seq);
-            let hwm = rss_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
+            let hwm = proc_status_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
             drop(guard);
             let mode = if keep_alive {
                 "keep-alive"
@@ -435,13 +395,13 @@ fn main() {
         ];
         let (idle_default, _) = start_guard(dir.path(), &[]);
         std::thread::sleep(Duration::from_millis(200));
-        let rss_default = rss_kib(idle_default.child.id(), "VmRSS:") as f64 / 1024.0;
+        let rss_default = proc_status_kib(idle_default.child.id(), "VmRSS:") as f64 / 1024.0;
         drop(idle_default);
         let (scaled, ready) = start_guard(dir.path(), &extra);
         std::thread::sleep(Duration::from_millis(200));
-        let rss_scaled_idle = rss_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
+        let rss_scaled_idle = proc_status_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
         let s = run_cell(&rt, &scaled, &issued.ca_pem, true, 16, args.seconds, &seq);
-        let hwm = rss_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
+        let hwm = proc_status_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
         drop(scaled);
         let objects = 3 * n; // consumers + managed roles + Database CRs
         println!();

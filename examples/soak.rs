@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use cnpg_guard::server::tls;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{client, free_port, open_fds, proc_status_kib};
+
 #[derive(Parser)]
 struct Args {
     /// Total duration (bounded: at most 30 minutes).
@@ -24,39 +28,13 @@ struct Args {
     rate: u64,
 }
 
-fn proc_status(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tempdir");
     let issued = tls::issue(&["localhost".into()], 1).expect("certificate");
     tls::write_file(&dir.path().join("tls.crt"), &issued.cert_pem, false).expect("write");
     tls::write_file(&dir.path().join("tls.key"), &issued.key_pem, true).expect("write");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (port, admin) = (free_port(), free_port());
     let mut child = Command::new("target/release/cnpg-guard")
         .arg("serve")
         .args([
@@ -90,22 +68,7 @@ fn main() {
     ];
     let oversize = vec![b' '; 300 * 1024];
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls_pki_types::pem::PemObject;
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(issued.ca_pem.as_bytes()) {
-        roots.add(c.expect("ca")).expect("ca");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let client = client(&issued.ca_pem, true);
     let url = format!("https://localhost:{port}/validate?timeout=10s");
     let (valid_errors, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let first_errors: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
@@ -149,13 +112,21 @@ fn main() {
                 }
             });
             if Instant::now() >= next_sample {
-                samples.push((started.elapsed().as_secs(), proc_status(pid, "VmRSS:"), open_fds(pid)));
+                samples.push((
+                    started.elapsed().as_secs(),
+                    proc_status_kib(pid, "VmRSS:"),
+                    open_fds(pid),
+                ));
                 next_sample += Duration::from_secs(5);
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     });
-    samples.push((started.elapsed().as_secs(), proc_status(pid, "VmRSS:"), open_fds(pid)));
+    samples.push((
+        started.elapsed().as_secs(),
+        proc_status_kib(pid, "VmRSS:"),
+        open_fds(pid),
+    ));
     let _ = child.kill();
     let _ = child.wait();
 
