@@ -645,3 +645,23 @@ fn a_world_readable_key_is_warned_about_at_start() {
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(logs.contains("world-readable"), "{logs}");
 }
+
+/// Without a cluster, `--facts-from` manifests answer the checks that need
+/// facts: the provisioning check runs instead of being skipped.
+#[tokio::test]
+async fn facts_from_manifests_replace_skipped_checks() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples/good");
+    let plain = Server::start();
+    let with_facts = Server::start_with(Options {
+        extra: vec!["--facts-from".into(), examples.display().to_string()],
+        ..Options::default()
+    });
+    for server in [&plain, &with_facts] {
+        let (_, r) = post(&server.client(), &server.url(), fixture("database-create-allowed.json")).await;
+        assert_eq!(r["response"]["allowed"], true);
+    }
+    let skipped = |s: &Server| s.audit_records()[0]["skipped"].as_array().unwrap().len();
+    assert_eq!(skipped(&plain), 1, "{}", plain.audit());
+    assert_eq!(skipped(&with_facts), 0, "{}", with_facts.audit());
+    assert!(with_facts.logs().contains("offline facts loaded from manifests"));
+}

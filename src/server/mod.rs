@@ -179,24 +179,23 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         warn!(path = %cert_paths.key.display(), "the TLS private key file is world-readable; restrict it to mode 0600");
     }
     let loaded = tls::load(&cert_paths)?;
-    let contract_for_facts = contract.clone();
+    let facts: Arc<dyn Facts> = match (&live, &args.facts_from) {
+        (Some(l), _) => l.clone(),
+        (None, Some(path)) => {
+            let docs = crate::check::input::read_all(&[path.display().to_string()]).map_err(std::io::Error::other)?;
+            let count = docs.len();
+            let (facts, errors) = crate::check::facts_from(docs, &contract);
+            for e in errors {
+                warn!(error = %e, "--facts-from: object ignored");
+            }
+            info!(path = %path.display(), documents = count, "offline facts loaded from manifests");
+            Arc::new(facts)
+        }
+        (None, None) => Arc::new(NoFacts),
+    };
     let state = Arc::new(AppState {
         contract: ArcSwap::from_pointee(contract),
-        facts: match (&live, &args.facts_from) {
-            (Some(l), _) => l.clone(),
-            (None, Some(path)) => {
-                let docs =
-                    crate::check::input::read_all(&[path.display().to_string()]).map_err(std::io::Error::other)?;
-                let count = docs.len();
-                let (facts, errors) = crate::check::facts_from(docs, &contract_for_facts);
-                for e in errors {
-                    warn!(error = %e, "--facts-from: object ignored");
-                }
-                info!(path = %path.display(), documents = count, "offline facts loaded from manifests");
-                Arc::new(facts)
-            }
-            (None, None) => Arc::new(NoFacts),
-        },
+        facts,
         metrics: Metrics::new(),
         audit: AuditSink,
         ready: AtomicBool::new(false),
