@@ -8,7 +8,6 @@
 //! Usage (from the repository root, after a release build):
 //!   target/release/examples/bench [--seconds 4] [--quick]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,13 +16,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use clap::Parser;
-use cnpg_guard::server::tls;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{client, free_port, proc_status_kib};
+use common::{client, free_port, proc_status_kib, spawn_guard, write_cert};
 
 #[derive(Parser)]
 struct Args {
@@ -104,48 +102,9 @@ impl Drop for Server {
     }
 }
 
-fn http_ok(port: u16, path: &str) -> bool {
-    use std::io::Read;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200")
-}
-
 /// Starts the guard; returns it and the time from spawn to `/readyz` 200.
 fn start_guard(dir: &Path, extra: &[String]) -> (Server, Duration) {
-    let (port, admin) = (free_port(), free_port());
-    let started = Instant::now();
-    let child = Command::new("target/release/cnpg-guard")
-        .arg("serve")
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ])
-        .arg("--tls-cert")
-        .arg(dir.join("tls.crt"))
-        .arg("--tls-key")
-        .arg(dir.join("tls.key"))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cnpg-guard (run `cargo build --release` first)");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !http_ok(admin, "/readyz") {
-        assert!(Instant::now() < deadline, "cnpg-guard did not become ready");
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    let ready = started.elapsed();
+    let (child, port, ready) = spawn_guard(dir, extra);
     (Server { child, port }, ready)
 }
 
@@ -316,9 +275,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tempdir");
-    let issued = tls::issue(&["localhost".into(), "127.0.0.1".into()], 1).expect("certificate");
-    tls::write_file(&dir.path().join("tls.crt"), &issued.cert_pem, false).expect("write");
-    tls::write_file(&dir.path().join("tls.key"), &issued.key_pem, true).expect("write");
+    let ca = write_cert(dir.path());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -355,10 +312,10 @@ fn main() {
     for &keep_alive in modes {
         for &c in concurrencies {
             let base = start_baseline(dir.path());
-            let b = run_cell(&rt, &base, &issued.ca_pem, keep_alive, c, args.seconds, &seq);
+            let b = run_cell(&rt, &base, &ca, keep_alive, c, args.seconds, &seq);
             drop(base);
             let (guard, _) = start_guard(dir.path(), &[]);
-            let g = run_cell(&rt, &guard, &issued.ca_pem, keep_alive, c, args.seconds, &seq);
+            let g = run_cell(&rt, &guard, &ca, keep_alive, c, args.seconds, &seq);
             let hwm = proc_status_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
             drop(guard);
             let mode = if keep_alive {
@@ -400,7 +357,7 @@ fn main() {
         let (scaled, ready) = start_guard(dir.path(), &extra);
         std::thread::sleep(Duration::from_millis(200));
         let rss_scaled_idle = proc_status_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
-        let s = run_cell(&rt, &scaled, &issued.ca_pem, true, 16, args.seconds, &seq);
+        let s = run_cell(&rt, &scaled, &ca, true, 16, args.seconds, &seq);
         let hwm = proc_status_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
         drop(scaled);
         let objects = 3 * n; // consumers + managed roles + Database CRs

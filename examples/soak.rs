@@ -6,17 +6,15 @@
 //! Usage: target/release/examples/soak [--seconds 180] [--rate 200]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cnpg_guard::server::tls;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{client, free_port, open_fds, proc_status_kib};
+use common::{client, open_fds, proc_status_kib, spawn_guard, write_cert};
 
 #[derive(Parser)]
 struct Args {
@@ -31,30 +29,9 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tempdir");
-    let issued = tls::issue(&["localhost".into()], 1).expect("certificate");
-    tls::write_file(&dir.path().join("tls.crt"), &issued.cert_pem, false).expect("write");
-    tls::write_file(&dir.path().join("tls.key"), &issued.key_pem, true).expect("write");
-    let (port, admin) = (free_port(), free_port());
-    let mut child = Command::new("target/release/cnpg-guard")
-        .arg("serve")
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ])
-        .arg("--tls-cert")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key")
-        .arg(dir.path().join("tls.key"))
-        .args(["--max-body-bytes", "262144"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start target/release/cnpg-guard (make build)");
+    let ca = write_cert(dir.path());
+    let (mut child, port, _) = spawn_guard(dir.path(), &["--max-body-bytes".into(), "262144".into()]);
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(300));
-
     let valid: Vec<Vec<u8>> = std::fs::read_dir(Path::new("tests/fixtures/reviews"))
         .expect("fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -68,7 +45,7 @@ fn main() {
     ];
     let oversize = vec![b' '; 300 * 1024];
 
-    let client = client(&issued.ca_pem, true);
+    let client = client(&ca, true);
     let url = format!("https://localhost:{port}/validate?timeout=10s");
     let (valid_errors, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let first_errors: Arc<std::sync::Mutex<Vec<String>>> = Default::default();

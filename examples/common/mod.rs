@@ -56,3 +56,60 @@ pub fn client(ca_pem: &str, keep_alive: bool) -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// A fresh CA and serving certificate for localhost, written as
+/// `dir/tls.crt` and `dir/tls.key`; returns the CA bundle (PEM).
+pub fn write_cert(dir: &std::path::Path) -> String {
+    use cnpg_guard::server::tls;
+    let issued = tls::issue(&["localhost".into(), "127.0.0.1".into()], 1).expect("certificate");
+    tls::write_file(&dir.join("tls.crt"), &issued.cert_pem, false).expect("write tls.crt");
+    tls::write_file(&dir.join("tls.key"), &issued.key_pem, true).expect("write tls.key");
+    issued.ca_pem
+}
+
+/// `GET path` on the plain-HTTP admin port answered 200.
+pub fn http_ok(port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+/// Starts the release `cnpg-guard serve` with the certificate in `dir` on
+/// loopback ports and waits for `/readyz`: (child, webhook port, time to ready).
+pub fn spawn_guard(dir: &std::path::Path, extra: &[String]) -> (std::process::Child, u16, Duration) {
+    use std::process::{Command, Stdio};
+    let (port, admin) = (free_port(), free_port());
+    let started = std::time::Instant::now();
+    let child = Command::new("target/release/cnpg-guard")
+        .arg("serve")
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .arg("--tls-cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.join("tls.key"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start target/release/cnpg-guard (cargo build --release first)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !http_ok(admin, "/readyz") {
+        assert!(std::time::Instant::now() < deadline, "cnpg-guard did not become ready");
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    (child, port, started.elapsed())
+}
