@@ -102,60 +102,76 @@ fn bench(c: &mut Criterion) {
     group.bench_function("secret_1mib", |b| b.iter(|| decide(&r, &contract, &NoFacts)));
 
     // The webhook's whole per-request work minus HTTP/TLS: parse the
-    // AdmissionReview, decide, build the response.
+    // AdmissionReview, decide, build the response and the audit record.
+    // The mix is `make bench`'s load (compact JSON, as the API server sends).
     let mut big_review: Value =
         serde_json::from_str(&std::fs::read_to_string("tests/fixtures/reviews/secret-create-allowed.json").unwrap())
             .unwrap();
     big_review["request"]["object"]["data"]["blob"] = big["object"]["data"]["blob"].clone();
-    for (name, body) in [
-        (
-            "review_namespace_create",
-            std::fs::read("tests/fixtures/reviews/namespace-create-allowed.json").unwrap(),
-        ),
-        (
-            "review_cluster_update_deny",
-            std::fs::read("tests/fixtures/reviews/cluster-update-denied.json").unwrap(),
-        ),
-        ("review_secret_1mib", serde_json::to_vec(&big_review).unwrap()),
-    ] {
-        group.bench_function(name, |b| {
-            b.iter(|| match cnpg_guard::server::admission::parse(&body).unwrap() {
-                cnpg_guard::server::admission::Parsed::Review(req, review, _) => {
-                    let d = decide(&review, &contract, &NoFacts);
-                    cnpg_guard::server::admission::to_body(cnpg_guard::server::admission::respond(&req, &d))
+    let mut cluster_update: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/reviews/cluster-create-allowed.json").unwrap())
+            .unwrap();
+    let mut new = cluster_update["request"]["object"].clone();
+    new["spec"]["instances"] = json!(2);
+    cluster_update["request"]["operation"] = json!("UPDATE");
+    cluster_update["request"]["oldObject"] = cluster_update["request"]["object"].clone();
+    cluster_update["request"]["object"] = new;
+    let compact = |file: &str| {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(Path::new("tests/fixtures/reviews").join(file)).unwrap())
+                .unwrap();
+        serde_json::to_vec(&v).unwrap()
+    };
+    let mix: Vec<(&str, Vec<u8>, usize)> = vec![
+        ("namespace_create", compact("namespace-create-allowed.json"), 15),
+        ("secret_create", compact("secret-create-allowed.json"), 20),
+        ("secret_update", compact("secret-update-allowed.json"), 10),
+        ("networkpolicy_create", compact("networkpolicy-create-allowed.json"), 10),
+        ("database_create", compact("database-create-allowed.json"), 15),
+        ("cluster_update", serde_json::to_vec(&cluster_update).unwrap(), 15),
+        ("secret_1mib", serde_json::to_vec(&big_review).unwrap(), 1),
+        ("namespace_deny", compact("namespace-create-denied.json"), 5),
+        ("database_deny", compact("database-create-denied.json"), 5),
+        ("secret_deny", compact("secret-create-denied.json"), 4),
+    ];
+    let webhook = |body: &[u8]| {
+        use cnpg_guard::server::{admission, record::AuditRecord};
+        match admission::parse(body).unwrap() {
+            admission::Parsed::Review(req, review, objects) => {
+                let d = decide(&review, &contract, &NoFacts);
+                let record = AuditRecord::new(
+                    &req.uid,
+                    (&req.kind.group, &req.kind.version, &req.kind.kind),
+                    &review,
+                    &d,
+                    &contract.revision,
+                    std::time::Duration::from_micros(1),
+                    objects,
+                );
+                let line = serde_json::to_vec(&record).unwrap();
+                (admission::to_body(admission::respond(&req, &d)), line)
+            }
+            _ => unreachable!(),
+        }
+    };
+    group.finish();
+    let mut webhook_group = c.benchmark_group("webhook");
+    for (name, body, _) in &mix {
+        webhook_group.bench_function(*name, |b| b.iter(|| webhook(body)));
+    }
+    // One pass over the weighted mix: 100 requests, so the time per request
+    // is this figure / 100.
+    webhook_group.bench_function("mix_100_requests", |b| {
+        b.iter(|| {
+            for (_, body, weight) in &mix {
+                for _ in 0..*weight {
+                    std::hint::black_box(webhook(body));
                 }
-                _ => unreachable!(),
-            })
-        });
-    }
-
-    {
-        let body = serde_json::to_vec(&big_review).unwrap();
-        group.bench_function("parts_1mib_from_slice_dynamic", |b| {
-            b.iter(|| {
-                serde_json::from_slice::<kube::core::admission::AdmissionReview<kube::core::DynamicObject>>(&body)
-                    .unwrap()
-            })
-        });
-        group.bench_function("parts_1mib_from_slice_value", |b| {
-            b.iter(|| serde_json::from_slice::<Value>(&body).unwrap())
-        });
-        let obj = big_review["request"]["object"].clone();
-        group.bench_function("parts_1mib_decode_secret", |b| {
-            b.iter(|| Object::decode(Kind::Secret, obj.clone()).unwrap())
-        });
-        group.bench_function("parts_1mib_clone_value", |b| b.iter(|| obj.clone()));
-        let upd = std::fs::read("tests/fixtures/reviews/cluster-update-denied.json").unwrap();
-        group.bench_function("parts_cluster_update_from_slice_dynamic", |b| {
-            b.iter(|| {
-                serde_json::from_slice::<kube::core::admission::AdmissionReview<kube::core::DynamicObject>>(&upd)
-                    .unwrap()
-            })
-        });
-        group.bench_function("parts_cluster_update_from_slice_value", |b| {
-            b.iter(|| serde_json::from_slice::<Value>(&upd).unwrap())
-        });
-    }
+            }
+        })
+    });
+    webhook_group.finish();
+    let mut group = c.benchmark_group("decide");
 
     let (scaled, facts) = scale_contract(10_000);
     for (name, file) in [

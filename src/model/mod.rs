@@ -101,6 +101,22 @@ pub enum Object {
     Secret(Box<Secret>),
 }
 
+fn not_an_object(kind: Kind) -> DecodeError {
+    DecodeError {
+        kind,
+        field: "(object)".into(),
+        message: "is not a JSON object".into(),
+    }
+}
+
+fn says_it_is(kind: Kind, declared: &str) -> DecodeError {
+    DecodeError {
+        kind,
+        field: "kind".into(),
+        message: format!("the object says it is a {declared}"),
+    }
+}
+
 /// An object that does not decode as its declared kind.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} {field}: {message}")]
@@ -113,8 +129,55 @@ pub struct DecodeError {
 impl Object {
     /// Decodes `value` as `kind`, naming the offending field on failure.
     pub fn decode(kind: Kind, value: Value) -> Result<Object, DecodeError> {
-        fn typed<T: serde::de::DeserializeOwned>(kind: Kind, value: Value) -> Result<Box<T>, DecodeError> {
-            serde_path_to_error::deserialize(value).map(Box::new).map_err(|e| {
+        if !value.is_object() {
+            return Err(not_an_object(kind));
+        }
+        if let Some(declared) = value.get("kind").and_then(Value::as_str)
+            && declared != kind.as_str()
+        {
+            return Err(says_it_is(kind, declared));
+        }
+        Object::decode_from(kind, value)
+    }
+
+    /// Decodes the JSON text of one object as `kind` in a single pass (no
+    /// JSON tree), naming the offending field on failure. How the webhook
+    /// reads `request.object`.
+    pub fn decode_json(kind: Kind, json: &str) -> Result<Object, DecodeError> {
+        if !json.trim_start().starts_with('{') {
+            return Err(not_an_object(kind));
+        }
+        // k8s-openapi's types check `kind` and `apiVersion` while decoding;
+        // the CloudNativePG structs read only the fields the rules need.
+        if matches!(kind, Kind::Cluster | Kind::Database | Kind::Pooler) {
+            #[derive(serde::Deserialize)]
+            struct Head<'a> {
+                #[serde(borrow, default)]
+                kind: Option<std::borrow::Cow<'a, str>>,
+            }
+            if let Ok(Head { kind: Some(declared) }) = serde_json::from_str::<Head<'_>>(json)
+                && declared != kind.as_str()
+            {
+                return Err(says_it_is(kind, &declared));
+            }
+        }
+        let mut input = serde_json::Deserializer::from_str(json);
+        let object = Object::decode_from(kind, &mut input)?;
+        input.end().map_err(|e| DecodeError {
+            kind,
+            field: "(object)".into(),
+            message: e.to_string(),
+        })?;
+        Ok(object)
+    }
+
+    /// Decodes `input` as `kind`.
+    fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Object, DecodeError> {
+        fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+            kind: Kind,
+            input: D,
+        ) -> Result<Box<T>, DecodeError> {
+            serde_path_to_error::deserialize(input).map(Box::new).map_err(|e| {
                 let message = e.inner().to_string();
                 DecodeError {
                     kind,
@@ -131,29 +194,13 @@ impl Object {
                 }
             })
         }
-        if !value.is_object() {
-            return Err(DecodeError {
-                kind,
-                field: "(object)".into(),
-                message: "is not a JSON object".into(),
-            });
-        }
-        if let Some(declared) = value.get("kind").and_then(Value::as_str)
-            && declared != kind.as_str()
-        {
-            return Err(DecodeError {
-                kind,
-                field: "kind".into(),
-                message: format!("the object says it is a {declared}"),
-            });
-        }
         Ok(match kind {
-            Kind::Cluster => Object::Cluster(typed(kind, value)?),
-            Kind::Database => Object::Database(typed(kind, value)?),
-            Kind::Pooler => Object::Pooler(typed(kind, value)?),
-            Kind::Namespace => Object::Namespace(typed(kind, value)?),
-            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, value)?),
-            Kind::Secret => Object::Secret(typed(kind, value)?),
+            Kind::Cluster => Object::Cluster(typed(kind, input)?),
+            Kind::Database => Object::Database(typed(kind, input)?),
+            Kind::Pooler => Object::Pooler(typed(kind, input)?),
+            Kind::Namespace => Object::Namespace(typed(kind, input)?),
+            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, input)?),
+            Kind::Secret => Object::Secret(typed(kind, input)?),
         })
     }
 

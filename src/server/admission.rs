@@ -1,10 +1,16 @@
 //! AdmissionReview in, AdmissionReview out: the webhook's door into the
 //! pipeline. Uses kube-core's admission types; judges nothing itself.
 
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation as AdmissionOp};
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation as AdmissionOp};
 use kube::core::response::StatusSummary;
+use kube::core::{ApiResource, DynamicResourceScope, Resource, TypeMeta};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::decision::Decision;
 use crate::model::{Kind, Object, Operation, Review, User};
@@ -36,29 +42,114 @@ pub enum BadReview {
     },
 }
 
-/// A request parsed far enough to answer it.
-pub enum Parsed {
+/// An object of the request, kept as its JSON text (borrowed from the body)
+/// until `request.kind` says what to decode it as. So the body is parsed
+/// once, straight into the typed model: no JSON tree, no copy of a 1 MiB
+/// Secret. A [`Resource`] like kube-core's `DynamicObject`; its metadata is
+/// read from the text on first use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RawObject<'a> {
+    #[serde(borrow)]
+    json: &'a RawValue,
+    #[serde(skip)]
+    metadata: OnceLock<ObjectMeta>,
+}
+
+impl<'a> RawObject<'a> {
+    /// The object's JSON text, as the API server sent it.
+    pub fn json(&self) -> &'a str {
+        self.json.get()
+    }
+
+    fn read_metadata(&self) -> ObjectMeta {
+        #[derive(Deserialize)]
+        struct Meta {
+            #[serde(default)]
+            metadata: ObjectMeta,
+        }
+        serde_json::from_str::<Meta>(self.json())
+            .map(|m| m.metadata)
+            .unwrap_or_default()
+    }
+}
+
+impl Resource for RawObject<'_> {
+    type DynamicType = ApiResource;
+    type Scope = DynamicResourceScope;
+
+    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+        dt.kind.as_str().into()
+    }
+    fn group(dt: &ApiResource) -> Cow<'_, str> {
+        dt.group.as_str().into()
+    }
+    fn version(dt: &ApiResource) -> Cow<'_, str> {
+        dt.version.as_str().into()
+    }
+    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+        dt.api_version.as_str().into()
+    }
+    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+        dt.plural.as_str().into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        self.metadata.get_or_init(|| self.read_metadata())
+    }
+    /// A parsed copy: changing it does not change the JSON text.
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        if self.metadata.get().is_none() {
+            let meta = self.read_metadata();
+            let _ = self.metadata.set(meta);
+        }
+        match self.metadata.get_mut() {
+            Some(meta) => meta,
+            None => unreachable!("metadata was set just above"),
+        }
+    }
+}
+
+/// The request as kube-apiserver sends it.
+pub type Request<'a> = AdmissionRequest<RawObject<'a>>;
+
+/// A request parsed far enough to answer it. Borrows the body.
+pub enum Parsed<'a> {
     /// A covered kind: judge it. For UPDATE, the old and new objects as JSON
     /// (for the audit record's patch).
-    Review(
-        Box<AdmissionRequest<DynamicObject>>,
-        Box<Review>,
-        Option<(Value, Value)>,
-    ),
+    Review(Box<Request<'a>>, Box<Review>, Option<(Value, Value)>),
     /// A kind or operation the contract does not cover: allow untouched.
-    NotCovered(Box<AdmissionRequest<DynamicObject>>),
+    NotCovered(Box<Request<'a>>),
+}
+
+/// The AdmissionReview envelope. kube-core's `AdmissionReview` flattens its
+/// type fields into the review, which makes serde buffer the whole body
+/// (objects included) into an intermediate tree first; reading the two
+/// fields beside kube-core's `AdmissionRequest` avoids that.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(borrow, default)]
+    request: Option<Request<'a>>,
 }
 
 /// Parses a request body into a [`Review`].
-pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
-    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
-    if review.types.api_version != API_VERSION {
-        return Err(BadReview::ApiVersion(review.types.api_version));
+pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
+    if envelope.api_version != API_VERSION {
+        return Err(BadReview::ApiVersion(envelope.api_version));
     }
-    if review.types.kind != "AdmissionReview" {
-        return Err(BadReview::Kind(review.types.kind));
+    if envelope.kind != "AdmissionReview" {
+        return Err(BadReview::Kind(envelope.kind));
     }
-    let mut req: AdmissionRequest<DynamicObject> = review.try_into().map_err(|_| BadReview::NoRequest)?;
+    let mut req = envelope.request.ok_or(BadReview::NoRequest)?;
+    req.types = TypeMeta {
+        api_version: envelope.api_version,
+        kind: envelope.kind,
+    };
     if req.uid.is_empty() {
         return Err(BadReview::NoUid);
     }
@@ -74,16 +165,10 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
     if req.sub_resource.is_some() {
         return Ok(Parsed::NotCovered(Box::new(req)));
     }
-    // Move the objects out of the request (no copy of a 1 MiB Secret); keep
-    // their JSON only where the audit record needs it (the UPDATE patch).
-    let new_json = req.object.take().map(into_value);
-    let old_json = req.old_object.take().map(into_value);
-    let patch_sources = match (operation, &old_json, &new_json) {
-        (Operation::Update, Some(old), Some(new)) => Some((old.clone(), new.clone())),
-        _ => None,
-    };
-    let decode = |which: &'static str, v: Option<Value>| -> Result<Option<Object>, BadReview> {
-        v.map(|v| Object::decode(kind, v).map_err(|source| BadReview::Mismatch { which, source }))
+    let new_json = req.object.take().map(|o| o.json());
+    let old_json = req.old_object.take().map(|o| o.json());
+    let decode = |which: &'static str, json: Option<&str>| -> Result<Option<Object>, BadReview> {
+        json.map(|j| Object::decode_json(kind, j).map_err(|source| BadReview::Mismatch { which, source }))
             .transpose()
     };
     let object = decode("object", new_json)?;
@@ -95,8 +180,14 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
         Operation::Delete if old_object.is_none() => return Err(BadReview::NoOldObject("DELETE")),
         _ => {}
     }
+    // The audit record's UPDATE patch needs both sides as JSON trees; only
+    // UPDATEs pay for them. Both texts are valid JSON (checked above).
+    let patch_sources = match (operation, old_json, new_json) {
+        (Operation::Update, Some(old), Some(new)) => serde_json::from_str(old).ok().zip(serde_json::from_str(new).ok()),
+        _ => None,
+    };
     let namespace = if kind.is_namespaced() {
-        req.namespace.clone().unwrap_or_default()
+        req.namespace.take().unwrap_or_default()
     } else {
         String::new()
     };
@@ -104,32 +195,16 @@ pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
         operation,
         kind,
         namespace,
-        name: req.name.clone(),
+        name: std::mem::take(&mut req.name),
         object,
         old_object,
         user: User {
-            username: req.user_info.username.clone().unwrap_or_default(),
-            groups: req.user_info.groups.clone().unwrap_or_default(),
+            username: req.user_info.username.take().unwrap_or_default(),
+            groups: req.user_info.groups.take().unwrap_or_default(),
         },
         dry_run: req.dry_run,
     };
     Ok(Parsed::Review(Box::new(req), Box::new(review), patch_sources))
-}
-
-/// The object as plain JSON, built by moving its parts (no deep copy).
-fn into_value(o: DynamicObject) -> Value {
-    let mut value = match o.data {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
-    if let Ok(meta) = serde_json::to_value(&o.metadata) {
-        value.insert("metadata".into(), meta);
-    }
-    if let Some(t) = o.types {
-        value.insert("apiVersion".into(), Value::String(t.api_version));
-        value.insert("kind".into(), Value::String(t.kind));
-    }
-    Value::Object(value)
 }
 
 /// Says why a body did not decode: a wrong apiVersion or kind is named as
@@ -151,7 +226,7 @@ fn explain(body: &[u8], error: serde_json::Error) -> BadReview {
 }
 
 /// The admission response for a decision.
-pub fn respond(req: &AdmissionRequest<DynamicObject>, decision: &Decision) -> AdmissionResponse {
+pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
     let mut resp = AdmissionResponse::from(req);
     if !decision.allowed {
         resp = resp.deny(decision.message());
