@@ -18,7 +18,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 
-use super::{Fact, Facts, password_hash};
+use super::{Fact, Facts, PasswordDigest};
 use crate::contract::{Contract, SharedCluster};
 use crate::model::{Kind, Object, secret};
 
@@ -68,7 +68,7 @@ struct State {
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
     owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
     /// SHA-256 of each shared cluster's bootstrap password.
-    bootstrap: HashMap<Key, [u8; 32]>,
+    bootstrap: HashMap<Key, PasswordDigest>,
     health: HashMap<String, WatchHealth>,
 }
 
@@ -315,7 +315,7 @@ impl LiveFacts {
             Event::Apply(secret) | Event::InitApply(secret) => match secret::value(&secret, "password") {
                 // The value is hashed here and dropped with the object.
                 Some(pw) if !pw.is_empty() => {
-                    s.bootstrap.insert(k.clone(), password_hash(pw));
+                    s.bootstrap.insert(k.clone(), PasswordDigest::of(pw));
                 }
                 _ => {
                     s.bootstrap.remove(k);
@@ -408,10 +408,6 @@ impl Facts for LiveFacts {
         if let Some(b) = self.blocked(&s, &secret_watch(&cluster.namespace, &cluster.bootstrap.secret)) {
             return relay(b);
         }
-        Fact::Known(
-            s.bootstrap
-                .get(&key(cluster))
-                .is_some_and(|h| *h == password_hash(value)),
-        )
+        Fact::Known(s.bootstrap.get(&key(cluster)).is_some_and(|d| d.matches(value)))
     }
 }

@@ -52,8 +52,38 @@ impl Facts for NoFacts {
     }
 }
 
-/// SHA-256 of a secret value: the only form in which a password is kept.
+/// SHA-256 of a value (passwords, file contents, certificate fingerprints).
 pub fn password_hash(value: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(value).into()
+}
+
+/// A password as the guard keeps it: its length and SHA-256, never the
+/// value. The length lets a candidate of another length be ruled out
+/// without hashing it (a 1 MiB Secret offers thousands of candidates).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PasswordDigest {
+    len: usize,
+    sha256: [u8; 32],
+}
+
+impl PasswordDigest {
+    pub fn of(password: &[u8]) -> Self {
+        PasswordDigest {
+            len: password.len(),
+            sha256: password_hash(password),
+        }
+    }
+
+    /// Whether `candidate` is the password.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        candidate.len() == self.len && password_hash(candidate) == self.sha256
+    }
+}
+
+/// Never prints the digest: a password hash in a log invites brute force.
+impl std::fmt::Debug for PasswordDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordDigest(<redacted>)")
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Fact, Facts, password_hash};
+use super::{Fact, Facts, PasswordDigest};
 use crate::contract::{Contract, SharedCluster};
 use crate::model::{Object, secret};
 
@@ -20,7 +20,7 @@ pub struct OfflineFacts {
     /// Database owners per shared cluster: role -> Database CRs.
     owners: HashMap<Key, HashMap<String, Vec<String>>>,
     /// SHA-256 of the bootstrap password, where the set holds it.
-    bootstrap: HashMap<Key, [u8; 32]>,
+    bootstrap: HashMap<Key, PasswordDigest>,
 }
 
 fn key(c: &SharedCluster) -> Key {
@@ -56,7 +56,7 @@ impl OfflineFacts {
                         if shared.bootstrap.secret == name
                             && let Some(pw) = secret::value(s, "password").filter(|p| !p.is_empty())
                         {
-                            facts.bootstrap.insert(key(shared), password_hash(pw));
+                            facts.bootstrap.insert(key(shared), PasswordDigest::of(pw));
                         }
                     }
                 }
@@ -97,7 +97,7 @@ impl Facts for OfflineFacts {
 
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
         match self.bootstrap.get(&key(cluster)) {
-            Some(hash) => Fact::Known(password_hash(value) == *hash),
+            Some(digest) => Fact::Known(digest.matches(value)),
             None => Fact::Unknown(format!(
                 "the bootstrap Secret {}/{} with a password is not among the checked files",
                 cluster.namespace, cluster.bootstrap.secret

@@ -137,7 +137,7 @@ impl Object {
         {
             return Err(says_it_is(kind, declared));
         }
-        Object::decode_from(kind, value)
+        Object::decode_from(kind, value, true)
     }
 
     /// Decodes the JSON text of one object as `kind` in a single pass (no
@@ -161,8 +161,16 @@ impl Object {
                 return Err(says_it_is(kind, &declared));
             }
         }
+        // Fast path without path tracking; only a failure is decoded again,
+        // tracking the path, to name the offending field.
         let mut input = serde_json::Deserializer::from_str(json);
-        let object = Object::decode_from(kind, &mut input)?;
+        if let Ok(object) = Object::decode_from(kind, &mut input, false)
+            && input.end().is_ok()
+        {
+            return Ok(object);
+        }
+        let mut input = serde_json::Deserializer::from_str(json);
+        let object = Object::decode_from(kind, &mut input, true)?;
         input.end().map_err(|e| DecodeError {
             kind,
             field: "(object)".into(),
@@ -171,36 +179,42 @@ impl Object {
         Ok(object)
     }
 
-    /// Decodes `input` as `kind`.
-    fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Object, DecodeError> {
+    /// Decodes `input` as `kind`; with `track`, the error names the field.
+    fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D, track: bool) -> Result<Object, DecodeError> {
         fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
             kind: Kind,
             input: D,
+            track: bool,
         ) -> Result<Box<T>, DecodeError> {
-            serde_path_to_error::deserialize(input).map(Box::new).map_err(|e| {
-                let message = e.inner().to_string();
-                DecodeError {
-                    kind,
-                    field: match e.path().to_string() {
-                        p if p == "." => "(object)".to_owned(),
-                        p => p,
-                    },
-                    // serde quotes offending values; a Secret's must never be shown.
-                    message: if kind == Kind::Secret && !message.starts_with("missing field") {
-                        "has an invalid value (not shown: Secret)".to_owned()
-                    } else {
-                        message
-                    },
+            let (field, message) = if track {
+                match serde_path_to_error::deserialize(input) {
+                    Ok(t) => return Ok(Box::new(t)),
+                    Err(e) => (e.path().to_string(), e.into_inner().to_string()),
                 }
+            } else {
+                match T::deserialize(input) {
+                    Ok(t) => return Ok(Box::new(t)),
+                    Err(e) => (".".to_owned(), e.to_string()),
+                }
+            };
+            Err(DecodeError {
+                kind,
+                field: if field == "." { "(object)".to_owned() } else { field },
+                // serde quotes offending values; a Secret's must never be shown.
+                message: if kind == Kind::Secret && !message.starts_with("missing field") {
+                    "has an invalid value (not shown: Secret)".to_owned()
+                } else {
+                    message
+                },
             })
         }
         Ok(match kind {
-            Kind::Cluster => Object::Cluster(typed(kind, input)?),
-            Kind::Database => Object::Database(typed(kind, input)?),
-            Kind::Pooler => Object::Pooler(typed(kind, input)?),
-            Kind::Namespace => Object::Namespace(typed(kind, input)?),
-            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, input)?),
-            Kind::Secret => Object::Secret(typed(kind, input)?),
+            Kind::Cluster => Object::Cluster(typed(kind, input, track)?),
+            Kind::Database => Object::Database(typed(kind, input, track)?),
+            Kind::Pooler => Object::Pooler(typed(kind, input, track)?),
+            Kind::Namespace => Object::Namespace(typed(kind, input, track)?),
+            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, input, track)?),
+            Kind::Secret => Object::Secret(typed(kind, input, track)?),
         })
     }
 

@@ -132,15 +132,23 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     // the right side of `k=v` / `k: v`, each word, and DSN passwords. Lines
     // longer than a few KiB (certificates, blobs) hold no such token worth a
     // scan: they are skipped, keeping a 1 MiB value cheap.
-    let short_lines = || text.lines().map(str::trim).filter(|l| l.len() <= MAX_SCANNED_LINE);
-    let sides = short_lines().filter_map(|l| {
+    if !*password_known {
+        return;
+    }
+    // The lines are found once (a value can be a 1 MiB bundle).
+    let short_lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.len() <= MAX_SCANNED_LINE)
+        .collect();
+    let sides = short_lines.iter().filter_map(|l| {
         l.split_once(['=', ':'])
             .map(|(_, v)| v.trim().trim_matches(['"', '\'']))
     });
-    let words = short_lines().flat_map(str::split_ascii_whitespace);
+    let words = short_lines.iter().flat_map(|l| l.split_ascii_whitespace());
     let dsn_passwords = creds.iter().filter_map(|c| c.password.as_deref());
     let candidates = std::iter::once(text.trim())
-        .chain(short_lines())
+        .chain(short_lines.iter().copied())
         .chain(sides)
         .chain(words)
         .chain(dsn_passwords)

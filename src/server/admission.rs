@@ -9,7 +9,6 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation as Ad
 use kube::core::response::StatusSummary;
 use kube::core::{ApiResource, DynamicResourceScope, Resource, TypeMeta};
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::decision::Decision;
@@ -114,9 +113,9 @@ pub type Request<'a> = AdmissionRequest<RawObject<'a>>;
 
 /// A request parsed far enough to answer it. Borrows the body.
 pub enum Parsed<'a> {
-    /// A covered kind: judge it. For UPDATE, the old and new objects as JSON
-    /// (for the audit record's patch).
-    Review(Box<Request<'a>>, Box<Review>, Option<(Value, Value)>),
+    /// A covered kind: judge it. For UPDATE, the old and new objects' JSON
+    /// texts (for the audit record's patch).
+    Review(Box<Request<'a>>, Box<Review>, Option<(&'a str, &'a str)>),
     /// A kind or operation the contract does not cover: allow untouched.
     NotCovered(Box<Request<'a>>),
 }
@@ -180,10 +179,8 @@ pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
         Operation::Delete if old_object.is_none() => return Err(BadReview::NoOldObject("DELETE")),
         _ => {}
     }
-    // The audit record's UPDATE patch needs both sides as JSON trees; only
-    // UPDATEs pay for them. Both texts are valid JSON (checked above).
     let patch_sources = match (operation, old_json, new_json) {
-        (Operation::Update, Some(old), Some(new)) => serde_json::from_str(old).ok().zip(serde_json::from_str(new).ok()),
+        (Operation::Update, Some(old), Some(new)) => Some((old, new)),
         _ => None,
     };
     let namespace = if kind.is_namespaced() {

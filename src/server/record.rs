@@ -58,14 +58,9 @@ impl<'a> AuditRecord<'a> {
         decision: &'a Decision,
         contract_revision: &'a str,
         latency: std::time::Duration,
-        objects: Option<(Value, Value)>,
+        objects: Option<(&str, &str)>,
     ) -> Self {
-        let patch = objects.map(|(mut old, mut new)| {
-            if review.kind == Kind::Secret {
-                redact_pair(&mut old, &mut new);
-            }
-            json_patch::diff(&old, &new)
-        });
+        let patch = objects.and_then(|(old, new)| update_patch(review.kind, old, new));
         AuditRecord {
             time: now_rfc3339(),
             uid,
@@ -102,6 +97,18 @@ impl<'a> AuditRecord<'a> {
             patch,
         }
     }
+}
+
+/// The patch from the old to the new object's JSON text. A Secret is
+/// parsed whole and redacted first, so no value can reach the patch.
+fn update_patch(kind: Kind, old: &str, new: &str) -> Option<json_patch::Patch> {
+    if kind != Kind::Secret {
+        return super::patch::diff(old, new).ok();
+    }
+    let mut old: Value = serde_json::from_str(old).ok()?;
+    let mut new: Value = serde_json::from_str(new).ok()?;
+    redact_pair(&mut old, &mut new);
+    Some(json_patch::diff(&old, &new))
 }
 
 /// Writes records as JSON lines to stdout (logs go to stderr).
