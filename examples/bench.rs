@@ -21,13 +21,17 @@ use serde_json::{Value, json};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{client, free_port, proc_status_kib, spawn_guard, write_cert};
+use common::{client, free_port, proc_cpu, proc_status_kib, spawn_guard, write_cert};
 
 #[derive(Parser)]
 struct Args {
     /// Seconds of measured load per cell (after a short warm-up).
     #[arg(long, default_value_t = 4)]
     seconds: u64,
+    /// Alternating rounds of floor and guard per cell (evens out drift on a
+    /// shared machine); each round runs `--seconds`.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Only concurrency 16, keep-alive (a quick look).
     #[arg(long)]
     quick: bool,
@@ -77,10 +81,10 @@ fn workload() -> Vec<(&'static str, Vec<u8>, u32)> {
 }
 
 /// Requests in weighted round-robin order.
-fn sequence(work: &[(&'static str, Vec<u8>, u32)]) -> Vec<Arc<Vec<u8>>> {
+fn sequence(work: &[(&'static str, Vec<u8>, u32)]) -> Vec<bytes::Bytes> {
     let mut seq = Vec::new();
     for (_, body, weight) in work {
-        let body = Arc::new(body.clone());
+        let body = bytes::Bytes::from(body.clone());
         for _ in 0..*weight {
             seq.push(body.clone());
         }
@@ -129,6 +133,16 @@ fn start_baseline(dir: &Path) -> Server {
     Server { child, port }
 }
 
+/// One measured run against one server.
+struct Run {
+    hist: Histogram<u64>,
+    seconds: f64,
+    errors: u64,
+    peak_rss_kib: u64,
+    cpu: Duration,
+}
+
+/// Runs merged into one row.
 struct Cell {
     rps: f64,
     p50: f64,
@@ -136,6 +150,28 @@ struct Cell {
     p999: f64,
     peak_rss_mib: f64,
     errors: u64,
+    /// Server CPU (user + system) per request, µs.
+    cpu_us: f64,
+}
+
+impl Cell {
+    fn of(runs: &[Run]) -> Cell {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+        for r in runs {
+            let _ = hist.add(&r.hist);
+        }
+        let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+        let cpu: Duration = runs.iter().map(|r| r.cpu).sum();
+        Cell {
+            rps: hist.len() as f64 / seconds,
+            p50: hist.value_at_quantile(0.50) as f64 / 1000.0,
+            p99: hist.value_at_quantile(0.99) as f64 / 1000.0,
+            p999: hist.value_at_quantile(0.999) as f64 / 1000.0,
+            peak_rss_mib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0,
+            errors: runs.iter().map(|r| r.errors).sum(),
+            cpu_us: cpu.as_secs_f64() * 1e6 / hist.len().max(1) as f64,
+        }
+    }
 }
 
 /// Runs `concurrency` loops against `server` for `seconds` (after a warm-up).
@@ -146,8 +182,8 @@ fn run_cell(
     keep_alive: bool,
     concurrency: usize,
     seconds: u64,
-    seq: &[Arc<Vec<u8>>],
-) -> Cell {
+    seq: &[bytes::Bytes],
+) -> Run {
     let url = format!("https://localhost:{}/validate?timeout=10s", server.port);
     let client = client(ca, keep_alive);
     let pid = server.child.id();
@@ -164,7 +200,7 @@ fn run_cell(
             }
         })
     };
-    let hist = rt.block_on(async {
+    let (hist, cpu) = rt.block_on(async {
         let mut tasks = Vec::new();
         for t in 0..concurrency {
             let (client, url, stop, measuring, errors) = (
@@ -174,12 +210,12 @@ fn run_cell(
                 measuring.clone(),
                 errors.clone(),
             );
-            let seq: Vec<Arc<Vec<u8>>> = seq.to_vec();
+            let seq: Vec<bytes::Bytes> = seq.to_vec();
             tasks.push(tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
                 let mut i = t * 7;
                 while !stop.load(Ordering::Relaxed) {
-                    let body = seq[i % seq.len()].as_ref().clone();
+                    let body = seq[i % seq.len()].clone();
                     i += 1;
                     let started = Instant::now();
                     let ok = match client
@@ -204,9 +240,11 @@ fn run_cell(
             }));
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
+        let cpu_before = proc_cpu(pid);
         measuring.store(true, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         measuring.store(false, Ordering::Relaxed);
+        let cpu = proc_cpu(pid).saturating_sub(cpu_before);
         stop.store(true, Ordering::Relaxed);
         let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
         for t in tasks {
@@ -214,17 +252,16 @@ fn run_cell(
                 let _ = total.add(h);
             }
         }
-        total
+        (total, cpu)
     });
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
-    Cell {
-        rps: hist.len() as f64 / seconds as f64,
-        p50: hist.value_at_quantile(0.50) as f64 / 1000.0,
-        p99: hist.value_at_quantile(0.99) as f64 / 1000.0,
-        p999: hist.value_at_quantile(0.999) as f64 / 1000.0,
-        peak_rss_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+    Run {
+        hist,
+        seconds: seconds as f64,
         errors: errors.load(Ordering::Relaxed),
+        peak_rss_kib: peak.load(Ordering::Relaxed),
+        cpu,
     }
 }
 
@@ -285,8 +322,8 @@ fn main() {
     let seq = sequence(&work);
 
     println!(
-        "# cnpg-guard bench ({} s per cell, loopback TLS, HTTP/1.1)",
-        args.seconds
+        "# cnpg-guard bench ({} alternating rounds of {} s per cell and server, loopback TLS, HTTP/1.1)",
+        args.rounds, args.seconds
     );
     println!(
         "mix: {}",
@@ -306,35 +343,41 @@ fn main() {
     let modes: &[bool] = if args.quick { &[true] } else { &[true, false] };
     println!();
     println!(
-        "| connections | concurrency | server | req/s | ratio | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |"
+        "| connections | concurrency | server | req/s | ratio | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | CPU µs/req | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &keep_alive in modes {
         for &c in concurrencies {
             let base = start_baseline(dir.path());
-            let b = run_cell(&rt, &base, &ca, keep_alive, c, args.seconds, &seq);
-            drop(base);
             let (guard, _) = start_guard(dir.path(), &[]);
-            let g = run_cell(&rt, &guard, &ca, keep_alive, c, args.seconds, &seq);
+            let (mut b_runs, mut g_runs) = (Vec::new(), Vec::new());
+            for _ in 0..args.rounds.max(1) {
+                b_runs.push(run_cell(&rt, &base, &ca, keep_alive, c, args.seconds, &seq));
+                g_runs.push(run_cell(&rt, &guard, &ca, keep_alive, c, args.seconds, &seq));
+            }
             let hwm = proc_status_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
+            let base_hwm = proc_status_kib(base.child.id(), "VmHWM:") as f64 / 1024.0;
             drop(guard);
+            drop(base);
+            let (b, g) = (Cell::of(&b_runs), Cell::of(&g_runs));
             let mode = if keep_alive {
                 "keep-alive"
             } else {
                 "new TLS per request"
             };
             for (name, cell, peak) in [
-                ("baseline", &b, b.peak_rss_mib),
+                ("baseline", &b, base_hwm.max(b.peak_rss_mib)),
                 ("cnpg-guard", &g, hwm.max(g.peak_rss_mib)),
             ] {
                 println!(
-                    "| {mode} | {c} | {name} | {:.0} | {:.2} | {:.3} | {:.3} | {:.3} | {:.1} | {} |",
+                    "| {mode} | {c} | {name} | {:.0} | {:.2} | {:.3} | {:.3} | {:.3} | {:.1} | {:.0} | {} |",
                     cell.rps,
                     cell.rps / b.rps,
                     cell.p50,
                     cell.p99,
                     cell.p999,
                     peak,
+                    cell.cpu_us,
                     cell.errors
                 );
             }
@@ -357,7 +400,7 @@ fn main() {
         let (scaled, ready) = start_guard(dir.path(), &extra);
         std::thread::sleep(Duration::from_millis(200));
         let rss_scaled_idle = proc_status_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
-        let s = run_cell(&rt, &scaled, &ca, true, 16, args.seconds, &seq);
+        let s = Cell::of(&[run_cell(&rt, &scaled, &ca, true, 16, args.seconds, &seq)]);
         let hwm = proc_status_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
         drop(scaled);
         let objects = 3 * n; // consumers + managed roles + Database CRs
@@ -371,12 +414,13 @@ fn main() {
             objects
         );
         println!(
-            "keep-alive, concurrency 16: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, peak RSS {:.1} MiB, errors {}",
+            "keep-alive, concurrency 16: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, peak RSS {:.1} MiB, CPU {:.0} µs/req, errors {}",
             s.rps,
             s.p50,
             s.p99,
             s.p999,
             hwm.max(s.peak_rss_mib),
+            s.cpu_us,
             s.errors
         );
         println!(

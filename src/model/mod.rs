@@ -163,6 +163,11 @@ impl Object {
         }
         // Fast path without path tracking; only a failure is decoded again,
         // tracking the path, to name the offending field.
+        if kind == Kind::Secret
+            && let Some(secret) = secret::decode_json(json)
+        {
+            return Ok(Object::Secret(Box::new(secret)));
+        }
         let mut input = serde_json::Deserializer::from_str(json);
         if let Ok(object) = Object::decode_from(kind, &mut input, false)
             && input.end().is_ok()

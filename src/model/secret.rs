@@ -47,3 +47,89 @@ pub fn value<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
         .map(|s| s.as_bytes())
         .or_else(|| secret.data.as_ref()?.get(key).map(|b| b.0.as_slice()))
 }
+
+/// A Secret as JSON text, decoded field for field like k8s-openapi's
+/// `Secret` but with `data` decoded by a SIMD base64 decoder: base64 is
+/// most of the cost of a 1 MiB Secret. `None` when the text is not a
+/// valid Secret; the caller then decodes it with k8s-openapi to say why.
+pub fn decode_json(json: &str) -> Option<Secret> {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Wire<'a> {
+        #[serde(borrow, default)]
+        api_version: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        kind: Option<Cow<'a, str>>,
+        #[serde(default)]
+        metadata: Option<ObjectMeta>,
+        #[serde(borrow, default)]
+        data: Option<BTreeMap<String, Option<Cow<'a, str>>>>,
+        #[serde(default)]
+        string_data: Option<BTreeMap<String, String>>,
+        #[serde(default, rename = "type")]
+        type_: Option<String>,
+        #[serde(default)]
+        immutable: Option<bool>,
+    }
+    let wire: Wire<'_> = serde_json::from_str(json).ok()?;
+    if wire.api_version.is_some_and(|v| v != "v1") || wire.kind.is_some_and(|k| k != "Secret") {
+        return None;
+    }
+    let data = match wire.data {
+        None => None,
+        Some(map) => Some(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let bytes = match v {
+                        None => Vec::new(),
+                        Some(text) => base64_simd::STANDARD.decode_to_vec(text.as_bytes()).ok()?,
+                    };
+                    Some((k, ByteString(bytes)))
+                })
+                .collect::<Option<BTreeMap<_, _>>>()?,
+        ),
+    };
+    Some(Secret {
+        data,
+        immutable: wire.immutable,
+        metadata: wire.metadata.unwrap_or_default(),
+        string_data: wire.string_data,
+        type_: wire.type_,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast decoder agrees with k8s-openapi on what it accepts and what it yields.
+    #[test]
+    fn decode_json_agrees_with_k8s_openapi() {
+        let cases = [
+            r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"n"},"data":{"a":"aGVsbG8=","b":null,"c":""},"stringData":{"x":"y"},"type":"Opaque","immutable":true}"#,
+            r#"{"metadata":{"name":"s"},"data":{"k":"a2V5\u003d"}}"#,
+            r#"{"kind":"Secret","data":null}"#,
+            r#"{}"#,
+            r#"{"kind":"ConfigMap","data":{}}"#,
+            r#"{"apiVersion":"v2","kind":"Secret"}"#,
+            r#"{"data":{"a":"not base64!"}}"#,
+            r#"{"data":{"a":"aGVsbG8"}}"#,
+            r#"{"data":{"a":1}}"#,
+            r#"{"data":[]}"#,
+            r#"{"immutable":"yes"}"#,
+        ];
+        for json in cases {
+            let ours = decode_json(json);
+            let theirs = serde_json::from_str::<Secret>(json).ok();
+            assert_eq!(ours, theirs, "{json}");
+        }
+        let big = format!(r#"{{"data":{{"blob":"{}"}}}}"#, "a2tr".repeat(300_000));
+        assert_eq!(decode_json(&big).unwrap().data.unwrap()["blob"].0, vec![b'k'; 900_000]);
+    }
+}
