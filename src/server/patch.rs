@@ -6,6 +6,7 @@
 //! as text and skipped, so a one-field change to a large Cluster costs a
 //! scan, not two JSON trees and a walk over them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use json_patch::jsonptr::PointerBuf;
@@ -23,6 +24,29 @@ pub fn diff(old: &str, new: &str) -> Result<Patch, serde_json::Error> {
     Ok(patch)
 }
 
+/// An object key, borrowed from the JSON text unless it has escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 fn is_object(v: &RawValue) -> bool {
     v.get().trim_start().starts_with('{')
 }
@@ -38,11 +62,12 @@ fn diff_raw(old: &RawValue, new: &RawValue, path: &mut PointerBuf, patch: &mut P
         patch.0.extend(sub.0.into_iter().map(|op| under(path, op)));
         return Ok(());
     }
-    // Sorted like serde_json's map, so the operations come in json_patch's order.
-    let old: BTreeMap<String, &RawValue> = serde_json::from_str(old.get())?;
-    let new: BTreeMap<String, &RawValue> = serde_json::from_str(new.get())?;
+    // Sorted like serde_json's map, so the operations come in json_patch's
+    // order. Keys are borrowed from the text (owned only when escaped).
+    let old: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(old.get())?;
+    let new: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(new.get())?;
     for (key, new_value) in &new {
-        path.push_back(key);
+        path.push_back(key.0.as_ref());
         match old.get(key) {
             Some(old_value) => diff_raw(old_value, new_value, path, patch)?,
             None => patch.0.push(PatchOperation::Add(AddOperation {
@@ -53,7 +78,7 @@ fn diff_raw(old: &RawValue, new: &RawValue, path: &mut PointerBuf, patch: &mut P
         path.pop_back();
     }
     for key in old.keys().filter(|k| !new.contains_key(*k)) {
-        path.push_back(key);
+        path.push_back(key.0.as_ref());
         patch
             .0
             .push(PatchOperation::Remove(RemoveOperation { path: path.clone() }));
@@ -111,6 +136,7 @@ mod tests {
         same_as_json_patch(&old, &old);
         same_as_json_patch(&json!({"a": 1}), &json!([1]));
         same_as_json_patch(&json!({"a": 1.0}), &json!({"a": 1.0}));
+        same_as_json_patch(&json!({"q\"k": 1, "x": {"\\": 1}}), &json!({"q\"k": 2, "x": {"\\": 2}}));
         assert!(diff(&old.to_string(), &old.to_string()).unwrap().0.is_empty());
         let patch = serde_json::to_value(diff(&old.to_string(), &new.to_string()).unwrap()).unwrap();
         assert!(
