@@ -12,7 +12,7 @@ pub struct LocalObjectReference {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Cluster {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: ClusterSpec,
@@ -98,7 +98,7 @@ impl RoleConfiguration {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Database {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     pub spec: DatabaseSpec,
 }
@@ -117,7 +117,7 @@ pub struct DatabaseSpec {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Pooler {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     pub spec: PoolerSpec,
 }
@@ -125,4 +125,35 @@ pub struct Pooler {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PoolerSpec {
     pub cluster: LocalObjectReference,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Kind, Object};
+
+    #[test]
+    fn metadata_keeps_what_rules_read_and_skips_managed_fields() {
+        let json = r#"{"apiVersion":"postgresql.cnpg.io/v1","kind":"Cluster",
+            "metadata":{"name":"apps-pg","namespace":"databases","uid":"u1","resourceVersion":"7",
+              "labels":{"a":"b"},"annotations":{"c":"d"},
+              "managedFields":[{"manager":"kubectl","fieldsV1":{"f:spec":{".":{}}}}]},
+            "spec":{"instances":3}}"#;
+        let Ok(Object::Cluster(c)) = Object::decode_json(Kind::Cluster, json) else {
+            panic!("decodes")
+        };
+        let m = &c.metadata;
+        assert_eq!(m.name.as_deref(), Some("apps-pg"));
+        assert_eq!(m.namespace.as_deref(), Some("databases"));
+        assert_eq!(m.uid.as_deref(), Some("u1"));
+        assert_eq!(m.resource_version.as_deref(), Some("7"));
+        assert_eq!(m.labels.as_ref().unwrap()["a"], "b");
+        assert_eq!(m.annotations.as_ref().unwrap()["c"], "d");
+        assert!(m.managed_fields.is_none());
+
+        let bad = r#"{"metadata":{"name":"x","labels":"oops"},"spec":{}}"#;
+        let err = Object::decode_json(Kind::Cluster, bad).unwrap_err();
+        assert_eq!(err.field, "metadata.labels");
+        let none = r#"{"metadata":null,"spec":{}}"#;
+        assert!(Object::decode_json(Kind::Cluster, none).is_ok());
+    }
 }

@@ -254,6 +254,34 @@ impl Object {
     }
 }
 
+/// The identity, labels and annotations of an object's metadata: what the
+/// rules and reports read. The rest (`managedFields` above all: server
+/// bookkeeping, often the largest part of a Cluster) is skipped unparsed.
+pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Default, serde::Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Lean {
+        name: Option<String>,
+        generate_name: Option<String>,
+        namespace: Option<String>,
+        uid: Option<String>,
+        resource_version: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
+    }
+    let lean = <Option<Lean> as serde::Deserialize>::deserialize(d)?.unwrap_or_default();
+    Ok(ObjectMeta {
+        name: lean.name,
+        generate_name: lean.generate_name,
+        namespace: lean.namespace,
+        uid: lean.uid,
+        resource_version: lean.resource_version,
+        labels: lean.labels,
+        annotations: lean.annotations,
+        ..ObjectMeta::default()
+    })
+}
+
 pub fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(key).map(String::as_str)
 }

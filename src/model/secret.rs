@@ -56,7 +56,6 @@ pub fn decode_json(json: &str) -> Option<Secret> {
     use std::collections::BTreeMap;
 
     use k8s_openapi::ByteString;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use serde::Deserialize;
 
     #[derive(Deserialize)]
@@ -66,8 +65,8 @@ pub fn decode_json(json: &str) -> Option<Secret> {
         api_version: Option<Cow<'a, str>>,
         #[serde(borrow, default)]
         kind: Option<Cow<'a, str>>,
-        #[serde(default)]
-        metadata: Option<ObjectMeta>,
+        #[serde(default, deserialize_with = "super::lean_metadata")]
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
         /// Values as raw JSON text, borrowed from the request: no copy of a
         /// 1 MiB value before it is decoded.
         #[serde(borrow, default)]
@@ -106,7 +105,7 @@ pub fn decode_json(json: &str) -> Option<Secret> {
     Some(Secret {
         data,
         immutable: wire.immutable,
-        metadata: wire.metadata.unwrap_or_default(),
+        metadata: wire.metadata,
         string_data: wire.string_data,
         type_: wire.type_,
     })
