@@ -15,7 +15,7 @@ ARG RUST_VERSION=1.95
 # ---- builder -----------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS builder
 
-# musl-gcc compiles ring's C and assembly parts for the musl target.
+# musl-gcc compiles the C and assembly parts of ring and jemalloc for the musl target.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/*
