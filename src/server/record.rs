@@ -99,16 +99,82 @@ impl<'a> AuditRecord<'a> {
     }
 }
 
-/// The patch from the old to the new object's JSON text. A Secret is
-/// parsed whole and redacted first, so no value can reach the patch.
+/// The patch from the old to the new object's JSON text. A Secret's
+/// operations are redacted as they come out of the diff (see
+/// [`redact_secret_ops`]), so no value can reach the patch.
 fn update_patch(kind: Kind, old: &str, new: &str) -> Option<json_patch::Patch> {
-    if kind != Kind::Secret {
-        return super::patch::diff(old, new).ok();
+    let mut patch = super::patch::diff(old, new).ok()?;
+    if kind == Kind::Secret {
+        redact_secret_ops(&mut patch);
     }
-    let mut old: Value = serde_json::from_str(old).ok()?;
-    let mut new: Value = serde_json::from_str(new).ok()?;
-    redact_pair(&mut old, &mut new);
-    Some(json_patch::diff(&old, &new))
+    Some(patch)
+}
+
+/// Redacts a Secret's patch to what diffing the two redacted objects
+/// ([`redact_pair`]) gives: every value written under `data` or
+/// `stringData` becomes `<redacted:changed>`, the last-applied annotation
+/// `<redacted>`, and a change of that annotation alone disappears.
+fn redact_secret_ops(patch: &mut json_patch::Patch) {
+    use json_patch::PatchOperation as Op;
+    patch.0.retain_mut(|op| {
+        let (path, value, replace) = match op {
+            Op::Add(o) => (&o.path, Some(&mut o.value), false),
+            Op::Replace(o) => (&o.path, Some(&mut o.value), true),
+            Op::Remove(_) => return true,
+            // The diff writes only add, remove and replace.
+            Op::Move(_) | Op::Copy(_) | Op::Test(_) => return false,
+        };
+        let tokens: Vec<String> = path.tokens().map(|t| t.decoded().into_owned()).collect();
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let Some(value) = value else { return true };
+        match tokens.as_slice() {
+            ["data" | "stringData", _, ..] => *value = Value::String(REDACTED_CHANGED.into()),
+            ["data" | "stringData"] => {
+                if let Value::Object(map) = value {
+                    for v in map.values_mut() {
+                        *v = Value::String(REDACTED_CHANGED.into());
+                    }
+                }
+            }
+            ["metadata", "annotations", key, ..] if *key == LAST_APPLIED => {
+                if replace || tokens.len() > 3 {
+                    return false;
+                }
+                *value = Value::String(REDACTED.into());
+            }
+            ["metadata", "annotations"] => {
+                if let Some(v) = value.as_object_mut().and_then(|a| a.get_mut(LAST_APPLIED)) {
+                    *v = Value::String(REDACTED.into());
+                }
+            }
+            ["metadata"] => redact_last_applied_in(value),
+            [] => {
+                // The whole object (only when one side is not an object).
+                for field in ["data", "stringData"] {
+                    if let Some(Value::Object(map)) = value.get_mut(field) {
+                        map.values_mut()
+                            .for_each(|v| *v = Value::String(REDACTED_CHANGED.into()));
+                    }
+                }
+                if let Some(metadata) = value.get_mut("metadata") {
+                    redact_last_applied_in(metadata);
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+}
+
+/// Redacts the last-applied annotation of `metadata` (a metadata object).
+fn redact_last_applied_in(metadata: &mut Value) {
+    if let Some(v) = metadata
+        .get_mut("annotations")
+        .and_then(Value::as_object_mut)
+        .and_then(|a| a.get_mut(LAST_APPLIED))
+    {
+        *v = Value::String(REDACTED.into());
+    }
 }
 
 /// Writes records as JSON lines to stdout (logs go to stderr).
@@ -128,8 +194,10 @@ impl AuditSink {
 }
 
 /// Redacts a Secret in place: `data`, `stringData` and the last-applied
-/// annotation (which holds `stringData` in plain text).
-pub fn redact_secret(secret: &mut Value) {
+/// annotation (which holds `stringData` in plain text). The reference for
+/// [`redact_secret_ops`] (tests).
+#[cfg(test)]
+fn redact_secret(secret: &mut Value) {
     for field in ["data", "stringData"] {
         if let Some(Value::Object(map)) = secret.get_mut(field) {
             for v in map.values_mut() {
@@ -140,6 +208,7 @@ pub fn redact_secret(secret: &mut Value) {
     redact_last_applied(secret);
 }
 
+#[cfg(test)]
 fn redact_last_applied(object: &mut Value) {
     if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations")
         && let Some(v) = annotations.get_mut(LAST_APPLIED)
@@ -149,6 +218,7 @@ fn redact_last_applied(object: &mut Value) {
 }
 
 /// Redacts both sides of an update, keeping visible *that* a value changed.
+#[cfg(test)]
 fn redact_pair(old: &mut Value, new: &mut Value) {
     for field in ["data", "stringData"] {
         let before = old.get(field);
@@ -195,5 +265,90 @@ mod tests {
         }
         assert!(patch.contains(REDACTED_CHANGED), "{patch}");
         assert_eq!(new["data"]["user"], REDACTED);
+    }
+
+    /// The reference: diff the two Secrets after redacting both.
+    fn reference_patch(old: &Value, new: &Value) -> json_patch::Patch {
+        let (mut old, mut new) = (old.clone(), new.clone());
+        redact_pair(&mut old, &mut new);
+        json_patch::diff(&old, &new)
+    }
+
+    fn secret_patch(old: &Value, new: &Value) -> json_patch::Patch {
+        update_patch(
+            Kind::Secret,
+            &old.to_string(),
+            &serde_json::to_string_pretty(new).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn secret_update_patch_equals_diffing_redacted_objects() {
+        let la = |pw: &str| serde_json::json!({LAST_APPLIED: format!("{{\"stringData\":{{\"password\":\"{pw}\"}}}}"), "team": "a"});
+        let base = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": la("CANARY1")},
+            "data": {"password": "Q0FOQVJZMQ==", "user": "dg=="}, "stringData": {"x": "CANARY1"}});
+        let mut changed = base.clone();
+        changed["metadata"]["annotations"] = la("CANARY2");
+        changed["data"]["password"] = serde_json::json!("Q0FOQVJZMg==");
+        changed["data"]["new"] = serde_json::json!("Q0FOQVJZMw==");
+        changed["stringData"] = serde_json::json!({"x": "CANARY2", "y": "CANARY3"});
+        let mut no_annotations = changed.clone();
+        no_annotations["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+        let mut no_data = base.clone();
+        no_data.as_object_mut().unwrap().remove("data");
+        no_data["stringData"] = Value::Null;
+        let mut no_metadata = base.clone();
+        no_metadata["metadata"] = Value::Null;
+        let cases = [&base, &changed, &no_annotations, &no_data, &no_metadata];
+        for old in cases {
+            for new in cases {
+                let ours = secret_patch(old, new);
+                assert_eq!(ours, reference_patch(old, new), "{old} -> {new}");
+                let text = serde_json::to_string(&ours).unwrap();
+                assert!(!text.contains("CANARY") && !text.contains("Q0FOQVJZ"), "{text}");
+            }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn secret_value() -> impl Strategy<Value = Value> {
+        let text = || "[a-c]{0,2}".prop_map(Value::String);
+        let map = move || {
+            prop::option::of(prop::collection::btree_map(
+                "[ab]",
+                prop_oneof![text(), Just(Value::Null)],
+                0..3,
+            ))
+            .prop_map(|m| m.map(|m| Value::Object(m.into_iter().collect())).unwrap_or(Value::Null))
+        };
+        let annotations = prop::option::of(prop::collection::btree_map(
+            prop_oneof![Just(LAST_APPLIED.to_owned()), "[ab]"],
+            text(),
+            0..3,
+        ));
+        (map(), map(), annotations, prop::option::of(text())).prop_map(|(data, string_data, annotations, other)| {
+            let mut o = serde_json::json!({"kind": "Secret", "data": data, "stringData": string_data});
+            o["metadata"] = match annotations {
+                Some(a) => serde_json::json!({"name": "s", "annotations": Value::Object(a.into_iter().collect())}),
+                None => serde_json::json!({"name": "s"}),
+            };
+            if let Some(t) = other {
+                o["type"] = t;
+            }
+            o
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn secret_update_patch_equals_the_reference_on_any_pair(old in secret_value(), new in secret_value()) {
+            prop_assert_eq!(secret_patch(&old, &new), reference_patch(&old, &new));
+        }
     }
 }
