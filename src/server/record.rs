@@ -118,47 +118,31 @@ fn redact_secret_ops(patch: &mut json_patch::Patch) {
     use json_patch::PatchOperation as Op;
     patch.0.retain_mut(|op| {
         let (path, value, replace) = match op {
-            Op::Add(o) => (&o.path, Some(&mut o.value), false),
-            Op::Replace(o) => (&o.path, Some(&mut o.value), true),
+            Op::Add(o) => (&o.path, &mut o.value, false),
+            Op::Replace(o) => (&o.path, &mut o.value, true),
             Op::Remove(_) => return true,
             // The diff writes only add, remove and replace.
             Op::Move(_) | Op::Copy(_) | Op::Test(_) => return false,
         };
         let tokens: Vec<String> = path.tokens().map(|t| t.decoded().into_owned()).collect();
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let Some(value) = value else { return true };
         match tokens.as_slice() {
             ["data" | "stringData", _, ..] => *value = Value::String(REDACTED_CHANGED.into()),
-            ["data" | "stringData"] => {
-                if let Value::Object(map) = value {
-                    for v in map.values_mut() {
-                        *v = Value::String(REDACTED_CHANGED.into());
-                    }
-                }
-            }
+            ["data" | "stringData"] => mark_values(Some(value), REDACTED_CHANGED),
             ["metadata", "annotations", key, ..] if *key == LAST_APPLIED => {
                 if replace || tokens.len() > 3 {
                     return false;
                 }
                 *value = Value::String(REDACTED.into());
             }
-            ["metadata", "annotations"] => {
-                if let Some(v) = value.as_object_mut().and_then(|a| a.get_mut(LAST_APPLIED)) {
-                    *v = Value::String(REDACTED.into());
-                }
-            }
-            ["metadata"] => redact_last_applied_in(value),
+            ["metadata", "annotations"] => redact_last_applied(Some(value)),
+            ["metadata"] => redact_last_applied(value.get_mut("annotations")),
             [] => {
                 // The whole object (only when one side is not an object).
                 for field in ["data", "stringData"] {
-                    if let Some(Value::Object(map)) = value.get_mut(field) {
-                        map.values_mut()
-                            .for_each(|v| *v = Value::String(REDACTED_CHANGED.into()));
-                    }
+                    mark_values(value.get_mut(field), REDACTED_CHANGED);
                 }
-                if let Some(metadata) = value.get_mut("metadata") {
-                    redact_last_applied_in(metadata);
-                }
+                redact_last_applied(value.pointer_mut("/metadata/annotations"));
             }
             _ => {}
         }
@@ -166,10 +150,18 @@ fn redact_secret_ops(patch: &mut json_patch::Patch) {
     });
 }
 
-/// Redacts the last-applied annotation of `metadata` (a metadata object).
-fn redact_last_applied_in(metadata: &mut Value) {
-    if let Some(v) = metadata
-        .get_mut("annotations")
+/// Sets every value of a map (`data`, `stringData`) to `mark`.
+fn mark_values(map: Option<&mut Value>, mark: &str) {
+    if let Some(Value::Object(map)) = map {
+        for v in map.values_mut() {
+            *v = Value::String(mark.into());
+        }
+    }
+}
+
+/// Redacts the last-applied annotation in an annotations map.
+fn redact_last_applied(annotations: Option<&mut Value>) {
+    if let Some(v) = annotations
         .and_then(Value::as_object_mut)
         .and_then(|a| a.get_mut(LAST_APPLIED))
     {
@@ -199,22 +191,9 @@ impl AuditSink {
 #[cfg(test)]
 fn redact_secret(secret: &mut Value) {
     for field in ["data", "stringData"] {
-        if let Some(Value::Object(map)) = secret.get_mut(field) {
-            for v in map.values_mut() {
-                *v = Value::String(REDACTED.into());
-            }
-        }
+        mark_values(secret.get_mut(field), REDACTED);
     }
-    redact_last_applied(secret);
-}
-
-#[cfg(test)]
-fn redact_last_applied(object: &mut Value) {
-    if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations")
-        && let Some(v) = annotations.get_mut(LAST_APPLIED)
-    {
-        *v = Value::String(REDACTED.into());
-    }
+    redact_last_applied(secret.pointer_mut("/metadata/annotations"));
 }
 
 /// Redacts both sides of an update, keeping visible *that* a value changed.
@@ -241,7 +220,7 @@ fn redact_pair(old: &mut Value, new: &mut Value) {
         }
     }
     redact_secret(old);
-    redact_last_applied(new);
+    redact_last_applied(new.pointer_mut("/metadata/annotations"));
 }
 
 fn now_rfc3339() -> String {
