@@ -39,11 +39,31 @@ pub struct Credential<'a> {
 /// them are still found).
 const MAX_LINE: usize = 8 * 1024;
 
+/// The lines of `text` as `str::lines` gives them (`\r\n` ends a line too;
+/// no empty line after a final newline), found with a SIMD search: a value
+/// can be a 1 MiB bundle, and this is several times faster over it.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text).filter(|t| !t.is_empty());
+    std::iter::from_fn(move || {
+        let t = rest?;
+        Some(match memchr::memchr(b'\n', t.as_bytes()) {
+            Some(i) => {
+                rest = Some(&t[i + 1..]).filter(|r| !r.is_empty());
+                t[..i].strip_suffix('\r').unwrap_or(&t[..i])
+            }
+            None => {
+                rest = None;
+                t
+            }
+        })
+    })
+}
+
 /// Every credential in `text`, in order of appearance.
 pub fn credentials(text: &str) -> Vec<Credential<'_>> {
     let mut out = Vec::new();
     uris(text, &mut out);
-    for line in text.lines() {
+    for line in lines(text) {
         let line = line.trim();
         if line.is_empty() || line.len() > MAX_LINE || line.starts_with('#') {
             continue;
@@ -288,9 +308,30 @@ fn pgpass(line: &str) -> Option<Credential<'_>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use rstest::rstest;
 
     use super::*;
+
+    proptest! {
+        /// `lines` splits exactly as `str::lines`.
+        #[test]
+        fn lines_are_str_lines(text in "[a\r\n\u{e9} ]{0,40}") {
+            prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+        }
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("\n")]
+    #[case("a")]
+    #[case("a\n")]
+    #[case("a\r\nb\r")]
+    #[case("\r\n\r\n")]
+    #[case("a\n\nb\n\n")]
+    fn lines_edge_cases(#[case] text: &str) {
+        assert_eq!(lines(text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+    }
 
     #[rstest]
     #[case::uri(

@@ -184,6 +184,39 @@ impl Object {
         Ok(object)
     }
 
+    /// Decodes one object as `kind` straight from the deserializer of the
+    /// document that holds it (`null` is `None`), so the webhook reads a
+    /// request's object in the same pass as the request. Takes the kinds
+    /// whose types check `kind` and `apiVersion` while decoding (Secret,
+    /// Namespace, NetworkPolicy); any other kind, and any object that does
+    /// not decode, is an error, the caller's cue to keep the object's text
+    /// and explain it with [`Object::decode_json`].
+    pub fn decode_in_place<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Option<Object>, D::Error> {
+        use serde::Deserialize;
+        use serde::de::Error;
+        Ok(match kind {
+            Kind::Secret => match Option::<secret::Wire<'de>>::deserialize(input)? {
+                None => None,
+                Some(wire) => Some(Object::Secret(Box::new(
+                    wire.into_secret()
+                        .ok_or_else(|| D::Error::custom("not a plain v1 Secret"))?,
+                ))),
+            },
+            Kind::Namespace => Option::<Namespace>::deserialize(input)?.map(|o| Object::Namespace(Box::new(o))),
+            Kind::NetworkPolicy => {
+                Option::<NetworkPolicy>::deserialize(input)?.map(|o| Object::NetworkPolicy(Box::new(o)))
+            }
+            Kind::Cluster | Kind::Database | Kind::Pooler => {
+                return Err(D::Error::custom("decoded from its text (the kind is checked first)"));
+            }
+        })
+    }
+
+    /// Whether [`Object::decode_in_place`] takes `kind`.
+    pub fn decodes_in_place(kind: Kind) -> bool {
+        matches!(kind, Kind::Secret | Kind::Namespace | Kind::NetworkPolicy)
+    }
+
     /// Decodes `input` as `kind`; with `track`, the error names the field.
     fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D, track: bool) -> Result<Object, DecodeError> {
         fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(

@@ -5,6 +5,9 @@
 //! a message. Values are never part of any message.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
 
 use k8s_openapi::api::core::v1::Secret;
 
@@ -48,67 +51,71 @@ pub fn value<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
         .or_else(|| secret.data.as_ref()?.get(key).map(|b| b.0.as_slice()))
 }
 
-/// A Secret as JSON text, decoded field for field like k8s-openapi's
-/// `Secret` but with `data` decoded by a SIMD base64 decoder: base64 is
-/// most of the cost of a 1 MiB Secret. `None` when the text is not a
-/// valid Secret; the caller then decodes it with k8s-openapi to say why.
+/// A Secret as it comes over the wire, field for field like k8s-openapi's
+/// `Secret`, with `data` values kept as their JSON text (borrowed from the
+/// request: no copy of a 1 MiB value) until [`Wire::into_secret`] decodes
+/// them with a SIMD base64 decoder: base64 is most of the cost of a 1 MiB
+/// Secret.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Wire<'a> {
+    #[serde(borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "super::lean_metadata")]
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(borrow, default)]
+    data: Option<BTreeMap<String, &'a serde_json::value::RawValue>>,
+    #[serde(default)]
+    string_data: Option<BTreeMap<String, String>>,
+    #[serde(default, rename = "type")]
+    type_: Option<String>,
+    #[serde(default)]
+    immutable: Option<bool>,
+}
+
+impl Wire<'_> {
+    /// The Secret, or `None` when it is not a valid `v1` Secret; the caller
+    /// then decodes the text with k8s-openapi to say why.
+    pub(crate) fn into_secret(self) -> Option<Secret> {
+        if self.api_version.is_some_and(|v| v != "v1") || self.kind.is_some_and(|k| k != "Secret") {
+            return None;
+        }
+        let data = match self.data {
+            None => None,
+            Some(map) => Some(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let raw = v.get();
+                        let bytes = if raw == "null" {
+                            Vec::new()
+                        } else {
+                            // The string's text as is: a JSON escape (which the API
+                            // server never writes in base64) is not base64 and fails
+                            // here, leaving the value to k8s-openapi.
+                            let text = raw.strip_prefix('"')?.strip_suffix('"')?;
+                            base64_simd::STANDARD.decode_to_vec(text.as_bytes()).ok()?
+                        };
+                        Some((k, ByteString(bytes)))
+                    })
+                    .collect::<Option<BTreeMap<_, _>>>()?,
+            ),
+        };
+        Some(Secret {
+            data,
+            immutable: self.immutable,
+            metadata: self.metadata,
+            string_data: self.string_data,
+            type_: self.type_,
+        })
+    }
+}
+
+/// A Secret's JSON text decoded through [`Wire`]; `None` when it is not a
+/// valid Secret.
 pub fn decode_json(json: &str) -> Option<Secret> {
-    use std::collections::BTreeMap;
-
-    use k8s_openapi::ByteString;
-    use serde::Deserialize;
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Wire<'a> {
-        #[serde(borrow, default)]
-        api_version: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        kind: Option<Cow<'a, str>>,
-        #[serde(default, deserialize_with = "super::lean_metadata")]
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-        /// Values as raw JSON text, borrowed from the request: no copy of a
-        /// 1 MiB value before it is decoded.
-        #[serde(borrow, default)]
-        data: Option<BTreeMap<String, &'a serde_json::value::RawValue>>,
-        #[serde(default)]
-        string_data: Option<BTreeMap<String, String>>,
-        #[serde(default, rename = "type")]
-        type_: Option<String>,
-        #[serde(default)]
-        immutable: Option<bool>,
-    }
-    let wire: Wire<'_> = serde_json::from_str(json).ok()?;
-    if wire.api_version.is_some_and(|v| v != "v1") || wire.kind.is_some_and(|k| k != "Secret") {
-        return None;
-    }
-    let data = match wire.data {
-        None => None,
-        Some(map) => Some(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let raw = v.get();
-                    let bytes = if raw == "null" {
-                        Vec::new()
-                    } else {
-                        // The string's text as is: a JSON escape (which the API
-                        // server never writes in base64) is not base64 and fails
-                        // here, leaving the value to k8s-openapi.
-                        let text = raw.strip_prefix('"')?.strip_suffix('"')?;
-                        base64_simd::STANDARD.decode_to_vec(text.as_bytes()).ok()?
-                    };
-                    Some((k, ByteString(bytes)))
-                })
-                .collect::<Option<BTreeMap<_, _>>>()?,
-        ),
-    };
-    Some(Secret {
-        data,
-        immutable: wire.immutable,
-        metadata: wire.metadata,
-        string_data: wire.string_data,
-        type_: wire.type_,
-    })
+    serde_json::from_str::<Wire<'_>>(json).ok()?.into_secret()
 }
 
 #[cfg(test)]

@@ -136,8 +136,7 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
         return;
     }
     // The lines are found once (a value can be a 1 MiB bundle).
-    let short_lines: Vec<&str> = text
-        .lines()
+    let short_lines: Vec<&str> = dsn::lines(text)
         .map(str::trim)
         .filter(|l| l.len() <= MAX_SCANNED_LINE)
         .collect();

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation as AdmissionOp};
 use kube::core::response::StatusSummary;
-use kube::core::{ApiResource, DynamicResourceScope, Resource, TypeMeta};
+use kube::core::{ApiResource, DynamicResourceScope, GroupVersionKind, Resource, TypeMeta};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -123,32 +123,207 @@ pub enum Parsed<'a> {
 /// The AdmissionReview envelope. kube-core's `AdmissionReview` flattens its
 /// type fields into the review, which makes serde buffer the whole body
 /// (objects included) into an intermediate tree first; reading the two
-/// fields beside kube-core's `AdmissionRequest` avoids that.
+/// fields beside the request avoids that. `R` is the request: kube-core's
+/// [`Request`], or [`OnePass`].
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
+#[serde(rename_all = "camelCase", bound(deserialize = "R: Deserialize<'de>"))]
+struct Envelope<R> {
     #[serde(default)]
     api_version: String,
     #[serde(default)]
     kind: String,
-    #[serde(borrow, default)]
-    request: Option<Request<'a>>,
+    #[serde(default)]
+    request: Option<R>,
 }
 
-/// Parses a request body into a [`Review`].
+/// A request whose objects are typed in the same pass as the request where
+/// kube-apiserver's field order allows: it sends `kind` and `operation`
+/// before `object` and `oldObject`. An object is kept as text instead when
+/// its kind or the operation is not known yet, for UPDATE (the audit
+/// record's patch is built from the two texts), and for the CloudNativePG
+/// kinds ([`Object::decodes_in_place`]). Anything this pass does not take
+/// (a malformed request, an object that does not decode) makes [`parse`]
+/// read the body again with kube-core's [`Request`] and explain it.
+struct OnePass<'a> {
+    request: Request<'a>,
+    object: Option<Object>,
+    old_object: Option<Object>,
+}
+
+impl<'de> Deserialize<'de> for OnePass<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(input: D) -> Result<Self, D::Error> {
+        input.deserialize_map(OnePassVisitor)
+    }
+}
+
+struct OnePassVisitor;
+
+/// Decodes an object as the request's kind, in place.
+struct InPlace(Kind);
+
+impl<'de> serde::de::DeserializeSeed<'de> for InPlace {
+    type Value = Option<Object>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, input: D) -> Result<Self::Value, D::Error> {
+        Object::decode_in_place(self.0, input)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
+    type Value = OnePass<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an AdmissionRequest")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "camelCase")]
+        enum Field {
+            Uid,
+            Kind,
+            Resource,
+            SubResource,
+            RequestKind,
+            RequestResource,
+            RequestSubResource,
+            Name,
+            Namespace,
+            Operation,
+            UserInfo,
+            Object,
+            OldObject,
+            DryRun,
+            Options,
+            #[serde(other)]
+            Other,
+        }
+        /// Reads a field once; a repeated field is an error, as in the
+        /// derived decoder.
+        fn once<'de, A: serde::de::MapAccess<'de>, T: Deserialize<'de>>(
+            map: &mut A,
+            slot: &mut Option<T>,
+            name: &'static str,
+        ) -> Result<(), A::Error> {
+            if slot.is_some() {
+                return Err(A::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+
+        let (mut uid, mut kind, mut resource, mut sub_resource) = (None, None, None, None);
+        let (mut request_kind, mut request_resource, mut request_sub_resource) = (None, None, None);
+        let (mut name, mut namespace, mut operation, mut user_info) = (None, None, None, None);
+        let (mut dry_run, mut options) = (None, None);
+        // Each object: its text, or the typed object (`Some(None)`: null).
+        let (mut object, mut old_object): (Option<Option<RawObject<'de>>>, Option<Option<Object>>) = (None, None);
+        let (mut old_raw, mut new_typed): (Option<Option<RawObject<'de>>>, Option<Option<Object>>) = (None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Uid => once(&mut map, &mut uid, "uid")?,
+                Field::Kind => once(&mut map, &mut kind, "kind")?,
+                Field::Resource => once(&mut map, &mut resource, "resource")?,
+                Field::SubResource => once(&mut map, &mut sub_resource, "subResource")?,
+                Field::RequestKind => once(&mut map, &mut request_kind, "requestKind")?,
+                Field::RequestResource => once(&mut map, &mut request_resource, "requestResource")?,
+                Field::RequestSubResource => once(&mut map, &mut request_sub_resource, "requestSubResource")?,
+                Field::Name => once(&mut map, &mut name, "name")?,
+                Field::Namespace => once(&mut map, &mut namespace, "namespace")?,
+                Field::Operation => once(&mut map, &mut operation, "operation")?,
+                Field::UserInfo => once(&mut map, &mut user_info, "userInfo")?,
+                Field::DryRun => once(&mut map, &mut dry_run, "dryRun")?,
+                Field::Options => once(&mut map, &mut options, "options")?,
+                Field::Object | Field::OldObject => {
+                    let (raw, typed, name) = match field {
+                        Field::Object => (&mut object, &mut new_typed, "object"),
+                        _ => (&mut old_raw, &mut old_object, "oldObject"),
+                    };
+                    if raw.is_some() || typed.is_some() {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    match in_place_kind(kind.as_ref(), operation.as_ref()) {
+                        Some(k) => *typed = Some(map.next_value_seed(InPlace(k))?),
+                        None => *raw = Some(map.next_value()?),
+                    }
+                }
+                Field::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let request = AdmissionRequest {
+            types: TypeMeta::default(),
+            uid: uid.ok_or_else(|| A::Error::missing_field("uid"))?,
+            kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
+            resource: resource.ok_or_else(|| A::Error::missing_field("resource"))?,
+            sub_resource: sub_resource.flatten(),
+            request_kind: request_kind.flatten(),
+            request_resource: request_resource.flatten(),
+            request_sub_resource: request_sub_resource.flatten(),
+            name: name.unwrap_or_default(),
+            namespace: namespace.flatten(),
+            operation: operation.ok_or_else(|| A::Error::missing_field("operation"))?,
+            user_info: user_info.ok_or_else(|| A::Error::missing_field("userInfo"))?,
+            object: object.flatten(),
+            old_object: old_raw.flatten(),
+            dry_run: dry_run.unwrap_or_default(),
+            options: options.flatten(),
+        };
+        Ok(OnePass {
+            request,
+            object: new_typed.flatten(),
+            old_object: old_object.flatten(),
+        })
+    }
+}
+
+/// The kind to decode an object as in place, when the fields read so far
+/// allow it (see [`OnePass`]).
+fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp>) -> Option<Kind> {
+    let kind = kind.filter(|k| k.version == "v1")?;
+    let covered = Kind::from_group_kind(&kind.group, &kind.kind).filter(|k| Object::decodes_in_place(*k))?;
+    matches!(operation?, AdmissionOp::Create | AdmissionOp::Delete).then_some(covered)
+}
+
+/// Parses a request body into a [`Review`]: in one pass where it can
+/// ([`OnePass`]); otherwise through kube-core's request, which also
+/// explains a body that is not a valid review.
 pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
-    if envelope.api_version != API_VERSION {
-        return Err(BadReview::ApiVersion(envelope.api_version));
+    if let Ok(envelope) = serde_json::from_slice::<Envelope<OnePass<'_>>>(body) {
+        let request = envelope.request.map(|one| {
+            let typed = [one.object, one.old_object];
+            (one.request, typed)
+        });
+        return review(envelope.api_version, envelope.kind, request);
     }
-    if envelope.kind != "AdmissionReview" {
-        return Err(BadReview::Kind(envelope.kind));
+    parse_slow(body)
+}
+
+/// Parses a request body through kube-core's request, the objects decoded
+/// from their texts afterwards.
+fn parse_slow(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
+    let envelope: Envelope<Request<'_>> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
+    let request = envelope.request.map(|r| (r, [None, None]));
+    review(envelope.api_version, envelope.kind, request)
+}
+
+/// Checks the envelope and the request and decodes the objects still held
+/// as text. `typed` holds the new and old objects [`OnePass`] decoded.
+fn review<'a>(
+    api_version: String,
+    kind: String,
+    request: Option<(Request<'a>, [Option<Object>; 2])>,
+) -> Result<Parsed<'a>, BadReview> {
+    if api_version != API_VERSION {
+        return Err(BadReview::ApiVersion(api_version));
     }
-    let mut req = envelope.request.ok_or(BadReview::NoRequest)?;
-    req.types = TypeMeta {
-        api_version: envelope.api_version,
-        kind: envelope.kind,
-    };
+    if kind != "AdmissionReview" {
+        return Err(BadReview::Kind(kind));
+    }
+    let (mut req, [typed_new, typed_old]) = request.ok_or(BadReview::NoRequest)?;
+    req.types = TypeMeta { api_version, kind };
     if req.uid.is_empty() {
         return Err(BadReview::NoUid);
     }
@@ -170,8 +345,14 @@ pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
         json.map(|j| Object::decode_json(kind, j).map_err(|source| BadReview::Mismatch { which, source }))
             .transpose()
     };
-    let object = decode("object", new_json)?;
-    let old_object = decode("oldObject", old_json)?;
+    let object = match typed_new {
+        Some(object) => Some(object),
+        None => decode("object", new_json)?,
+    };
+    let old_object = match typed_old {
+        Some(object) => Some(object),
+        None => decode("oldObject", old_json)?,
+    };
     match operation {
         Operation::Create if object.is_none() => return Err(BadReview::NoObject("CREATE")),
         Operation::Update if object.is_none() => return Err(BadReview::NoObject("UPDATE")),
@@ -257,4 +438,179 @@ pub fn to_body(resp: AdmissionResponse) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
             .unwrap_or_default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn fixtures() -> Vec<(String, Value)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reviews");
+        let mut all: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    serde_json::from_str(&text).unwrap(),
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Everything the handler reads from a parse.
+    fn outcome(parsed: Result<Parsed<'_>, BadReview>) -> String {
+        match parsed {
+            Ok(Parsed::Review(req, review, patch)) => format!(
+                "review {} {:?} {:?} {:?} {review:?} {patch:?}",
+                req.uid, req.types, req.kind, req.resource
+            ),
+            Ok(Parsed::NotCovered(req)) => format!("not covered {} {:?} {:?}", req.uid, req.kind, req.operation),
+            Err(e) => format!("error {e}"),
+        }
+    }
+
+    /// The body with the request's fields in `order` (missing ones left
+    /// out, unknown ones appended).
+    fn with_order(review: &Value, order: &[&str]) -> Vec<u8> {
+        let request = review["request"].as_object().unwrap();
+        let fields: Vec<String> = order
+            .iter()
+            .filter_map(|k| request.get(*k).map(|v| format!("{}:{v}", Value::from(*k))))
+            .collect();
+        format!(
+            r#"{{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{{{}}}}}"#,
+            fields.join(",")
+        )
+        .into_bytes()
+    }
+
+    const APISERVER_ORDER: [&str; 16] = [
+        "uid",
+        "kind",
+        "resource",
+        "subResource",
+        "requestKind",
+        "requestResource",
+        "requestSubResource",
+        "name",
+        "namespace",
+        "operation",
+        "userInfo",
+        "object",
+        "oldObject",
+        "dryRun",
+        "options",
+        "extra",
+    ];
+
+    /// Changes that take a body off the one-pass path, or make it invalid.
+    fn mutate(review: &mut Value, which: usize) {
+        let r = &mut review["request"];
+        match which {
+            1 => r["object"] = Value::Null,
+            2 => r["oldObject"] = r["object"].clone(),
+            3 => r["operation"] = json!("DELETE"),
+            4 => r["operation"] = json!("UPDATE"),
+            5 => r["object"]["kind"] = json!("ConfigMap"),
+            6 => r["object"]["data"] = json!({"k": "not base64!"}),
+            7 => r["object"]["metadata"] = json!("a string"),
+            8 => r["object"] = json!([1, 2]),
+            9 => r["kind"]["version"] = json!("v2"),
+            10 => r["subResource"] = json!("status"),
+            11 => r["uid"] = json!(""),
+            12 => {
+                r.as_object_mut().unwrap().remove("userInfo");
+            }
+            13 => r["operation"] = json!("CONNECT"),
+            14 => r["extra"] = json!({"unknown": [1, {"a": null}]}),
+            15 => r["object"]["stringData"] = json!({"k": "v"}),
+            16 => r["dryRun"] = json!("yes"),
+            _ => {}
+        }
+    }
+
+    /// kube-apiserver's field order takes the one pass, and the objects it
+    /// can type are typed in it.
+    #[test]
+    fn apiserver_order_takes_the_one_pass() {
+        for (name, review) in fixtures() {
+            let body = with_order(&review, &APISERVER_ORDER);
+            if name == "mismatch-kind.json" {
+                // The object is not the kind the request names: the fallback explains it.
+                assert!(serde_json::from_slice::<Envelope<OnePass<'_>>>(&body).is_err());
+                continue;
+            }
+            let envelope: Envelope<OnePass<'_>> =
+                serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let one = envelope.request.unwrap();
+            let op = review["request"]["operation"].as_str().unwrap();
+            let kind = review["request"]["kind"]["kind"].as_str().unwrap();
+            let in_place = matches!(kind, "Secret" | "Namespace" | "NetworkPolicy") && op != "UPDATE";
+            let has = |k: &str| !review["request"][k].is_null();
+            assert_eq!(one.object.is_some(), in_place && has("object"), "{name}");
+            assert_eq!(one.request.object.is_some(), !in_place && has("object"), "{name}");
+            assert_eq!(one.old_object.is_some(), in_place && has("oldObject"), "{name}");
+            assert_eq!(
+                one.request.old_object.is_some(),
+                !in_place && has("oldObject"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_pass_and_the_kube_core_path_agree_on_every_fixture() {
+        for (name, review) in fixtures() {
+            let body = serde_json::to_vec(&review).unwrap();
+            assert_eq!(outcome(parse(&body)), outcome(parse_slow(&body)), "{name}");
+            let expected = match name.as_str() {
+                "configmap-create.json" => "not covered",
+                "mismatch-kind.json" => "error request.object does not match request.kind",
+                _ => "review",
+            };
+            assert!(outcome(parse(&body)).starts_with(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_object_is_refused_as_before() {
+        let (_, review) = fixtures()
+            .into_iter()
+            .find(|(n, _)| n == "secret-create-allowed.json")
+            .unwrap();
+        let body = String::from_utf8(with_order(&review, &APISERVER_ORDER)).unwrap();
+        let object = review["request"]["object"].to_string();
+        let twice = body.replacen(r#""dryRun""#, &format!(r#""object":{object},"dryRun""#), 1);
+        let parsed = outcome(parse(twice.as_bytes()));
+        assert!(parsed.contains("duplicate field `object`"), "{parsed}");
+        assert_eq!(parsed, outcome(parse_slow(twice.as_bytes())));
+    }
+
+    proptest! {
+        /// Whatever the field order and whatever is wrong with the request,
+        /// the one pass (with its fallback) reads a body exactly as
+        /// kube-core's request does.
+        #[test]
+        fn one_pass_agrees_with_the_kube_core_path(
+            pick in 0usize..64,
+            order in Just(APISERVER_ORDER.to_vec()).prop_shuffle(),
+            keep_order in any::<bool>(),
+            mutation in 0usize..20,
+        ) {
+            let all = fixtures();
+            let (name, mut review) = all[pick % all.len()].clone();
+            mutate(&mut review, mutation);
+            let order = if keep_order { APISERVER_ORDER.to_vec() } else { order };
+            let body = with_order(&review, &order);
+            prop_assert_eq!(outcome(parse(&body)), outcome(parse_slow(&body)), "{} {:?}", name, order);
+        }
+    }
 }
