@@ -9,6 +9,9 @@ use cnpg_guard::decision::decide;
 use cnpg_guard::facts::{NoFacts, OfflineFacts};
 use cnpg_guard::model::{Kind, Object, Operation, Review, User};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "../examples/common/mod.rs"]
+mod common;
 use serde_json::{Value, json};
 
 fn request(name: &str) -> Value {
@@ -104,36 +107,7 @@ fn bench(c: &mut Criterion) {
     // The webhook's whole per-request work minus HTTP/TLS: parse the
     // AdmissionReview, decide, build the response and the audit record.
     // The mix is `make bench`'s load (compact JSON, as the API server sends).
-    let mut big_review: Value =
-        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/reviews/secret-create-allowed.json").unwrap())
-            .unwrap();
-    big_review["request"]["object"]["data"]["blob"] = big["object"]["data"]["blob"].clone();
-    let mut cluster_update: Value =
-        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/reviews/cluster-create-allowed.json").unwrap())
-            .unwrap();
-    let mut new = cluster_update["request"]["object"].clone();
-    new["spec"]["instances"] = json!(2);
-    cluster_update["request"]["operation"] = json!("UPDATE");
-    cluster_update["request"]["oldObject"] = cluster_update["request"]["object"].clone();
-    cluster_update["request"]["object"] = new;
-    let compact = |file: &str| {
-        let v: Value =
-            serde_json::from_str(&std::fs::read_to_string(Path::new("tests/fixtures/reviews").join(file)).unwrap())
-                .unwrap();
-        serde_json::to_vec(&v).unwrap()
-    };
-    let mix: Vec<(&str, Vec<u8>, usize)> = vec![
-        ("namespace_create", compact("namespace-create-allowed.json"), 15),
-        ("secret_create", compact("secret-create-allowed.json"), 20),
-        ("secret_update", compact("secret-update-allowed.json"), 10),
-        ("networkpolicy_create", compact("networkpolicy-create-allowed.json"), 10),
-        ("database_create", compact("database-create-allowed.json"), 15),
-        ("cluster_update", serde_json::to_vec(&cluster_update).unwrap(), 15),
-        ("secret_1mib", serde_json::to_vec(&big_review).unwrap(), 1),
-        ("namespace_deny", compact("namespace-create-denied.json"), 5),
-        ("database_deny", compact("database-create-denied.json"), 5),
-        ("secret_deny", compact("secret-create-denied.json"), 4),
-    ];
+    let mix = common::mix();
     let webhook = |body: &[u8]| {
         use cnpg_guard::server::{admission, record::AuditRecord};
         match admission::parse(body).unwrap() {

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use clap::Parser;
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[path = "common/mod.rs"]
 mod common;
@@ -38,46 +37,6 @@ struct Args {
     /// Skip the 10,000-object scale run.
     #[arg(long)]
     no_scale: bool,
-}
-
-const FIXTURES: &str = "tests/fixtures/reviews";
-
-fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(Path::new(FIXTURES).join(name)).expect("fixture");
-    serde_json::from_str(&text).expect("fixture JSON")
-}
-
-/// The request mix, shaped like kube-apiserver's AdmissionReviews:
-/// (name, body, weight out of 100).
-fn workload() -> Vec<(&'static str, Vec<u8>, u32)> {
-    let mut cluster_update = fixture("cluster-create-allowed.json");
-    let object = cluster_update["request"]["object"].clone();
-    let mut new = object.clone();
-    new["spec"]["instances"] = json!(2);
-    cluster_update["request"]["operation"] = json!("UPDATE");
-    cluster_update["request"]["options"] = json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"});
-    cluster_update["request"]["oldObject"] = object;
-    cluster_update["request"]["object"] = new;
-    let mut big = fixture("secret-create-allowed.json");
-    let blob = base64::engine::general_purpose::STANDARD.encode(vec![b'k'; 1024 * 1024 - 64 * 1024]);
-    big["request"]["object"]["data"]["ca-bundle.pem"] = json!(blob);
-    let body = |v: Value| serde_json::to_vec(&v).expect("encode");
-    vec![
-        ("Namespace CREATE", body(fixture("namespace-create-allowed.json")), 15),
-        ("Secret CREATE", body(fixture("secret-create-allowed.json")), 20),
-        ("Secret UPDATE", body(fixture("secret-update-allowed.json")), 10),
-        (
-            "NetworkPolicy CREATE",
-            body(fixture("networkpolicy-create-allowed.json")),
-            10,
-        ),
-        ("Database CREATE", body(fixture("database-create-allowed.json")), 15),
-        ("Cluster UPDATE", body(cluster_update), 15),
-        ("Secret 1 MiB", body(big), 1),
-        ("deny: Namespace", body(fixture("namespace-create-denied.json")), 5),
-        ("deny: Database", body(fixture("database-create-denied.json")), 5),
-        ("deny: Secret", body(fixture("secret-create-denied.json")), 4),
-    ]
 }
 
 /// Requests in weighted round-robin order.
@@ -318,7 +277,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let work = workload();
+    let work = common::mix();
     let seq = sequence(&work);
 
     println!(

@@ -1,5 +1,6 @@
-//! Shared by the bench and soak examples: loopback ports, /proc readings of
-//! the server process, and a reqwest client over our own rustls config.
+//! Shared by the bench and soak examples and the criterion bench: the
+//! request mix, loopback ports, /proc readings of the server process, and a
+//! reqwest client over our own rustls config.
 
 #![allow(dead_code)]
 
@@ -7,6 +8,82 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
+
+const FIXTURES: &str = "tests/fixtures/reviews";
+
+fn fixture(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(std::path::Path::new(FIXTURES).join(name)).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// An AdmissionReview body as kube-apiserver writes it: compact, with the
+/// request's fields in its order (`kind` and `operation` before the
+/// objects, which the webhook's one-pass parse relies on). A plain
+/// `serde_json::to_vec` of a `Value` would sort them.
+pub fn apiserver_body(review: &serde_json::Value) -> Vec<u8> {
+    const ORDER: [&str; 15] = [
+        "uid",
+        "kind",
+        "resource",
+        "subResource",
+        "requestKind",
+        "requestResource",
+        "requestSubResource",
+        "name",
+        "namespace",
+        "operation",
+        "userInfo",
+        "object",
+        "oldObject",
+        "dryRun",
+        "options",
+    ];
+    let request = review["request"].as_object().expect("request");
+    assert!(
+        request.keys().all(|k| ORDER.contains(&k.as_str())),
+        "unknown request field"
+    );
+    let fields: Vec<String> = ORDER
+        .iter()
+        .filter_map(|k| request.get(*k).map(|v| format!("{}:{v}", serde_json::Value::from(*k))))
+        .collect();
+    format!(
+        r#"{{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{{{}}}}}"#,
+        fields.join(",")
+    )
+    .into_bytes()
+}
+
+/// The request mix of `make bench`, shaped like kube-apiserver's
+/// AdmissionReviews: (name, body, weight out of 100).
+pub fn mix() -> Vec<(&'static str, Vec<u8>, u32)> {
+    use base64::Engine;
+    use serde_json::json;
+    let mut cluster_update = fixture("cluster-create-allowed.json");
+    let object = cluster_update["request"]["object"].clone();
+    let mut new = object.clone();
+    new["spec"]["instances"] = json!(2);
+    cluster_update["request"]["operation"] = json!("UPDATE");
+    cluster_update["request"]["options"] = json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"});
+    cluster_update["request"]["oldObject"] = object;
+    cluster_update["request"]["object"] = new;
+    let mut big = fixture("secret-create-allowed.json");
+    let blob = base64::engine::general_purpose::STANDARD.encode(vec![b'k'; 1024 * 1024 - 64 * 1024]);
+    big["request"]["object"]["data"]["ca-bundle.pem"] = json!(blob);
+    let file = |name: &str| apiserver_body(&fixture(name));
+    vec![
+        ("Namespace CREATE", file("namespace-create-allowed.json"), 15),
+        ("Secret CREATE", file("secret-create-allowed.json"), 20),
+        ("Secret UPDATE", file("secret-update-allowed.json"), 10),
+        ("NetworkPolicy CREATE", file("networkpolicy-create-allowed.json"), 10),
+        ("Database CREATE", file("database-create-allowed.json"), 15),
+        ("Cluster UPDATE", apiserver_body(&cluster_update), 15),
+        ("Secret 1 MiB", apiserver_body(&big), 1),
+        ("deny: Namespace", file("namespace-create-denied.json"), 5),
+        ("deny: Database", file("database-create-denied.json"), 5),
+        ("deny: Secret", file("secret-create-denied.json"), 4),
+    ]
+}
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
