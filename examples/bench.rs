@@ -37,6 +37,10 @@ struct Args {
     /// Skip the 10,000-object scale run.
     #[arg(long)]
     no_scale: bool,
+    /// The fixed request rate (req/s, over 16 keep-alive connections) of
+    /// the latency run below the saturation table; 0 skips it.
+    #[arg(long, default_value_t = 2000)]
+    rate: u32,
 }
 
 /// Requests in weighted round-robin order.
@@ -107,6 +111,7 @@ struct Cell {
     p50: f64,
     p99: f64,
     p999: f64,
+    max: f64,
     peak_rss_mib: f64,
     errors: u64,
     /// Server CPU (user + system) per request, µs.
@@ -126,6 +131,7 @@ impl Cell {
             p50: hist.value_at_quantile(0.50) as f64 / 1000.0,
             p99: hist.value_at_quantile(0.99) as f64 / 1000.0,
             p999: hist.value_at_quantile(0.999) as f64 / 1000.0,
+            max: hist.max() as f64 / 1000.0,
             peak_rss_mib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0,
             errors: runs.iter().map(|r| r.errors).sum(),
             cpu_us: cpu.as_secs_f64() * 1e6 / hist.len().max(1) as f64,
@@ -134,6 +140,11 @@ impl Cell {
 }
 
 /// Runs `concurrency` loops against `server` for `seconds` (after a warm-up).
+/// Closed loop (each loop sends its next request when the last is answered)
+/// unless `rate` (req/s over all loops) is given: then each loop sends on a
+/// fixed schedule, and a request sent late because the previous one was
+/// slow is timed from when it was due (no coordinated omission).
+#[allow(clippy::too_many_arguments)]
 fn run_cell(
     rt: &tokio::runtime::Runtime,
     server: &Server,
@@ -142,6 +153,7 @@ fn run_cell(
     concurrency: usize,
     seconds: u64,
     seq: &[bytes::Bytes],
+    rate: Option<f64>,
 ) -> Run {
     let url = format!("https://localhost:{}/validate?timeout=10s", server.port);
     let client = client(ca, keep_alive);
@@ -170,13 +182,31 @@ fn run_cell(
                 errors.clone(),
             );
             let seq: Vec<bytes::Bytes> = seq.to_vec();
+            // Each loop's share of a fixed rate, loops offset within a period.
+            let period = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
             tasks.push(tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
                 let mut i = t * 7;
+                let mut due = period.map(|p| Instant::now() + p * t as u32 / concurrency as u32);
                 while !stop.load(Ordering::Relaxed) {
                     let body = seq[i % seq.len()].clone();
                     i += 1;
-                    let started = Instant::now();
+                    let started = match (&mut due, period) {
+                        (Some(due), Some(p)) => {
+                            let at = *due;
+                            *due += p;
+                            if Instant::now() < at {
+                                // On time: timed from the send (the timer's
+                                // wake-up slop is the load generator's, not
+                                // the server's).
+                                tokio::time::sleep_until(at.into()).await;
+                                Instant::now()
+                            } else {
+                                at
+                            }
+                        }
+                        _ => Instant::now(),
+                    };
                     let ok = match client
                         .post(&url)
                         .header("Content-Type", "application/json")
@@ -311,8 +341,8 @@ fn main() {
             let (guard, _) = start_guard(dir.path(), &[]);
             let (mut b_runs, mut g_runs) = (Vec::new(), Vec::new());
             for _ in 0..args.rounds.max(1) {
-                b_runs.push(run_cell(&rt, &base, &ca, keep_alive, c, args.seconds, &seq));
-                g_runs.push(run_cell(&rt, &guard, &ca, keep_alive, c, args.seconds, &seq));
+                b_runs.push(run_cell(&rt, &base, &ca, keep_alive, c, args.seconds, &seq, None));
+                g_runs.push(run_cell(&rt, &guard, &ca, keep_alive, c, args.seconds, &seq, None));
             }
             let hwm = proc_status_kib(guard.child.id(), "VmHWM:") as f64 / 1024.0;
             let base_hwm = proc_status_kib(base.child.id(), "VmHWM:") as f64 / 1024.0;
@@ -343,6 +373,31 @@ fn main() {
         }
     }
 
+    if args.rate > 0 {
+        let rate = f64::from(args.rate);
+        let base = start_baseline(dir.path());
+        let (guard, _) = start_guard(dir.path(), &[]);
+        let (mut b_runs, mut g_runs) = (Vec::new(), Vec::new());
+        for _ in 0..args.rounds.max(1) {
+            b_runs.push(run_cell(&rt, &base, &ca, true, 16, args.seconds, &seq, Some(rate)));
+            g_runs.push(run_cell(&rt, &guard, &ca, true, 16, args.seconds, &seq, Some(rate)));
+        }
+        drop(guard);
+        drop(base);
+        println!();
+        println!("## latency at a fixed rate: {rate:.0} req/s offered over 16 keep-alive connections");
+        println!();
+        println!("| server | req/s answered | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | errors |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for (name, runs) in [("baseline", &b_runs), ("cnpg-guard", &g_runs)] {
+            let cell = Cell::of(runs);
+            println!(
+                "| {name} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
+                cell.rps, cell.p50, cell.p99, cell.p999, cell.max, cell.cpu_us, cell.errors
+            );
+        }
+    }
+
     if !args.no_scale {
         let n = 10_000;
         let (contract, facts) = scale_files(dir.path(), n);
@@ -359,7 +414,7 @@ fn main() {
         let (scaled, ready) = start_guard(dir.path(), &extra);
         std::thread::sleep(Duration::from_millis(200));
         let rss_scaled_idle = proc_status_kib(scaled.child.id(), "VmRSS:") as f64 / 1024.0;
-        let s = Cell::of(&[run_cell(&rt, &scaled, &ca, true, 16, args.seconds, &seq)]);
+        let s = Cell::of(&[run_cell(&rt, &scaled, &ca, true, 16, args.seconds, &seq, None)]);
         let hwm = proc_status_kib(scaled.child.id(), "VmHWM:") as f64 / 1024.0;
         drop(scaled);
         let objects = 3 * n; // consumers + managed roles + Database CRs
