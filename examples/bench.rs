@@ -99,6 +99,8 @@ fn start_baseline(dir: &Path) -> Server {
 /// One measured run against one server.
 struct Run {
     hist: Histogram<u64>,
+    /// The 1 MiB Secret's requests only.
+    big: Histogram<u64>,
     seconds: f64,
     errors: u64,
     peak_rss_kib: u64,
@@ -112,6 +114,10 @@ struct Cell {
     p99: f64,
     p999: f64,
     max: f64,
+    /// p99 of all requests but the 1 MiB Secret's.
+    p99_small: f64,
+    /// p50 of the 1 MiB Secret's requests.
+    big_p50: f64,
     peak_rss_mib: f64,
     errors: u64,
     /// Server CPU (user + system) per request, µs.
@@ -121,9 +127,13 @@ struct Cell {
 impl Cell {
     fn of(runs: &[Run]) -> Cell {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+        let mut big = hist.clone();
         for r in runs {
             let _ = hist.add(&r.hist);
+            let _ = big.add(&r.big);
         }
+        let mut small = hist.clone();
+        let _ = small.subtract(&big);
         let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
         let cpu: Duration = runs.iter().map(|r| r.cpu).sum();
         Cell {
@@ -132,6 +142,8 @@ impl Cell {
             p99: hist.value_at_quantile(0.99) as f64 / 1000.0,
             p999: hist.value_at_quantile(0.999) as f64 / 1000.0,
             max: hist.max() as f64 / 1000.0,
+            p99_small: small.value_at_quantile(0.99) as f64 / 1000.0,
+            big_p50: big.value_at_quantile(0.50) as f64 / 1000.0,
             peak_rss_mib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0,
             errors: runs.iter().map(|r| r.errors).sum(),
             cpu_us: cpu.as_secs_f64() * 1e6 / hist.len().max(1) as f64,
@@ -171,7 +183,7 @@ fn run_cell(
             }
         })
     };
-    let (hist, cpu) = rt.block_on(async {
+    let (hist, big, cpu) = rt.block_on(async {
         let mut tasks = Vec::new();
         for t in 0..concurrency {
             let (client, url, stop, measuring, errors) = (
@@ -186,10 +198,12 @@ fn run_cell(
             let period = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
             tasks.push(tokio::spawn(async move {
                 let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+                let mut hb = h.clone();
                 let mut i = t * 7;
                 let mut due = period.map(|p| Instant::now() + p * t as u32 / concurrency as u32);
                 while !stop.load(Ordering::Relaxed) {
                     let body = seq[i % seq.len()].clone();
+                    let is_big = body.len() > 512 * 1024;
                     i += 1;
                     let started = match (&mut due, period) {
                         (Some(due), Some(p)) => {
@@ -219,13 +233,17 @@ fn run_cell(
                     };
                     if measuring.load(Ordering::Relaxed) {
                         if ok {
-                            let _ = h.record(started.elapsed().as_micros().max(1) as u64);
+                            let us = started.elapsed().as_micros().max(1) as u64;
+                            let _ = h.record(us);
+                            if is_big {
+                                let _ = hb.record(us);
+                            }
                         } else {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
-                h
+                (h, hb)
             }));
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -236,17 +254,20 @@ fn run_cell(
         let cpu = proc_cpu(pid).saturating_sub(cpu_before);
         stop.store(true, Ordering::Relaxed);
         let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+        let mut big = total.clone();
         for t in tasks {
-            if let Ok(h) = t.await {
+            if let Ok((h, hb)) = t.await {
                 let _ = total.add(h);
+                let _ = big.add(hb);
             }
         }
-        (total, cpu)
+        (total, big, cpu)
     });
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     Run {
         hist,
+        big,
         seconds: seconds as f64,
         errors: errors.load(Ordering::Relaxed),
         peak_rss_kib: peak.load(Ordering::Relaxed),
@@ -387,13 +408,23 @@ fn main() {
         println!();
         println!("## latency at a fixed rate: {rate:.0} req/s offered over 16 keep-alive connections");
         println!();
-        println!("| server | req/s answered | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | errors |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!(
+            "| server | req/s answered | p50 ms | p99 ms | p99.9 ms | max ms | p99 ms without the 1 MiB Secret | 1 MiB Secret p50 ms | CPU µs/req | errors |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         for (name, runs) in [("baseline", &b_runs), ("cnpg-guard", &g_runs)] {
             let cell = Cell::of(runs);
             println!(
-                "| {name} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
-                cell.rps, cell.p50, cell.p99, cell.p999, cell.max, cell.cpu_us, cell.errors
+                "| {name} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
+                cell.rps,
+                cell.p50,
+                cell.p99,
+                cell.p999,
+                cell.max,
+                cell.p99_small,
+                cell.big_p50,
+                cell.cpu_us,
+                cell.errors
             );
         }
     }

@@ -101,7 +101,7 @@ impl Metrics {
         let rejected_requests = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "rejected_requests",
-            "Requests answered with an HTTP error (bad_request, too_large)",
+            "Requests answered with an HTTP error (bad_request, too_large, overloaded)",
             rejected_requests.clone(),
         );
         let certificate_expiry_seconds = Gauge::<f64, AtomicU64>::default();
