@@ -434,10 +434,12 @@ pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
 /// Serializes a response review. Serializing these plain types cannot fail
 /// in practice; if it ever did, the API server gets a well-formed error.
 pub fn to_body(resp: AdmissionResponse) -> Vec<u8> {
-    serde_json::to_vec(&resp.into_review()).unwrap_or_else(|e| {
-        serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
-            .unwrap_or_default()
-    })
+    let mut body = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut body, &resp.into_review()) {
+        Ok(()) => body,
+        Err(e) => serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
+            .unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]

@@ -175,7 +175,9 @@ pub struct AuditSink;
 
 impl AuditSink {
     pub fn write(&self, record: &AuditRecord<'_>) {
-        if let Ok(mut line) = serde_json::to_vec(record) {
+        // One allocation for a typical record (no growth while encoding).
+        let mut line = Vec::with_capacity(1024);
+        if serde_json::to_writer(&mut line, record).is_ok() {
             line.push(b'\n');
             let mut out = std::io::stdout().lock();
             if let Err(e) = out.write_all(&line).and_then(|_| out.flush()) {
