@@ -21,29 +21,13 @@ fn fixture(name: &str) -> serde_json::Value {
 /// objects, which the webhook's one-pass parse relies on). A plain
 /// `serde_json::to_vec` of a `Value` would sort them.
 pub fn apiserver_body(review: &serde_json::Value) -> Vec<u8> {
-    const ORDER: [&str; 15] = [
-        "uid",
-        "kind",
-        "resource",
-        "subResource",
-        "requestKind",
-        "requestResource",
-        "requestSubResource",
-        "name",
-        "namespace",
-        "operation",
-        "userInfo",
-        "object",
-        "oldObject",
-        "dryRun",
-        "options",
-    ];
+    let order = cnpg_guard::server::admission::APISERVER_FIELD_ORDER;
     let request = review["request"].as_object().expect("request");
     assert!(
-        request.keys().all(|k| ORDER.contains(&k.as_str())),
+        request.keys().all(|k| order.contains(&k.as_str())),
         "unknown request field"
     );
-    let fields: Vec<String> = ORDER
+    let fields: Vec<String> = order
         .iter()
         .filter_map(|k| request.get(*k).map(|v| format!("{}:{v}", serde_json::Value::from(*k))))
         .collect();
