@@ -239,8 +239,8 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
         let (mut name, mut namespace, mut operation, mut user_info) = (None, None, None, None);
         let (mut dry_run, mut options) = (None, None);
         // Each object: its text, or the typed object (`Some(None)`: null).
-        let (mut object, mut old_object): (Option<Option<RawObject<'de>>>, Option<Option<Object>>) = (None, None);
-        let (mut old_raw, mut new_typed): (Option<Option<RawObject<'de>>>, Option<Option<Object>>) = (None, None);
+        let (mut new_raw, mut old_raw): (Option<Option<RawObject<'de>>>, _) = (None, None);
+        let (mut new_typed, mut old_typed): (Option<Option<Object>>, _) = (None, None);
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::Uid => once(&mut map, &mut uid, "uid")?,
@@ -258,8 +258,8 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
                 Field::Options => once(&mut map, &mut options, "options")?,
                 Field::Object | Field::OldObject => {
                     let (raw, typed, name) = match field {
-                        Field::Object => (&mut object, &mut new_typed, "object"),
-                        _ => (&mut old_raw, &mut old_object, "oldObject"),
+                        Field::Object => (&mut new_raw, &mut new_typed, "object"),
+                        _ => (&mut old_raw, &mut old_typed, "oldObject"),
                     };
                     if raw.is_some() || typed.is_some() {
                         return Err(A::Error::duplicate_field(name));
@@ -287,7 +287,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
             namespace: namespace.flatten(),
             operation: operation.ok_or_else(|| A::Error::missing_field("operation"))?,
             user_info: user_info.ok_or_else(|| A::Error::missing_field("userInfo"))?,
-            object: object.flatten(),
+            object: new_raw.flatten(),
             old_object: old_raw.flatten(),
             dry_run: dry_run.unwrap_or_default(),
             options: options.flatten(),
@@ -295,7 +295,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
         Ok(OnePass {
             request,
             object: new_typed.flatten(),
-            old_object: old_object.flatten(),
+            old_object: old_typed.flatten(),
         })
     }
 }
