@@ -14,12 +14,11 @@ use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// The patch from `old` to `new`; both must be JSON texts.
+/// The patch from `old` to `new`, two JSON texts. What differs is checked
+/// as it is parsed; two identical texts are equal without being read.
 pub fn diff(old: &str, new: &str) -> Result<Patch, serde_json::Error> {
     let mut patch = Patch::default();
     let mut path = PointerBuf::new();
-    let old: &RawValue = serde_json::from_str(old)?;
-    let new: &RawValue = serde_json::from_str(new)?;
     diff_raw(old, new, &mut path, &mut patch)?;
     Ok(patch)
 }
@@ -47,29 +46,29 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
     }
 }
 
-fn is_object(v: &RawValue) -> bool {
-    v.get().trim_start().starts_with('{')
+fn is_object(text: &str) -> bool {
+    text.trim_start().starts_with('{')
 }
 
-fn diff_raw(old: &RawValue, new: &RawValue, path: &mut PointerBuf, patch: &mut Patch) -> serde_json::Result<()> {
-    if old.get() == new.get() {
+fn diff_raw(old: &str, new: &str, path: &mut PointerBuf, patch: &mut Patch) -> serde_json::Result<()> {
+    if old == new {
         return Ok(());
     }
     if !(is_object(old) && is_object(new)) {
         // Arrays, scalars or a change of type: json_patch on the parsed
         // values, its paths under ours.
-        let sub = json_patch::diff(&serde_json::from_str(old.get())?, &serde_json::from_str(new.get())?);
+        let sub = json_patch::diff(&serde_json::from_str(old)?, &serde_json::from_str(new)?);
         patch.0.extend(sub.0.into_iter().map(|op| under(path, op)));
         return Ok(());
     }
     // Sorted like serde_json's map, so the operations come in json_patch's
     // order. Keys are borrowed from the text (owned only when escaped).
-    let old: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(old.get())?;
-    let new: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(new.get())?;
+    let old: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(old)?;
+    let new: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(new)?;
     for (key, new_value) in &new {
         path.push_back(key.0.as_ref());
         match old.get(key) {
-            Some(old_value) => diff_raw(old_value, new_value, path, patch)?,
+            Some(old_value) => diff_raw(old_value.get(), new_value.get(), path, patch)?,
             None => patch.0.push(PatchOperation::Add(AddOperation {
                 path: path.clone(),
                 value: serde_json::from_str::<Value>(new_value.get())?,
