@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-
 use k8s_openapi::api::core::v1::Secret;
 
 /// One key of a Secret.
