@@ -12,6 +12,11 @@ pub struct LocalObjectReference {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Cluster {
+    /// The object's own `kind`, when it states one: checked against the
+    /// request's kind while decoding (`Object::decode_json`), so the text is
+    /// read once.
+    #[serde(default)]
+    pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     #[serde(default)]
@@ -98,6 +103,11 @@ impl RoleConfiguration {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Database {
+    /// The object's own `kind`, when it states one: checked against the
+    /// request's kind while decoding (`Object::decode_json`), so the text is
+    /// read once.
+    #[serde(default)]
+    pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     pub spec: DatabaseSpec,
@@ -117,6 +127,11 @@ pub struct DatabaseSpec {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Pooler {
+    /// The object's own `kind`, when it states one: checked against the
+    /// request's kind while decoding (`Object::decode_json`), so the text is
+    /// read once.
+    #[serde(default)]
+    pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
     pub metadata: ObjectMeta,
     pub spec: PoolerSpec,
@@ -155,5 +170,43 @@ mod tests {
         assert_eq!(err.field, "metadata.labels");
         let none = r#"{"metadata":null,"spec":{}}"#;
         assert!(Object::decode_json(Kind::Cluster, none).is_ok());
+    }
+
+    const DATABASE_SPEC: &str = r#""spec":{"name":"app","owner":"app","cluster":{"name":"apps-pg"}}"#;
+
+    /// The declared kind is checked in the same read as the fields: an
+    /// object that says it is another kind is refused whether or not it
+    /// decodes as the requested kind, in one pass or from its text.
+    #[rstest::rstest]
+    #[case::decodes_as_requested(Kind::Database, "Cluster", DATABASE_SPEC, Some("Cluster"))]
+    #[case::does_not_decode(Kind::Database, "Pooler", r#""spec":{"owner":7}"#, Some("Pooler"))]
+    #[case::cluster_says_database(Kind::Cluster, "Database", r#""spec":{}"#, Some("Database"))]
+    #[case::pooler_says_cluster(Kind::Pooler, "Cluster", r#""spec":{"cluster":{"name":"x"}}"#, Some("Cluster"))]
+    #[case::matches(Kind::Database, "Database", DATABASE_SPEC, None)]
+    fn the_declared_kind_is_checked(
+        #[case] kind: Kind,
+        #[case] declared: &str,
+        #[case] spec: &str,
+        #[case] refused_as: Option<&str>,
+    ) {
+        let json =
+            format!(r#"{{"apiVersion":"postgresql.cnpg.io/v1","kind":"{declared}","metadata":{{"name":"x"}},{spec}}}"#);
+        let from_text = Object::decode_json(kind, &json);
+        let mut input = serde_json::Deserializer::from_str(&json);
+        let in_place = Object::decode_in_place(kind, &mut input);
+        match refused_as {
+            Some(other) => {
+                let e = from_text.unwrap_err();
+                assert_eq!(
+                    (e.field.as_str(), e.message),
+                    ("kind", format!("the object says it is a {other}"))
+                );
+                assert!(in_place.is_err(), "in place");
+            }
+            None => {
+                assert_eq!(from_text.unwrap().kind(), kind);
+                assert_eq!(in_place.unwrap().unwrap().kind(), kind);
+            }
+        }
     }
 }

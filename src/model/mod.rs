@@ -5,6 +5,7 @@
 //! the pipeline is the same for all three.
 
 pub mod cnpg;
+mod lean;
 pub mod secret;
 
 use std::collections::BTreeMap;
@@ -147,8 +148,33 @@ impl Object {
         if !json.trim_start().starts_with('{') {
             return Err(not_an_object(kind));
         }
+        // Fast path without path tracking; only a failure is decoded again,
+        // tracking the path, to name the offending field.
+        let lean = match kind {
+            Kind::Secret => secret::decode_json(json).map(|o| Object::Secret(Box::new(o))),
+            Kind::Namespace => serde_json::from_str::<lean::LeanNamespace<'_>>(json)
+                .ok()
+                .and_then(lean::LeanNamespace::into_namespace)
+                .map(|o| Object::Namespace(Box::new(o))),
+            Kind::NetworkPolicy => serde_json::from_str::<lean::LeanNetworkPolicy<'_>>(json)
+                .ok()
+                .and_then(lean::LeanNetworkPolicy::into_network_policy)
+                .map(|o| Object::NetworkPolicy(Box::new(o))),
+            Kind::Cluster | Kind::Database | Kind::Pooler => None,
+        };
+        if let Some(object) = lean {
+            return Ok(object);
+        }
+        let mut input = serde_json::Deserializer::from_str(json);
+        if let Ok(object) = Object::decode_from(kind, &mut input, false)
+            && input.end().is_ok()
+        {
+            return object.check_declared_kind();
+        }
         // k8s-openapi's types check `kind` and `apiVersion` while decoding;
-        // the CloudNativePG structs read only the fields the rules need.
+        // the CloudNativePG structs keep the `kind` they read, checked above.
+        // A CloudNativePG object that does not decode is first named by the
+        // kind it says it is, if that is another.
         if matches!(kind, Kind::Cluster | Kind::Database | Kind::Pooler) {
             #[derive(serde::Deserialize)]
             struct Head<'a> {
@@ -161,19 +187,6 @@ impl Object {
                 return Err(says_it_is(kind, &declared));
             }
         }
-        // Fast path without path tracking; only a failure is decoded again,
-        // tracking the path, to name the offending field.
-        if kind == Kind::Secret
-            && let Some(secret) = secret::decode_json(json)
-        {
-            return Ok(Object::Secret(Box::new(secret)));
-        }
-        let mut input = serde_json::Deserializer::from_str(json);
-        if let Ok(object) = Object::decode_from(kind, &mut input, false)
-            && input.end().is_ok()
-        {
-            return Ok(object);
-        }
         let mut input = serde_json::Deserializer::from_str(json);
         let object = Object::decode_from(kind, &mut input, true)?;
         input.end().map_err(|e| DecodeError {
@@ -181,40 +194,53 @@ impl Object {
             field: "(object)".into(),
             message: e.to_string(),
         })?;
-        Ok(object)
+        object.check_declared_kind()
+    }
+
+    /// The object, unless it says it is another kind than it was decoded
+    /// as (the CloudNativePG structs keep the `kind` they read; k8s-openapi's
+    /// types refuse another while decoding).
+    fn check_declared_kind(self) -> Result<Object, DecodeError> {
+        let declared = match &self {
+            Object::Cluster(o) => o.kind.as_deref(),
+            Object::Database(o) => o.kind.as_deref(),
+            Object::Pooler(o) => o.kind.as_deref(),
+            Object::Namespace(_) | Object::NetworkPolicy(_) | Object::Secret(_) => None,
+        };
+        match declared {
+            Some(declared) if declared != self.kind().as_str() => Err(says_it_is(self.kind(), declared)),
+            _ => Ok(self),
+        }
     }
 
     /// Decodes one object as `kind` straight from the deserializer of the
     /// document that holds it (`null` is `None`), so the webhook reads a
-    /// request's object in the same pass as the request. Takes the kinds
-    /// whose types check `kind` and `apiVersion` while decoding (Secret,
-    /// Namespace, NetworkPolicy); any other kind, and any object that does
-    /// not decode, is an error, the caller's cue to keep the object's text
-    /// and explain it with [`Object::decode_json`].
+    /// request's object in the same pass as the request. An object that
+    /// does not decode, or says it is another kind, is an error: the
+    /// caller's cue to read the object's text again and explain it with
+    /// [`Object::decode_json`].
     pub fn decode_in_place<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Option<Object>, D::Error> {
         use serde::Deserialize;
-        use serde::de::Error;
-        Ok(match kind {
-            Kind::Secret => match Option::<secret::Wire<'de>>::deserialize(input)? {
-                None => None,
-                Some(wire) => Some(Object::Secret(Box::new(
-                    wire.into_secret()
-                        .ok_or_else(|| D::Error::custom("not a plain v1 Secret"))?,
-                ))),
-            },
-            Kind::Namespace => Option::<Namespace>::deserialize(input)?.map(|o| Object::Namespace(Box::new(o))),
-            Kind::NetworkPolicy => {
-                Option::<NetworkPolicy>::deserialize(input)?.map(|o| Object::NetworkPolicy(Box::new(o)))
-            }
-            Kind::Cluster | Kind::Database | Kind::Pooler => {
-                return Err(D::Error::custom("decoded from its text (the kind is checked first)"));
-            }
-        })
-    }
-
-    /// Whether [`Object::decode_in_place`] takes `kind`.
-    pub fn decodes_in_place(kind: Kind) -> bool {
-        matches!(kind, Kind::Secret | Kind::Namespace | Kind::NetworkPolicy)
+        // `Some(None)`: an object that is not a `kind` it can be.
+        let object = match kind {
+            Kind::Secret => Option::<secret::Wire<'de>>::deserialize(input)?
+                .map(|wire| wire.into_secret().map(|o| Object::Secret(Box::new(o)))),
+            Kind::Namespace => Option::<lean::LeanNamespace<'de>>::deserialize(input)?
+                .map(|wire| wire.into_namespace().map(|o| Object::Namespace(Box::new(o)))),
+            Kind::NetworkPolicy => Option::<lean::LeanNetworkPolicy<'de>>::deserialize(input)?
+                .map(|wire| wire.into_network_policy().map(|o| Object::NetworkPolicy(Box::new(o)))),
+            Kind::Cluster => Option::<Cluster>::deserialize(input)?.map(|o| Some(Object::Cluster(Box::new(o)))),
+            Kind::Database => Option::<Database>::deserialize(input)?.map(|o| Some(Object::Database(Box::new(o)))),
+            Kind::Pooler => Option::<Pooler>::deserialize(input)?.map(|o| Some(Object::Pooler(Box::new(o)))),
+        };
+        match object.map(|o| o.and_then(|o| o.check_declared_kind().ok())) {
+            None => Ok(None),
+            Some(Some(object)) => Ok(Some(object)),
+            Some(None) => Err(serde::de::Error::custom(format_args!(
+                "not a {} {kind}",
+                kind.api_version()
+            ))),
+        }
     }
 
     /// Decodes `input` as `kind`; with `track`, the error names the field.

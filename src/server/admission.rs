@@ -160,11 +160,11 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// kube-apiserver's field order allows: it sends `kind` and `operation`
 /// before `object` and `oldObject`. An object is kept as text instead when
 /// its kind or the operation is not known yet (see
-/// [`APISERVER_FIELD_ORDER`]), for UPDATE (the audit record's patch is
-/// built from the two texts), and for the CloudNativePG kinds
-/// ([`Object::decodes_in_place`]). Anything this pass does not take (a
-/// malformed request, an object that does not decode) makes [`parse`] read
-/// the body again with kube-core's [`Request`] and explain it.
+/// [`APISERVER_FIELD_ORDER`]), and for UPDATE (the audit record's patch is
+/// built from the two texts). Anything this pass does not take (a
+/// malformed request, an object that does not decode or says it is another
+/// kind) makes [`parse`] read the body again with kube-core's [`Request`]
+/// and explain it.
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,
@@ -304,7 +304,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
 /// allow it (see [`OnePass`]).
 fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp>) -> Option<Kind> {
     let kind = kind.filter(|k| k.version == "v1")?;
-    let covered = Kind::from_group_kind(&kind.group, &kind.kind).filter(|k| Object::decodes_in_place(*k))?;
+    let covered = Kind::from_group_kind(&kind.group, &kind.kind)?;
     matches!(operation?, AdmissionOp::Create | AdmissionOp::Delete).then_some(covered)
 }
 
@@ -562,7 +562,11 @@ mod tests {
             let one = envelope.request.unwrap();
             let op = review["request"]["operation"].as_str().unwrap();
             let kind = review["request"]["kind"]["kind"].as_str().unwrap();
-            let in_place = matches!(kind, "Secret" | "Namespace" | "NetworkPolicy") && op != "UPDATE";
+            let covered = matches!(
+                kind,
+                "Secret" | "Namespace" | "NetworkPolicy" | "Cluster" | "Database" | "Pooler"
+            );
+            let in_place = covered && op != "UPDATE";
             let has = |k: &str| !review["request"][k].is_null();
             assert_eq!(one.object.is_some(), in_place && has("object"), "{name}");
             assert_eq!(one.request.object.is_some(), !in_place && has("object"), "{name}");
