@@ -150,7 +150,8 @@ mod tests {
     fn metadata_keeps_what_rules_read_and_skips_managed_fields() {
         let json = r#"{"apiVersion":"postgresql.cnpg.io/v1","kind":"Cluster",
             "metadata":{"name":"apps-pg","namespace":"databases","uid":"u1","resourceVersion":"7",
-              "labels":{"a":"b"},"annotations":{"c":"d"},
+              "labels":{"a":"b"},"annotations":{"c":"d",
+                "kubectl.kubernetes.io/last-applied-configuration":"{\"kind\":\"Cluster\"}\n"},
               "managedFields":[{"manager":"kubectl","fieldsV1":{"f:spec":{".":{}}}}]},
             "spec":{"instances":3}}"#;
         let Ok(Object::Cluster(c)) = Object::decode_json(Kind::Cluster, json) else {
@@ -162,6 +163,7 @@ mod tests {
         assert_eq!(m.uid.as_deref(), Some("u1"));
         assert_eq!(m.resource_version.as_deref(), Some("7"));
         assert_eq!(m.labels.as_ref().unwrap()["a"], "b");
+        assert_eq!(m.annotations.as_ref().unwrap().len(), 1, "kubectl's copy is skipped");
         assert_eq!(m.annotations.as_ref().unwrap()["c"], "d");
         assert!(m.managed_fields.is_none());
 
@@ -170,6 +172,14 @@ mod tests {
         assert_eq!(err.field, "metadata.labels");
         let none = r#"{"metadata":null,"spec":{}}"#;
         assert!(Object::decode_json(Kind::Cluster, none).is_ok());
+        let no_annotations = r#"{"metadata":{"annotations":null},"spec":{}}"#;
+        let Ok(Object::Cluster(c)) = Object::decode_json(Kind::Cluster, no_annotations) else {
+            panic!("decodes")
+        };
+        assert!(c.metadata.annotations.is_none());
+        let bad = r#"{"metadata":{"annotations":{"c":7}},"spec":{}}"#;
+        let err = Object::decode_json(Kind::Cluster, bad).unwrap_err();
+        assert_eq!(err.field, "metadata.annotations.c");
     }
 
     const DATABASE_SPEC: &str = r#""spec":{"name":"app","owner":"app","cluster":{"name":"apps-pg"}}"#;

@@ -75,14 +75,21 @@ mod tests {
     use super::*;
     use crate::model::{Kind, Object};
 
-    fn without_managed_fields(mut meta: ObjectMeta) -> ObjectMeta {
+    /// k8s-openapi's metadata less what lean metadata leaves out.
+    fn leaner(mut meta: ObjectMeta) -> ObjectMeta {
         meta.managed_fields = None;
+        if let Some(a) = meta.annotations.as_mut() {
+            assert!(
+                a.remove(crate::model::LAST_APPLIED).is_some(),
+                "the fixture has kubectl's annotation"
+            );
+        }
         meta
     }
 
     /// Everything the rules can read decodes as k8s-openapi decodes it; only
-    /// `managedFields` (and the other server bookkeeping lean metadata skips)
-    /// is left out.
+    /// `managedFields`, kubectl's last-applied annotation and the other
+    /// server bookkeeping lean metadata skips are left out.
     #[rstest::rstest]
     #[case::namespace(Kind::Namespace, "namespace-create-allowed.json")]
     #[case::namespace_denied(Kind::Namespace, "namespace-create-denied.json")]
@@ -118,7 +125,7 @@ mod tests {
     }
 
     fn assert_lean_metadata(lean: &ObjectMeta, full: ObjectMeta) {
-        let full = without_managed_fields(full);
+        let full = leaner(full);
         assert_eq!(
             (&lean.name, &lean.namespace, &lean.uid, &lean.resource_version),
             (&full.name, &full.namespace, &full.uid, &full.resource_version)

@@ -313,9 +313,15 @@ impl Object {
     }
 }
 
+/// kubectl's copy of the last applied object, kept in an annotation.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// The identity, labels and annotations of an object's metadata: what the
 /// rules and reports read. The rest (`managedFields` above all: server
-/// bookkeeping, often the largest part of a Cluster) is skipped unparsed.
+/// bookkeeping, often the largest part of a Cluster) is skipped unparsed, and
+/// so is the [`LAST_APPLIED`] annotation: a second, escaped copy of the
+/// object that no rule reads (the audit record's patch redacts it from the
+/// object's text).
 pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Default, serde::Deserialize)]
     #[serde(default, rename_all = "camelCase")]
@@ -326,6 +332,7 @@ pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Ob
         uid: Option<String>,
         resource_version: Option<String>,
         labels: Option<BTreeMap<String, String>>,
+        #[serde(deserialize_with = "annotations_but_last_applied")]
         annotations: Option<BTreeMap<String, String>>,
     }
     let lean = <Option<Lean> as serde::Deserialize>::deserialize(d)?.unwrap_or_default();
@@ -339,6 +346,42 @@ pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Ob
         annotations: lean.annotations,
         ..ObjectMeta::default()
     })
+}
+
+/// An object's annotations without [`LAST_APPLIED`], whose value is skipped
+/// unparsed.
+fn annotations_but_last_applied<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Annotations;
+    impl<'de> serde::de::Visitor<'de> for Annotations {
+        type Value = Option<BTreeMap<String, String>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of strings")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut annotations = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == LAST_APPLIED {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                } else {
+                    let value: String = map.next_value()?;
+                    annotations.insert(key, value);
+                }
+            }
+            Ok(Some(annotations))
+        }
+    }
+    d.deserialize_option(Annotations)
 }
 
 pub fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {

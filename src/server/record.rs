@@ -7,11 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::decision::Decision;
-use crate::model::{Kind, Review};
+use crate::model::{Kind, LAST_APPLIED, Review};
 
 const REDACTED: &str = "<redacted>";
 const REDACTED_CHANGED: &str = "<redacted:changed>";
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
