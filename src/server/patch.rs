@@ -2,9 +2,10 @@
 //! of the old and new object as the API server sent them.
 //!
 //! The result equals `json_patch::diff` of the parsed objects, but only what
-//! differs is parsed: object members whose text is identical are compared
-//! as text and skipped, so a one-field change to a large Cluster costs a
-//! scan, not two JSON trees and a walk over them.
+//! differs is parsed: object members and array elements whose text is
+//! identical are compared as text and skipped, so a one-field change to a
+//! large Cluster (or a new time in one `managedFields` entry) costs a scan,
+//! not two JSON trees and a walk over them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -50,13 +51,22 @@ fn is_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
+fn is_array(text: &str) -> bool {
+    text.trim_start().starts_with('[')
+}
+
 fn diff_raw(old: &str, new: &str, path: &mut PointerBuf, patch: &mut Patch) -> serde_json::Result<()> {
     if old == new {
         return Ok(());
     }
+    if is_array(old) && is_array(new) {
+        let old: Vec<&RawValue> = serde_json::from_str(old)?;
+        let new: Vec<&RawValue> = serde_json::from_str(new)?;
+        return diff_elements(&old, &new, path, patch);
+    }
     if !(is_object(old) && is_object(new)) {
-        // Arrays, scalars or a change of type: json_patch on the parsed
-        // values, its paths under ours.
+        // Scalars or a change of type: json_patch on the parsed values,
+        // its paths under ours.
         let sub = json_patch::diff(&serde_json::from_str(old)?, &serde_json::from_str(new)?);
         patch.0.extend(sub.0.into_iter().map(|op| under(path, op)));
         return Ok(());
@@ -81,6 +91,38 @@ fn diff_raw(old: &str, new: &str, path: &mut PointerBuf, patch: &mut Patch) -> s
         patch
             .0
             .push(PatchOperation::Remove(RemoveOperation { path: path.clone() }));
+        path.pop_back();
+    }
+    Ok(())
+}
+
+/// Arrays index by index, as json_patch does: common indices diffed (as
+/// text first), then the new array's extra elements added or the old one's
+/// removed, each at the index the previous removals left it at. So a
+/// changed `managedFields` entry is parsed only where it differs.
+fn diff_elements(
+    old: &[&RawValue],
+    new: &[&RawValue],
+    path: &mut PointerBuf,
+    patch: &mut Patch,
+) -> serde_json::Result<()> {
+    let mut removed = 0;
+    for index in 0..old.len().max(new.len()) {
+        path.push_back(index - removed);
+        match (old.get(index), new.get(index)) {
+            (Some(old), Some(new)) => diff_raw(old.get(), new.get(), path, patch)?,
+            (Some(_), None) => {
+                removed += 1;
+                patch
+                    .0
+                    .push(PatchOperation::Remove(RemoveOperation { path: path.clone() }));
+            }
+            (None, Some(new)) => patch.0.push(PatchOperation::Add(AddOperation {
+                path: path.clone(),
+                value: serde_json::from_str::<Value>(new.get())?,
+            })),
+            (None, None) => {}
+        }
         path.pop_back();
     }
     Ok(())
