@@ -12,62 +12,65 @@ use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-/// A `v1` Namespace on the wire.
+/// An object on the wire: its type fields, lean metadata, `spec` and
+/// `status` (`IgnoredAny` for a kind without one).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct LeanNamespace<'a> {
+#[serde(
+    rename_all = "camelCase",
+    bound(deserialize = "Spec: Deserialize<'de>, Status: Deserialize<'de>")
+)]
+struct Wire<'a, Spec, Status> {
     #[serde(borrow, default)]
     api_version: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     kind: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
     metadata: ObjectMeta,
-    #[serde(default)]
-    spec: Option<NamespaceSpec>,
-    #[serde(default)]
-    status: Option<NamespaceStatus>,
+    #[serde(default = "none")]
+    spec: Option<Spec>,
+    #[serde(default = "none")]
+    status: Option<Status>,
 }
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+impl<Spec, Status> Wire<'_, Spec, Status> {
+    /// The object's fields, or `None` when it says it is another kind or
+    /// version (k8s-openapi accepts an object that states neither).
+    fn checked(self, api_version: &str, kind: &str) -> Option<(ObjectMeta, Option<Spec>, Option<Status>)> {
+        let is = self.api_version.is_none_or(|v| v == api_version) && self.kind.is_none_or(|k| k == kind);
+        is.then_some((self.metadata, self.spec, self.status))
+    }
+}
+
+/// A `v1` Namespace on the wire.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct LeanNamespace<'a>(#[serde(borrow)] Wire<'a, NamespaceSpec, NamespaceStatus>);
 
 impl LeanNamespace<'_> {
     /// The Namespace, or `None` when the object says it is something else.
     pub(crate) fn into_namespace(self) -> Option<Namespace> {
-        is(self.api_version, self.kind, "v1", "Namespace").then_some(Namespace {
-            metadata: self.metadata,
-            spec: self.spec,
-            status: self.status,
-        })
+        let (metadata, spec, status) = self.0.checked("v1", "Namespace")?;
+        Some(Namespace { metadata, spec, status })
     }
 }
 
-/// A `networking.k8s.io/v1` NetworkPolicy on the wire.
+/// A `networking.k8s.io/v1` NetworkPolicy on the wire (it has no status).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct LeanNetworkPolicy<'a> {
-    #[serde(borrow, default)]
-    api_version: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "super::lean_metadata")]
-    metadata: ObjectMeta,
-    #[serde(default)]
-    spec: Option<NetworkPolicySpec>,
-}
+#[serde(transparent)]
+pub(crate) struct LeanNetworkPolicy<'a>(#[serde(borrow)] Wire<'a, NetworkPolicySpec, IgnoredAny>);
 
 impl LeanNetworkPolicy<'_> {
     /// The NetworkPolicy, or `None` when the object says it is something else.
     pub(crate) fn into_network_policy(self) -> Option<NetworkPolicy> {
-        is(self.api_version, self.kind, "networking.k8s.io/v1", "NetworkPolicy").then_some(NetworkPolicy {
-            metadata: self.metadata,
-            spec: self.spec,
-        })
+        let (metadata, spec, _) = self.0.checked("networking.k8s.io/v1", "NetworkPolicy")?;
+        Some(NetworkPolicy { metadata, spec })
     }
-}
-
-/// Whether the stated `apiVersion` and `kind`, where present, are these
-/// (k8s-openapi accepts an object that states neither).
-fn is(api_version: Option<Cow<'_, str>>, kind: Option<Cow<'_, str>>, want_version: &str, want_kind: &str) -> bool {
-    api_version.is_none_or(|v| v == want_version) && kind.is_none_or(|k| k == want_kind)
 }
 
 #[cfg(test)]
