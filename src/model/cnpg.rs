@@ -13,8 +13,8 @@ pub struct LocalObjectReference {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Cluster {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind while decoding (`Object::decode_json`), so the text is
-    /// read once.
+    /// request's kind after decoding (`Object::decode_in_place`,
+    /// `Object::decode_json`), so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
@@ -104,8 +104,8 @@ impl RoleConfiguration {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Database {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind while decoding (`Object::decode_json`), so the text is
-    /// read once.
+    /// request's kind after decoding (`Object::decode_in_place`,
+    /// `Object::decode_json`), so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
@@ -128,8 +128,8 @@ pub struct DatabaseSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Pooler {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind while decoding (`Object::decode_json`), so the text is
-    /// read once.
+    /// request's kind after decoding (`Object::decode_in_place`,
+    /// `Object::decode_json`), so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]

@@ -593,6 +593,33 @@ mod tests {
         }
     }
 
+    /// A CloudNativePG object that says it is another kind is refused with
+    /// the same message whichever path reads it.
+    #[test]
+    fn a_cnpg_object_of_another_kind_is_refused_on_both_paths() {
+        for (fixture, other) in [
+            ("database-create-allowed.json", "Cluster"),
+            ("cluster-delete-denied.json", "Pooler"),
+        ] {
+            let (_, mut review) = fixtures().into_iter().find(|(n, _)| n == fixture).unwrap();
+            let which = if review["request"]["object"].is_null() {
+                "oldObject"
+            } else {
+                "object"
+            };
+            review["request"][which]["kind"] = json!(other);
+            let body = with_order(&review, &apiserver_order());
+            let expected = format!("error request.{which} does not match request.kind");
+            for got in [outcome(parse(&body)), outcome(parse_slow(&body))] {
+                assert!(got.starts_with(&expected), "{fixture}: {got}");
+                assert!(
+                    got.ends_with(&format!("kind: the object says it is a {other}")),
+                    "{fixture}: {got}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_repeated_object_is_refused_as_before() {
         let (_, review) = fixtures()
