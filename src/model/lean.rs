@@ -28,14 +28,8 @@ struct Wire<'a, Spec, Status> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
     metadata: ObjectMeta,
-    #[serde(default = "none")]
     spec: Option<Spec>,
-    #[serde(default = "none")]
     status: Option<Status>,
-}
-
-fn none<T>() -> Option<T> {
-    None
 }
 
 impl<Spec, Status> Wire<'_, Spec, Status> {

@@ -148,31 +148,17 @@ impl Object {
         if !json.trim_start().starts_with('{') {
             return Err(not_an_object(kind));
         }
-        // Fast path without path tracking; only a failure is decoded again,
-        // tracking the path, to name the offending field.
-        let lean = match kind {
-            Kind::Secret => secret::decode_json(json).map(|o| Object::Secret(Box::new(o))),
-            Kind::Namespace => serde_json::from_str::<lean::LeanNamespace<'_>>(json)
-                .ok()
-                .and_then(lean::LeanNamespace::into_namespace)
-                .map(|o| Object::Namespace(Box::new(o))),
-            Kind::NetworkPolicy => serde_json::from_str::<lean::LeanNetworkPolicy<'_>>(json)
-                .ok()
-                .and_then(lean::LeanNetworkPolicy::into_network_policy)
-                .map(|o| Object::NetworkPolicy(Box::new(o))),
-            Kind::Cluster | Kind::Database | Kind::Pooler => None,
-        };
-        if let Some(object) = lean {
-            return Ok(object);
-        }
+        // Fast path: the webhook's own decoding (lean, no path tracking);
+        // only a failure is decoded again, tracking the path, to name the
+        // offending field.
         let mut input = serde_json::Deserializer::from_str(json);
-        if let Ok(object) = Object::decode_from(kind, &mut input, false)
+        if let Ok(Some(object)) = Object::decode_in_place(kind, &mut input)
             && input.end().is_ok()
         {
-            return object.check_declared_kind();
+            return Ok(object);
         }
         // k8s-openapi's types check `kind` and `apiVersion` while decoding;
-        // the CloudNativePG structs keep the `kind` they read, checked above.
+        // the CloudNativePG structs keep the `kind` they read, checked after.
         // A CloudNativePG object that does not decode is first named by the
         // kind it says it is, if that is another.
         if matches!(kind, Kind::Cluster | Kind::Database | Kind::Pooler) {
