@@ -145,6 +145,26 @@ fn bench(c: &mut Criterion) {
         })
     });
     webhook_group.finish();
+    // The audit record's UPDATE patch alone, from the two object texts as
+    // the API server sends them, beside json_patch on parsed trees.
+    let mut patch_group = c.benchmark_group("patch");
+    for (name, body, _) in mix.iter().filter(|(n, _, _)| n.ends_with("UPDATE")) {
+        let review: Value = serde_json::from_slice(body).unwrap();
+        let old = review["request"]["oldObject"].to_string();
+        let new = review["request"]["object"].to_string();
+        patch_group.bench_function(*name, |b| {
+            b.iter(|| cnpg_guard::server::patch::diff(&old, &new).unwrap())
+        });
+        patch_group.bench_function(format!("{name} (json_patch on trees)"), |b| {
+            b.iter(|| {
+                let old: Value = serde_json::from_str(&old).unwrap();
+                let new: Value = serde_json::from_str(&new).unwrap();
+                json_patch::diff(&old, &new)
+            })
+        });
+    }
+    patch_group.finish();
+
     let mut group = c.benchmark_group("decide");
 
     let (scaled, facts) = scale_contract(10_000);

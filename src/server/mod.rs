@@ -6,7 +6,7 @@
 mod admin;
 pub mod admission;
 pub mod metrics;
-mod patch;
+pub mod patch;
 pub mod record;
 pub mod tls;
 

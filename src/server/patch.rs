@@ -1,145 +1,367 @@
 //! The audit record's UPDATE patch (RFC 6902), computed from the JSON texts
 //! of the old and new object as the API server sent them.
 //!
-//! The result equals `json_patch::diff` of the parsed objects, but only what
-//! differs is parsed: object members and array elements whose text is
-//! identical are compared as text and skipped, so a one-field change to a
-//! large Cluster (or a new time in one `managedFields` entry) costs a scan,
-//! not two JSON trees and a walk over them.
+//! The result equals `json_patch::diff` of the parsed objects, but neither
+//! object is parsed into a tree. Each text is scanned once into a flat
+//! [`Index`] of where its values and keys start and end; the walk then
+//! compares members and elements as text and parses only the scalars that
+//! differ and the values that are added. So a one-field change to a large
+//! Cluster (or a new time in one `managedFields` entry) costs two scans and
+//! a few comparisons.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-/// The patch from `old` to `new`, two JSON texts. What differs is checked
-/// as it is parsed; two identical texts are equal without being read.
-pub fn diff(old: &str, new: &str) -> Result<Patch, serde_json::Error> {
-    let mut patch = Patch::default();
-    let mut path = PointerBuf::new();
-    diff_raw(old, new, &mut path, &mut patch)?;
-    Ok(patch)
+/// Why no patch could be computed: a text that is not JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("not a JSON text (at byte {0})")]
+    Malformed(usize),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
-/// An object key, borrowed from the JSON text unless it has escapes.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(Visitor)
-    }
-}
-
-fn is_object(text: &str) -> bool {
-    text.trim_start().starts_with('{')
-}
-
-fn is_array(text: &str) -> bool {
-    text.trim_start().starts_with('[')
-}
-
-fn diff_raw(old: &str, new: &str, path: &mut PointerBuf, patch: &mut Patch) -> serde_json::Result<()> {
-    if old == new {
-        return Ok(());
-    }
-    if is_array(old) && is_array(new) {
-        let old: Vec<&RawValue> = serde_json::from_str(old)?;
-        let new: Vec<&RawValue> = serde_json::from_str(new)?;
-        return diff_elements(&old, &new, path, patch);
-    }
-    if !(is_object(old) && is_object(new)) {
-        // Scalars or a change of type: json_patch on the parsed values,
-        // its paths under ours.
-        let sub = json_patch::diff(&serde_json::from_str(old)?, &serde_json::from_str(new)?);
-        patch.0.extend(sub.0.into_iter().map(|op| under(path, op)));
-        return Ok(());
-    }
-    // Sorted like serde_json's map, so the operations come in json_patch's
-    // order. Keys are borrowed from the text (owned only when escaped).
-    let old: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(old)?;
-    let new: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(new)?;
-    for (key, new_value) in &new {
-        path.push_back(key.0.as_ref());
-        match old.get(key) {
-            Some(old_value) => diff_raw(old_value.get(), new_value.get(), path, patch)?,
-            None => patch.0.push(PatchOperation::Add(AddOperation {
-                path: path.clone(),
-                value: serde_json::from_str::<Value>(new_value.get())?,
-            })),
-        }
-        path.pop_back();
-    }
-    for key in old.keys().filter(|k| !new.contains_key(*k)) {
-        path.push_back(key.0.as_ref());
-        patch
-            .0
-            .push(PatchOperation::Remove(RemoveOperation { path: path.clone() }));
-        path.pop_back();
-    }
-    Ok(())
-}
-
-/// Arrays index by index, as json_patch does: common indices diffed (as
-/// text first), then the new array's extra elements added or the old one's
-/// removed, each at the index the previous removals left it at. So a
-/// changed `managedFields` entry is parsed only where it differs.
-fn diff_elements(
-    old: &[&RawValue],
-    new: &[&RawValue],
-    path: &mut PointerBuf,
-    patch: &mut Patch,
-) -> serde_json::Result<()> {
-    let mut removed = 0;
-    for index in 0..old.len().max(new.len()) {
-        path.push_back(index - removed);
-        match (old.get(index), new.get(index)) {
-            (Some(old), Some(new)) => diff_raw(old.get(), new.get(), path, patch)?,
-            (Some(_), None) => {
-                removed += 1;
-                patch
-                    .0
-                    .push(PatchOperation::Remove(RemoveOperation { path: path.clone() }));
-            }
-            (None, Some(new)) => patch.0.push(PatchOperation::Add(AddOperation {
-                path: path.clone(),
-                value: serde_json::from_str::<Value>(new.get())?,
-            })),
-            (None, None) => {}
-        }
-        path.pop_back();
-    }
-    Ok(())
-}
-
-/// `op` with `prefix` in front of its path.
-fn under(prefix: &PointerBuf, mut op: PatchOperation) -> PatchOperation {
-    let path = match &mut op {
-        PatchOperation::Add(o) => &mut o.path,
-        PatchOperation::Remove(o) => &mut o.path,
-        PatchOperation::Replace(o) => &mut o.path,
-        PatchOperation::Move(o) => &mut o.path,
-        PatchOperation::Copy(o) => &mut o.path,
-        PatchOperation::Test(o) => &mut o.path,
+/// The patch from `old` to `new`, two JSON texts. Their structure is
+/// checked as they are scanned; a scalar is read (and checked) only where
+/// the two differ. Two identical texts are equal without being read.
+pub fn diff(old: &str, new: &str) -> Result<Patch, PatchError> {
+    let mut walk = Walk {
+        path: PointerBuf::new(),
+        patch: Patch::default(),
     };
-    *path = prefix.concat(path);
-    op
+    if old != new {
+        walk.value(&Index::new(old)?, 0, &Index::new(new)?, 0)?;
+    }
+    Ok(walk.patch)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Scalar,
+    Object,
+    Array,
+    Key,
+}
+
+/// One value or object key of a text: its bytes are `start..end`, and
+/// `next` is the node after it (after all of a container's members).
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    shape: Shape,
+    start: usize,
+    end: usize,
+    next: usize,
+}
+
+/// A JSON text's values and keys in document order, node 0 the whole text.
+struct Index<'a> {
+    text: &'a str,
+    nodes: Vec<Node>,
+}
+
+impl<'a> Index<'a> {
+    fn new(text: &'a str) -> Result<Self, PatchError> {
+        let mut index = Index {
+            text,
+            nodes: Vec::with_capacity(text.len() / 8 + 1),
+        };
+        index.scan().map_err(PatchError::Malformed)?;
+        Ok(index)
+    }
+
+    /// Reads the text into nodes, checking its structure; the error is
+    /// where it is not JSON.
+    fn scan(&mut self) -> Result<(), usize> {
+        let b = self.text.as_bytes();
+        let nodes = &mut self.nodes;
+        // The containers not yet closed.
+        let mut open: Vec<usize> = Vec::new();
+        let mut i = skip_space(b, 0);
+        loop {
+            // A value starts at `i`.
+            let c = *b.get(i).ok_or(i)?;
+            match c {
+                b'{' | b'[' => {
+                    let (shape, close) = if c == b'{' {
+                        (Shape::Object, b'}')
+                    } else {
+                        (Shape::Array, b']')
+                    };
+                    open.push(nodes.len());
+                    nodes.push(Node {
+                        shape,
+                        start: i,
+                        end: i,
+                        next: 0,
+                    });
+                    i = skip_space(b, i + 1);
+                    if b.get(i) != Some(&close) {
+                        if shape == Shape::Object {
+                            i = key(b, nodes, i)?;
+                        }
+                        continue;
+                    }
+                    // Empty: closed below.
+                }
+                b'"' => {
+                    let end = string_end(b, i).ok_or(i)?;
+                    leaf(nodes, Shape::Scalar, i, end);
+                    i = end;
+                }
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    // A number or literal, read only if it differs.
+                    let len = b[i..]
+                        .iter()
+                        .position(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'z' | b'E' | b'+' | b'-' | b'.'))
+                        .unwrap_or(b.len() - i);
+                    leaf(nodes, Shape::Scalar, i, i + len);
+                    i += len;
+                }
+                _ => return Err(i),
+            }
+            // After a value: closes, then a comma before the next value.
+            loop {
+                i = skip_space(b, i);
+                let Some(&top) = open.last() else {
+                    return if i == b.len() { Ok(()) } else { Err(i) };
+                };
+                let in_object = nodes[top].shape == Shape::Object;
+                match (b.get(i), in_object) {
+                    (Some(b','), _) => {
+                        i = skip_space(b, i + 1);
+                        if in_object {
+                            i = key(b, nodes, i)?;
+                        }
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        open.pop();
+                        let next = nodes.len();
+                        nodes[top].end = i + 1;
+                        nodes[top].next = next;
+                        i += 1;
+                    }
+                    _ => return Err(i),
+                }
+            }
+        }
+    }
+
+    fn text(&self, node: usize) -> &'a str {
+        let n = self.nodes[node];
+        &self.text[n.start..n.end]
+    }
+
+    /// A container's children: for an object its keys (each followed by
+    /// its value), for an array its elements.
+    fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        let end = self.nodes[node].next;
+        let step = usize::from(self.nodes[node].shape == Shape::Object);
+        let inside = move |at: &usize| *at < end;
+        std::iter::successors(Some(node + 1).filter(inside), move |&at| {
+            Some(self.nodes[at + step].next).filter(inside)
+        })
+    }
+
+    /// An object's members as (decoded key, value node), sorted by key like
+    /// serde_json's map, the last of a repeated key kept as serde_json does.
+    fn members(&self, node: usize) -> Result<Vec<(Cow<'a, str>, usize)>, PatchError> {
+        let mut members = self
+            .children(node)
+            .map(|key| Ok((decode_key(self.text(key))?, key + 1)))
+            .collect::<Result<Vec<_>, PatchError>>()?;
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
+            }
+            same
+        });
+        Ok(members)
+    }
+}
+
+fn leaf(nodes: &mut Vec<Node>, shape: Shape, start: usize, end: usize) {
+    let next = nodes.len() + 1;
+    nodes.push(Node {
+        shape,
+        start,
+        end,
+        next,
+    });
+}
+
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// An object key at `i` and its colon; where its value starts.
+fn key(b: &[u8], nodes: &mut Vec<Node>, i: usize) -> Result<usize, usize> {
+    if b.get(i) != Some(&b'"') {
+        return Err(i);
+    }
+    let end = string_end(b, i).ok_or(i)?;
+    leaf(nodes, Shape::Key, i, end);
+    let colon = skip_space(b, end);
+    if b.get(colon) != Some(&b':') {
+        return Err(colon);
+    }
+    Ok(skip_space(b, colon + 1))
+}
+
+/// The end (past the closing quote) of the string whose opening quote is at
+/// `open`.
+fn string_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut at = open + 1;
+    loop {
+        let found = quote_or_escape(b, at)?;
+        if b[found] == b'"' {
+            return Some(found + 1);
+        }
+        at = found + 2;
+    }
+}
+
+/// The first `"` or `\` at or after `at`. Most strings (keys, names) are
+/// short: their first 32 bytes are checked 8 at a time, a longer rest with
+/// memchr's vector search.
+fn quote_or_escape(b: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of `v` that is zero (the lowest one exact).
+    let zeros = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    for _ in 0..4 {
+        let Some(chunk) = b.get(at..at + 8) else { break };
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(bytes);
+        let hits = zeros(x ^ (ONES * u64::from(b'"'))) | zeros(x ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    Some(at + memchr::memchr2(b'"', b'\\', b.get(at..)?)?)
+}
+
+/// An object key's text (with its quotes) decoded; borrowed unless escaped.
+fn decode_key(raw: &str) -> Result<Cow<'_, str>, PatchError> {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
+        _ => Ok(Cow::Owned(serde_json::from_str(raw)?)),
+    }
+}
+
+struct Walk {
+    path: PointerBuf,
+    patch: Patch,
+}
+
+impl Walk {
+    /// Diffs old's node `o` against new's node `n`, as json_patch does.
+    fn value(&mut self, old: &Index<'_>, o: usize, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
+        if old.text(o) == new.text(n) {
+            return Ok(());
+        }
+        match (old.nodes[o].shape, new.nodes[n].shape) {
+            (Shape::Object, Shape::Object) => self.object(old, o, new, n),
+            (Shape::Array, Shape::Array) => self.array(old, o, new, n),
+            _ => {
+                // Scalars, or a change of type: equal values in different
+                // texts (`1e2` and `100.0`, escapes) are no change.
+                let new_value: Value = serde_json::from_str(new.text(n))?;
+                if serde_json::from_str::<Value>(old.text(o))? != new_value {
+                    self.patch.0.push(PatchOperation::Replace(ReplaceOperation {
+                        path: self.path.clone(),
+                        value: new_value,
+                    }));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// New's members in key order (diffed or added), then old's members
+    /// that new lacks (removed).
+    fn object(&mut self, old: &Index<'_>, o: usize, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
+        let (old_members, new_members) = (old.members(o)?, new.members(n)?);
+        let find = |key: &str| old_members.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok();
+        for (key, value) in &new_members {
+            let existing = find(key).map(|at| old_members[at].1);
+            if existing.is_some_and(|o| old.text(o) == new.text(*value)) {
+                continue;
+            }
+            self.path.push_back(key.as_ref());
+            match existing {
+                Some(o) => self.value(old, o, new, *value)?,
+                None => self.add(new, *value)?,
+            }
+            self.path.pop_back();
+        }
+        for (key, _) in &old_members {
+            if new_members.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
+                self.path.push_back(key.as_ref());
+                self.remove();
+                self.path.pop_back();
+            }
+        }
+        Ok(())
+    }
+
+    /// Index by index, as json_patch does: common indices diffed, then the
+    /// new array's extra elements added or the old one's removed, each at
+    /// the index the previous removals left it at.
+    fn array(&mut self, old: &Index<'_>, o: usize, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
+        let mut old_elements = old.children(o);
+        let mut new_elements = new.children(n);
+        let mut index = 0;
+        loop {
+            match (old_elements.next(), new_elements.next()) {
+                (Some(o), Some(n)) => {
+                    if old.text(o) != new.text(n) {
+                        self.path.push_back(index);
+                        self.value(old, o, new, n)?;
+                        self.path.pop_back();
+                    }
+                    index += 1;
+                }
+                (Some(_), None) => {
+                    // Each removal leaves the next old element at `index`.
+                    self.path.push_back(index);
+                    self.remove();
+                    self.path.pop_back();
+                }
+                (None, Some(n)) => {
+                    self.path.push_back(index);
+                    self.add(new, n)?;
+                    self.path.pop_back();
+                    index += 1;
+                }
+                (None, None) => return Ok(()),
+            }
+        }
+    }
+
+    fn add(&mut self, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
+        self.patch.0.push(PatchOperation::Add(AddOperation {
+            path: self.path.clone(),
+            value: serde_json::from_str(new.text(n))?,
+        }));
+        Ok(())
+    }
+
+    fn remove(&mut self) {
+        self.patch.0.push(PatchOperation::Remove(RemoveOperation {
+            path: self.path.clone(),
+        }));
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +407,12 @@ mod tests {
         same_as_json_patch(&json!({"a": 1.0}), &json!({"a": 1.0}));
         same_as_json_patch(&json!({"q\"k": 1, "x": {"\\": 1}}), &json!({"q\"k": 2, "x": {"\\": 2}}));
         assert!(diff(&old.to_string(), &old.to_string()).unwrap().0.is_empty());
+        // A repeated key: the last one counts, as in serde_json's map.
+        assert!(diff(r#"{"a":1,"a":2}"#, r#"{"a":2}"#).unwrap().0.is_empty());
+        assert_eq!(
+            serde_json::to_value(diff(r#"{"a":2}"#, r#"{"a":3,"a":1}"#).unwrap()).unwrap(),
+            json!([{"op": "replace", "path": "/a", "value": 1}])
+        );
         let patch = serde_json::to_value(diff(&old.to_string(), &new.to_string()).unwrap()).unwrap();
         assert!(
             patch
@@ -202,8 +430,34 @@ mod tests {
 
     #[test]
     fn bad_text_is_an_error() {
-        assert!(diff("{", "{}").is_err());
-        assert!(diff("{}", "{\"a\": }").is_err());
+        let good = r#"{"a": [1, {"b": "c\"d"}], "e": {}, "f": [], "g": null}"#;
+        for bad in [
+            "",
+            " ",
+            "{",
+            "}",
+            "{\"a\": }",
+            "{\"a\":1,}",
+            "[1,]",
+            "{\"a\" 1}",
+            "{\"a\":1]",
+            "[1}",
+            "{} x",
+            "\"open",
+            "{,\"a\":1}",
+            "{\"a\":tru}",
+            "{\"a\":1 \"b\":2}",
+            "[\"\\\"]",
+            "{1:2}",
+            "{\"a\":+}",
+        ] {
+            assert!(diff(bad, good).is_err(), "{bad:?}");
+            assert!(diff(good, bad).is_err(), "{bad:?}");
+        }
+        // Every cut of a text short of its end is not JSON.
+        for cut in 0..good.len() {
+            assert!(diff(&good[..cut], good).is_err(), "{:?}", &good[..cut]);
+        }
     }
 
     /// Keys and strings with what a JSON pointer or a text comparison could
@@ -232,6 +486,19 @@ mod tests {
         #[test]
         fn equals_json_patch_on_any_pair(old in json_value(), new in json_value()) {
             same_as_json_patch(&old, &new);
+        }
+
+        /// Any bytes in place of one: an error or a patch, never a panic.
+        #[test]
+        fn damaged_text_never_panics(value in json_value(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let text = value.to_string();
+            let mut damaged = text.clone().into_bytes();
+            let at = at.index(damaged.len());
+            damaged[at] = byte;
+            if let Ok(damaged) = String::from_utf8(damaged) {
+                let _ = diff(&text, &damaged);
+                let _ = diff(&damaged, &text);
+            }
         }
     }
 }
