@@ -215,3 +215,46 @@ proptest! {
         if ns == "shop" && shape > 0 { prop_assert!(!d.allowed, "a leak in shape {shape} was allowed"); }
     }
 }
+
+/// An UPDATE whose objects nest a field 50,000 deep and differ at the
+/// bottom: reviewed, and its audit record built, without exhausting the
+/// stack (the patch refuses nesting deeper than serde_json reads; the
+/// record then goes without a patch).
+#[test]
+fn deeply_nested_update_objects_are_reviewed_without_a_patch() {
+    use cnpg_guard::server::record::AuditRecord;
+    let text = std::fs::read_to_string("tests/fixtures/reviews/secret-update-allowed.json").expect("fixture");
+    let mut review: Value = serde_json::from_str(&text).expect("fixture JSON");
+    review["request"]["oldObject"]["x"] = json!("OLD-MARK");
+    review["request"]["object"]["x"] = json!("NEW-MARK");
+    let nested = |leaf: &str| format!("{}{leaf}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let body = review
+        .to_string()
+        .replace("\"OLD-MARK\"", &nested("1"))
+        .replace("\"NEW-MARK\"", &nested("2"));
+    // The review runs on a thread with a tokio worker's default stack.
+    let record = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let contract = Contract::embedded().expect("embedded contract");
+            let admission::Parsed::Review(req, review, objects) = admission::parse(body.as_bytes()).expect("parsed")
+            else {
+                panic!("a Secret UPDATE is covered")
+            };
+            let decision = decide(&review, &contract, &NoFacts);
+            let record = AuditRecord::new(
+                &req.uid,
+                (&req.kind.group, &req.kind.version, &req.kind.kind),
+                &review,
+                &decision,
+                &contract.revision,
+                std::time::Duration::from_micros(1),
+                objects,
+            );
+            (decision.label(), record.patch.is_none())
+        })
+        .expect("thread")
+        .join()
+        .expect("no stack overflow, no panic");
+    assert_eq!(record, ("allow", true));
+}

@@ -56,6 +56,10 @@ struct Node {
     next: usize,
 }
 
+/// Nesting deeper than this is refused (serde_json reads values up to 127
+/// deep), so the walk's recursion is bounded.
+const MAX_DEPTH: usize = 128;
+
 /// A JSON text's values and keys in document order, node 0 the whole text.
 struct Index<'a> {
     text: &'a str,
@@ -90,6 +94,9 @@ impl<'a> Index<'a> {
                     } else {
                         (Shape::Array, b']')
                     };
+                    if open.len() == MAX_DEPTH {
+                        return Err(i);
+                    }
                     open.push(nodes.len());
                     nodes.push(Node {
                         shape,
@@ -454,6 +461,11 @@ mod tests {
             assert!(diff(bad, good).is_err(), "{bad:?}");
             assert!(diff(good, bad).is_err(), "{bad:?}");
         }
+        // Nesting as deep as serde_json takes, and one level deeper.
+        let nested = |depth: usize, leaf: &str| format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(diff(&nested(128, "1"), &nested(128, "2")).unwrap().0.len(), 1);
+        assert!(diff(&nested(129, "1"), &nested(129, "2")).is_err());
+        assert!(diff(&nested(100_000, "1"), &nested(100_000, "2")).is_err());
         // Every cut of a text short of its end is not JSON.
         for cut in 0..good.len() {
             assert!(diff(&good[..cut], good).is_err(), "{:?}", &good[..cut]);
