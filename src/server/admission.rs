@@ -11,6 +11,7 @@ use kube::core::{ApiResource, DynamicResourceScope, GroupVersionKind, Resource, 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::patch::Sources;
 use crate::decision::Decision;
 use crate::model::{Kind, Object, Operation, Review, User};
 
@@ -113,9 +114,9 @@ pub type Request<'a> = AdmissionRequest<RawObject<'a>>;
 
 /// A request parsed far enough to answer it. Borrows the body.
 pub enum Parsed<'a> {
-    /// A covered kind: judge it. For UPDATE, the old and new objects' JSON
-    /// texts (for the audit record's patch).
-    Review(Box<Request<'a>>, Box<Review>, Option<(&'a str, &'a str)>),
+    /// A covered kind: judge it. For UPDATE, where the old and new objects'
+    /// JSON texts are (for the audit record's patch).
+    Review(Box<Request<'a>>, Box<Review>, Option<Sources<'a>>),
     /// A kind or operation the contract does not cover: allow untouched.
     NotCovered(Box<Request<'a>>),
 }
@@ -160,8 +161,9 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// kube-apiserver's field order allows: it sends `kind` and `operation`
 /// before `object` and `oldObject`. An object is kept as text instead when
 /// its kind or the operation is not known yet (see
-/// [`APISERVER_FIELD_ORDER`]), and for UPDATE (the audit record's patch is
-/// built from the two texts). Anything this pass does not take (a
+/// [`APISERVER_FIELD_ORDER`]). An UPDATE's patch then finds the two
+/// objects' texts in the body ([`Sources::Review`]). Anything this pass
+/// does not take (a
 /// malformed request, an object that does not decode or says it is another
 /// kind) makes [`parse`] read the body again with kube-core's [`Request`]
 /// and explain it.
@@ -305,7 +307,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
 fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp>) -> Option<Kind> {
     let kind = kind.filter(|k| k.version == "v1")?;
     let covered = Kind::from_group_kind(&kind.group, &kind.kind)?;
-    matches!(operation?, AdmissionOp::Create | AdmissionOp::Delete).then_some(covered)
+    (!matches!(operation?, AdmissionOp::Connect)).then_some(covered)
 }
 
 /// Parses a request body into a [`Review`]: in one pass where it can
@@ -317,7 +319,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
             let typed = [one.object, one.old_object];
             (one.request, typed)
         });
-        return review(envelope.api_version, envelope.kind, request);
+        return review(envelope.api_version, envelope.kind, request, body);
     }
     parse_slow(body)
 }
@@ -327,15 +329,17 @@ pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
 fn parse_slow(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
     let envelope: Envelope<Request<'_>> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
     let request = envelope.request.map(|r| (r, [None, None]));
-    review(envelope.api_version, envelope.kind, request)
+    review(envelope.api_version, envelope.kind, request, body)
 }
 
 /// Checks the envelope and the request and decodes the objects still held
-/// as text. `typed` holds the new and old objects [`OnePass`] decoded.
+/// as text. `typed` holds the new and old objects [`OnePass`] decoded in
+/// `body`.
 fn review<'a>(
     api_version: String,
     kind: String,
     request: Option<(Request<'a>, [Option<Object>; 2])>,
+    body: &'a [u8],
 ) -> Result<Parsed<'a>, BadReview> {
     if api_version != API_VERSION {
         return Err(BadReview::ApiVersion(api_version));
@@ -382,7 +386,9 @@ fn review<'a>(
         _ => {}
     }
     let patch_sources = match (operation, old_json, new_json) {
-        (Operation::Update, Some(old), Some(new)) => Some((old, new)),
+        (Operation::Update, Some(old), Some(new)) => Some(Sources::Texts { old, new }),
+        // Typed in the one pass: the patch finds them in the body.
+        (Operation::Update, _, _) => Some(Sources::Review(body)),
         _ => None,
     };
     let namespace = if kind.is_namespaced() {
@@ -491,10 +497,15 @@ mod tests {
     /// Everything the handler reads from a parse.
     fn outcome(parsed: Result<Parsed<'_>, BadReview>) -> String {
         match parsed {
-            Ok(Parsed::Review(req, review, patch)) => format!(
-                "review {} {:?} {:?} {:?} {review:?} {patch:?}",
-                req.uid, req.types, req.kind, req.resource
-            ),
+            Ok(Parsed::Review(req, review, sources)) => {
+                // The patch itself: the one pass finds the objects in the
+                // body, the other path has their texts.
+                let patch = sources.map(|s| super::super::patch::diff_update(s).map_err(|e| e.to_string()));
+                format!(
+                    "review {} {:?} {:?} {:?} {review:?} {patch:?}",
+                    req.uid, req.types, req.kind, req.resource
+                )
+            }
             Ok(Parsed::NotCovered(req)) => format!("not covered {} {:?} {:?}", req.uid, req.kind, req.operation),
             Err(e) => format!("error {e}"),
         }
@@ -566,7 +577,7 @@ mod tests {
                 kind,
                 "Secret" | "Namespace" | "NetworkPolicy" | "Cluster" | "Database" | "Pooler"
             );
-            let in_place = covered && op != "UPDATE";
+            let in_place = covered && op != "CONNECT";
             let has = |k: &str| !review["request"][k].is_null();
             assert_eq!(one.object.is_some(), in_place && has("object"), "{name}");
             assert_eq!(one.request.object.is_some(), !in_place && has("object"), "{name}");

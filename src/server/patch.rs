@@ -1,5 +1,7 @@
 //! The audit record's UPDATE patch (RFC 6902), computed from the JSON texts
-//! of the old and new object as the API server sent them.
+//! of the old and new object as the API server sent them: two texts, or
+//! the AdmissionReview body that holds both, when the webhook's one pass
+//! typed the objects without keeping their texts apart.
 //!
 //! The result equals `json_patch::diff` of the parsed objects, but neither
 //! object is parsed into a tree. Each text is scanned once into a flat
@@ -20,20 +22,43 @@ use serde_json::Value;
 pub enum PatchError {
     #[error("not a JSON text (at byte {0})")]
     Malformed(usize),
+    #[error("the review has no request.object and request.oldObject")]
+    NoObjects,
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+/// Where an UPDATE's two objects are: their own texts, or the
+/// AdmissionReview body they sit in (`request.oldObject` and
+/// `request.object`), when the webhook typed them while reading the body.
+#[derive(Debug, Clone, Copy)]
+pub enum Sources<'a> {
+    Texts { old: &'a str, new: &'a str },
+    Review(&'a [u8]),
+}
+
+/// The patch from an UPDATE's old object to its new one. From a review
+/// body, the body is scanned once and both objects diffed in it.
+pub fn diff_update(sources: Sources<'_>) -> Result<Patch, PatchError> {
+    let body = match sources {
+        Sources::Texts { old, new } => return diff(old, new),
+        Sources::Review(body) => body,
+    };
+    let index = Index::new(body)?;
+    let request = index.member(0, "request")?;
+    let (old, new) = (index.member(request, "oldObject")?, index.member(request, "object")?);
+    let mut walk = Walk::default();
+    walk.value(&index, old, &index, new)?;
+    Ok(walk.patch)
 }
 
 /// The patch from `old` to `new`, two JSON texts. Their structure is
 /// checked as they are scanned; a scalar is read (and checked) only where
 /// the two differ. Two identical texts are equal without being read.
 pub fn diff(old: &str, new: &str) -> Result<Patch, PatchError> {
-    let mut walk = Walk {
-        path: PointerBuf::new(),
-        patch: Patch::default(),
-    };
+    let mut walk = Walk::default();
     if old != new {
-        walk.value(&Index::new(old)?, 0, &Index::new(new)?, 0)?;
+        walk.value(&Index::new(old.as_bytes())?, 0, &Index::new(new.as_bytes())?, 0)?;
     }
     Ok(walk.patch)
 }
@@ -62,12 +87,12 @@ const MAX_DEPTH: usize = 128;
 
 /// A JSON text's values and keys in document order, node 0 the whole text.
 struct Index<'a> {
-    text: &'a str,
+    text: &'a [u8],
     nodes: Vec<Node>,
 }
 
 impl<'a> Index<'a> {
-    fn new(text: &'a str) -> Result<Self, PatchError> {
+    fn new(text: &'a [u8]) -> Result<Self, PatchError> {
         let mut index = Index {
             text,
             nodes: Vec::with_capacity(text.len() / 8 + 1),
@@ -79,7 +104,7 @@ impl<'a> Index<'a> {
     /// Reads the text into nodes, checking its structure; the error is
     /// where it is not JSON.
     fn scan(&mut self) -> Result<(), usize> {
-        let b = self.text.as_bytes();
+        let b = self.text;
         let nodes = &mut self.nodes;
         // The containers not yet closed.
         let mut open: Vec<usize> = Vec::new();
@@ -157,7 +182,7 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn text(&self, node: usize) -> &'a str {
+    fn text(&self, node: usize) -> &'a [u8] {
         let n = self.nodes[node];
         &self.text[n.start..n.end]
     }
@@ -171,6 +196,20 @@ impl<'a> Index<'a> {
         std::iter::successors(Some(node + 1).filter(inside), move |&at| {
             Some(self.nodes[at + step].next).filter(inside)
         })
+    }
+
+    /// The value of an object's member `key` (the last, if repeated).
+    fn member(&self, node: usize, key: &str) -> Result<usize, PatchError> {
+        if self.nodes[node].shape != Shape::Object {
+            return Err(PatchError::NoObjects);
+        }
+        let mut found = None;
+        for at in self.children(node) {
+            if decode_key(self.text(at))? == key {
+                found = Some(at + 1);
+            }
+        }
+        found.ok_or(PatchError::NoObjects)
     }
 
     /// An object's members as (decoded key, value node), sorted by key like
@@ -259,13 +298,15 @@ fn quote_or_escape(b: &[u8], mut at: usize) -> Option<usize> {
 }
 
 /// An object key's text (with its quotes) decoded; borrowed unless escaped.
-fn decode_key(raw: &str) -> Result<Cow<'_, str>, PatchError> {
-    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        Some(inner) if !inner.contains('\\') => Ok(Cow::Borrowed(inner)),
-        _ => Ok(Cow::Owned(serde_json::from_str(raw)?)),
+fn decode_key(raw: &[u8]) -> Result<Cow<'_, str>, PatchError> {
+    let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
+    match std::str::from_utf8(inner) {
+        Ok(plain) if !inner.contains(&b'\\') => Ok(Cow::Borrowed(plain)),
+        _ => Ok(Cow::Owned(serde_json::from_slice(raw)?)),
     }
 }
 
+#[derive(Default)]
 struct Walk {
     path: PointerBuf,
     patch: Patch,
@@ -283,8 +324,8 @@ impl Walk {
             _ => {
                 // Scalars, or a change of type: equal values in different
                 // texts (`1e2` and `100.0`, escapes) are no change.
-                let new_value: Value = serde_json::from_str(new.text(n))?;
-                if serde_json::from_str::<Value>(old.text(o))? != new_value {
+                let new_value: Value = serde_json::from_slice(new.text(n))?;
+                if serde_json::from_slice::<Value>(old.text(o))? != new_value {
                     self.patch.0.push(PatchOperation::Replace(ReplaceOperation {
                         path: self.path.clone(),
                         value: new_value,
@@ -359,7 +400,7 @@ impl Walk {
     fn add(&mut self, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
         self.patch.0.push(PatchOperation::Add(AddOperation {
             path: self.path.clone(),
-            value: serde_json::from_str(new.text(n))?,
+            value: serde_json::from_slice(new.text(n))?,
         }));
         Ok(())
     }

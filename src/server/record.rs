@@ -57,9 +57,9 @@ impl<'a> AuditRecord<'a> {
         decision: &'a Decision,
         contract_revision: &'a str,
         latency: std::time::Duration,
-        objects: Option<(&str, &str)>,
+        objects: Option<super::patch::Sources<'_>>,
     ) -> Self {
-        let patch = objects.and_then(|(old, new)| update_patch(review.kind, old, new));
+        let patch = objects.and_then(|sources| update_patch(review.kind, sources));
         AuditRecord {
             time: now_rfc3339(),
             uid,
@@ -98,11 +98,11 @@ impl<'a> AuditRecord<'a> {
     }
 }
 
-/// The patch from the old to the new object's JSON text. A Secret's
-/// operations are redacted as they come out of the diff (see
-/// [`redact_secret_ops`]), so no value can reach the patch.
-fn update_patch(kind: Kind, old: &str, new: &str) -> Option<json_patch::Patch> {
-    let mut patch = super::patch::diff(old, new).ok()?;
+/// The patch from the old to the new object. A Secret's operations are
+/// redacted as they come out of the diff (see [`redact_secret_ops`]), so
+/// no value can reach the patch.
+fn update_patch(kind: Kind, sources: super::patch::Sources<'_>) -> Option<json_patch::Patch> {
+    let mut patch = super::patch::diff_update(sources).ok()?;
     if kind == Kind::Secret {
         redact_secret_ops(&mut patch);
     }
@@ -232,6 +232,7 @@ fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::patch::Sources;
     use super::*;
 
     #[test]
@@ -255,12 +256,13 @@ mod tests {
     }
 
     fn secret_patch(old: &Value, new: &Value) -> json_patch::Patch {
-        update_patch(
-            Kind::Secret,
-            &old.to_string(),
-            &serde_json::to_string_pretty(new).unwrap(),
-        )
-        .unwrap()
+        let (old, new) = (old.to_string(), serde_json::to_string_pretty(new).unwrap());
+        let from_texts = update_patch(Kind::Secret, Sources::Texts { old: &old, new: &new }).unwrap();
+        // The same from a review body holding both, as the one pass leaves it.
+        let body = format!(r#"{{"request":{{"uid":"u","object":{new},"oldObject":{old}}}}}"#);
+        let from_body = update_patch(Kind::Secret, Sources::Review(body.as_bytes())).unwrap();
+        assert_eq!(from_texts, from_body);
+        from_texts
     }
 
     #[test]
