@@ -75,6 +75,14 @@ bench: ## Release build, then: load vs. the floor (c=1/16/64, keep-alive and new
 	target/release/examples/bench --seconds $(or $(BENCH_SECONDS),4)
 	$(CARGO) bench --locked --bench rules -- --warm-up-time 1 --measurement-time 2
 
+review-cost: ## Instructions per review of each request of the bench mix (callgrind, needs valgrind; exact, for A/B on a noisy machine)
+	$(CARGO) build --release --locked --example review_cost
+	@target/release/examples/review_cost | while IFS='	' read -r weight name; do \
+	  ir=$$(valgrind --tool=callgrind --toggle-collect='*review_once*' --callgrind-out-file=/dev/null \
+	        target/release/examples/review_cost "$$name" 20 2>&1 | awk '/Collected/ {print $$4}'); \
+	  printf '%-22s weight %3s  %9d instructions\n' "$$name" "$$weight" $$((ir / 20)); \
+	done
+
 e2e: ## Against a cluster with the guard deployed: server-side dry-run of examples (good pass, bad denied by cnpg-guard)
 	$(KUBECTL) apply --dry-run=server -f deploy/examples/good/namespace-databases.yaml -f deploy/examples/good/consumer-namespace.yaml
 	@for f in deploy/examples/bad/*.yaml; do \
@@ -82,4 +90,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image deploy undeploy status logs audit fuzz soak bench e2e
+.PHONY: help build run test lint check certs image deploy undeploy status logs audit fuzz soak bench review-cost e2e

@@ -108,26 +108,7 @@ fn bench(c: &mut Criterion) {
     // AdmissionReview, decide, build the response and the audit record.
     // The mix is `make bench`'s load (compact JSON, as the API server sends).
     let mix = common::mix();
-    let webhook = |body: &[u8]| {
-        use cnpg_guard::server::{admission, record::AuditRecord};
-        match admission::parse(body).unwrap() {
-            admission::Parsed::Review(req, review, objects) => {
-                let d = decide(&review, &contract, &NoFacts);
-                let record = AuditRecord::new(
-                    &req.uid,
-                    (&req.kind.group, &req.kind.version, &req.kind.kind),
-                    &review,
-                    &d,
-                    &contract.revision,
-                    std::time::Duration::from_micros(1),
-                    objects,
-                );
-                let line = serde_json::to_vec(&record).unwrap();
-                (admission::to_body(admission::respond(&req, &d)), line)
-            }
-            _ => unreachable!(),
-        }
-    };
+    let webhook = |body: &[u8]| common::review_once(body, &contract);
     group.finish();
     let mut webhook_group = c.benchmark_group("webhook");
     for (name, body, _) in &mix {

@@ -1,6 +1,7 @@
-//! Shared by the bench and soak examples and the criterion bench: the
-//! request mix, loopback ports, /proc readings of the server process, and a
-//! reqwest client over our own rustls config.
+//! Shared by the bench, soak and review_cost examples and the criterion
+//! bench: the request mix, the webhook's per-request work without HTTP,
+//! loopback ports, /proc readings of the server process, and a reqwest
+//! client over our own rustls config.
 
 #![allow(dead_code)]
 
@@ -67,6 +68,33 @@ pub fn mix() -> Vec<(&'static str, Vec<u8>, u32)> {
         ("deny: Database", file("database-create-denied.json"), 5),
         ("deny: Secret", file("secret-create-denied.json"), 4),
     ]
+}
+
+/// The webhook's whole per-request work minus HTTP/TLS: parse the
+/// AdmissionReview, decide, build the response and the audit line, as
+/// `serve` does. Not inlined, so that callgrind can count it alone.
+#[inline(never)]
+pub fn review_once(body: &[u8], contract: &cnpg_guard::contract::Contract) -> (Vec<u8>, Vec<u8>) {
+    use cnpg_guard::decision::decide;
+    use cnpg_guard::facts::NoFacts;
+    use cnpg_guard::server::{admission, record::AuditRecord};
+    match admission::parse(body).expect("a valid review") {
+        admission::Parsed::Review(req, review, objects) => {
+            let d = decide(&review, contract, &NoFacts);
+            let record = AuditRecord::new(
+                &req.uid,
+                (&req.kind.group, &req.kind.version, &req.kind.kind),
+                &review,
+                &d,
+                &contract.revision,
+                Duration::from_micros(1),
+                objects,
+            );
+            let line = serde_json::to_vec(&record).expect("audit line");
+            (admission::to_body(admission::respond(&req, &d)), line)
+        }
+        admission::Parsed::NotCovered(_) => panic!("the mix holds covered kinds only"),
+    }
 }
 
 pub fn free_port() -> u16 {

@@ -24,6 +24,8 @@ pub enum PatchError {
     Malformed(usize),
     #[error("the review has no request.object and request.oldObject")]
     NoObjects,
+    #[error("an object key is not UTF-8")]
+    NotUtf8,
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }
@@ -84,6 +86,9 @@ struct Node {
 /// Nesting deeper than this is refused (serde_json reads values up to 127
 /// deep), so the walk's recursion is bounded.
 const MAX_DEPTH: usize = 128;
+
+/// An object member: its decoded key and its value's node.
+type Member<'a> = (Cow<'a, [u8]>, usize);
 
 /// A JSON text's values and keys in document order, node 0 the whole text.
 struct Index<'a> {
@@ -205,7 +210,7 @@ impl<'a> Index<'a> {
         }
         let mut found = None;
         for at in self.children(node) {
-            if decode_key(self.text(at))? == key {
+            if *decode_key(self.text(at))? == *key.as_bytes() {
                 found = Some(at + 1);
             }
         }
@@ -214,7 +219,7 @@ impl<'a> Index<'a> {
 
     /// An object's members as (decoded key, value node), sorted by key like
     /// serde_json's map, the last of a repeated key kept as serde_json does.
-    fn members(&self, node: usize) -> Result<Vec<(Cow<'a, str>, usize)>, PatchError> {
+    fn members(&self, node: usize) -> Result<Vec<Member<'a>>, PatchError> {
         let mut members = self
             .children(node)
             .map(|key| Ok((decode_key(self.text(key))?, key + 1)))
@@ -297,13 +302,20 @@ fn quote_or_escape(b: &[u8], mut at: usize) -> Option<usize> {
     Some(at + memchr::memchr2(b'"', b'\\', b.get(at..)?)?)
 }
 
-/// An object key's text (with its quotes) decoded; borrowed unless escaped.
-fn decode_key(raw: &[u8]) -> Result<Cow<'_, str>, PatchError> {
+/// An object key's text (with its quotes) decoded, as bytes: borrowed
+/// unless it has escapes. Byte order is the order of serde_json's string
+/// keys (UTF-8 sorts like the characters it encodes); a key is checked to
+/// be UTF-8 only when it goes into a path ([`key_str`]).
+fn decode_key(raw: &[u8]) -> Result<Cow<'_, [u8]>, PatchError> {
     let inner = raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default();
-    match std::str::from_utf8(inner) {
-        Ok(plain) if !inner.contains(&b'\\') => Ok(Cow::Borrowed(plain)),
-        _ => Ok(Cow::Owned(serde_json::from_slice(raw)?)),
+    if !inner.contains(&b'\\') {
+        return Ok(Cow::Borrowed(inner));
     }
+    Ok(Cow::Owned(serde_json::from_slice::<String>(raw)?.into_bytes()))
+}
+
+fn key_str(key: &[u8]) -> Result<&str, PatchError> {
+    std::str::from_utf8(key).map_err(|_| PatchError::NotUtf8)
 }
 
 #[derive(Default)]
@@ -340,13 +352,13 @@ impl Walk {
     /// that new lacks (removed).
     fn object(&mut self, old: &Index<'_>, o: usize, new: &Index<'_>, n: usize) -> Result<(), PatchError> {
         let (old_members, new_members) = (old.members(o)?, new.members(n)?);
-        let find = |key: &str| old_members.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok();
+        let find = |key: &[u8]| old_members.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok();
         for (key, value) in &new_members {
             let existing = find(key).map(|at| old_members[at].1);
             if existing.is_some_and(|o| old.text(o) == new.text(*value)) {
                 continue;
             }
-            self.path.push_back(key.as_ref());
+            self.path.push_back(key_str(key)?);
             match existing {
                 Some(o) => self.value(old, o, new, *value)?,
                 None => self.add(new, *value)?,
@@ -355,7 +367,7 @@ impl Walk {
         }
         for (key, _) in &old_members {
             if new_members.binary_search_by(|(k, _)| k.cmp(key)).is_err() {
-                self.path.push_back(key.as_ref());
+                self.path.push_back(key_str(key)?);
                 self.remove();
                 self.path.pop_back();
             }
@@ -507,6 +519,22 @@ mod tests {
         assert_eq!(diff(&nested(128, "1"), &nested(128, "2")).unwrap().0.len(), 1);
         assert!(diff(&nested(129, "1"), &nested(129, "2")).is_err());
         assert!(diff(&nested(100_000, "1"), &nested(100_000, "2")).is_err());
+        // From a review body: both objects must be there, and a key that
+        // goes into a path must be UTF-8.
+        let review = |request: &[u8]| [br#"{"request":"#.as_slice(), request, b"}"].concat();
+        let body = review(br#"{"oldObject":{"a":1},"object":{"a":2}}"#);
+        assert_eq!(diff_update(Sources::Review(&body)).unwrap().0.len(), 1);
+        for (request, ops) in [
+            (br#"{"object":{"a":2}}"#.as_slice(), None),
+            (b"[]", None),
+            (br#"{"oldObject":{},"object":[]}"#, Some(1)),
+        ] {
+            let body = review(request);
+            let patch = diff_update(Sources::Review(&body));
+            assert_eq!(patch.as_ref().ok().map(|p| p.0.len()), ops, "{patch:?}");
+        }
+        let body = review(b"{\"oldObject\":{\"\xff\":1},\"object\":{\"\xff\":2}}");
+        assert!(matches!(diff_update(Sources::Review(&body)), Err(PatchError::NotUtf8)));
         // Every cut of a text short of its end is not JSON.
         for cut in 0..good.len() {
             assert!(diff(&good[..cut], good).is_err(), "{:?}", &good[..cut]);
