@@ -21,7 +21,8 @@ pub struct Entry<'a> {
 impl Entry<'_> {
     /// The value as text, when it is UTF-8.
     pub fn text(&self) -> Option<&str> {
-        std::str::from_utf8(&self.value).ok()
+        // The value may be 1 MiB; a vector check is several times faster.
+        simdutf8::basic::from_utf8(&self.value).ok()
     }
 }
 
@@ -126,6 +127,29 @@ mod tests {
 
     /// Secrets decode as k8s-openapi decodes them: through the fast decoder
     /// where it applies, through k8s-openapi where it does not.
+    #[test]
+    fn an_entry_is_text_exactly_when_it_is_utf8() {
+        let long_ascii = vec![b'k'; 100_000];
+        let mut long_broken = long_ascii.clone();
+        long_broken[99_999] = 0xc3;
+        for (value, text) in [
+            (b"plain".to_vec(), true),
+            ("gr\u{fc}\u{df}e \u{1F600}".as_bytes().to_vec(), true),
+            (vec![0xff, b'a'], false),
+            (vec![b'a', 0xc3], false),
+            (long_ascii, true),
+            (long_broken, false),
+        ] {
+            let entry = Entry {
+                field: "data.k".into(),
+                key: "k",
+                value: Cow::Owned(value.clone()),
+            };
+            assert_eq!(entry.text().is_some(), text);
+            assert_eq!(entry.text().is_some(), std::str::from_utf8(&value).is_ok());
+        }
+    }
+
     #[test]
     fn decode_json_agrees_with_k8s_openapi() {
         use crate::model::{Kind, Object};
