@@ -125,8 +125,7 @@ mod tests {
         }
     }
 
-    /// Secrets decode as k8s-openapi decodes them: through the fast decoder
-    /// where it applies, through k8s-openapi where it does not.
+    /// A value is text exactly when the standard library says it is UTF-8.
     #[test]
     fn an_entry_is_text_exactly_when_it_is_utf8() {
         let long_ascii = vec![b'k'; 100_000];
@@ -150,6 +149,8 @@ mod tests {
         }
     }
 
+    /// Secrets decode as k8s-openapi decodes them: through the fast decoder
+    /// where it applies, through k8s-openapi where it does not.
     #[test]
     fn decode_json_agrees_with_k8s_openapi() {
         use crate::model::{Kind, Object};

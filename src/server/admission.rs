@@ -163,10 +163,9 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// its kind or the operation is not known yet (see
 /// [`APISERVER_FIELD_ORDER`]). An UPDATE's patch then finds the two
 /// objects' texts in the body ([`Sources::Review`]). Anything this pass
-/// does not take (a
-/// malformed request, an object that does not decode or says it is another
-/// kind) makes [`parse`] read the body again with kube-core's [`Request`]
-/// and explain it.
+/// does not take (a malformed request, an object that does not decode or
+/// says it is another kind) makes [`parse`] read the body again with
+/// kube-core's [`Request`] and explain it.
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,

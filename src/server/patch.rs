@@ -8,8 +8,8 @@
 //! [`Index`] of where its values and keys start and end; the walk then
 //! compares members and elements as text and parses only the scalars that
 //! differ and the values that are added. So a one-field change to a large
-//! Cluster (or a new time in one `managedFields` entry) costs two scans and
-//! a few comparisons.
+//! Cluster (or a new time in one `managedFields` entry) costs one scan of
+//! each text (or of the body) and a few comparisons.
 
 use std::borrow::Cow;
 
