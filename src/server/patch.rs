@@ -26,6 +26,8 @@ pub enum PatchError {
     NoObjects,
     #[error("an object key is not UTF-8")]
     NotUtf8,
+    #[error("the text is too large to diff")]
+    TooLarge,
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }
@@ -75,13 +77,18 @@ enum Shape {
 
 /// One value or object key of a text: its bytes are `start..end`, and
 /// `next` is the node after it (after all of a container's members).
+/// Offsets are `u32` (texts are request bodies, far below 4 GiB), so a node
+/// takes 16 bytes: a text of many tiny values (`[0,0,…]`) indexes to at
+/// most 8 times its size.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     shape: Shape,
-    start: usize,
-    end: usize,
-    next: usize,
+    start: u32,
+    end: u32,
+    next: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Node>() == 16);
 
 /// Nesting deeper than this is refused (serde_json reads values up to 127
 /// deep), so the walk's recursion is bounded.
@@ -98,9 +105,14 @@ struct Index<'a> {
 
 impl<'a> Index<'a> {
     fn new(text: &'a [u8]) -> Result<Self, PatchError> {
+        // Every offset, and every node count plus one, fits a `u32`.
+        if text.len() >= u32::MAX as usize {
+            return Err(PatchError::TooLarge);
+        }
         let mut index = Index {
             text,
-            nodes: Vec::with_capacity(text.len() / 8 + 1),
+            // Grown as needed past this: a large text is mostly long strings.
+            nodes: Vec::with_capacity((text.len() / 8).clamp(1, 4096)),
         };
         index.scan().map_err(PatchError::Malformed)?;
         Ok(index)
@@ -130,8 +142,8 @@ impl<'a> Index<'a> {
                     open.push(nodes.len());
                     nodes.push(Node {
                         shape,
-                        start: i,
-                        end: i,
+                        start: i as u32,
+                        end: i as u32,
                         next: 0,
                     });
                     i = skip_space(b, i + 1);
@@ -177,8 +189,8 @@ impl<'a> Index<'a> {
                     (Some(b'}'), true) | (Some(b']'), false) => {
                         open.pop();
                         let next = nodes.len();
-                        nodes[top].end = i + 1;
-                        nodes[top].next = next;
+                        nodes[top].end = (i + 1) as u32;
+                        nodes[top].next = next as u32;
                         i += 1;
                     }
                     _ => return Err(i),
@@ -189,17 +201,17 @@ impl<'a> Index<'a> {
 
     fn text(&self, node: usize) -> &'a [u8] {
         let n = self.nodes[node];
-        &self.text[n.start..n.end]
+        &self.text[n.start as usize..n.end as usize]
     }
 
     /// A container's children: for an object its keys (each followed by
     /// its value), for an array its elements.
     fn children(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        let end = self.nodes[node].next;
+        let end = self.nodes[node].next as usize;
         let step = usize::from(self.nodes[node].shape == Shape::Object);
         let inside = move |at: &usize| *at < end;
         std::iter::successors(Some(node + 1).filter(inside), move |&at| {
-            Some(self.nodes[at + step].next).filter(inside)
+            Some(self.nodes[at + step].next as usize).filter(inside)
         })
     }
 
@@ -240,9 +252,9 @@ fn leaf(nodes: &mut Vec<Node>, shape: Shape, start: usize, end: usize) {
     let next = nodes.len() + 1;
     nodes.push(Node {
         shape,
-        start,
-        end,
-        next,
+        start: start as u32,
+        end: end as u32,
+        next: next as u32,
     });
 }
 
