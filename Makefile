@@ -81,7 +81,8 @@ review-cost: ## Instructions per review of each request of the bench mix (callgr
 	  ir=$$(valgrind --tool=callgrind --toggle-collect='*review_once*' --callgrind-out-file=/dev/null \
 	        target/release/examples/review_cost "$$name" 20 2>&1 | awk '/Collected/ {print $$4}'); \
 	  printf '%-22s weight %3s  %9d instructions\n' "$$name" "$$weight" $$((ir / 20)); \
-	done
+	done | awk '{ print } { w += $$(NF-2); s += $$(NF-2) * $$(NF-1) } \
+	  END { if (w) printf "%-22s            %9d instructions per request\n", "weighted mix", s / w }'
 
 e2e: ## Against a cluster with the guard deployed: server-side dry-run of examples (good pass, bad denied by cnpg-guard)
 	$(KUBECTL) apply --dry-run=server -f deploy/examples/good/namespace-databases.yaml -f deploy/examples/good/consumer-namespace.yaml

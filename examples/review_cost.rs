@@ -10,6 +10,10 @@
 #[path = "common/mod.rs"]
 mod common;
 
+// The server's allocator: what a review costs includes its allocations.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(name) = args.next() else {
