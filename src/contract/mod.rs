@@ -85,6 +85,12 @@ impl SharedCluster {
         format!("{}-superuser", self.name)
     }
 
+    /// Whether `name` is the bootstrap or the superuser Secret: the
+    /// cluster's credentials (compared without building a name).
+    pub fn is_credential_secret(&self, name: &str) -> bool {
+        name == self.bootstrap.secret || name.strip_suffix("-superuser") == Some(self.name.as_str())
+    }
+
     /// Whether `name` is one of this cluster's protected NetworkPolicies.
     pub fn is_protected_policy(&self, name: &str) -> bool {
         name == self.default_deny_policy || self.baseline_policies.iter().any(|p| p == name)

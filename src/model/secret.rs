@@ -5,6 +5,7 @@
 //! a message. Values are never part of any message.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
@@ -12,13 +13,20 @@ use k8s_openapi::api::core::v1::Secret;
 
 /// One key of a Secret.
 pub struct Entry<'a> {
-    /// `data.KEY` or `stringData.KEY`.
-    pub field: String,
+    /// `data` or `stringData`.
+    section: &'static str,
     pub key: &'a str,
     pub value: Cow<'a, [u8]>,
+    /// [`Entry::field`], built when a message first names it.
+    field: OnceCell<String>,
 }
 
 impl Entry<'_> {
+    /// `data.KEY` or `stringData.KEY`: the field a message names.
+    pub fn field(&self) -> &str {
+        self.field.get_or_init(|| [self.section, ".", self.key].concat())
+    }
+
     /// The value as text, when it is UTF-8.
     pub fn text(&self) -> Option<&str> {
         // The value may be 1 MiB; a vector check is several times faster.
@@ -29,14 +37,16 @@ impl Entry<'_> {
 /// Every key of `data` and `stringData`.
 pub fn entries(secret: &Secret) -> impl Iterator<Item = Entry<'_>> {
     let data = secret.data.iter().flatten().map(|(k, v)| Entry {
-        field: format!("data.{k}"),
+        section: "data",
         key: k.as_str(),
         value: Cow::Borrowed(v.0.as_slice()),
+        field: OnceCell::new(),
     });
     let string_data = secret.string_data.iter().flatten().map(|(k, v)| Entry {
-        field: format!("stringData.{k}"),
+        section: "stringData",
         key: k.as_str(),
         value: Cow::Borrowed(v.as_bytes()),
+        field: OnceCell::new(),
     });
     data.chain(string_data)
 }
@@ -140,10 +150,12 @@ mod tests {
             (long_broken, false),
         ] {
             let entry = Entry {
-                field: "data.k".into(),
+                section: "data",
                 key: "k",
                 value: Cow::Owned(value.clone()),
+                field: OnceCell::new(),
             };
+            assert_eq!(entry.field(), "data.k");
             assert_eq!(entry.text().is_some(), text);
             assert_eq!(entry.text().is_some(), std::str::from_utf8(&value).is_ok());
         }

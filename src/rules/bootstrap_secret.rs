@@ -45,7 +45,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 
     if contract.is_shared_namespace(&r.namespace) {
         for cluster in contract.clusters_in(&r.namespace) {
-            if r.name != cluster.bootstrap.secret && r.name != cluster.superuser_secret() {
+            if !cluster.is_credential_secret(&r.name) {
                 continue;
             }
             for (key, value) in s.metadata.annotations.iter().flatten() {
@@ -66,12 +66,14 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
 
     for cluster in &contract.clusters {
-        let copies = [
-            format!("{}/{}", cluster.namespace, cluster.bootstrap.secret),
-            format!("{}/{}", cluster.namespace, cluster.superuser_secret()),
-        ];
+        // `namespace/name` of either credential Secret.
+        let names_a_credential = |value: &str| {
+            value
+                .split_once('/')
+                .is_some_and(|(ns, name)| ns == cluster.namespace && cluster.is_credential_secret(name))
+        };
         for (key, value) in s.metadata.annotations.iter().flatten() {
-            if copies.iter().any(|c| value.trim() == c) {
+            if names_a_credential(value.trim()) {
                 cx.violation(
                     RULE,
                     format!("metadata.annotations[{key}]"),
@@ -109,7 +111,7 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     if is_user_key(entry.key) && text.trim() == role {
         cx.violation(
             RULE,
-            &entry.field,
+            entry.field(),
             format!(
                 "the user is the bootstrap role {role}, which must not leave {}",
                 cluster.namespace
@@ -122,7 +124,7 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     if let Some(c) = creds.iter().find(|c| c.user.as_deref() == Some(role)) {
         cx.violation(
             RULE,
-            &entry.field,
+            entry.field(),
             format!("{} connects as the bootstrap role {role}", c.form.describe()),
             "connect as the consumer's own role (cnpg-guard onboard), never the bootstrap credential",
         );
@@ -167,7 +169,7 @@ fn probe_password<'v>(
     }
     for candidate in candidates.filter(|c| !c.is_empty() && c.len() <= MAX_CANDIDATE) {
         let fact = cx.facts.is_bootstrap_password(cluster, candidate);
-        match cx.fact(RULE, &entry.field, "no value holds the bootstrap password", fact) {
+        match cx.fact(RULE, entry.field(), "no value holds the bootstrap password", fact) {
             None => {
                 *password_known = false;
                 return;
@@ -175,7 +177,7 @@ fn probe_password<'v>(
             Some(true) => {
                 cx.violation(
                     RULE,
-                    &entry.field,
+                    entry.field(),
                     format!("holds the bootstrap password of {}", cluster.name),
                     format!(
                         "remove the value now and rotate the {} password in {}/{}: it has been copied",

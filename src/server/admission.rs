@@ -165,7 +165,10 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// objects' texts in the body ([`Sources::Review`]). Anything this pass
 /// does not take (a malformed request, an object that does not decode or
 /// says it is another kind) makes [`parse`] read the body again with
-/// kube-core's [`Request`] and explain it.
+/// kube-core's [`Request`] and explain it. `requestKind`,
+/// `requestResource`, `requestSubResource` and `options` are read but not
+/// kept: no rule, record or response uses them, and building them (a dozen
+/// strings, and a JSON tree for `options`) was a tenth of a small review.
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,
@@ -236,9 +239,12 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
         }
 
         let (mut uid, mut kind, mut resource, mut sub_resource) = (None, None, None, None);
-        let (mut request_kind, mut request_resource, mut request_sub_resource) = (None, None, None);
+        // Read (checked as JSON) but not kept: see [`OnePass`].
+        type Unused = Option<serde::de::IgnoredAny>;
+        let (mut request_kind, mut request_resource, mut request_sub_resource): (Unused, Unused, Unused) =
+            (None, None, None);
         let (mut name, mut namespace, mut operation, mut user_info) = (None, None, None, None);
-        let (mut dry_run, mut options) = (None, None);
+        let (mut dry_run, mut options): (_, Unused) = (None, None);
         // Each object: its text, or the typed object (`Some(None)`: null).
         let (mut new_raw, mut old_raw): (Option<Option<RawObject<'de>>>, _) = (None, None);
         let (mut new_typed, mut old_typed): (Option<Option<Object>>, _) = (None, None);
@@ -281,9 +287,9 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
             kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
             resource: resource.ok_or_else(|| A::Error::missing_field("resource"))?,
             sub_resource: sub_resource.flatten(),
-            request_kind: request_kind.flatten(),
-            request_resource: request_resource.flatten(),
-            request_sub_resource: request_sub_resource.flatten(),
+            request_kind: None,
+            request_resource: None,
+            request_sub_resource: None,
             name: name.unwrap_or_default(),
             namespace: namespace.flatten(),
             operation: operation.ok_or_else(|| A::Error::missing_field("operation"))?,
@@ -291,7 +297,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
             object: new_raw.flatten(),
             old_object: old_raw.flatten(),
             dry_run: dry_run.unwrap_or_default(),
-            options: options.flatten(),
+            options: None,
         };
         Ok(OnePass {
             request,
@@ -313,7 +319,13 @@ fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp
 /// ([`OnePass`]); otherwise through kube-core's request, which also
 /// explains a body that is not a valid review.
 pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
-    if let Ok(envelope) = serde_json::from_slice::<Envelope<OnePass<'_>>>(body) {
+    // The whole body is checked as UTF-8 once, 32 bytes at a time; read as
+    // text, serde_json then does not check every string it reads again. A
+    // body that is not UTF-8 goes the slow way, which names the byte.
+    let one_pass = simdutf8::basic::from_utf8(body)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Envelope<OnePass<'_>>>(text).ok());
+    if let Some(envelope) = one_pass {
         let request = envelope.request.map(|one| {
             let typed = [one.object, one.old_object];
             (one.request, typed)
@@ -642,6 +654,33 @@ mod tests {
         let parsed = outcome(parse(twice.as_bytes()));
         assert!(parsed.contains("duplicate field `object`"), "{parsed}");
         assert_eq!(parsed, outcome(parse_slow(twice.as_bytes())));
+    }
+
+    /// The body is checked as UTF-8 once, before the one pass: text that is
+    /// not ASCII reads as before, and a byte that is not UTF-8 is refused by
+    /// the fallback, which names where it is.
+    #[test]
+    fn a_body_is_read_as_utf8_text() {
+        let (_, review) = fixtures()
+            .into_iter()
+            .find(|(n, _)| n == "secret-create-allowed.json")
+            .unwrap();
+        let body = with_order(&review, &apiserver_order());
+        let user = |name: &[u8]| {
+            let at = body.windows(7).position(|w| w == b"\"alice\"").unwrap();
+            [&body[..at + 1], name, &body[at + 6..]].concat()
+        };
+        let accented = user("al\u{ee}ce".as_bytes());
+        let got = outcome(parse(&accented));
+        assert!(got.contains("username: \"al\u{ee}ce\""), "{got}");
+        assert_eq!(got, outcome(parse_slow(&accented)));
+        let broken = user(b"al\xffce");
+        let got = outcome(parse(&broken));
+        assert!(
+            got.starts_with("error the body is not a JSON AdmissionReview: invalid unicode code point"),
+            "{got}"
+        );
+        assert_eq!(got, outcome(parse_slow(&broken)));
     }
 
     proptest! {
