@@ -458,7 +458,7 @@ impl Review {
         if self.namespace.is_empty() {
             self.name.clone()
         } else {
-            format!("{}/{}", self.namespace, self.name)
+            [self.namespace.as_str(), "/", &self.name].concat()
         }
     }
 }

@@ -86,10 +86,22 @@ impl Serialize for Kind {
 impl Violation {
     /// `[rule-id] Kind ns/name: field: what is wrong. Fix: what to do.`
     pub fn line(&self) -> String {
-        format!(
-            "[{}] {} {}: {}: {}. Fix: {}.",
-            self.rule, self.kind, self.object, self.field, self.what, self.fix
-        )
+        [
+            "[",
+            self.rule.as_str(),
+            "] ",
+            self.kind.as_str(),
+            " ",
+            &self.object,
+            ": ",
+            &self.field,
+            ": ",
+            &self.what,
+            ". Fix: ",
+            &self.fix,
+            ".",
+        ]
+        .concat()
     }
 
     /// `[rule-id] what`, at most 120 characters: an admission warning.
@@ -211,7 +223,7 @@ impl<'a> Cx<'a> {
             Fact::Unknown(reason) => {
                 self.findings.skipped.push(Skipped {
                     rule,
-                    object: format!("{} {}", self.review.kind, self.review.display_name()),
+                    object: [self.review.kind.as_str(), " ", &self.review.display_name()].concat(),
                     check: check.to_owned(),
                     reason,
                 });
@@ -232,3 +244,25 @@ impl<'a> Cx<'a> {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_reads_as_one_line() {
+        let v = Violation {
+            rule: RuleId::BootstrapSecretConfined,
+            kind: Kind::Secret,
+            object: "apps/s".into(),
+            field: "data.k".into(),
+            what: "it is wrong".into(),
+            fix: "do this".into(),
+            fail_closed: false,
+        };
+        assert_eq!(
+            v.line(),
+            "[bootstrap-secret-confined] Secret apps/s: data.k: it is wrong. Fix: do this."
+        );
+    }
+}

@@ -88,7 +88,20 @@ impl<'a> AuditRecord<'a> {
             skipped: decision
                 .skipped
                 .iter()
-                .map(|s| format!("[{}] {}: {} ({})", s.rule, s.object, s.check, s.reason))
+                .map(|s| {
+                    [
+                        "[",
+                        s.rule.as_str(),
+                        "] ",
+                        &s.object,
+                        ": ",
+                        &s.check,
+                        " (",
+                        &s.reason,
+                        ")",
+                    ]
+                    .concat()
+                })
                 .collect(),
             break_glass: decision.break_glass.as_deref(),
             contract_revision,
