@@ -315,16 +315,26 @@ fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp
     (!matches!(operation?, AdmissionOp::Connect)).then_some(covered)
 }
 
+/// Bodies up to this size are checked as UTF-8 as a whole (see [`parse`]).
+const CHECK_WHOLE_BODY_UP_TO: usize = 64 * 1024;
+
 /// Parses a request body into a [`Review`]: in one pass where it can
 /// ([`OnePass`]); otherwise through kube-core's request, which also
 /// explains a body that is not a valid review.
 pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
-    // The whole body is checked as UTF-8 once, 32 bytes at a time; read as
-    // text, serde_json then does not check every string it reads again. A
-    // body that is not UTF-8 goes the slow way, which names the byte.
-    let one_pass = simdutf8::basic::from_utf8(body)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Envelope<OnePass<'_>>>(text).ok());
+    // A small body is checked as UTF-8 once, 32 bytes at a time; read as
+    // text, serde_json then does not check each of its many short strings
+    // again. A large body is mostly one long value (a Secret's base64,
+    // read as bytes and never checked): read from bytes, only its strings
+    // are checked. A body that is not UTF-8 goes the slow way, which names
+    // the byte.
+    let one_pass = if body.len() <= CHECK_WHOLE_BODY_UP_TO {
+        simdutf8::basic::from_utf8(body)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Envelope<OnePass<'_>>>(text).ok())
+    } else {
+        serde_json::from_slice::<Envelope<OnePass<'_>>>(body).ok()
+    };
     if let Some(envelope) = one_pass {
         let request = envelope.request.map(|one| {
             let typed = [one.object, one.old_object];
@@ -681,6 +691,18 @@ mod tests {
             "{got}"
         );
         assert_eq!(got, outcome(parse_slow(&broken)));
+        // A body over the whole-body check's size is read from bytes: the
+        // same outcomes.
+        let padding = format!(r#""padding":"{}","#, "x".repeat(CHECK_WHOLE_BODY_UP_TO));
+        for (body, good) in [(accented, true), (broken, false)] {
+            let request = br#""request":{"#;
+            let at = body.windows(request.len()).position(|w| w == request).unwrap() + request.len();
+            let large = [&body[..at], padding.as_bytes(), &body[at..]].concat();
+            assert!(large.len() > CHECK_WHOLE_BODY_UP_TO);
+            let got = outcome(parse(&large));
+            assert_eq!(got.starts_with("review"), good, "{got}");
+            assert_eq!(got, outcome(parse_slow(&large)));
+        }
     }
 
     proptest! {
