@@ -515,6 +515,13 @@ mod tests {
         all
     }
 
+    fn fixture(name: &str) -> Value {
+        fixtures()
+            .into_iter()
+            .find_map(|(n, review)| (n == name).then_some(review))
+            .unwrap()
+    }
+
     /// Everything the handler reads from a parse.
     fn outcome(parsed: Result<Parsed<'_>, BadReview>) -> String {
         match parsed {
@@ -629,11 +636,11 @@ mod tests {
     /// the same message whichever path reads it.
     #[test]
     fn a_cnpg_object_of_another_kind_is_refused_on_both_paths() {
-        for (fixture, other) in [
+        for (name, other) in [
             ("database-create-allowed.json", "Cluster"),
             ("cluster-delete-denied.json", "Pooler"),
         ] {
-            let (_, mut review) = fixtures().into_iter().find(|(n, _)| n == fixture).unwrap();
+            let mut review = fixture(name);
             let which = if review["request"]["object"].is_null() {
                 "oldObject"
             } else {
@@ -643,10 +650,10 @@ mod tests {
             let body = with_order(&review, &apiserver_order());
             let expected = format!("error request.{which} does not match request.kind");
             for got in [outcome(parse(&body)), outcome(parse_slow(&body))] {
-                assert!(got.starts_with(&expected), "{fixture}: {got}");
+                assert!(got.starts_with(&expected), "{name}: {got}");
                 assert!(
                     got.ends_with(&format!("kind: the object says it is a {other}")),
-                    "{fixture}: {got}"
+                    "{name}: {got}"
                 );
             }
         }
@@ -654,10 +661,7 @@ mod tests {
 
     #[test]
     fn a_repeated_object_is_refused_as_before() {
-        let (_, review) = fixtures()
-            .into_iter()
-            .find(|(n, _)| n == "secret-create-allowed.json")
-            .unwrap();
+        let review = fixture("secret-create-allowed.json");
         let body = String::from_utf8(with_order(&review, &apiserver_order())).unwrap();
         let object = review["request"]["object"].to_string();
         let twice = body.replacen(r#""dryRun""#, &format!(r#""object":{object},"dryRun""#), 1);
@@ -666,15 +670,13 @@ mod tests {
         assert_eq!(parsed, outcome(parse_slow(twice.as_bytes())));
     }
 
-    /// The body is checked as UTF-8 once, before the one pass: text that is
-    /// not ASCII reads as before, and a byte that is not UTF-8 is refused by
-    /// the fallback, which names where it is.
+    /// A small body is checked as UTF-8 once, before the one pass, a large
+    /// one read from bytes: text that is not ASCII reads as before, and a
+    /// byte that is not UTF-8 is refused by the fallback, which names where
+    /// it is.
     #[test]
     fn a_body_is_read_as_utf8_text() {
-        let (_, review) = fixtures()
-            .into_iter()
-            .find(|(n, _)| n == "secret-create-allowed.json")
-            .unwrap();
+        let review = fixture("secret-create-allowed.json");
         let body = with_order(&review, &apiserver_order());
         let user = |name: &[u8]| {
             let at = body.windows(7).position(|w| w == b"\"alice\"").unwrap();
