@@ -167,8 +167,8 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// says it is another kind) makes [`parse`] read the body again with
 /// kube-core's [`Request`] and explain it. `requestKind`,
 /// `requestResource`, `requestSubResource` and `options` are read but not
-/// kept: no rule, record or response uses them, and building them (a dozen
-/// strings, and a JSON tree for `options`) was a tenth of a small review.
+/// kept: no rule, record or response uses them, and building them (their
+/// strings, and a JSON tree for `options`) was about 5 % of a small review.
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,
