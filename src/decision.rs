@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::contract::{Contract, Mode};
 use crate::facts::Facts;
 use crate::model::{Operation, Review};
-use crate::rules::{self, RuleId, Skipped, Violation};
+use crate::rules::{self, AgedFact, RatchetKey, RuleId, Skipped, Violation};
 
 /// What became of one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,6 +56,8 @@ pub struct Decision {
     pub allowed: bool,
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
+    /// Checks answered from facts kept while a watch is broken.
+    pub aged: Vec<AgedFact>,
     /// The break-glass reason, when break-glass was honoured.
     pub break_glass: Option<String>,
     /// A break-glass annotation was present but the user is not allowed to use it.
@@ -118,6 +120,7 @@ impl Decision {
                 _ => f.violation.short(),
             })
             .collect();
+        out.extend(self.aged.iter().map(AgedFact::short));
         out.dedup();
         out
     }
@@ -134,6 +137,7 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
     let mut decision = Decision {
         allowed: true,
         skipped: found.skipped,
+        aged: found.aged,
         ..Decision::default()
     };
     if found.violations.is_empty() {
@@ -166,7 +170,9 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
         let disposition = match mode {
             Mode::Audit => Disposition::Audited,
             Mode::Warn => Disposition::Warned,
-            Mode::Enforce if preexisting.contains(&(violation.rule, violation.what.clone())) => Disposition::Ratcheted,
+            Mode::Enforce if !violation.fail_closed && preexisting.contains(&violation.ratchet_key()) => {
+                Disposition::Ratcheted
+            }
             Mode::Enforce if decision.exempt => Disposition::Exempt,
             Mode::Enforce if break_glass.is_some() => Disposition::BreakGlass,
             Mode::Enforce => Disposition::Denied,
@@ -187,8 +193,9 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
     decision
 }
 
-/// On UPDATE: what the old object already violated, judged as if created.
-fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTreeSet<(RuleId, String)> {
+/// On UPDATE: what the old object already violated, judged as if created,
+/// each at its field with its offending value.
+fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTreeSet<RatchetKey> {
     let (Operation::Update, Some(old)) = (review.operation, &review.old_object) else {
         return BTreeSet::new();
     };
@@ -202,7 +209,7 @@ fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTree
         .violations
         .into_iter()
         .filter(|v| !v.fail_closed)
-        .map(|v| (v.rule, v.what))
+        .map(|v| v.ratchet_key())
         .collect()
 }
 
@@ -270,6 +277,107 @@ mod tests {
         let old = "{apiVersion: v1, kind: Namespace, metadata: {name: shop}}";
         let d = decide(&update(old, FOREIGN_NS), &contract(), &NoFacts);
         assert!(!d.allowed);
+    }
+
+    const POLICY: &str = "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: extra, namespace: databases}, spec: {podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.1.2.3/32}}], ports: [{port: 5432}]}]}}";
+    const BOOTSTRAP: &str = "{apiVersion: v1, kind: Secret, metadata: {name: apps-pg-credentials, namespace: databases}, stringData: {username: apps_admin, password: Sup3r-Secret-Canary}}";
+
+    fn shop_secret(string_data: &str) -> String {
+        format!("{{apiVersion: v1, kind: Secret, metadata: {{name: s, namespace: shop}}, stringData: {string_data}}}")
+    }
+
+    fn dispositions(d: &Decision) -> Vec<(&str, &str, Disposition)> {
+        d.findings
+            .iter()
+            .map(|f| (f.violation.rule.as_str(), f.violation.field.as_str(), f.disposition))
+            .collect()
+    }
+
+    #[test]
+    fn ratcheting_keeps_a_violation_only_at_its_field_with_its_value() {
+        // An unrelated change of a policy that already had an ipBlock: ratcheted.
+        let relabelled = POLICY.replace("name: extra,", "name: extra, labels: {team: x},");
+        let d = decide(&update(POLICY, &relabelled), &contract(), &NoFacts);
+        assert!(d.allowed, "{}", d.message());
+        assert_eq!(
+            dispositions(&d),
+            [(
+                "network-posture",
+                "spec.ingress[0].from[0].ipBlock",
+                Disposition::Ratcheted
+            )]
+        );
+
+        // The same ipBlock widened to everything, its ports removed: new.
+        let widened = POLICY
+            .replace("10.1.2.3/32", "0.0.0.0/0")
+            .replace(", ports: [{port: 5432}]", "");
+        let d = decide(&update(POLICY, &widened), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [(
+                "network-posture",
+                "spec.ingress[0].from[0].ipBlock",
+                Disposition::Denied
+            )]
+        );
+        // Only the ports removed: the rule is wider, so new too.
+        let portless = POLICY.replace(", ports: [{port: 5432}]", "");
+        assert!(!decide(&update(POLICY, &portless), &contract(), &NoFacts).allowed);
+
+        // `username: apps_admin` already there; `user: apps_admin` added beside it.
+        let old = shop_secret("{username: apps_admin}");
+        let new = shop_secret("{username: apps_admin, user: apps_admin}");
+        let d = decide(&update(&old, &new), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [
+                ("bootstrap-secret-confined", "stringData.user", Disposition::Denied),
+                (
+                    "bootstrap-secret-confined",
+                    "stringData.username",
+                    Disposition::Ratcheted
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn ratcheting_a_copied_password_does_not_cover_another_key() {
+        let old = shop_secret("{pw: Sup3r-Secret-Canary}");
+        let new = shop_secret("{pw: Sup3r-Secret-Canary, pw2: Sup3r-Secret-Canary}");
+        let facts = facts_from(&[BOOTSTRAP]);
+        let d = decide(&update(&old, &new), &contract(), &facts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [
+                ("bootstrap-secret-confined", "stringData.pw", Disposition::Ratcheted),
+                ("bootstrap-secret-confined", "stringData.pw2", Disposition::Denied),
+            ]
+        );
+        assert!(!d.message().contains("Sup3r-Secret-Canary"));
+        assert!(!format!("{d:?}").contains("Sup3r-Secret-Canary"));
+        // The same key, unchanged, on an unrelated update: still ratcheted.
+        let relabelled = old.replace("name: s,", "name: s, labels: {a: b},");
+        assert!(decide(&update(&old, &relabelled), &contract(), &facts).allowed);
+    }
+
+    #[test]
+    fn a_review_without_a_name_is_denied_for_kinds_protected_by_name() {
+        let mut r = delete(
+            "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: default-deny-all, namespace: databases}, spec: {podSelector: {}}}",
+        );
+        r.name.clear();
+        let d = decide(&r, &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [("network-posture", "metadata.name", Disposition::Denied)]
+        );
+        assert!(d.message().contains("names no object"), "{}", d.message());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Live facts and `audit` against a mocked API server behind a real
-//! `kube::Client`: initial sync, a broken watch and the fail-closed bound,
+//! `kube::Client`: initial sync, a broken watch (last known facts, aged;
+//! the fail-closed bound for role removal), fail-closed before the first sync,
 //! the bootstrap password under another key and inside a DSN, a dangling
 //! owner on role removal, and the audit in all three output formats.
 
@@ -194,41 +195,78 @@ async fn bootstrap_password_under_another_key_or_in_a_dsn() {
     assert!(decide(&review(Operation::Create, Some(fine), None), &contract, live.as_ref()).allowed);
 }
 
+/// While a watch is broken the last known facts keep answering, and the
+/// decisions say how old they are; only a role removal (a Database created
+/// meanwhile may own it) fails closed past `--stale-after`.
 #[tokio::test]
-async fn a_broken_watch_fails_closed_after_the_bound() {
+async fn a_broken_watch_keeps_the_last_known_facts_and_says_how_old() {
     let api = seeded();
     let (live, contract) = synced(&api, Duration::from_millis(1500)).await;
     let apps = contract.cluster("databases", "apps-pg").unwrap();
     let db = || review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None);
+    let leak = || {
+        review(
+            Operation::Create,
+            Some(secret("shop", "s", json!({"pw": PASSWORD}))),
+            None,
+        )
+    };
+    let drop_role = || review(Operation::Update, Some(cluster(&[])), Some(cluster(&["vergabe"])));
 
     api.set_broken(true);
-    // Within the bound the last known facts still answer.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(live.role_provisioned(apps, "vergabe"), Fact::Known(true));
-    assert!(decide(&db(), &contract, live.as_ref()).allowed);
-
     wait_for(
-        || matches!(live.role_provisioned(apps, "vergabe"), Fact::Stale(_)),
-        "stale facts",
+        || matches!(live.role_provisioned(apps, "vergabe"), Fact::Aged(true, _)),
+        "aged facts",
     )
     .await;
+    // Within the bound: the last known facts answer, with a warning.
     let d = decide(&db(), &contract, live.as_ref());
+    assert!(d.allowed, "{}", d.message());
+    let warnings = d.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("[owner-registered] facts ") && w.contains("old")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().all(|w| w.chars().count() <= 120));
+    assert!(matches!(live.databases_owned_by(apps, "vergabe"), Fact::Aged(_, _)));
+
+    // Past the bound: still the last known facts, for everything but a
+    // role removal.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert!(live.health().iter().any(|(_, _, _, broken)| *broken));
+    let d = decide(&db(), &contract, live.as_ref());
+    assert!(d.allowed, "{}", d.message());
+    assert_eq!(d.aged.len(), 1, "{:?}", d.aged);
+    // The bootstrap password is still caught from its last known fingerprint.
+    let d = decide(&leak(), &contract, live.as_ref());
     assert!(!d.allowed);
     let v = d.denied().next().unwrap();
-    assert_eq!((v.rule.as_str(), v.field.as_str()), ("owner-registered", "spec.owner"));
-    assert!(v.what.contains("cannot see the cluster state"), "{}", v.line());
-    assert!(live.health().iter().any(|(_, _, _, broken)| *broken));
-    // Rules that need no live facts keep working.
-    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vergabe-teilnahme",
-                   "labels": {"railiance.io/postgres-client": "apps-pg"}}});
-    assert!(decide(&review(Operation::Create, Some(ns), None), &contract, live.as_ref()).allowed);
-    // Stale findings are never ratcheted on UPDATE.
-    let upd = review(
-        Operation::Update,
-        Some(database("v2", "vergabe", "vergabe_db")),
-        Some(database("v2", "vergabe", "vergabe_db")),
+    assert_eq!(
+        (v.rule.as_str(), v.field.as_str()),
+        ("bootstrap-secret-confined", "data.pw")
     );
-    assert!(!decide(&upd, &contract, live.as_ref()).allowed);
+    assert!(
+        d.warnings()
+            .iter()
+            .any(|w| w.starts_with("[bootstrap-secret-confined] facts "))
+    );
+    assert!(!format!("{:?} {:?}", d.message(), d.warnings()).contains(PASSWORD));
+    // A compliant Secret is allowed, with the warning.
+    let ok = review(
+        Operation::Create,
+        Some(secret("shop", "s", json!({"pw": "other"}))),
+        None,
+    );
+    assert!(decide(&ok, &contract, live.as_ref()).allowed);
+    // Removing a role fails closed.
+    assert!(matches!(live.databases_owned_by(apps, "vergabe"), Fact::Stale(_)));
+    let d = decide(&drop_role(), &contract, live.as_ref());
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!(v.rule.as_str(), "role-registered");
+    assert!(v.what.contains("cannot see the cluster state"), "{}", v.line());
 
     api.set_broken(false);
     wait_for(
@@ -236,7 +274,34 @@ async fn a_broken_watch_fails_closed_after_the_bound() {
         "recovery",
     )
     .await;
-    assert!(decide(&db(), &contract, live.as_ref()).allowed);
+    let d = decide(&db(), &contract, live.as_ref());
+    assert!(
+        d.allowed && d.aged.is_empty() && d.warnings().is_empty(),
+        "{:?}",
+        d.warnings()
+    );
+}
+
+/// Before the first sync nothing is known: the checks that need facts fail
+/// closed (the pod is not ready then either).
+#[tokio::test]
+async fn before_the_first_sync_fact_checks_fail_closed() {
+    let api = seeded();
+    api.set_broken(true);
+    let contract = contract();
+    let live = LiveFacts::new(Arc::new(contract.clone()), Duration::from_secs(60));
+    live.spawn_watches(api.client());
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    assert!(matches!(live.role_provisioned(apps, "vergabe"), Fact::Stale(_)));
+    let d = decide(
+        &review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None),
+        &contract,
+        live.as_ref(),
+    );
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!((v.rule.as_str(), v.field.as_str()), ("owner-registered", "spec.owner"));
+    assert!(v.what.contains("has not synced yet"), "{}", v.line());
 }
 
 fn audited_cluster() -> MockApi {

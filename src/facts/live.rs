@@ -5,8 +5,11 @@
 //! `InitDone`, then `Apply`/`Delete`) but keeps only what the rules ask:
 //! managed role names per shared Cluster, Database owners per shared
 //! cluster, and the SHA-256 of the bootstrap password (never the value).
-//! When a watch breaks, its facts are kept but marked; after `stale_after`
-//! they are answered as [`Fact::Stale`] and the rules fail closed.
+//! When a watch breaks, its facts are kept and answered as [`Fact::Aged`]
+//! (used, with a warning that says how old they are). Only two things fail
+//! closed ([`Fact::Stale`]): any fact before its watch first synced, and
+//! which Databases own a role once that watch has been broken for longer
+//! than `stale_after` (a Database created meanwhile may own it).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -23,6 +26,9 @@ use crate::contract::{Contract, SharedCluster};
 use crate::model::{Kind, Object, secret};
 
 type Key = (String, String);
+
+/// The longest wait between two attempts to restart a broken watch.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 fn key(c: &SharedCluster) -> Key {
     (c.namespace.clone(), c.name.clone())
@@ -185,7 +191,7 @@ impl LiveFacts {
                         let mut s = self.write();
                         if let Some(h) = s.health.get_mut(&name) {
                             if h.broken_since.is_none() {
-                                tracing::warn!(watch = %name, error = %e, "watch broken; facts are kept until --stale-after, then rules that need them fail closed");
+                                tracing::warn!(watch = %name, error = %e, "watch broken; the last known facts are used, with a warning");
                                 h.broken_since = Some(Instant::now());
                             }
                             h.last_error = Some(e.to_string());
@@ -194,8 +200,10 @@ impl LiveFacts {
                     }
                 }
             }
+            // Capped low: after an API server restart the watches re-sync
+            // within a couple of seconds of it being ready.
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -348,31 +356,53 @@ impl LiveFacts {
         out
     }
 
-    /// Why facts from `watch` cannot be used, if they cannot.
-    fn blocked(&self, s: &State, watch: &str) -> Option<Fact<std::convert::Infallible>> {
-        let h = s.health.get(watch)?;
-        if let Some(since) = h.broken_since
-            && since.elapsed() > self.stale_after
-        {
-            return Some(Fact::Stale(format!(
-                "watch {watch} broken for {} s: {}",
-                since.elapsed().as_secs(),
-                h.last_error.as_deref().unwrap_or("unknown error")
-            )));
-        }
+    /// How far the facts from `watch` can be trusted now.
+    fn freshness(&self, s: &State, watch: &str) -> Freshness {
+        let Some(h) = s.health.get(watch) else {
+            return Freshness::Fresh;
+        };
         if !h.synced {
-            return Some(Fact::Unknown(format!("watch {watch} has not synced yet")));
+            return Freshness::Unseen(format!(
+                "watch {watch} has not synced yet: the guard has not seen the cluster state"
+            ));
         }
-        None
+        let Some(since) = h.broken_since else {
+            return Freshness::Fresh;
+        };
+        let broken = since.elapsed();
+        Freshness::Aged {
+            note: format!(
+                "{} s old (watch {watch} broken: {})",
+                h.last_ok.elapsed().as_secs(),
+                h.last_error.as_deref().unwrap_or("unknown error")
+            ),
+            past_bound: broken > self.stale_after,
+        }
+    }
+
+    /// `value` as the facts of `watch` allow: fresh, aged (used, with a
+    /// note), or stale (fail closed). With `age_matters`, facts broken for
+    /// longer than `--stale-after` are stale.
+    fn answer<T>(&self, s: &State, watch: &str, age_matters: bool, value: impl FnOnce() -> T) -> Fact<T> {
+        match self.freshness(s, watch) {
+            Freshness::Fresh => Fact::Known(value()),
+            Freshness::Unseen(reason) => Fact::Stale(reason),
+            Freshness::Aged { note, past_bound: true } if age_matters => Fact::Stale(note),
+            Freshness::Aged { note, .. } => Fact::Aged(value(), note),
+        }
     }
 }
 
-fn relay<T>(f: Fact<std::convert::Infallible>) -> Fact<T> {
-    match f {
-        Fact::Stale(r) => Fact::Stale(r),
-        Fact::Unknown(r) => Fact::Unknown(r),
-        Fact::Known(never) => match never {},
-    }
+/// See [`LiveFacts::freshness`].
+enum Freshness {
+    Fresh,
+    /// Never synced: nothing is known.
+    Unseen(String),
+    /// The watch is broken; the last known facts are kept.
+    Aged {
+        note: String,
+        past_bound: bool,
+    },
 }
 
 fn decode(kind: Kind, object: &DynamicObject) -> Option<Object> {
@@ -381,33 +411,37 @@ fn decode(kind: Kind, object: &DynamicObject) -> Option<Object> {
 }
 
 impl Facts for LiveFacts {
+    /// A role the last known Cluster had is still the best knowledge while
+    /// its watch is broken: used, with a note of its age.
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
         let s = self.read();
-        if let Some(b) = self.blocked(&s, &cluster_watch(&cluster.namespace)) {
-            return relay(b);
-        }
-        Fact::Known(s.roles.get(&key(cluster)).is_some_and(|r| r.contains(role)))
+        self.answer(&s, &cluster_watch(&cluster.namespace), false, || {
+            s.roles.get(&key(cluster)).is_some_and(|r| r.contains(role))
+        })
     }
 
+    /// A Database created while the watch is broken may own the role: past
+    /// `--stale-after`, removing a role fails closed.
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
         let s = self.read();
-        if let Some(b) = self.blocked(&s, &database_watch(&cluster.namespace)) {
-            return relay(b);
-        }
-        Fact::Known(
+        self.answer(&s, &database_watch(&cluster.namespace), true, || {
             s.owners
                 .get(&key(cluster))
                 .and_then(|o| o.get(role))
                 .map(|d| d.iter().cloned().collect())
-                .unwrap_or_default(),
-        )
+                .unwrap_or_default()
+        })
     }
 
+    /// The bootstrap password changes rarely: the last known fingerprint is
+    /// used while the watch is broken.
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
         let s = self.read();
-        if let Some(b) = self.blocked(&s, &secret_watch(&cluster.namespace, &cluster.bootstrap.secret)) {
-            return relay(b);
-        }
-        Fact::Known(s.bootstrap.get(&key(cluster)).is_some_and(|d| d.matches(value)))
+        self.answer(
+            &s,
+            &secret_watch(&cluster.namespace, &cluster.bootstrap.secret),
+            false,
+            || s.bootstrap.get(&key(cluster)).is_some_and(|d| d.matches(value)),
+        )
     }
 }

@@ -19,8 +19,13 @@ pub enum Fact<T> {
     Known(T),
     /// Not available here (offline): the check is skipped and reported.
     Unknown(String),
-    /// Should be known, but the guard has lost sight of the cluster for
-    /// longer than allowed: the check fails closed.
+    /// The last known answer, kept while the guard has lost sight of the
+    /// cluster (a broken watch); the string says how old it is. The check
+    /// uses it and says so in a warning.
+    Aged(T, String),
+    /// Cannot be answered safely: never synced, or a fact whose age
+    /// matters (a Database that may own a role) broken for longer than
+    /// allowed. The check fails closed.
     Stale(String),
 }
 

@@ -5,7 +5,7 @@
 //! No message built here contains a Secret value: only keys, field paths,
 //! the (public) bootstrap role name and the form a credential was found in.
 
-use super::{Cx, RuleId};
+use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
 use crate::dsn;
 use crate::model::secret::{self, Entry};
@@ -109,7 +109,8 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     };
 
     if is_user_key(entry.key) && text.trim() == role {
-        cx.violation(
+        cx.violation_with(
+            Evidence::of(&*entry.value),
             RULE,
             entry.field(),
             format!(
@@ -122,7 +123,8 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
 
     let creds = dsn::credentials(text);
     if let Some(c) = creds.iter().find(|c| c.user.as_deref() == Some(role)) {
-        cx.violation(
+        cx.violation_with(
+            Evidence::of(&*entry.value),
             RULE,
             entry.field(),
             format!("{} connects as the bootstrap role {role}", c.form.describe()),
@@ -175,7 +177,8 @@ fn probe_password<'v>(
                 return;
             }
             Some(true) => {
-                cx.violation(
+                cx.violation_with(
+                    Evidence::of(&*entry.value),
                     RULE,
                     entry.field(),
                     format!("holds the bootstrap password of {}", cluster.name),

@@ -75,6 +75,29 @@ pub struct Violation {
     /// object itself: never ratcheted.
     #[serde(skip)]
     pub fail_closed: bool,
+    /// A fingerprint of the offending value where `field` and `what` do not
+    /// already pin it (a NetworkPolicy rule, a Secret value): ratcheting
+    /// matches it too. Never serialized.
+    #[serde(skip)]
+    pub evidence: Option<Evidence>,
+}
+
+/// A fingerprint of an offending value, for ratcheting only. It may be
+/// taken of a Secret value, so it is never printed or serialized.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Evidence(u64);
+
+impl Evidence {
+    pub fn of(value: impl std::hash::Hash) -> Evidence {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        Evidence(BuildHasherDefault::<DefaultHasher>::default().hash_one(value))
+    }
+}
+
+impl fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Evidence(<redacted>)")
+    }
 }
 
 impl Serialize for Kind {
@@ -114,12 +137,16 @@ impl Violation {
         truncate(format!("[{}] {note}{}", self.rule, self.what), 120)
     }
 
-    /// Identity for ratcheting: the same rule finding the same thing,
-    /// wherever in a list it sits.
-    pub fn ratchet_key(&self) -> (RuleId, &str) {
-        (self.rule, &self.what)
+    /// Identity for ratcheting: the same rule, at the same field, finding
+    /// the same offending value. A violation widened in place, or repeated
+    /// at another field, has another key.
+    pub fn ratchet_key(&self) -> RatchetKey {
+        (self.rule, self.field.clone(), self.what.clone(), self.evidence)
     }
 }
+
+/// See [`Violation::ratchet_key`].
+pub type RatchetKey = (RuleId, String, String, Option<Evidence>);
 
 fn truncate(mut s: String, max: usize) -> String {
     if s.chars().count() <= max {
@@ -140,11 +167,30 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A check answered from the last known facts while a watch is broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgedFact {
+    pub rule: RuleId,
+    pub check: String,
+    /// How old the facts are, and why.
+    pub age: String,
+}
+
+impl AgedFact {
+    /// `[rule-id] checked with facts <age>: <check>`, at most 120 characters:
+    /// an admission warning.
+    pub fn short(&self) -> String {
+        truncate(format!("[{}] facts {}: {}", self.rule, self.age, self.check), 120)
+    }
+}
+
 /// Everything the rules found about one review.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
     pub violations: Vec<Violation>,
     pub skipped: Vec<Skipped>,
+    /// Checks that used facts kept from before a watch broke.
+    pub aged: Vec<AgedFact>,
 }
 
 /// Runs every rule family that applies to `review`.
@@ -155,6 +201,18 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
         facts,
         findings: Findings::default(),
     };
+    if review.name.is_empty()
+        && let Some(rule) = rule_needing_name(review.kind)
+    {
+        cx.violation(
+            rule,
+            "metadata.name",
+            "the request names no object (no request.name, no metadata.name), so the guard cannot tell whether \
+             it is protected",
+            "name the object; a collection write is reviewed per object, by the name in the stored object",
+        );
+        return cx.findings;
+    }
     match review.kind {
         Kind::Cluster => {
             cluster_identity::check_cluster(&mut cx);
@@ -173,6 +231,17 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
         Kind::Secret => bootstrap_secret::check(&mut cx),
     }
     cx.findings
+}
+
+/// The rule that protects objects of `kind` by name, if any: a review of
+/// such an object without a name is denied, never allowed by default.
+fn rule_needing_name(kind: Kind) -> Option<RuleId> {
+    match kind {
+        Kind::Cluster | Kind::Namespace => Some(RuleId::ClusterIdentity),
+        Kind::NetworkPolicy => Some(RuleId::NetworkPosture),
+        Kind::Secret => Some(RuleId::BootstrapSecretConfined),
+        Kind::Database | Kind::Pooler => None,
+    }
 }
 
 /// The context a rule family works in, and how it reports.
@@ -199,14 +268,42 @@ impl<'a> Cx<'a> {
             what: what.into(),
             fix: fix.into(),
             fail_closed: false,
+            evidence: None,
         });
     }
 
-    /// Unwraps a fact: an unknown one records a skipped check; a stale one
-    /// fails closed with a violation at `field`.
+    /// A violation whose offending value `evidence` fingerprints (see
+    /// [`Violation::evidence`]).
+    pub fn violation_with(
+        &mut self,
+        evidence: Evidence,
+        rule: RuleId,
+        field: impl Into<String>,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.violation(rule, field, what, fix);
+        if let Some(v) = self.findings.violations.last_mut() {
+            v.evidence = Some(evidence);
+        }
+    }
+
+    /// Unwraps a fact: an aged one is used and noted; an unknown one
+    /// records a skipped check; a stale one fails closed with a violation
+    /// at `field`.
     pub fn fact<T>(&mut self, rule: RuleId, field: &str, check: &str, fact: Fact<T>) -> Option<T> {
         match fact {
             Fact::Known(v) => Some(v),
+            Fact::Aged(v, age) => {
+                if !self.findings.aged.iter().any(|a| a.rule == rule && a.check == check) {
+                    self.findings.aged.push(AgedFact {
+                        rule,
+                        check: check.to_owned(),
+                        age,
+                    });
+                }
+                Some(v)
+            }
             Fact::Stale(reason) => {
                 self.violation(
                     rule,
@@ -259,6 +356,7 @@ mod tests {
             what: "it is wrong".into(),
             fix: "do this".into(),
             fail_closed: false,
+            evidence: None,
         };
         assert_eq!(
             v.line(),

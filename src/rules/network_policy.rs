@@ -8,7 +8,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Cx, RuleId};
+use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
 use crate::model::{Object, Operation};
 
@@ -50,6 +50,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
 }
 
+/// The offending part of a policy, for ratcheting.
+fn fingerprint(part: &impl serde::Serialize) -> Evidence {
+    Evidence::of(serde_json::to_string(part).unwrap_or_default())
+}
+
 fn is_empty_selector(s: Option<&LabelSelector>) -> bool {
     s.is_none_or(|s| {
         s.match_labels.as_ref().is_none_or(BTreeMap::is_empty) && s.match_expressions.as_ref().is_none_or(Vec::is_empty)
@@ -59,9 +64,11 @@ fn is_empty_selector(s: Option<&LabelSelector>) -> bool {
 /// The default-deny policy must select every pod, keep Ingress, allow nothing.
 fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     let spec = np.spec.clone().unwrap_or_default();
+    let ev = fingerprint(&spec);
     let fix = "restore the default-deny policy: podSelector {}, policyTypes [Ingress, Egress], no rules";
     if !is_empty_selector(spec.pod_selector.as_ref()) {
-        cx.violation(
+        cx.violation_with(
+            ev,
             RULE,
             "spec.podSelector",
             "the default-deny policy must select every pod",
@@ -70,7 +77,8 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     }
     let types = spec.policy_types.clone().unwrap_or_else(|| vec!["Ingress".into()]);
     if !types.iter().any(|t| t == "Ingress") {
-        cx.violation(
+        cx.violation_with(
+            ev,
             RULE,
             "spec.policyTypes",
             "the default-deny policy must keep Ingress",
@@ -78,7 +86,8 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
         );
     }
     if spec.ingress.as_ref().is_some_and(|i| !i.is_empty()) {
-        cx.violation(
+        cx.violation_with(
+            ev,
             RULE,
             "spec.ingress",
             "the default-deny policy must not allow any ingress",
@@ -86,7 +95,8 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
         );
     }
     if types.iter().any(|t| t == "Egress") && spec.egress.as_ref().is_some_and(|e| !e.is_empty()) {
-        cx.violation(
+        cx.violation_with(
+            ev,
             RULE,
             "spec.egress",
             "the default-deny policy must not allow any egress",
@@ -166,9 +176,12 @@ fn ports_within(rule: &NetworkPolicyIngressRule, allowed: &[i32]) -> bool {
 
 fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &NetworkPolicyIngressRule) {
     let at = format!("spec.ingress[{i}]");
+    // The whole rule (its peers and ports): widening it in place is new.
+    let ev = fingerprint(rule);
     let peers = rule.from.as_deref().unwrap_or_default();
     if peers.is_empty() {
-        cx.violation(
+        cx.violation_with(
+            ev,
             RULE,
             format!("{at}.from"),
             format!("a rule with no 'from' admits every source to the {} pods", cluster.name),
@@ -182,7 +195,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
     for (j, peer) in peers.iter().enumerate() {
         let peer_at = format!("{at}.from[{j}]");
         if peer.ip_block.is_some() {
-            cx.violation(
+            cx.violation_with(
+                ev,
                 RULE,
                 format!("{peer_at}.ipBlock"),
                 "ipBlock peers bypass the namespace registry",
@@ -192,14 +206,21 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         }
         let Some(ns_sel) = &peer.namespace_selector else {
             if peer.pod_selector.is_none() {
-                cx.violation(RULE, peer_at, "an empty peer admits every source", "name the sources");
+                cx.violation_with(
+                    ev,
+                    RULE,
+                    peer_at,
+                    "an empty peer admits every source",
+                    "name the sources",
+                );
             }
             // A podSelector alone: pods of the shared namespace itself.
             continue;
         };
         let field = format!("{peer_at}.namespaceSelector");
         if is_empty_selector(Some(ns_sel)) {
-            cx.violation(
+            cx.violation_with(
+                ev,
                 RULE,
                 field,
                 "an empty namespaceSelector admits every namespace",
@@ -210,7 +231,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         let req = match requirements(ns_sel) {
             Ok(req) => req,
             Err(what) => {
-                cx.violation(
+                cx.violation_with(
+                    ev,
                     RULE,
                     field,
                     what,
@@ -222,7 +244,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         if let Some(names) = req.get(NAME_LABEL) {
             if names.len() == 1 && names.contains(cluster.operator_namespace.as_str()) {
                 if !ports_within(rule, OPERATOR_PORTS) {
-                    cx.violation(
+                    cx.violation_with(
+                        ev,
                         RULE,
                         format!("{at}.ports"),
                         format!(
@@ -240,7 +263,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                 .filter(|n| cluster.consumer_by_namespace(n).is_none())
                 .collect();
             if !unregistered.is_empty() {
-                cx.violation(
+                cx.violation_with(
+                    ev,
                     RULE,
                     field.clone(),
                     format!(
@@ -252,7 +276,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                 );
             }
             if !ports_within(rule, &[POSTGRES]) {
-                cx.violation(
+                cx.violation_with(
+                    ev,
                     RULE,
                     format!("{at}.ports"),
                     "consumer namespaces may reach only port 5432",
@@ -263,7 +288,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         }
         match req.get(cluster.client_label.as_str()) {
             Some(values) if values.len() == 1 && values.contains(cluster.name.as_str()) => {}
-            Some(values) => cx.violation(
+            Some(values) => cx.violation_with(
+                ev,
                 RULE,
                 field,
                 format!(
@@ -273,7 +299,8 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                 ),
                 format!("select exactly {}={}", cluster.client_label, cluster.name),
             ),
-            None => cx.violation(
+            None => cx.violation_with(
+                ev,
                 RULE,
                 field,
                 format!(

@@ -417,11 +417,21 @@ fn review<'a>(
     } else {
         String::new()
     };
+    // A collection delete sends one review per object with no
+    // `request.name`: the name is then only in the stored object.
+    let name = match std::mem::take(&mut req.name) {
+        name if !name.is_empty() => name,
+        _ => [old_object.as_ref(), object.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|o| o.metadata().name.clone().filter(|n| !n.is_empty()))
+            .unwrap_or_default(),
+    };
     let review = Review {
         operation,
         kind,
         namespace,
-        name: std::mem::take(&mut req.name),
+        name,
         object,
         old_object,
         user: User {
@@ -587,6 +597,40 @@ mod tests {
 
     /// kube-apiserver's field order takes the one pass, and the objects it
     /// can type are typed in it.
+    /// A collection delete (`DELETE .../networkpolicies?fieldSelector=...`):
+    /// kube-apiserver sends one review per object with no `request.name`;
+    /// the name is only in `oldObject`. Both parse paths find it there, and
+    /// the protection holds.
+    #[test]
+    fn a_collection_delete_is_named_by_its_stored_object() {
+        use crate::contract::Contract;
+        use crate::decision::decide;
+        use crate::facts::NoFacts;
+        let contract = Contract::embedded().unwrap();
+        for (fixture_name, name, rule) in [
+            (
+                "networkpolicy-delete-denied.json",
+                "default-deny-all",
+                "network-posture",
+            ),
+            ("cluster-delete-denied.json", "apps-pg", "cluster-identity"),
+            ("namespace-delete-databases.json", "databases", "cluster-identity"),
+        ] {
+            let mut review = fixture(fixture_name);
+            review["request"].as_object_mut().unwrap().remove("name");
+            let body = serde_json::to_vec(&review).unwrap();
+            for parsed in [parse(&body), parse_slow(&body)] {
+                let Ok(Parsed::Review(_, review, _)) = parsed else {
+                    panic!("{fixture_name}: not a review")
+                };
+                assert_eq!(review.name, name, "{fixture_name}");
+                let d = decide(&review, &contract, &NoFacts);
+                assert!(!d.allowed, "{fixture_name}");
+                assert!(d.message().starts_with(&format!("[{rule}] ")), "{}", d.message());
+            }
+        }
+    }
+
     #[test]
     fn apiserver_order_takes_the_one_pass() {
         for (name, review) in fixtures() {

@@ -40,6 +40,9 @@ pub struct AuditRecord<'a> {
     pub rules: Vec<&'static str>,
     pub findings: Vec<Finding<'a>>,
     pub skipped: Vec<String>,
+    /// Checks answered from facts kept while a watch was broken, with their age.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aged_facts: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<&'a str>,
     pub contract_revision: &'a str,
@@ -102,6 +105,11 @@ impl<'a> AuditRecord<'a> {
                     ]
                     .concat()
                 })
+                .collect(),
+            aged_facts: decision
+                .aged
+                .iter()
+                .map(|a| ["[", a.rule.as_str(), "] ", &a.check, " (facts ", &a.age, ")"].concat())
                 .collect(),
             break_glass: decision.break_glass.as_deref(),
             contract_revision,
