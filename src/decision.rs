@@ -193,6 +193,27 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
     decision
 }
 
+/// The verdict on a violation by absence (a protected object that does not
+/// exist, see [`rules::missing`]): its rule's mode decides; there is no
+/// request, so no ratcheting, exemption or break-glass.
+pub fn decide_missing(violation: Violation, contract: &Contract) -> Decision {
+    let mode = contract.mode(violation.rule);
+    let disposition = match mode {
+        Mode::Audit => Disposition::Audited,
+        Mode::Warn => Disposition::Warned,
+        Mode::Enforce => Disposition::Denied,
+    };
+    Decision {
+        allowed: disposition != Disposition::Denied,
+        findings: vec![Finding {
+            violation,
+            mode,
+            disposition,
+        }],
+        ..Decision::default()
+    }
+}
+
 /// On UPDATE: what the old object already violated, judged as if created,
 /// each at its field with its offending value.
 fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTreeSet<RatchetKey> {

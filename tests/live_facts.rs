@@ -394,6 +394,66 @@ async fn audit_lists_and_reports_in_all_formats() {
     }
 }
 
+/// The shipped example's default-deny policy and baseline triplet.
+fn good_policies() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/examples/good/apps-pg-networkpolicies.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_norway::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// An absence is a violation too: the audit reports a missing default-deny
+/// or baseline policy; with all four in place, none.
+#[tokio::test]
+async fn audit_reports_missing_protected_policies() {
+    let api = audited_cluster();
+    let contract = contract();
+    let mut policies = good_policies();
+    policies.retain(|p| p["metadata"]["name"] != "default-deny-all");
+    api.set(POLICIES, policies);
+    let (report, notes) = audit::judge(
+        audit::inventory(&api.client(), &contract, true).await.unwrap(),
+        &contract,
+    );
+    let text = audit::render(&report, &notes, AuditFormat::Text);
+    assert!(
+        text.contains("[network-posture] NetworkPolicy databases/default-deny-all: (object): the default-deny policy of databases does not exist"),
+        "{text}"
+    );
+    assert!(!text.contains("allow-egress-kube-api-apps-pg: (object)"), "{text}");
+    let items: Vec<Value> = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["rule"] == "network-posture" && i["name"] == "default-deny-all" && i["disposition"] == "denied")
+    );
+    let yaml = audit::render(&report, &notes, AuditFormat::Policyreport);
+    assert!(yaml.contains("default-deny-all"), "{yaml}");
+
+    api.set(POLICIES, vec![]);
+    let (report, notes) = audit::judge(
+        audit::inventory(&api.client(), &contract, true).await.unwrap(),
+        &contract,
+    );
+    let text = audit::render(&report, &notes, AuditFormat::Text);
+    for name in [
+        "default-deny-all",
+        "allow-egress-kube-api-apps-pg",
+        "allow-ingress-from-cnpg-operator-apps-pg",
+        "allow-ingress-from-app-namespaces-apps-pg",
+    ] {
+        assert!(
+            text.contains(&format!("NetworkPolicy databases/{name}: (object)")),
+            "{name}: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn audit_of_a_clean_cluster_exits_zero_and_an_unreachable_one_errors() {
     let api = audited_cluster();
@@ -403,6 +463,7 @@ async fn audit_of_a_clean_cluster_exits_zero_and_an_unreachable_one_errors() {
         NAMESPACES,
         vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vergabe-teilnahme", "labels": {"railiance.io/postgres-client": "apps-pg"}}})],
     );
+    api.set(POLICIES, good_policies());
     let contract = contract();
     let (report, _) = audit::judge(
         audit::inventory(&api.client(), &contract, true).await.unwrap(),

@@ -13,9 +13,14 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, TypeMet
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::check::{self, Document, Format, Report};
+use std::collections::HashSet;
+
+use crate::check::{self, Checked, Document, Format, Report};
 use crate::contract::Contract;
+use crate::decision::decide_missing;
 use crate::facts::live::cnpg_resource;
+use crate::model::Kind;
+use crate::rules;
 
 pub use policy_report::policy_reports;
 
@@ -186,9 +191,27 @@ pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool)
     Ok(inv)
 }
 
-/// Judges an inventory with the shared pipeline.
+/// Judges an inventory with the shared pipeline, and reports the
+/// protected objects that are missing from it.
 pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
-    let report = check::check(inventory.documents, contract, "default");
+    let mut report = check::check(inventory.documents, contract, "default");
+    let present: HashSet<(Kind, &str, &str)> = report
+        .checked
+        .iter()
+        .map(|c| (c.kind, c.namespace.as_str(), c.name.as_str()))
+        .collect();
+    let missing = rules::missing(contract, &|kind, ns, name| present.contains(&(kind, ns, name)));
+    for violation in missing {
+        let (namespace, name) = violation.object.split_once('/').unwrap_or(("", &violation.object));
+        let (kind, namespace, name) = (violation.kind, namespace.to_owned(), name.to_owned());
+        report.checked.push(Checked {
+            file: "cluster (missing)".into(),
+            kind,
+            namespace,
+            name,
+            decision: decide_missing(violation, contract),
+        });
+    }
     (report, inventory.notes)
 }
 

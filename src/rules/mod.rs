@@ -233,6 +233,13 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
     cx.findings
 }
 
+/// Violations by absence: protected objects of the shared namespaces that
+/// do not exist. `exists(kind, namespace, name)` answers from a complete
+/// view of the cluster (`audit`).
+pub fn missing(contract: &Contract, exists: &dyn Fn(Kind, &str, &str) -> bool) -> Vec<Violation> {
+    network_policy::missing(contract, &|ns, name| exists(Kind::NetworkPolicy, ns, name))
+}
+
 /// The rule that protects objects of `kind` by name, if any: a review of
 /// such an object without a name is denied, never allowed by default.
 fn rule_needing_name(kind: Kind) -> Option<RuleId> {

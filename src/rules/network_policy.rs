@@ -8,9 +8,9 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Cx, Evidence, RuleId};
-use crate::contract::SharedCluster;
-use crate::model::{Object, Operation};
+use super::{Cx, Evidence, RuleId, Violation};
+use crate::contract::{Contract, SharedCluster};
+use crate::model::{Kind, Object, Operation};
 
 const RULE: RuleId = RuleId::NetworkPosture;
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -48,6 +48,48 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             _ => {}
         }
     }
+}
+
+/// The protected policies of the shared namespaces that do not exist: an
+/// absence is a violation too (`audit`, which sees the whole live state;
+/// a manifest set in `check` may be partial, so it does not ask).
+/// `exists(namespace, name)` says whether a NetworkPolicy exists.
+pub(super) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for cluster in &contract.clusters {
+        let ns = cluster.namespace.as_str();
+        let policies = std::iter::once((&cluster.default_deny_policy, true))
+            .chain(cluster.baseline_policies.iter().map(|p| (p, false)));
+        for (name, is_default_deny) in policies {
+            if exists(ns, name) {
+                continue;
+            }
+            let what = if is_default_deny {
+                format!(
+                    "the default-deny policy of {ns} does not exist: every pod there, {} included, accepts traffic \
+                     the other policies do not name",
+                    cluster.name
+                )
+            } else {
+                format!("the baseline policy {name} of {} does not exist", cluster.name)
+            };
+            out.push(Violation {
+                rule: RULE,
+                kind: Kind::NetworkPolicy,
+                object: [ns, "/", name].concat(),
+                field: "(object)".into(),
+                what,
+                fix: if is_default_deny {
+                    "restore it: podSelector {}, policyTypes [Ingress, Egress], no rules".into()
+                } else {
+                    "restore it from the platform repository (the apps-pg NetworkPolicy triplet)".into()
+                },
+                fail_closed: false,
+                evidence: None,
+            });
+        }
+    }
+    out
 }
 
 /// The offending part of a policy, for ratcheting.
