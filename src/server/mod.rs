@@ -89,8 +89,9 @@ pub struct ServeArgs {
     /// bootstrap password hash) from these manifests (file or directory).
     #[arg(long, conflicts_with = "kubeconfig")]
     pub facts_from: Option<PathBuf>,
-    /// After a live-facts watch has been broken this long (seconds), rules
-    /// that need it fail closed.
+    /// While a live-facts watch is broken its last known facts answer, with
+    /// a warning; past this many seconds, removing a role a Database may own
+    /// fails closed.
     #[arg(long, default_value_t = 60)]
     pub stale_after: u64,
     /// Audit the live cluster every this many seconds (0 disables).
