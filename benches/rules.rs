@@ -133,9 +133,7 @@ fn bench(c: &mut Criterion) {
         let review: Value = serde_json::from_slice(body).unwrap();
         let old = review["request"]["oldObject"].to_string();
         let new = review["request"]["object"].to_string();
-        patch_group.bench_function(*name, |b| {
-            b.iter(|| cnpg_guard::server::patch::diff(&old, &new).unwrap())
-        });
+        patch_group.bench_function(*name, |b| b.iter(|| cnpg_guard::json_diff::diff(&old, &new).unwrap()));
         patch_group.bench_function(format!("{name} (json_patch on trees)"), |b| {
             b.iter(|| {
                 let old: Value = serde_json::from_str(&old).unwrap();

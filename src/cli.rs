@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::check::{self, Format};
-use crate::contract::{self, Contract, ContractError};
+use crate::contract;
+use crate::logging::{LogFormat, init_logging};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,26 +18,6 @@ use crate::contract::{self, Contract, ContractError};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Text,
-}
-
-/// Structured logs to stderr (stdout carries output and audit records).
-/// `RUST_LOG` overrides the default level (info).
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,14 +92,6 @@ pub enum ContractCommand {
     Show,
 }
 
-/// Loads `path`, or the embedded contract.
-pub fn load_contract(path: Option<&std::path::Path>) -> Result<Contract, ContractError> {
-    match path {
-        Some(p) => contract::load_file(p),
-        None => Contract::embedded(),
-    }
-}
-
 /// Runs the command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
@@ -158,14 +131,14 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 fn run_check(args: CheckArgs) -> i32 {
-    let contract = match load_contract(args.contract.as_deref()) {
+    let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let documents = match check::input::read_all(&args.paths) {
+    let documents = match crate::manifests::read_all(&args.paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
@@ -203,7 +176,7 @@ fn run_serve(args: crate::server::ServeArgs) -> i32 {
 
 fn run_audit(args: AuditArgs) -> i32 {
     init_logging(LogFormat::Text);
-    let contract = match load_contract(args.contract.as_deref()) {
+    let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

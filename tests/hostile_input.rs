@@ -8,12 +8,12 @@
 //! cases (PROPTEST_CASES); every failure proptest shrinks is saved under
 //! tests/regressions/ and replayed first on every run.
 
+use cnpg_guard::admission;
 use cnpg_guard::contract::{self, Contract};
 use cnpg_guard::decision::decide;
 use cnpg_guard::dsn;
 use cnpg_guard::facts::{NoFacts, OfflineFacts};
 use cnpg_guard::model::{Kind, Object, Operation, Review, User};
-use cnpg_guard::server::admission;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::{Value, json};
@@ -212,7 +212,7 @@ proptest! {
             "stringData": {key.clone(): value}})).unwrap();
         let r = review_of(Kind::Secret, secret, None, Operation::Create);
         let d = decide(&r, &c, &facts);
-        let record = cnpg_guard::server::record::AuditRecord::new("u", ("", "v1", "Secret"), &r, &d, "rev", std::time::Duration::ZERO, None);
+        let record = cnpg_guard::decision_log::DecisionRecord::new("u", ("", "v1", "Secret"), &r, &d, "rev", std::time::Duration::ZERO, None);
         let everything = format!("{}\n{:?}\n{}\n{:?}", d.message(), d.warnings(), serde_json::to_string(&record).unwrap(), d.skipped);
         prop_assert!(!everything.contains(CANARY), "canary leaked: {everything}");
         if ns == "shop" && shape > 0 { prop_assert!(!d.allowed, "a leak in shape {shape} was allowed"); }

@@ -22,7 +22,7 @@ fn fixture(name: &str) -> serde_json::Value {
 /// objects, which the webhook's one-pass parse relies on). A plain
 /// `serde_json::to_vec` of a `Value` would sort them.
 pub fn apiserver_body(review: &serde_json::Value) -> Vec<u8> {
-    let order = cnpg_guard::server::admission::APISERVER_FIELD_ORDER;
+    let order = cnpg_guard::admission::APISERVER_FIELD_ORDER;
     let request = review["request"].as_object().expect("request");
     assert!(
         request.keys().all(|k| order.contains(&k.as_str())),
@@ -70,30 +70,18 @@ pub fn mix() -> Vec<(&'static str, Vec<u8>, u32)> {
     ]
 }
 
-/// The webhook's whole per-request work minus HTTP/TLS: parse the
-/// AdmissionReview, decide, build the response and the audit line, as
-/// `serve` does. Not inlined, so that callgrind can count it alone.
+/// The webhook's whole per-request work minus HTTP/TLS: the pure
+/// [`cnpg_guard::admission::answer`] that `serve` calls (parse, decide,
+/// response, decision record), with offline facts. Not inlined, so that
+/// callgrind can count it alone.
 #[inline(never)]
 pub fn review_once(body: &[u8], contract: &cnpg_guard::contract::Contract) -> (Vec<u8>, Vec<u8>) {
-    use cnpg_guard::decision::decide;
+    use cnpg_guard::admission::{Outcome, answer};
     use cnpg_guard::facts::NoFacts;
-    use cnpg_guard::server::{admission, record::AuditRecord};
-    match admission::parse(body).expect("a valid review") {
-        admission::Parsed::Review(req, review, objects) => {
-            let d = decide(&review, contract, &NoFacts);
-            let record = AuditRecord::new(
-                &req.uid,
-                (&req.kind.group, &req.kind.version, &req.kind.kind),
-                &review,
-                &d,
-                &contract.revision,
-                Duration::from_micros(1),
-                objects,
-            );
-            let line = serde_json::to_vec(&record).expect("audit line");
-            (admission::to_body(admission::respond(&req, &d)), line)
-        }
-        admission::Parsed::NotCovered(_) => panic!("the mix holds covered kinds only"),
+    let answer = answer(body, contract, &NoFacts, std::time::Instant::now());
+    match answer.outcome {
+        Outcome::Reviewed(verdict) => (answer.body, verdict.record),
+        _ => panic!("the mix holds covered kinds only"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! `check` (each object a CREATE, facts from the listed set, which *is* the
 //! live state). Nothing here judges.
 
+pub mod periodic;
 mod policy_report;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};

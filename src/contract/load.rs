@@ -56,6 +56,14 @@ impl ContractError {
 }
 
 /// Reads and validates the contract at `path`.
+/// The contract at `path`, or the embedded one.
+pub fn load(path: Option<&std::path::Path>) -> Result<Contract, ContractError> {
+    match path {
+        Some(p) => load_file(p),
+        None => Contract::embedded(),
+    }
+}
+
 pub fn load_file(path: &Path) -> Result<Contract, ContractError> {
     let file = path.display().to_string();
     let io = |source| ContractError::Io {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 pub use file::{API_VERSION, ContractFile, KIND};
-pub use load::{ContractError, EMBEDDED_CONTRACT, load_file, parse};
+pub use load::{ContractError, EMBEDDED_CONTRACT, load, load_file, parse};
 
 use crate::rules::RuleId;
 

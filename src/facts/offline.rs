@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Fact, Facts, PasswordDigest};
 use crate::contract::{Contract, SharedCluster};
+use crate::manifests::{self, InputError};
 use crate::model::{Object, secret};
 
 type Key = (String, String);
@@ -28,6 +29,20 @@ fn key(c: &SharedCluster) -> Key {
 }
 
 impl OfflineFacts {
+    /// Facts from the manifests at `path` (a file or directory), as
+    /// `serve --facts-from` reads them: the facts, how many documents were
+    /// read, and the objects that could not be read.
+    pub fn from_manifests(
+        path: &std::path::Path,
+        contract: &Contract,
+    ) -> Result<(Self, usize, Vec<String>), InputError> {
+        let documents = manifests::read_all(&[path.display().to_string()])?;
+        let count = documents.len();
+        let decoded = manifests::decode(documents, "default");
+        let facts = OfflineFacts::from_objects(contract, decoded.objects.iter().map(|(_, ns, _, o)| (ns.as_str(), o)));
+        Ok((facts, count, decoded.errors))
+    }
+
     /// Builds facts from `(namespace, object)` pairs.
     pub fn from_objects<'a>(contract: &Contract, objects: impl IntoIterator<Item = (&'a str, &'a Object)>) -> Self {
         let mut facts = OfflineFacts::default();

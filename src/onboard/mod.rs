@@ -417,7 +417,7 @@ fn generate_password() -> Result<String, OnboardError> {
 }
 
 fn load(path: Option<&std::path::Path>) -> Result<Contract, OnboardError> {
-    Ok(crate::cli::load_contract(path)?)
+    Ok(crate::contract::load(path)?)
 }
 
 /// The contract file named in instructions.

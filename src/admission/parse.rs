@@ -1,18 +1,16 @@
-//! AdmissionReview in, AdmissionReview out: the webhook's door into the
+//! AdmissionReview bytes to a [`Review`]: the webhook's door into the
 //! pipeline. Uses kube-core's admission types; judges nothing itself.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation as AdmissionOp};
-use kube::core::response::StatusSummary;
+use kube::core::admission::{AdmissionRequest, Operation as AdmissionOp};
 use kube::core::{ApiResource, DynamicResourceScope, GroupVersionKind, Resource, TypeMeta};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::patch::Sources;
-use crate::decision::Decision;
+use crate::json_diff::Sources;
 use crate::model::{Kind, Object, Operation, Review, User};
 
 const API_VERSION: &str = "admission.k8s.io/v1";
@@ -461,45 +459,6 @@ fn explain(body: &[u8], error: serde_json::Error) -> BadReview {
     }
 }
 
-/// The admission response for a decision.
-pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
-    let mut resp = AdmissionResponse::from(req);
-    if !decision.allowed {
-        resp = resp.deny(decision.message());
-        resp.result.code = 403;
-        resp.result.reason = "Forbidden".into();
-        resp.result.status = Some(StatusSummary::Failure);
-    }
-    let warnings = decision.warnings();
-    if !warnings.is_empty() {
-        resp.warnings = Some(warnings);
-    }
-    resp.audit_annotations
-        .insert("decision".into(), decision.label().into());
-    let rules = decision.rules();
-    if !rules.is_empty() {
-        resp.audit_annotations.insert(
-            "rules".into(),
-            rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
-        );
-    }
-    if let Some(reason) = &decision.break_glass {
-        resp.audit_annotations.insert("break-glass".into(), reason.clone());
-    }
-    resp
-}
-
-/// Serializes a response review. Serializing these plain types cannot fail
-/// in practice; if it ever did, the API server gets a well-formed error.
-pub fn to_body(resp: AdmissionResponse) -> Vec<u8> {
-    let mut body = Vec::with_capacity(512);
-    match serde_json::to_writer(&mut body, &resp.into_review()) {
-        Ok(()) => body,
-        Err(e) => serde_json::to_vec(&serde_json::json!({"error": format!("cannot encode the response: {e}")}))
-            .unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -538,7 +497,7 @@ mod tests {
             Ok(Parsed::Review(req, review, sources)) => {
                 // The patch itself: the one pass finds the objects in the
                 // body, the other path has their texts.
-                let patch = sources.map(|s| super::super::patch::diff_update(s).map_err(|e| e.to_string()));
+                let patch = sources.map(|s| crate::json_diff::diff_update(s).map_err(|e| e.to_string()));
                 format!(
                     "review {} {:?} {:?} {:?} {review:?} {patch:?}",
                     req.uid, req.types, req.kind, req.resource

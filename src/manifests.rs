@@ -1,10 +1,13 @@
 //! Reading manifests: files, directories (recursively), stdin; YAML
-//! multi-document streams, JSON, and `List` objects.
+//! multi-document streams, JSON, and `List` objects; decoding the
+//! documents of covered kinds. What `check` and `serve --facts-from` read.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+use crate::model::{Kind, Object};
 
 /// Manifest inputs larger than this are refused (a repository is not that big).
 const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
@@ -141,5 +144,63 @@ fn push(file: &str, value: Value, docs: &mut Vec<Document>) {
             file: file.to_owned(),
             value,
         }),
+    }
+}
+
+/// Typed objects from documents: `(file, namespace, name, object)`, plus
+/// how many documents were skipped and which could not be read.
+pub struct Decoded {
+    pub objects: Vec<(String, String, String, Object)>,
+    pub skipped: usize,
+    pub errors: Vec<String>,
+}
+
+/// Decodes the documents of covered kinds. Namespaced objects without a
+/// namespace are taken to be in `default_namespace`, as kubectl would.
+pub fn decode(documents: Vec<Document>, default_namespace: &str) -> Decoded {
+    let mut out = Decoded {
+        objects: Vec::new(),
+        skipped: 0,
+        errors: Vec::new(),
+    };
+    for doc in documents {
+        let Some((kind, namespace, name)) = identify(&doc.value, default_namespace) else {
+            out.skipped += 1;
+            continue;
+        };
+        match Object::decode(kind, doc.value) {
+            Ok(object) => out.objects.push((doc.file, namespace, name, object)),
+            Err(e) => out.errors.push(format!(
+                "{}: {kind} {}: cannot be read: {e}",
+                doc.file,
+                show(&namespace, &name)
+            )),
+        }
+    }
+    out
+}
+
+/// The covered kind, namespace and name of a document, or `None` to skip it.
+fn identify(value: &Value, default_namespace: &str) -> Option<(Kind, String, String)> {
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let kind = Kind::from_api_version(api_version, value.get("kind")?.as_str()?)?;
+    let meta = value.get("metadata")?;
+    let name = meta.get("name")?.as_str()?.to_owned();
+    let namespace = if kind.is_namespaced() {
+        meta.get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(default_namespace)
+            .to_owned()
+    } else {
+        String::new()
+    };
+    Some((kind, namespace, name))
+}
+
+fn show(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
     }
 }

@@ -1,5 +1,5 @@
-//! The audit trail: one JSON line per decision (CONTRACT.md, "Audit trail"),
-//! with every Secret value redacted before anything is serialized.
+//! The decision log: one JSON line per decision (CONTRACT.md, "Audit
+//! trail"), with every Secret value redacted before anything is serialized.
 
 use std::io::Write;
 
@@ -14,7 +14,7 @@ const REDACTED_CHANGED: &str = "<redacted:changed>";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Finding<'a> {
+pub struct RecordedFinding<'a> {
     pub rule: &'static str,
     pub mode: &'static str,
     pub disposition: &'static str,
@@ -24,7 +24,7 @@ pub struct Finding<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRecord<'a> {
+pub struct DecisionRecord<'a> {
     pub time: String,
     pub uid: &'a str,
     pub user: &'a str,
@@ -38,7 +38,7 @@ pub struct AuditRecord<'a> {
     pub dry_run: bool,
     pub decision: &'static str,
     pub rules: Vec<&'static str>,
-    pub findings: Vec<Finding<'a>>,
+    pub findings: Vec<RecordedFinding<'a>>,
     pub skipped: Vec<String>,
     /// Checks answered from facts kept while a watch was broken, with their age.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +51,7 @@ pub struct AuditRecord<'a> {
     pub patch: Option<json_patch::Patch>,
 }
 
-impl<'a> AuditRecord<'a> {
+impl<'a> DecisionRecord<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         uid: &'a str,
@@ -60,10 +60,10 @@ impl<'a> AuditRecord<'a> {
         decision: &'a Decision,
         contract_revision: &'a str,
         latency: std::time::Duration,
-        objects: Option<super::patch::Sources<'_>>,
+        objects: Option<crate::json_diff::Sources<'_>>,
     ) -> Self {
         let patch = objects.and_then(|sources| update_patch(review.kind, sources));
-        AuditRecord {
+        DecisionRecord {
             time: now_rfc3339(),
             uid,
             user: &review.user.username,
@@ -80,7 +80,7 @@ impl<'a> AuditRecord<'a> {
             findings: decision
                 .findings
                 .iter()
-                .map(|f| Finding {
+                .map(|f| RecordedFinding {
                     rule: f.violation.rule.as_str(),
                     mode: f.mode.as_str(),
                     disposition: f.disposition.as_str(),
@@ -122,8 +122,8 @@ impl<'a> AuditRecord<'a> {
 /// The patch from the old to the new object. A Secret's operations are
 /// redacted as they come out of the diff (see [`redact_secret_ops`]), so
 /// no value can reach the patch.
-fn update_patch(kind: Kind, sources: super::patch::Sources<'_>) -> Option<json_patch::Patch> {
-    let mut patch = super::patch::diff_update(sources).ok()?;
+fn update_patch(kind: Kind, sources: crate::json_diff::Sources<'_>) -> Option<json_patch::Patch> {
+    let mut patch = crate::json_diff::diff_update(sources).ok()?;
     if kind == Kind::Secret {
         redact_secret_ops(&mut patch);
     }
@@ -189,20 +189,31 @@ fn redact_last_applied(annotations: Option<&mut Value>) {
     }
 }
 
-/// Writes records as JSON lines to stdout (logs go to stderr).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AuditSink;
-
-impl AuditSink {
-    pub fn write(&self, record: &AuditRecord<'_>) {
+impl DecisionRecord<'_> {
+    /// The record as one JSON line (with its newline).
+    pub fn to_line(&self) -> Vec<u8> {
         // One allocation for a typical record (no growth while encoding).
         let mut line = Vec::with_capacity(1024);
-        if serde_json::to_writer(&mut line, record).is_ok() {
-            line.push(b'\n');
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(&line).and_then(|_| out.flush()) {
-                tracing::warn!(error = %e, "cannot write the audit record");
-            }
+        match serde_json::to_writer(&mut line, self) {
+            Ok(()) => line.push(b'\n'),
+            Err(e) => tracing::warn!(error = %e, "cannot encode the decision record"),
+        }
+        line
+    }
+}
+
+/// Writes decision records as JSON lines to stdout (logs go to stderr).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecisionLog;
+
+impl DecisionLog {
+    pub fn write(&self, line: &[u8]) {
+        if line.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(line).and_then(|_| out.flush()) {
+            tracing::warn!(error = %e, "cannot write the decision record");
         }
     }
 }
@@ -253,8 +264,8 @@ fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::patch::Sources;
     use super::*;
+    use crate::json_diff::Sources;
 
     #[test]
     fn redaction_covers_data_string_data_and_last_applied() {

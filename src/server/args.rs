@@ -1,0 +1,92 @@
+//! `cnpg-guard serve`'s arguments and start-up errors.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::contract;
+use crate::server::tls;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address of the HTTPS webhook listener.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Serving certificate (PEM chain). Without it, a development CA and certificate are generated.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Serving private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Only serve clients with a certificate issued by this CA (PEM), e.g. the API server.
+    #[arg(long)]
+    pub client_ca: Option<PathBuf>,
+    /// Address of the plain-HTTP admin listener (/healthz, /readyz, /metrics).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub admin_listen: SocketAddr,
+    /// Contract file (default: the embedded apps-pg contract). Reloaded when it changes.
+    #[arg(long, env = "CNPG_GUARD_CONTRACT")]
+    pub contract: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub log_format: crate::logging::LogFormat,
+    /// Largest request body accepted (bytes); larger ones get HTTP 413.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Reviews judged at once. A review that cannot start before its deadline
+    /// (the API server's `?timeout=`, less a margin) is denied as overloaded
+    /// instead of letting the API server time out.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_reviews: u32,
+    /// Seconds a client has to complete the TLS handshake and each request's
+    /// headers (also bounds idle keep-alive connections); slow clients are cut off.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout: u64,
+    /// How often certificate and contract files are re-read (seconds).
+    #[arg(long, default_value_t = 5)]
+    pub reload_interval: u64,
+    /// How long in-flight reviews may take to finish after SIGTERM (seconds).
+    #[arg(long, default_value_t = 15)]
+    pub drain_timeout: u64,
+    /// Where development mode writes its CA bundle, certificate and key.
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("cnpg-guard-dev"))]
+    pub dev_cert_dir: PathBuf,
+    /// Kubeconfig for live facts. In a pod the ServiceAccount is used; without
+    /// either, facts are offline and checks that need them are skipped.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Without a cluster: take facts (managed roles, Database owners, the
+    /// bootstrap password hash) from these manifests (file or directory).
+    #[arg(long, conflicts_with = "kubeconfig")]
+    pub facts_from: Option<PathBuf>,
+    /// While a live-facts watch is broken its last known facts answer, with
+    /// a warning; past this many seconds, removing a role a Database may own
+    /// fails closed.
+    #[arg(long, default_value_t = 60)]
+    pub stale_after: u64,
+    /// Audit the live cluster every this many seconds (0 disables).
+    #[arg(long, default_value_t = 600)]
+    pub audit_interval: u64,
+    /// Service name and namespace the development certificate is issued for.
+    #[arg(long, default_value = "cnpg-guard")]
+    pub service: String,
+    #[arg(long, default_value = "cnpg-guard")]
+    pub namespace: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Contract(#[from] contract::ContractError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Connect(#[from] crate::kube_client::ConnectError),
+}

@@ -1,0 +1,211 @@
+//! `POST /validate`: the HTTP side of a review (body limit, concurrency
+//! permit, deadline, metrics) around the pure [`admission::answer`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tracing::warn;
+
+use super::AppState;
+use super::metrics::{ReviewLabels, ViolationLabels};
+use crate::admission::{self, Outcome};
+
+/// The webhook routes.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// `POST /validate`: one AdmissionReview in, one out.
+/// The API server's webhook timeout (`?timeout=10s`, a Go duration), or 10 s.
+fn requested_timeout(query: Option<&str>) -> Duration {
+    let value = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))
+        .unwrap_or("10s");
+    parse_go_duration(value).unwrap_or(Duration::from_secs(10))
+}
+
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.')?);
+    let n: f64 = number.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs <= 60.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// How long a review may wait for a slot: most of the API server's budget,
+/// keeping a margin to answer in.
+fn review_deadline(timeout: Duration) -> Duration {
+    (timeout * 4 / 5)
+        .saturating_sub(Duration::from_millis(100))
+        .max(Duration::from_millis(10))
+}
+
+/// `POST /validate`: one AdmissionReview in, one out. HTTP concerns only:
+/// the body limit, a concurrency permit within the request's deadline, and
+/// metrics; the answer comes from [`admission::answer`].
+async fn validate(
+    State(state): State<Arc<AppState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            state.metrics.reject("too_large");
+            return json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                admission::error_body(413, "the request body is larger than --max-body-bytes"),
+            );
+        }
+        Err(e) => {
+            state.metrics.reject("bad_request");
+            return json(
+                StatusCode::BAD_REQUEST,
+                admission::error_body(400, &format!("cannot read the request body: {e}")),
+            );
+        }
+    };
+    let deadline = review_deadline(requested_timeout(query.as_deref()));
+    // A free slot is taken without arming a timer; only a wait is bounded.
+    let _permit = match state.limiter.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), state.limiter.acquire()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                state.metrics.reject("overloaded");
+                warn!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "overloaded: denying instead of letting the API server time out"
+                );
+                return reply(admission::overloaded(&body));
+            }
+        },
+    };
+    let contract = state.contract.load_full();
+    let answer = admission::answer(&body, &contract, state.facts.as_ref(), started);
+    let m = &state.metrics;
+    match &answer.outcome {
+        Outcome::Reviewed(verdict) => {
+            m.reviews
+                .get_or_create(&ReviewLabels {
+                    kind: verdict.kind.as_str(),
+                    operation: verdict.operation.as_str(),
+                    decision: verdict.decision,
+                })
+                .inc();
+            for (rule, mode) in &verdict.findings {
+                m.violations
+                    .get_or_create(&ViolationLabels {
+                        rule: rule.as_str(),
+                        mode: mode.as_str(),
+                    })
+                    .inc();
+            }
+            m.latency.observe(started.elapsed().as_secs_f64());
+            state.decision_log.write(&verdict.record);
+        }
+        Outcome::Bad(e) => {
+            m.reject("bad_request");
+            warn!(error = %e, "bad admission review");
+        }
+        Outcome::NotCovered | Outcome::Overloaded => {}
+    }
+    reply(answer)
+}
+
+fn reply(answer: admission::Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(status, answer.body)
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::metrics::Metrics;
+    use super::*;
+    use crate::contract::Contract;
+    use crate::decision_log::DecisionLog;
+    use crate::facts::NoFacts;
+    use arc_swap::ArcSwap;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn timeouts_and_deadlines() {
+        assert_eq!(requested_timeout(Some("timeout=10s")), Duration::from_secs(10));
+        assert_eq!(requested_timeout(Some("a=b&timeout=500ms")), Duration::from_millis(500));
+        assert_eq!(requested_timeout(Some("timeout=1m")), Duration::from_secs(60));
+        for bad in ["timeout=", "timeout=abc", "timeout=-1s", "timeout=1h", "timeout=0s"] {
+            assert_eq!(requested_timeout(Some(bad)), Duration::from_secs(10), "{bad}");
+        }
+        assert_eq!(review_deadline(Duration::from_secs(10)), Duration::from_millis(7900));
+        assert_eq!(review_deadline(Duration::from_millis(50)), Duration::from_millis(10));
+    }
+
+    /// With no slot free, a review is denied as overloaded (429) within its
+    /// deadline instead of hanging until the API server gives up.
+    #[tokio::test]
+    async fn overload_denies_within_the_deadline() {
+        use tower::ServiceExt;
+        let state = Arc::new(AppState {
+            contract: ArcSwap::from_pointee(Contract::embedded().unwrap()),
+            facts: Arc::new(NoFacts),
+            metrics: Metrics::new(),
+            decision_log: DecisionLog,
+            ready: AtomicBool::new(true),
+            live: None,
+            limiter: tokio::sync::Semaphore::new(0),
+        });
+        let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
+        let request = axum::http::Request::post("/validate?timeout=300ms")
+            .body(Body::from(body))
+            .unwrap();
+        let started = Instant::now();
+        let response = router(state.clone(), 1024).oneshot(request).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(300));
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["response"]["uid"], "u-1");
+        assert_eq!(v["response"]["allowed"], false);
+        assert_eq!(v["response"]["status"]["code"], 429);
+        assert!(
+            v["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("overloaded")
+        );
+        assert!(
+            state
+                .metrics
+                .encode()
+                .contains("rejected_requests_total{reason=\"overloaded\"} 1")
+        );
+    }
+}

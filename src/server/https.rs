@@ -1,0 +1,124 @@
+//! The HTTPS accept loop: TLS (rustls, ALPN h2 and http/1.1), TCP_NODELAY,
+//! handshake and header-read timeouts, and a graceful drain on SIGTERM, in
+//! the manner of kubert.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+/// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
+/// connections for at most `drain`. HTTP/1.1 and HTTP/2 (ALPN), TCP_NODELAY,
+/// a TLS-handshake and a header-read timeout.
+pub async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    drain: Duration,
+    header_read: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    // The protocol comes from ALPN, not from sniffing the first bytes, so
+    // HTTP/1's header-read timeout also covers a client that never sends.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read)
+        .keep_alive(true);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30));
+    let (http1, http2) = (Arc::new(http1), Arc::new(http2));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let (http1, http2) = (http1.clone(), http2.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            // HTTP/2 has no header-read timeout: a client that negotiated h2
+            // must start sending within the same bound. Plaintext rustls has
+            // already buffered (sent with the handshake) counts as started.
+            if h2
+                && tls.get_ref().1.wants_read()
+                && !matches!(
+                    tokio::time::timeout(header_read, tls.get_ref().0.readable()).await,
+                    Ok(Ok(()))
+                )
+            {
+                tracing::debug!(%peer, "no HTTP/2 preface within the header-read timeout");
+                return;
+            }
+            let result = if h2 {
+                watcher.watch(http2.serve_connection(TokioIo::new(tls), service)).await
+            } else {
+                watcher.watch(http1.serve_connection(TokioIo::new(tls), service)).await
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    info!(
+        drain_seconds = drain.as_secs(),
+        "shutting down: no new connections, draining reviews in flight"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        warn!("drain timeout: closing the remaining connections");
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
