@@ -64,7 +64,7 @@ pub struct Verdict {
 /// when the request arrived (the record's latency is measured from it).
 pub fn answer(body: &[u8], contract: &Contract, facts: &dyn Facts, received: Instant) -> Answer {
     let (req, review, objects) = match parse(body) {
-        Ok(Parsed::Review(req, review, objects)) => (req, review, objects),
+        Ok(Parsed::Covered(req, review, objects)) => (req, review, objects),
         Ok(Parsed::NotCovered(req)) => {
             let resp = kube::core::admission::AdmissionResponse::from(req.as_ref());
             return Answer {

@@ -113,8 +113,8 @@ pub type Request<'a> = AdmissionRequest<RawObject<'a>>;
 /// A request parsed far enough to answer it. Borrows the body.
 pub enum Parsed<'a> {
     /// A covered kind: judge it. For UPDATE, where the old and new objects'
-    /// JSON texts are (for the audit record's patch).
-    Review(Box<Request<'a>>, Box<Review>, Option<Sources<'a>>),
+    /// JSON texts are (for the decision record's patch).
+    Covered(Box<Request<'a>>, Box<Review>, Option<Sources<'a>>),
     /// A kind or operation the contract does not cover: allow untouched.
     NotCovered(Box<Request<'a>>),
 }
@@ -163,10 +163,10 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// objects' texts in the body ([`Sources::Review`]). Anything this pass
 /// does not take (a malformed request, an object that does not decode or
 /// says it is another kind) makes [`parse`] read the body again with
-/// kube-core's [`Request`] and explain it. `requestKind`,
-/// `requestResource`, `requestSubResource` and `options` are read but not
-/// kept: no rule, record or response uses them, and building them (their
-/// strings, and a JSON tree for `options`) was about 5 % of a small review.
+/// kube-core's [`Request`] and explain it. This pass is the one piece of
+/// the parse kept for its cost: reading the objects as text first and
+/// decoding them after costs 48 % more instructions over the bench mix
+/// (BENCHMARKS.md).
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,
@@ -237,12 +237,9 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
         }
 
         let (mut uid, mut kind, mut resource, mut sub_resource) = (None, None, None, None);
-        // Read (checked as JSON) but not kept: see [`OnePass`].
-        type Unused = Option<serde::de::IgnoredAny>;
-        let (mut request_kind, mut request_resource, mut request_sub_resource): (Unused, Unused, Unused) =
-            (None, None, None);
+        let (mut request_kind, mut request_resource, mut request_sub_resource) = (None, None, None);
         let (mut name, mut namespace, mut operation, mut user_info) = (None, None, None, None);
-        let (mut dry_run, mut options): (_, Unused) = (None, None);
+        let (mut dry_run, mut options) = (None, None);
         // Each object: its text, or the typed object (`Some(None)`: null).
         let (mut new_raw, mut old_raw): (Option<Option<RawObject<'de>>>, _) = (None, None);
         let (mut new_typed, mut old_typed): (Option<Option<Object>>, _) = (None, None);
@@ -285,9 +282,9 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
             kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
             resource: resource.ok_or_else(|| A::Error::missing_field("resource"))?,
             sub_resource: sub_resource.flatten(),
-            request_kind: None,
-            request_resource: None,
-            request_sub_resource: None,
+            request_kind: request_kind.flatten(),
+            request_resource: request_resource.flatten(),
+            request_sub_resource: request_sub_resource.flatten(),
             name: name.unwrap_or_default(),
             namespace: namespace.flatten(),
             operation: operation.ok_or_else(|| A::Error::missing_field("operation"))?,
@@ -295,7 +292,7 @@ impl<'de> serde::de::Visitor<'de> for OnePassVisitor {
             object: new_raw.flatten(),
             old_object: old_raw.flatten(),
             dry_run: dry_run.unwrap_or_default(),
-            options: None,
+            options: options.flatten(),
         };
         Ok(OnePass {
             request,
@@ -313,32 +310,22 @@ fn in_place_kind(kind: Option<&GroupVersionKind>, operation: Option<&AdmissionOp
     (!matches!(operation?, AdmissionOp::Connect)).then_some(covered)
 }
 
-/// Bodies up to this size are checked as UTF-8 as a whole (see [`parse`]).
-const CHECK_WHOLE_BODY_UP_TO: usize = 64 * 1024;
-
 /// Parses a request body into a [`Review`]: in one pass where it can
 /// ([`OnePass`]); otherwise through kube-core's request, which also
 /// explains a body that is not a valid review.
 pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
-    // A small body is checked as UTF-8 once, 32 bytes at a time; read as
-    // text, serde_json then does not check each of its many short strings
-    // again. A large body is mostly one long value (a Secret's base64,
-    // read as bytes and never checked): read from bytes, only its strings
-    // are checked. A body that is not UTF-8 goes the slow way, which names
-    // the byte.
-    let one_pass = if body.len() <= CHECK_WHOLE_BODY_UP_TO {
-        simdutf8::basic::from_utf8(body)
-            .ok()
-            .and_then(|text| serde_json::from_str::<Envelope<OnePass<'_>>>(text).ok())
-    } else {
-        serde_json::from_slice::<Envelope<OnePass<'_>>>(body).ok()
-    };
+    // The body is checked as UTF-8 once, 32 bytes at a time (simdutf8), and
+    // read as text: serde_json then checks none of its strings again. A
+    // body that is not UTF-8 goes the slow way, which names the byte.
+    let one_pass = simdutf8::basic::from_utf8(body)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Envelope<OnePass<'_>>>(text).ok());
     if let Some(envelope) = one_pass {
         let request = envelope.request.map(|one| {
             let typed = [one.object, one.old_object];
             (one.request, typed)
         });
-        return review(envelope.api_version, envelope.kind, request, body);
+        return covered(envelope.api_version, envelope.kind, request, body);
     }
     parse_slow(body)
 }
@@ -348,13 +335,13 @@ pub fn parse(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
 fn parse_slow(body: &[u8]) -> Result<Parsed<'_>, BadReview> {
     let envelope: Envelope<Request<'_>> = serde_json::from_slice(body).map_err(|e| explain(body, e))?;
     let request = envelope.request.map(|r| (r, [None, None]));
-    review(envelope.api_version, envelope.kind, request, body)
+    covered(envelope.api_version, envelope.kind, request, body)
 }
 
 /// Checks the envelope and the request and decodes the objects still held
 /// as text. `typed` holds the new and old objects [`OnePass`] decoded in
 /// `body`.
-fn review<'a>(
+fn covered<'a>(
     api_version: String,
     kind: String,
     request: Option<(Request<'a>, [Option<Object>; 2])>,
@@ -438,7 +425,7 @@ fn review<'a>(
         },
         dry_run: req.dry_run,
     };
-    Ok(Parsed::Review(Box::new(req), Box::new(review), patch_sources))
+    Ok(Parsed::Covered(Box::new(req), Box::new(review), patch_sources))
 }
 
 /// Says why a body did not decode: a wrong apiVersion or kind is named as
@@ -494,7 +481,7 @@ mod tests {
     /// Everything the handler reads from a parse.
     fn outcome(parsed: Result<Parsed<'_>, BadReview>) -> String {
         match parsed {
-            Ok(Parsed::Review(req, review, sources)) => {
+            Ok(Parsed::Covered(req, review, sources)) => {
                 // The patch itself: the one pass finds the objects in the
                 // body, the other path has their texts.
                 let patch = sources.map(|s| crate::json_diff::diff_update(s).map_err(|e| e.to_string()));
@@ -579,7 +566,7 @@ mod tests {
             review["request"].as_object_mut().unwrap().remove("name");
             let body = serde_json::to_vec(&review).unwrap();
             for parsed in [parse(&body), parse_slow(&body)] {
-                let Ok(Parsed::Review(_, review, _)) = parsed else {
+                let Ok(Parsed::Covered(_, review, _)) = parsed else {
                     panic!("{fixture_name}: not a review")
                 };
                 assert_eq!(review.name, name, "{fixture_name}");
@@ -698,12 +685,12 @@ mod tests {
         assert_eq!(got, outcome(parse_slow(&broken)));
         // A body over the whole-body check's size is read from bytes: the
         // same outcomes.
-        let padding = format!(r#""padding":"{}","#, "x".repeat(CHECK_WHOLE_BODY_UP_TO));
+        let padding = format!(r#""padding":"{}","#, "x".repeat(64 * 1024));
         for (body, good) in [(accented, true), (broken, false)] {
             let request = br#""request":{"#;
             let at = body.windows(request.len()).position(|w| w == request).unwrap() + request.len();
             let large = [&body[..at], padding.as_bytes(), &body[at..]].concat();
-            assert!(large.len() > CHECK_WHOLE_BODY_UP_TO);
+            assert!(large.len() > 64 * 1024);
             let got = outcome(parse(&large));
             assert_eq!(got.starts_with("review"), good, "{got}");
             assert_eq!(got, outcome(parse_slow(&large)));

@@ -13,8 +13,7 @@ pub struct LocalObjectReference {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Cluster {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind after decoding (`Object::decode_in_place`,
-    /// `Object::decode_json`), so the object is read once.
+    /// request's kind after decoding, so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
@@ -104,8 +103,7 @@ impl RoleConfiguration {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Database {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind after decoding (`Object::decode_in_place`,
-    /// `Object::decode_json`), so the object is read once.
+    /// request's kind after decoding, so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
@@ -128,8 +126,7 @@ pub struct DatabaseSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Pooler {
     /// The object's own `kind`, when it states one: checked against the
-    /// request's kind after decoding (`Object::decode_in_place`,
-    /// `Object::decode_json`), so the object is read once.
+    /// request's kind after decoding, so the object is read once.
     #[serde(default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "super::lean_metadata")]
@@ -202,8 +199,7 @@ mod tests {
         let json =
             format!(r#"{{"apiVersion":"postgresql.cnpg.io/v1","kind":"{declared}","metadata":{{"name":"x"}},{spec}}}"#);
         let from_text = Object::decode_json(kind, &json);
-        let mut input = serde_json::Deserializer::from_str(&json);
-        let in_place = Object::decode_in_place(kind, &mut input);
+        let from_tree = Object::decode(kind, serde_json::from_str(&json).unwrap());
         match refused_as {
             Some(other) => {
                 let e = from_text.unwrap_err();
@@ -211,11 +207,15 @@ mod tests {
                     (e.field.as_str(), e.message),
                     ("kind", format!("the object says it is a {other}"))
                 );
-                assert!(in_place.is_err(), "in place");
+                let e = from_tree.unwrap_err();
+                assert_eq!(
+                    (e.field.as_str(), e.message),
+                    ("kind", format!("the object says it is a {other}"))
+                );
             }
             None => {
                 assert_eq!(from_text.unwrap().kind(), kind);
-                assert_eq!(in_place.unwrap().unwrap().kind(), kind);
+                assert_eq!(from_tree.unwrap().kind(), kind);
             }
         }
     }

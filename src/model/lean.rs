@@ -3,8 +3,8 @@
 //! ([`super::lean_metadata`]): `managedFields`, which k8s-openapi would build
 //! into JSON trees and which is often the largest part of the object, is
 //! skipped unparsed. `kind` and `apiVersion` are checked as k8s-openapi
-//! checks them. Anything these do not take is decoded by k8s-openapi, which
-//! also says what is wrong.
+//! checks them. The one decoder of these kinds, for the webhook, `check`
+//! and `audit` alike.
 
 use std::borrow::Cow;
 
@@ -13,6 +13,8 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+
+use super::Declared;
 
 /// An object on the wire: its type fields, lean metadata, `spec` and
 /// `status` (`IgnoredAny` for a kind without one).
@@ -33,11 +35,14 @@ struct Wire<'a, Spec, Status> {
 }
 
 impl<Spec, Status> Wire<'_, Spec, Status> {
-    /// The object's fields, or `None` when it says it is another kind or
-    /// version (k8s-openapi accepts an object that states neither).
-    fn checked(self, api_version: &str, kind: &str) -> Option<(ObjectMeta, Option<Spec>, Option<Status>)> {
-        let is = self.api_version.is_none_or(|v| v == api_version) && self.kind.is_none_or(|k| k == kind);
-        is.then_some((self.metadata, self.spec, self.status))
+    /// The object's fields, or what it says it is when that is another
+    /// kind or version (an object that states neither is taken as asked).
+    fn checked(self, api_version: &str, kind: &str) -> Result<(ObjectMeta, Option<Spec>, Option<Status>), Declared> {
+        match (&self.api_version, &self.kind) {
+            (Some(v), _) if v != api_version => Err(Declared::ApiVersion(v.to_string())),
+            (_, Some(k)) if k != kind => Err(Declared::Kind(k.to_string())),
+            _ => Ok((self.metadata, self.spec, self.status)),
+        }
     }
 }
 
@@ -47,10 +52,10 @@ impl<Spec, Status> Wire<'_, Spec, Status> {
 pub(crate) struct LeanNamespace<'a>(#[serde(borrow)] Wire<'a, NamespaceSpec, NamespaceStatus>);
 
 impl LeanNamespace<'_> {
-    /// The Namespace, or `None` when the object says it is something else.
-    pub(crate) fn into_namespace(self) -> Option<Namespace> {
+    /// The Namespace, or what the object says it is instead.
+    pub(crate) fn into_namespace(self) -> Result<Namespace, Declared> {
         let (metadata, spec, status) = self.0.checked("v1", "Namespace")?;
-        Some(Namespace { metadata, spec, status })
+        Ok(Namespace { metadata, spec, status })
     }
 }
 
@@ -60,10 +65,10 @@ impl LeanNamespace<'_> {
 pub(crate) struct LeanNetworkPolicy<'a>(#[serde(borrow)] Wire<'a, NetworkPolicySpec, IgnoredAny>);
 
 impl LeanNetworkPolicy<'_> {
-    /// The NetworkPolicy, or `None` when the object says it is something else.
-    pub(crate) fn into_network_policy(self) -> Option<NetworkPolicy> {
+    /// The NetworkPolicy, or what the object says it is instead.
+    pub(crate) fn into_network_policy(self) -> Result<NetworkPolicy, Declared> {
         let (metadata, spec, _) = self.0.checked("networking.k8s.io/v1", "NetworkPolicy")?;
-        Some(NetworkPolicy { metadata, spec })
+        Ok(NetworkPolicy { metadata, spec })
     }
 }
 
@@ -131,45 +136,45 @@ mod tests {
     }
 
     /// An object that says it is another kind or version is not taken, and
-    /// k8s-openapi's error says what was expected (or names the field that
-    /// does not decode); one that states neither is taken.
+    /// the error says what it says it is (or names the field that does not
+    /// decode); one that states neither is taken. From a text and from a
+    /// tree alike.
     #[rstest::rstest]
     #[case::namespace_kind(
         Kind::Namespace,
         r#"{"kind":"ConfigMap","metadata":{"name":"a"}}"#,
-        Some("expected Namespace")
+        Some("says it is a ConfigMap")
     )]
     #[case::namespace_version(
         Kind::Namespace,
         r#"{"apiVersion":"v2","metadata":{"name":"a"}}"#,
-        Some("expected v1")
+        Some("says it is v2, not v1")
     )]
     #[case::namespace_bare(Kind::Namespace, r#"{"metadata":{"name":"a"}}"#, None)]
     #[case::policy_kind(
         Kind::NetworkPolicy,
         r#"{"kind":"Namespace","metadata":{"name":"a"}}"#,
-        Some("expected NetworkPolicy")
+        Some("says it is a Namespace")
     )]
     #[case::policy_version(
         Kind::NetworkPolicy,
         r#"{"apiVersion":"v1","kind":"NetworkPolicy","spec":{}}"#,
-        Some("expected networking.k8s.io/v1")
+        Some("says it is v1, not networking.k8s.io/v1")
     )]
     #[case::policy_bad_spec(Kind::NetworkPolicy, r#"{"spec":{"podSelector":7}}"#, Some("spec.podSelector"))]
     #[case::policy_bare(Kind::NetworkPolicy, r#"{"spec":{"podSelector":{}}}"#, None)]
     fn another_kind_is_refused(#[case] kind: Kind, #[case] json: &str, #[case] refused: Option<&str>) {
         let decoded = Object::decode_json(kind, json);
-        let mut input = serde_json::Deserializer::from_str(json);
-        let in_place = Object::decode_in_place(kind, &mut input);
+        let from_tree = Object::decode(kind, serde_json::from_str(json).unwrap());
         match refused {
             Some(why) => {
-                let e = decoded.unwrap_err();
-                assert!(e.field.contains(why) || e.message.contains(why), "{e}");
-                assert!(in_place.is_err());
+                for e in [decoded.unwrap_err(), from_tree.unwrap_err()] {
+                    assert!(e.field.contains(why) || e.message.contains(why), "{e}");
+                }
             }
             None => {
                 assert_eq!(decoded.unwrap().kind(), kind);
-                assert_eq!(in_place.unwrap().unwrap().kind(), kind);
+                assert_eq!(from_tree.unwrap().kind(), kind);
             }
         }
     }

@@ -118,6 +118,63 @@ fn says_it_is(kind: Kind, declared: &str) -> DecodeError {
     }
 }
 
+/// An error when an object says it is another kind or version than `kind`.
+fn declared_as(kind: Kind, api_version: Option<&str>, declared: Option<&str>) -> Result<(), DecodeError> {
+    match (api_version, declared) {
+        (_, Some(k)) if k != kind.as_str() => Err(Declared::Kind(k.to_owned()).into_error(kind)),
+        (Some(v), _) if v != kind.api_version() => Err(Declared::ApiVersion(v.to_owned()).into_error(kind)),
+        _ => Ok(()),
+    }
+}
+
+/// What an object says it is, when that is not what it was decoded as.
+pub(crate) enum Declared {
+    ApiVersion(String),
+    Kind(String),
+}
+
+impl Declared {
+    fn into_error(self, kind: Kind) -> DecodeError {
+        match self {
+            Declared::Kind(k) => says_it_is(kind, &k),
+            Declared::ApiVersion(v) => DecodeError {
+                kind,
+                field: "apiVersion".into(),
+                message: format!("the object says it is {v}, not {}", kind.api_version()),
+            },
+        }
+    }
+}
+
+/// Decodes one `T`; with `track`, the error names the field.
+fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    kind: Kind,
+    input: D,
+    track: bool,
+) -> Result<T, DecodeError> {
+    let (field, message) = if track {
+        match serde_path_to_error::deserialize(input) {
+            Ok(t) => return Ok(t),
+            Err(e) => (e.path().to_string(), e.into_inner().to_string()),
+        }
+    } else {
+        match T::deserialize(input) {
+            Ok(t) => return Ok(t),
+            Err(e) => (".".to_owned(), e.to_string()),
+        }
+    };
+    Err(DecodeError {
+        kind,
+        field: if field == "." { "(object)".to_owned() } else { field },
+        // serde quotes offending values; a Secret's must never be shown.
+        message: if kind == Kind::Secret && !message.starts_with("missing field") {
+            "has an invalid value (not shown: Secret)".to_owned()
+        } else {
+            message
+        },
+    })
+}
+
 /// An object that does not decode as its declared kind.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} {field}: {message}")]
@@ -128,64 +185,114 @@ pub struct DecodeError {
 }
 
 impl Object {
-    /// Decodes `value` as `kind`, naming the offending field on failure.
+    /// Decodes a JSON tree as `kind` (`check`, `audit`, live facts), naming
+    /// the offending field on failure.
     pub fn decode(kind: Kind, value: Value) -> Result<Object, DecodeError> {
         if !value.is_object() {
             return Err(not_an_object(kind));
         }
-        if let Some(declared) = value.get("kind").and_then(Value::as_str)
-            && declared != kind.as_str()
-        {
-            return Err(says_it_is(kind, declared));
-        }
+        let said = |field: &str| value.get(field).and_then(Value::as_str);
+        declared_as(kind, said("apiVersion"), said("kind"))?;
         Object::decode_from(kind, value, true)
     }
 
-    /// Decodes the JSON text of one object as `kind` in a single pass (no
-    /// JSON tree), naming the offending field on failure. How the webhook
-    /// reads `request.object`.
+    /// Decodes the JSON text of one object as `kind` (the webhook), with the
+    /// same decoder as [`Object::decode`]. It runs without tracking the
+    /// path; only an object that does not decode is read again, tracking
+    /// it, to name the offending field.
     pub fn decode_json(kind: Kind, json: &str) -> Result<Object, DecodeError> {
         if !json.trim_start().starts_with('{') {
             return Err(not_an_object(kind));
         }
-        // Fast path: the webhook's own decoding (lean, no path tracking);
-        // only a failure is decoded again, tracking the path, to name the
-        // offending field.
-        let mut input = serde_json::Deserializer::from_str(json);
-        if let Ok(Some(object)) = Object::decode_in_place(kind, &mut input)
-            && input.end().is_ok()
-        {
-            return Ok(object);
-        }
-        // k8s-openapi's types check `kind` and `apiVersion` while decoding;
-        // the CloudNativePG structs keep the `kind` they read, checked after.
-        // A CloudNativePG object that does not decode is first named by the
-        // kind it says it is, if that is another.
-        if matches!(kind, Kind::Cluster | Kind::Database | Kind::Pooler) {
+        let whole = |track: bool| {
+            let mut input = serde_json::Deserializer::from_str(json);
+            let object = Object::decode_from(kind, &mut input, track)?;
+            input.end().map_err(|e| DecodeError {
+                kind,
+                field: "(object)".into(),
+                message: e.to_string(),
+            })?;
+            Ok(object)
+        };
+        whole(false).or_else(|_| {
+            // An object that says it is another kind is named as such before
+            // the details of why it does not decode as this one.
             #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
             struct Head<'a> {
+                #[serde(borrow, default)]
+                api_version: Option<std::borrow::Cow<'a, str>>,
                 #[serde(borrow, default)]
                 kind: Option<std::borrow::Cow<'a, str>>,
             }
-            if let Ok(Head { kind: Some(declared) }) = serde_json::from_str::<Head<'_>>(json)
-                && declared != kind.as_str()
-            {
-                return Err(says_it_is(kind, &declared));
+            if let Ok(head) = serde_json::from_str::<Head<'_>>(json) {
+                declared_as(kind, head.api_version.as_deref(), head.kind.as_deref())?;
+            }
+            whole(true)
+        })
+    }
+
+    /// Decodes one object as `kind` straight from the deserializer of the
+    /// document that holds it (`null` is `None`), so the webhook reads a
+    /// request's object in the same pass as the request. An object that
+    /// does not decode is an error: the caller's cue to read the object's
+    /// text again and explain it with [`Object::decode_json`].
+    pub fn decode_in_place<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Option<Object>, D::Error> {
+        struct InPlace(Kind);
+        impl<'de> serde::de::Visitor<'de> for InPlace {
+            type Value = Option<Object>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a {} {}", self.0.api_version(), self.0)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Object::decode_from(self.0, d, false)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom)
             }
         }
-        let mut input = serde_json::Deserializer::from_str(json);
-        let object = Object::decode_from(kind, &mut input, true)?;
-        input.end().map_err(|e| DecodeError {
-            kind,
-            field: "(object)".into(),
-            message: e.to_string(),
-        })?;
+        input.deserialize_option(InPlace(kind))
+    }
+
+    /// The one decoder per kind: the lean wire types (`managedFields` and
+    /// kubectl's last-applied copy skipped unparsed, a Secret's `data`
+    /// borrowed until base64-decoded), checked against the kind the object
+    /// says it is. With `track`, an error names the field.
+    fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D, track: bool) -> Result<Object, DecodeError> {
+        let object = match kind {
+            Kind::Cluster => Object::Cluster(Box::new(typed(kind, input, track)?)),
+            Kind::Database => Object::Database(Box::new(typed(kind, input, track)?)),
+            Kind::Pooler => Object::Pooler(Box::new(typed(kind, input, track)?)),
+            Kind::Namespace => {
+                let wire: lean::LeanNamespace<'de> = typed(kind, input, track)?;
+                Object::Namespace(Box::new(wire.into_namespace().map_err(|d| d.into_error(kind))?))
+            }
+            Kind::NetworkPolicy => {
+                let wire: lean::LeanNetworkPolicy<'de> = typed(kind, input, track)?;
+                Object::NetworkPolicy(Box::new(wire.into_network_policy().map_err(|d| d.into_error(kind))?))
+            }
+            Kind::Secret => {
+                let wire: secret::Wire<'de> = typed(kind, input, track)?;
+                Object::Secret(Box::new(wire.into_secret().map_err(|e| match e {
+                    secret::WireError::Declared(d) => d.into_error(kind),
+                    secret::WireError::Base64(key) => DecodeError {
+                        kind,
+                        field: format!("data.{key}"),
+                        message: "is not valid base64 (value not shown: Secret)".into(),
+                    },
+                })?))
+            }
+        };
         object.check_declared_kind()
     }
 
     /// The object, unless it says it is another kind than it was decoded
-    /// as (the CloudNativePG structs keep the `kind` they read; k8s-openapi's
-    /// types refuse another while decoding).
+    /// as (the CloudNativePG structs keep the `kind` they read).
     fn check_declared_kind(self) -> Result<Object, DecodeError> {
         let declared = match &self {
             Object::Cluster(o) => o.kind.as_deref(),
@@ -197,75 +304,6 @@ impl Object {
             Some(declared) if declared != self.kind().as_str() => Err(says_it_is(self.kind(), declared)),
             _ => Ok(self),
         }
-    }
-
-    /// Decodes one object as `kind` straight from the deserializer of the
-    /// document that holds it (`null` is `None`), so the webhook reads a
-    /// request's object in the same pass as the request. An object that
-    /// does not decode, or says it is another kind, is an error: the
-    /// caller's cue to read the object's text again and explain it with
-    /// [`Object::decode_json`].
-    pub fn decode_in_place<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D) -> Result<Option<Object>, D::Error> {
-        use serde::Deserialize;
-        // `Some(None)`: an object that is not a `kind` it can be.
-        let object = match kind {
-            Kind::Secret => Option::<secret::Wire<'de>>::deserialize(input)?
-                .map(|wire| wire.into_secret().map(|o| Object::Secret(Box::new(o)))),
-            Kind::Namespace => Option::<lean::LeanNamespace<'de>>::deserialize(input)?
-                .map(|wire| wire.into_namespace().map(|o| Object::Namespace(Box::new(o)))),
-            Kind::NetworkPolicy => Option::<lean::LeanNetworkPolicy<'de>>::deserialize(input)?
-                .map(|wire| wire.into_network_policy().map(|o| Object::NetworkPolicy(Box::new(o)))),
-            Kind::Cluster => Option::<Cluster>::deserialize(input)?.map(|o| Some(Object::Cluster(Box::new(o)))),
-            Kind::Database => Option::<Database>::deserialize(input)?.map(|o| Some(Object::Database(Box::new(o)))),
-            Kind::Pooler => Option::<Pooler>::deserialize(input)?.map(|o| Some(Object::Pooler(Box::new(o)))),
-        };
-        match object.map(|o| o.and_then(|o| o.check_declared_kind().ok())) {
-            None => Ok(None),
-            Some(Some(object)) => Ok(Some(object)),
-            Some(None) => Err(serde::de::Error::custom(format_args!(
-                "not a {} {kind}",
-                kind.api_version()
-            ))),
-        }
-    }
-
-    /// Decodes `input` as `kind`; with `track`, the error names the field.
-    fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D, track: bool) -> Result<Object, DecodeError> {
-        fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
-            kind: Kind,
-            input: D,
-            track: bool,
-        ) -> Result<Box<T>, DecodeError> {
-            let (field, message) = if track {
-                match serde_path_to_error::deserialize(input) {
-                    Ok(t) => return Ok(Box::new(t)),
-                    Err(e) => (e.path().to_string(), e.into_inner().to_string()),
-                }
-            } else {
-                match T::deserialize(input) {
-                    Ok(t) => return Ok(Box::new(t)),
-                    Err(e) => (".".to_owned(), e.to_string()),
-                }
-            };
-            Err(DecodeError {
-                kind,
-                field: if field == "." { "(object)".to_owned() } else { field },
-                // serde quotes offending values; a Secret's must never be shown.
-                message: if kind == Kind::Secret && !message.starts_with("missing field") {
-                    "has an invalid value (not shown: Secret)".to_owned()
-                } else {
-                    message
-                },
-            })
-        }
-        Ok(match kind {
-            Kind::Cluster => Object::Cluster(typed(kind, input, track)?),
-            Kind::Database => Object::Database(typed(kind, input, track)?),
-            Kind::Pooler => Object::Pooler(typed(kind, input, track)?),
-            Kind::Namespace => Object::Namespace(typed(kind, input, track)?),
-            Kind::NetworkPolicy => Object::NetworkPolicy(typed(kind, input, track)?),
-            Kind::Secret => Object::Secret(typed(kind, input, track)?),
-        })
     }
 
     pub fn kind(&self) -> Kind {
@@ -455,10 +493,16 @@ impl Review {
 
     /// `ns/name`, or `name` for cluster-scoped objects.
     pub fn display_name(&self) -> String {
-        if self.namespace.is_empty() {
-            self.name.clone()
-        } else {
-            [self.namespace.as_str(), "/", &self.name].concat()
-        }
+        display_name(&self.namespace, &self.name)
+    }
+}
+
+/// `ns/name`, or `name` for cluster-scoped objects (no namespace): how
+/// messages, reports and records name an object.
+pub fn display_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        [namespace, "/", name].concat()
     }
 }
