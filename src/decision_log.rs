@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::decision::Decision;
 use crate::model::{Kind, LAST_APPLIED, Review};
+use crate::rules::Skipped;
 
 const REDACTED: &str = "<redacted>";
 const REDACTED_CHANGED: &str = "<redacted:changed>";
@@ -88,24 +89,7 @@ impl<'a> DecisionRecord<'a> {
                     message: f.violation.line(),
                 })
                 .collect(),
-            skipped: decision
-                .skipped
-                .iter()
-                .map(|s| {
-                    [
-                        "[",
-                        s.rule.as_str(),
-                        "] ",
-                        &s.object,
-                        ": ",
-                        &s.check,
-                        " (",
-                        &s.reason,
-                        ")",
-                    ]
-                    .concat()
-                })
-                .collect(),
+            skipped: decision.skipped.iter().map(Skipped::line).collect(),
             aged_facts: decision
                 .aged
                 .iter()

@@ -173,7 +173,7 @@ pub fn decode(documents: Vec<Document>, default_namespace: &str) -> Decoded {
             Err(e) => out.errors.push(format!(
                 "{}: {kind} {}: cannot be read: {e}",
                 doc.file,
-                show(&namespace, &name)
+                crate::model::display_name(&namespace, &name)
             )),
         }
     }
@@ -195,12 +195,4 @@ fn identify(value: &Value, default_namespace: &str) -> Option<(Kind, String, Str
         String::new()
     };
     Some((kind, namespace, name))
-}
-
-fn show(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}/{name}")
-    }
 }

@@ -158,7 +158,7 @@ proptest! {
         let _ = admission::parse(&flipped);
         let mut review: Value = serde_json::from_slice(&text).unwrap();
         review["request"]["object"] = object;
-        if let Ok(admission::Parsed::Review(req, r, _)) = admission::parse(review.to_string().as_bytes()) {
+        if let Ok(admission::Parsed::Covered(req, r, _)) = admission::parse(review.to_string().as_bytes()) {
             let d = decide(&r, &Contract::embedded().unwrap(), &NoFacts);
             let _ = admission::to_body(admission::respond(&req, &d));
         }

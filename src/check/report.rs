@@ -74,11 +74,7 @@ pub fn render(report: &Report, format: Format) -> String {
                     let _ = writeln!(out, "{} {}: {}", tag(f.disposition), c.file, f.violation.line());
                 }
                 for s in &c.decision.skipped {
-                    let _ = writeln!(
-                        out,
-                        "SKIP {}: [{}] {}: {} (skipped: {})",
-                        c.file, s.rule, s.object, s.check, s.reason
-                    );
+                    let _ = writeln!(out, "SKIP {}: {}", c.file, s.line());
                 }
             }
             let _ = writeln!(out, "{}", summary(report));

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::RuleId;
 use crate::contract::Mode;
-use crate::rules::RuleId;
 
 pub const API_VERSION: &str = "cnpg-guard.railiance.io/v1alpha1";
 pub const KIND: &str = "Contract";

@@ -8,7 +8,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::file::{API_VERSION, ContractFile, KIND};
-use super::{Bootstrap, BreakGlass, Consumer, Contract, SharedCluster, is_reserved_database, is_reserved_pg_name};
+use super::{Bootstrap, BreakGlass, Consumer, Contract, SharedCluster};
+use crate::names::{RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
 /// The seed's apps-pg contract, the default when no file is given.
 pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/contract.yaml");
@@ -201,14 +202,11 @@ impl Validator<'_> {
                 let at = format!("{at}.consumers[{j}]");
                 self.dns_label(&format!("{at}.namespace"), &k.namespace)?;
                 self.pg_identifier(&format!("{at}.role"), &k.role)?;
-                if k.role == bootstrap.role || is_reserved_pg_name(&k.role) {
+                if is_reserved_role(&k.role, &bootstrap.role) {
                     return Err(self.invalid(
                         format!("{at}.role"),
                         &k.role,
-                        format!(
-                            "{:?} is reserved (bootstrap role, postgres, streaming_replica, cnpg_*, pg_*)",
-                            k.role
-                        ),
+                        format!("{:?} is reserved ({RESERVED_ROLES})", k.role),
                     ));
                 }
                 if k.namespace == c.namespace {
@@ -238,7 +236,7 @@ impl Validator<'_> {
                 for (d, db) in k.databases.iter().enumerate() {
                     let field = format!("{at}.databases[{d}]");
                     self.pg_identifier(&field, db)?;
-                    if is_reserved_database(db) || *db == bootstrap.database {
+                    if is_reserved_database(db, &bootstrap.database) {
                         return Err(self.invalid(field, db, format!("database {db:?} is reserved")));
                     }
                     if let Some(other) = databases.insert(db.clone(), j) {

@@ -4,38 +4,13 @@
 
 mod file;
 mod load;
+mod modes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-
 pub use file::{API_VERSION, ContractFile, KIND};
 pub use load::{ContractError, EMBEDDED_CONTRACT, load, load_file, parse};
-
-use crate::rules::RuleId;
-
-/// How a rule's violations are acted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Deny the request.
-    #[default]
-    Enforce,
-    /// Allow, and return an admission warning.
-    Warn,
-    /// Allow, and record only.
-    Audit,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Warn => "warn",
-            Mode::Audit => "audit",
-        }
-    }
-}
+pub use modes::{Mode, RuleId};
 
 /// A platform-approved consumer of a shared cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,14 +181,4 @@ impl SharedCluster {
             by_namespace,
         }
     }
-}
-
-/// PostgreSQL names CNPG reserves for itself (see the CNPG CRDs).
-pub fn is_reserved_pg_name(name: &str) -> bool {
-    matches!(name, "postgres" | "streaming_replica") || name.starts_with("cnpg_") || name.starts_with("pg_")
-}
-
-/// Database names no consumer may own.
-pub fn is_reserved_database(name: &str) -> bool {
-    is_reserved_pg_name(name) || matches!(name, "template0" | "template1")
 }

@@ -12,8 +12,9 @@ mod output;
 
 use std::path::PathBuf;
 
-use crate::contract::{Consumer, Contract, ContractError, SharedCluster, is_reserved_database, is_reserved_pg_name};
+use crate::contract::{Consumer, Contract, ContractError, SharedCluster};
 use crate::names::{is_dns_label, is_pg_identifier};
+use crate::names::{is_reserved_database, is_reserved_role};
 
 /// What stands for the role's password when it is not generated. Distinct
 /// from the bootstrap template's placeholder, so the guard never mistakes
@@ -259,7 +260,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             flag: "role",
             value: role.clone(),
         });
-    } else if *role == cluster.bootstrap.role || is_reserved_pg_name(role) {
+    } else if is_reserved_role(role, &cluster.bootstrap.role) {
         let why = if *role == cluster.bootstrap.role {
             format!("the bootstrap role of {}", cluster.name)
         } else {
@@ -276,7 +277,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             flag: "database",
             value: db.clone(),
         });
-    } else if *db == cluster.bootstrap.database || is_reserved_database(db) {
+    } else if is_reserved_database(db, &cluster.bootstrap.database) {
         let why = if *db == cluster.bootstrap.database {
             format!("the bootstrap database of {}", cluster.name)
         } else {

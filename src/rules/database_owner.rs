@@ -2,8 +2,8 @@
 //! registered, provisioned consumer role and named as the registry says.
 
 use super::{Cx, RuleId};
-use crate::contract::{is_reserved_database, is_reserved_pg_name};
 use crate::model::Object;
+use crate::names::{RESERVED_DATABASES, RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
 const RULE: RuleId = RuleId::OwnerRegistered;
 
@@ -15,20 +15,21 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     };
     let (owner, name) = (db.spec.owner.as_str(), db.spec.name.as_str());
 
-    let owner_reserved = owner == shared.bootstrap.role || is_reserved_pg_name(owner);
+    let owner_reserved = is_reserved_role(owner, &shared.bootstrap.role);
     if owner_reserved {
         cx.violation(
             RULE,
             "spec.owner",
-            format!("{owner:?} is reserved (the bootstrap role, postgres, streaming_replica, cnpg_*, pg_*)"),
+            format!("{owner:?} is reserved ({RESERVED_ROLES})"),
             "set spec.owner to the consumer's registered role",
         );
     }
-    if name == shared.bootstrap.database || is_reserved_database(name) {
+    let name_reserved = is_reserved_database(name, &shared.bootstrap.database);
+    if name_reserved {
         cx.violation(
             RULE,
             "spec.name",
-            format!("database name {name:?} is reserved (the bootstrap database, postgres, template0/1, cnpg_*, pg_*)"),
+            format!("database name {name:?} is reserved ({RESERVED_DATABASES})"),
             "set spec.name to one of the consumer's registered databases",
         );
     }
@@ -44,10 +45,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             "register the consumer in the contract first (cnpg-guard onboard)",
         ),
         Some(consumer) => {
-            if !is_reserved_database(name)
-                && name != shared.bootstrap.database
-                && !consumer.databases.iter().any(|d| d == name)
-            {
+            if !name_reserved && !consumer.databases.iter().any(|d| d == name) {
                 cx.violation(
                     RULE,
                     "spec.name",

@@ -11,52 +11,12 @@ mod network_policy;
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::contract::RuleId;
 use crate::contract::{Contract, SharedCluster};
 use crate::facts::{Fact, Facts};
 use crate::model::{Kind, Review};
-
-/// The stable rule ids: they appear in messages, metrics, audit records and
-/// mode overrides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RuleId {
-    ClusterIdentity,
-    RoleRegistered,
-    OwnerRegistered,
-    BootstrapSecretConfined,
-    ClientLabelRegistered,
-    NetworkPosture,
-}
-
-impl RuleId {
-    pub const ALL: [RuleId; 6] = [
-        RuleId::ClusterIdentity,
-        RuleId::RoleRegistered,
-        RuleId::OwnerRegistered,
-        RuleId::BootstrapSecretConfined,
-        RuleId::ClientLabelRegistered,
-        RuleId::NetworkPosture,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleId::ClusterIdentity => "cluster-identity",
-            RuleId::RoleRegistered => "role-registered",
-            RuleId::OwnerRegistered => "owner-registered",
-            RuleId::BootstrapSecretConfined => "bootstrap-secret-confined",
-            RuleId::ClientLabelRegistered => "client-label-registered",
-            RuleId::NetworkPosture => "network-posture",
-        }
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One broken promise of the contract, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -165,6 +125,25 @@ pub struct Skipped {
     pub object: String,
     pub check: String,
     pub reason: String,
+}
+
+impl Skipped {
+    /// `[rule-id] Kind ns/name: check (reason)`: how a skipped check reads
+    /// in the decision log and in `check`'s output.
+    pub fn line(&self) -> String {
+        [
+            "[",
+            self.rule.as_str(),
+            "] ",
+            &self.object,
+            ": ",
+            &self.check,
+            " (",
+            &self.reason,
+            ")",
+        ]
+        .concat()
+    }
 }
 
 /// A check answered from the last known facts while a watch is broken.
