@@ -1,7 +1,8 @@
-//! The audit record's UPDATE patch (RFC 6902), computed from the JSON texts
-//! of the old and new object as the API server sent them: two texts, or
-//! the AdmissionReview body that holds both, when the webhook's one pass
-//! typed the objects without keeping their texts apart.
+//! The JSON diff engine behind the decision record's UPDATE patch (RFC
+//! 6902), from the JSON texts of the old and new object as the API server
+//! sent them: two texts, or the AdmissionReview body that holds both, when
+//! the webhook's one pass typed the objects without keeping their texts
+//! apart.
 //!
 //! The result equals `json_patch::diff` of the parsed objects, but neither
 //! object is parsed into a tree. Each text is scanned once into a flat

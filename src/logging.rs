@@ -6,7 +6,7 @@ pub enum LogFormat {
     Text,
 }
 
-/// Structured logs to stderr (stdout carries output and audit records).
+/// Structured logs to stderr (stdout carries output and decision records).
 /// `RUST_LOG` overrides the default level (info).
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -85,7 +85,7 @@ pub struct Contract {
     pub break_glass: BreakGlass,
     pub exempt_users: HashSet<String>,
     modes: HashMap<RuleId, Mode>,
-    /// Short content hash of the source, recorded in every audit record.
+    /// Short content hash of the source, recorded in every decision record.
     pub revision: String,
     by_key: HashMap<(String, String), usize>,
     shared_namespaces: HashSet<String>,

@@ -27,7 +27,7 @@ impl Mode {
     }
 }
 
-/// The stable rule ids: they appear in messages, metrics, audit records and
+/// The stable rule ids: they appear in messages, metrics, decision records and
 /// mode overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

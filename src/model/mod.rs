@@ -344,7 +344,7 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// rules and reports read. The rest (`managedFields` above all: server
 /// bookkeeping, often the largest part of a Cluster) is skipped unparsed, and
 /// so is the [`LAST_APPLIED`] annotation: a second, escaped copy of the
-/// object that no rule reads (the audit record's patch redacts it from the
+/// object that no rule reads (the decision record's patch redacts it from the
 /// object's text).
 pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Default, serde::Deserialize)]
