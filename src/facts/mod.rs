@@ -57,8 +57,8 @@ impl Facts for NoFacts {
     }
 }
 
-/// SHA-256 of a value (passwords, file contents, certificate fingerprints).
-pub fn password_hash(value: &[u8]) -> [u8; 32] {
+/// SHA-256 of a password.
+fn password_hash(value: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(value).into()
 }

@@ -13,12 +13,6 @@ use super::metrics::Metrics;
 use super::{AppState, tls};
 use crate::contract;
 
-/// SHA-256 of a file's bytes: whether it changed.
-fn fingerprint(bytes: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).into()
-}
-
 pub(super) fn dev_certificate(args: &ServeArgs) -> Result<tls::CertPaths, ServeError> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     names.extend(tls::service_names(&args.service, &args.namespace));
@@ -87,7 +81,7 @@ pub(super) async fn reload_certificates(
 }
 
 pub(super) async fn reload_contract(path: PathBuf, state: Arc<AppState>, every: Duration) {
-    let mut last = std::fs::read(&path).map(|b| fingerprint(&b)).ok();
+    let mut last = std::fs::read(&path).map(|b| tls::sha256(&b)).ok();
     loop {
         tokio::time::sleep(every).await;
         let bytes = match tokio::fs::read(&path).await {
@@ -102,7 +96,7 @@ pub(super) async fn reload_contract(path: PathBuf, state: Arc<AppState>, every: 
                 continue;
             }
         };
-        let digest = Some(fingerprint(&bytes));
+        let digest = Some(tls::sha256(&bytes));
         if digest == last {
             continue;
         }

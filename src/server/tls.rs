@@ -94,7 +94,7 @@ pub fn load(paths: &CertPaths) -> Result<Loaded, TlsError> {
     fingerprint.extend_from_slice(&key_pem);
     Ok(Loaded {
         key: Arc::new(certified),
-        fingerprint: crate::facts::password_hash(&fingerprint).to_vec(),
+        fingerprint: sha256(&fingerprint).to_vec(),
         not_after,
     })
 }
@@ -256,4 +256,10 @@ pub fn key_is_world_readable(path: &Path) -> bool {
         let _ = path;
         false
     }
+}
+
+/// SHA-256 of a file's bytes: whether a certificate or contract changed.
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
 }
