@@ -24,7 +24,10 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// `POST /validate`: one AdmissionReview in, one out.
+/// Bodies at least this large are judged on the blocking pool (see
+/// [`validate`]); below it, a review costs tens of microseconds.
+const JUDGE_IN_PLACE_BELOW: usize = 256 * 1024;
+
 /// The API server's webhook timeout (`?timeout=10s`, a Go duration), or 10 s.
 fn requested_timeout(query: Option<&str>) -> Duration {
     let value = query
@@ -99,7 +102,34 @@ async fn validate(
         },
     };
     let contract = state.contract.load_full();
-    let answer = admission::answer(&body, &contract, state.facts.as_ref(), started);
+    // A small review is judged in place: it takes microseconds. A large one
+    // (a big UPDATE to diff, a long Secret to scan) runs on the blocking
+    // pool, so it cannot hold up the accept loop and the other connections'
+    // tasks, and gets the overloaded answer if it cannot finish in time.
+    let answer = if body.len() < JUDGE_IN_PLACE_BELOW {
+        admission::answer(&body, &contract, state.facts.as_ref(), started)
+    } else {
+        let facts = state.facts.clone();
+        let work = tokio::task::spawn_blocking({
+            let body = body.clone();
+            move || admission::answer(&body, &contract, facts.as_ref(), started)
+        });
+        match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), work).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                warn!(error = %e, "a review task failed");
+                return reply(admission::overloaded(&body));
+            }
+            Err(_) => {
+                state.metrics.reject("overloaded");
+                warn!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "a large review did not finish within its deadline: denying as overloaded"
+                );
+                return reply(admission::overloaded(&body));
+            }
+        }
+    };
     let m = &state.metrics;
     match &answer.outcome {
         Outcome::Reviewed(verdict) => {
