@@ -6,9 +6,9 @@
 #   docker build -t ghcr.io/railiance/cnpg-guard:0.1.0 .
 #
 # The build context is an allowlist (.dockerignore): Cargo.toml, Cargo.lock,
-# src/, benches/ (declared in Cargo.toml) and deploy/contract.yaml, which the binary embeds as its default
-# contract (include_str!). Nothing else, in particular nothing from certs/,
-# reaches the builder.
+# src/, benches/ (declared in Cargo.toml) and deploy/base/contract.yaml, which the binary embeds as its
+# default contract (include_str!). Nothing else, in particular no key material
+# from deploy/overlays/self-signed/certs/, reaches the builder.
 
 ARG RUST_VERSION=1.95
 
@@ -44,7 +44,7 @@ RUN mkdir src benches \
 # rebuilds cnpg-guard itself rather than keeping the placeholder binary.
 COPY src ./src
 COPY benches ./benches
-COPY deploy/contract.yaml ./deploy/contract.yaml
+COPY deploy/base/contract.yaml ./deploy/base/contract.yaml
 RUN touch src/lib.rs src/main.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-musl --bin cnpg-guard \
  && cp target/x86_64-unknown-linux-musl/release/cnpg-guard /cnpg-guard \

@@ -167,7 +167,7 @@ fn unreadable_input_and_contract_exit_2() {
 
 #[test]
 fn contract_validate() {
-    let out = guard(&["contract", "validate", "deploy/contract.yaml"], None);
+    let out = guard(&["contract", "validate", "deploy/base/contract.yaml"], None);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("valid"));
     let dir = tempfile::tempdir().unwrap();

@@ -86,7 +86,7 @@ fn onboard_shop(out: &Path, extra: &[&str]) -> Output {
 
 /// The embedded contract plus the registry entries of `entry` (step 1).
 fn contract_with_entry(entry: &str, dest: &Path) {
-    let mut contract: Value = serde_norway::from_str(&read(&root().join("deploy/contract.yaml"))).unwrap();
+    let mut contract: Value = serde_norway::from_str(&read(&root().join("deploy/base/contract.yaml"))).unwrap();
     let entries: Vec<Value> = serde_norway::from_str(entry).expect("step 1 is a list of registry entries");
     contract["sharedClusters"][0]["consumers"]
         .as_array_mut()

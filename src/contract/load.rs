@@ -12,7 +12,7 @@ use super::{Bootstrap, BreakGlass, Consumer, Contract, SharedCluster};
 use crate::names::{RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
 /// The seed's apps-pg contract, the default when no file is given.
-pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/contract.yaml");
+pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/base/contract.yaml");
 
 /// Contract files are small; anything larger is a mistake, not a contract.
 const MAX_CONTRACT_BYTES: u64 = 4 * 1024 * 1024;
