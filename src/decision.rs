@@ -11,6 +11,11 @@ use crate::facts::Facts;
 use crate::model::{Operation, Review};
 use crate::rules::{self, AgedFact, RatchetKey, RuleId, Skipped, Violation};
 
+/// At most this many violations are listed in a denial message, and this
+/// many warnings returned: a response stays small whatever the object holds
+/// (the decision log keeps the rest, within its own bound).
+pub const MAX_LISTED: usize = 20;
+
 /// What became of one violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,9 +97,14 @@ impl Decision {
             .map(|f| &f.violation)
     }
 
-    /// The denial message: one line per violation, all of them.
+    /// The denial message: one line per violation, the first
+    /// [`MAX_LISTED`] of them, then how many more the decision log holds.
     pub fn message(&self) -> String {
-        let mut lines: Vec<String> = self.denied().map(Violation::line).collect();
+        let denied = self.denied().count();
+        let mut lines: Vec<String> = self.denied().take(MAX_LISTED).map(Violation::line).collect();
+        if denied > MAX_LISTED {
+            lines.push(format!("… and {} more (see the decision log)", denied - MAX_LISTED));
+        }
         if self.break_glass_refused {
             lines.push(
                 "(a break-glass annotation is present, but the requesting user is in no break-glass group)".into(),
@@ -122,6 +132,13 @@ impl Decision {
             .collect();
         out.extend(self.aged.iter().map(AgedFact::short));
         out.dedup();
+        if out.len() > MAX_LISTED {
+            let more = out.len() - MAX_LISTED;
+            out.truncate(MAX_LISTED);
+            out.push(format!(
+                "[cnpg-guard] … and {more} more warnings (see the decision log)"
+            ));
+        }
         out
     }
 

@@ -40,6 +40,9 @@ pub struct DecisionRecord<'a> {
     pub decision: &'static str,
     pub rules: Vec<&'static str>,
     pub findings: Vec<RecordedFinding<'a>>,
+    /// Findings beyond the record's bound ([`MAX_FINDINGS`]), not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub findings_omitted: usize,
     pub skipped: Vec<String>,
     /// Checks answered from facts kept while a watch was broken, with their age.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -50,6 +53,35 @@ pub struct DecisionRecord<'a> {
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<json_patch::Patch>,
+    /// The patch was cut: `{kept, total}` operations ([`MAX_PATCH_OPS`],
+    /// and the record's byte bound [`MAX_RECORD_BYTES`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_truncated: Option<Truncated>,
+    /// Why an UPDATE has no patch (never silently dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_error: Option<String>,
+}
+
+/// How much of a list a record kept.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Truncated {
+    pub kept: usize,
+    pub total: usize,
+}
+
+/// At most this many findings are listed in a record.
+pub const MAX_FINDINGS: usize = 50;
+/// At most this many patch operations are kept in a record.
+pub const MAX_PATCH_OPS: usize = 100;
+/// A record line stays below this (container runtimes split log lines at
+/// 16 KiB): past it the patch is cut, then dropped, then the findings'
+/// messages shortened.
+pub const MAX_RECORD_BYTES: usize = 15 * 1024;
+/// A finding's message in a record that had to be shortened.
+const SHORT_MESSAGE_CHARS: usize = 160;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl<'a> DecisionRecord<'a> {
@@ -63,7 +95,12 @@ impl<'a> DecisionRecord<'a> {
         latency: std::time::Duration,
         objects: Option<crate::json_diff::Sources<'_>>,
     ) -> Self {
-        let patch = objects.and_then(|sources| update_patch(review.kind, sources));
+        let (patch, patch_error) = match objects.map(|sources| update_patch(review.kind, sources)) {
+            None => (None, None),
+            Some(Ok(patch)) => (Some(patch), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
+        let findings_total = decision.findings.len();
         DecisionRecord {
             time: now_rfc3339(),
             uid,
@@ -81,6 +118,7 @@ impl<'a> DecisionRecord<'a> {
             findings: decision
                 .findings
                 .iter()
+                .take(MAX_FINDINGS)
                 .map(|f| RecordedFinding {
                     rule: f.violation.rule.as_str(),
                     mode: f.mode.as_str(),
@@ -89,7 +127,8 @@ impl<'a> DecisionRecord<'a> {
                     message: f.violation.line(),
                 })
                 .collect(),
-            skipped: decision.skipped.iter().map(Skipped::line).collect(),
+            findings_omitted: findings_total.saturating_sub(MAX_FINDINGS),
+            skipped: decision.skipped.iter().take(MAX_FINDINGS).map(Skipped::line).collect(),
             aged_facts: decision
                 .aged
                 .iter()
@@ -99,19 +138,37 @@ impl<'a> DecisionRecord<'a> {
             contract_revision,
             latency_ms: latency.as_secs_f64() * 1000.0,
             patch,
+            patch_truncated: None,
+            patch_error,
         }
+        .cut_patch(MAX_PATCH_OPS)
+    }
+
+    /// Keeps at most `ops` operations of the patch, marking the cut.
+    fn cut_patch(mut self, ops: usize) -> Self {
+        if let Some(patch) = self.patch.as_mut()
+            && patch.0.len() > ops
+        {
+            let total = self.patch_truncated.map_or(patch.0.len(), |t| t.total);
+            patch.0.truncate(ops);
+            self.patch_truncated = Some(Truncated { kept: ops, total });
+        }
+        self
     }
 }
 
 /// The patch from the old to the new object. A Secret's operations are
 /// redacted as they come out of the diff (see [`redact_secret_ops`]), so
 /// no value can reach the patch.
-fn update_patch(kind: Kind, sources: crate::json_diff::Sources<'_>) -> Option<json_patch::Patch> {
-    let mut patch = crate::json_diff::diff_update(sources).ok()?;
+fn update_patch(
+    kind: Kind,
+    sources: crate::json_diff::Sources<'_>,
+) -> Result<json_patch::Patch, crate::json_diff::PatchError> {
+    let mut patch = crate::json_diff::diff_update(sources)?;
     if kind == Kind::Secret {
         redact_secret_ops(&mut patch);
     }
-    Some(patch)
+    Ok(patch)
 }
 
 /// Redacts a Secret's patch to what diffing the two redacted objects
@@ -174,8 +231,32 @@ fn redact_last_applied(annotations: Option<&mut Value>) {
 }
 
 impl DecisionRecord<'_> {
-    /// The record as one JSON line (with its newline).
-    pub fn to_line(&self) -> Vec<u8> {
+    /// The record as one JSON line (with its newline), below
+    /// [`MAX_RECORD_BYTES`]: a record over it loses its patch's tail, then
+    /// its patch, then the length of its findings' messages, each cut marked.
+    pub fn to_line(mut self) -> Vec<u8> {
+        let mut line = self.encode();
+        if line.len() <= MAX_RECORD_BYTES {
+            return line;
+        }
+        let mut ops = self.patch.as_ref().map_or(0, |p| p.0.len());
+        while ops > 0 && line.len() > MAX_RECORD_BYTES {
+            ops /= 2;
+            self = self.cut_patch(ops);
+            line = self.encode();
+        }
+        if line.len() > MAX_RECORD_BYTES {
+            for f in &mut self.findings {
+                if f.message.chars().count() > SHORT_MESSAGE_CHARS {
+                    f.message = f.message.chars().take(SHORT_MESSAGE_CHARS - 1).collect::<String>() + "…";
+                }
+            }
+            line = self.encode();
+        }
+        line
+    }
+
+    fn encode(&self) -> Vec<u8> {
         // One allocation for a typical record (no growth while encoding).
         let mut line = Vec::with_capacity(1024);
         match serde_json::to_writer(&mut line, self) {

@@ -222,7 +222,7 @@ proptest! {
 /// An UPDATE whose objects nest a field 50,000 deep and differ at the
 /// bottom: reviewed, and its audit record built, without exhausting the
 /// stack (the patch refuses nesting deeper than serde_json reads; the
-/// record then goes without a patch).
+/// record then goes without a patch, and says why).
 #[test]
 fn deeply_nested_update_objects_are_reviewed_without_a_patch() {
     let text = std::fs::read_to_string("tests/fixtures/reviews/secret-update-allowed.json").expect("fixture");
@@ -248,4 +248,6 @@ fn deeply_nested_update_objects_are_reviewed_without_a_patch() {
     assert_eq!(record["decision"], "allow");
     assert_eq!(record["operation"], "UPDATE");
     assert!(record.get("patch").is_none(), "{record}");
+    // The missing patch is marked, never silently dropped.
+    assert!(record["patchError"].as_str().is_some_and(|e| !e.is_empty()), "{record}");
 }

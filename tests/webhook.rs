@@ -214,6 +214,50 @@ async fn a_one_mib_secret_is_judged() {
     assert_eq!(resp["response"]["allowed"], false);
 }
 
+/// Output is bounded whatever the object holds: a Cluster UPDATE that adds
+/// 2,000 unregistered managed roles and drops a 20,000-element array gets a
+/// denial listing 20 violations and how many more, and a decision record
+/// line under 16 KiB whose patch is cut and marked.
+#[tokio::test]
+async fn output_is_bounded() {
+    let server = Server::start();
+    let mut review: Value = serde_json::from_str(&fixture("cluster-update-denied.json")).unwrap();
+    let roles: Vec<Value> = (0..2000)
+        .map(|i| serde_json::json!({"name": format!("intruder_{i}"), "login": true}))
+        .collect();
+    review["request"]["object"]["spec"]["managed"]["roles"] = Value::Array(roles);
+    review["request"]["oldObject"]["spec"]["extra"] = Value::Array((0..20_000).map(Value::from).collect());
+    let (status, resp) = post(&server.client(), &server.url(), review.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["response"]["allowed"], false);
+    let message = resp["response"]["status"]["message"].as_str().unwrap();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 21, "{message}");
+    assert!(
+        lines[20].starts_with("… and ") && lines[20].ends_with(" more (see the decision log)"),
+        "{}",
+        lines[20]
+    );
+    assert!(message.len() < 8 * 1024, "{} bytes", message.len());
+
+    let raw = server.audit();
+    let line = raw.lines().last().unwrap();
+    assert!(line.len() < 16 * 1024, "a record line of {} bytes", line.len());
+    let record: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["decision"], "deny");
+    assert!(
+        record["findingsOmitted"].as_u64().unwrap() > 1900,
+        "{}",
+        record["findingsOmitted"]
+    );
+    let cut = &record["patchTruncated"];
+    assert!(cut["total"].as_u64().unwrap() > 2000, "{cut}");
+    assert_eq!(
+        cut["kept"].as_u64().unwrap() as usize,
+        record["patch"].as_array().unwrap().len()
+    );
+}
+
 #[tokio::test]
 async fn certificate_rotation_while_serving() {
     let server = Server::start();
