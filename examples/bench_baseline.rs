@@ -64,5 +64,13 @@ async fn main() {
     let app = axum::Router::new()
         .route("/validate", post(validate))
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024));
-    serve_https(listener, acceptor, app, Duration::from_secs(1), Duration::from_secs(10)).await;
+    serve_https(
+        listener,
+        acceptor,
+        app,
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+        |_| {},
+    )
+    .await;
 }

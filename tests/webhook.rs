@@ -258,6 +258,92 @@ async fn output_is_bounded() {
     );
 }
 
+/// Metrics say what happened: connections accepted and cut at the TLS
+/// handshake and the HTTP/2 preface, a client that aborts its upload
+/// (`client_aborted`, not `bad_request`), a body that is not a review
+/// (`bad_request`), and every request in `review_duration_seconds`.
+#[tokio::test]
+async fn metrics_name_what_happened() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(Options {
+        extra: vec!["--header-read-timeout".into(), "1".into()],
+        ..Options::default()
+    });
+    let addr = format!("127.0.0.1:{}", server.port);
+    // Not TLS at all.
+    let mut plain = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(3), plain.read(&mut [0u8; 64])).await;
+    // HTTP/2 negotiated, then silence.
+    let h2 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"h2".to_vec()];
+        c
+    }));
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut silent = h2
+        .connect(name.clone(), tokio::net::TcpStream::connect(&addr).await.unwrap())
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(3), silent.read(&mut [0u8; 64])).await;
+    // An upload announced as 100,000 bytes, abandoned after 10.
+    let h1 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        c
+    }));
+    let mut upload = h1
+        .connect(name, tokio::net::TcpStream::connect(&addr).await.unwrap())
+        .await
+        .unwrap();
+    upload
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"apiVersi")
+        .await
+        .unwrap();
+    upload.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(upload);
+    // Not a review; and a good one.
+    let (status, _) = post(&server.client(), &server.url(), "not json").await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        &server.client(),
+        &server.url(),
+        fixture("namespace-create-allowed.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let want = [
+        "cnpg_guard_connections_total{event=\"tls_failed\"} 1",
+        "cnpg_guard_connections_total{event=\"preface_timeout\"} 1",
+        "cnpg_guard_rejected_requests_total{reason=\"client_aborted\"} 1",
+        "cnpg_guard_rejected_requests_total{reason=\"bad_request\"} 1",
+    ];
+    let mut metrics = server.metrics();
+    while want.iter().any(|w| !metrics.contains(w)) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = server.metrics();
+    }
+    for w in want {
+        assert!(metrics.contains(w), "{w} missing in:\n{metrics}");
+    }
+    let accepted: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cnpg_guard_connections_total{event=\"accepted\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(accepted >= 4, "{metrics}");
+    // The aborted upload, the 400 and the review are all timed.
+    let timed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cnpg_guard_review_duration_seconds_count "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(timed >= 3, "{metrics}");
+}
+
 #[tokio::test]
 async fn certificate_rotation_while_serving() {
     let server = Server::start();

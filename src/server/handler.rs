@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tracing::warn;
@@ -21,7 +23,22 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
         .with_state(state)
+}
+
+/// When a request arrived: the start of its deadline and of its duration.
+#[derive(Clone, Copy)]
+struct Arrived(Instant);
+
+/// Times every request from its arrival (before its body is read) to its
+/// answer: `review_duration_seconds` covers the whole request.
+async fn timed(State(state): State<Arc<AppState>>, mut request: axum::extract::Request, next: Next) -> Response {
+    let arrived = Instant::now();
+    request.extensions_mut().insert(Arrived(arrived));
+    let response = next.run(request).await;
+    state.metrics.latency.observe(arrived.elapsed().as_secs_f64());
+    response
 }
 
 /// Bodies at least this large are judged on the blocking pool (see
@@ -63,10 +80,10 @@ fn review_deadline(timeout: Duration) -> Duration {
 /// metrics; the answer comes from [`admission::answer`].
 async fn validate(
     State(state): State<Arc<AppState>>,
+    Extension(Arrived(started)): Extension<Arrived>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let started = Instant::now();
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -77,7 +94,8 @@ async fn validate(
             );
         }
         Err(e) => {
-            state.metrics.reject("bad_request");
+            // The body did not arrive whole: the client gave up or was cut.
+            state.metrics.reject("client_aborted");
             return json(
                 StatusCode::BAD_REQUEST,
                 admission::error_body(400, &format!("cannot read the request body: {e}")),
@@ -148,7 +166,6 @@ async fn validate(
                     })
                     .inc();
             }
-            m.latency.observe(started.elapsed().as_secs_f64());
             state.decision_log.write(&verdict.record);
         }
         Outcome::Bad(e) => {

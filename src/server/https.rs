@@ -16,12 +16,17 @@ use tracing::{info, warn};
 /// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
 /// connections for at most `drain`. HTTP/1.1 and HTTP/2 (ALPN), TCP_NODELAY,
 /// a TLS-handshake and a header-read timeout.
+///
+/// `event` is told what happens to connections (`accepted`,
+/// `accept_error`, `tls_timeout`, `tls_failed`, `preface_timeout`,
+/// `ended_with_error`), for metrics.
 pub async fn serve_https(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
     drain: Duration,
     header_read: Duration,
+    event: impl Fn(&'static str) + Clone + Send + Sync + 'static,
 ) {
     let graceful = GracefulShutdown::new();
     // The protocol comes from ALPN, not from sniffing the first bytes, so
@@ -43,6 +48,7 @@ pub async fn serve_https(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    event("accept_error");
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -50,7 +56,9 @@ pub async fn serve_https(
             },
             _ = &mut shutdown => break,
         };
+        event("accepted");
         let _ = tcp.set_nodelay(true);
+        let event = event.clone();
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(app.clone());
         let (http1, http2) = (http1.clone(), http2.clone());
@@ -59,10 +67,12 @@ pub async fn serve_https(
             let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
+                    event("tls_failed");
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
+                    event("tls_timeout");
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
@@ -78,6 +88,7 @@ pub async fn serve_https(
                     Ok(Ok(()))
                 )
             {
+                event("preface_timeout");
                 tracing::debug!(%peer, "no HTTP/2 preface within the header-read timeout");
                 return;
             }
@@ -87,6 +98,7 @@ pub async fn serve_https(
                 watcher.watch(http1.serve_connection(TokioIo::new(tls), service)).await
             };
             if let Err(e) = result {
+                event("ended_with_error");
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -36,6 +36,11 @@ pub struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WatchLabels {
     pub watch: String,
 }
@@ -53,6 +58,7 @@ pub struct Metrics {
     pub contract_reloads: Family<ResultLabels, Counter>,
     pub certificate_reloads: Family<ResultLabels, Counter>,
     pub rejected_requests: Family<ReasonLabels, Counter>,
+    pub connections: Family<EventLabels, Counter>,
     pub certificate_expiry_seconds: Gauge<f64, AtomicU64>,
     pub watch_synced: Family<WatchLabels, Gauge>,
     pub watch_age_seconds: Family<WatchLabels, Gauge<f64, AtomicU64>>,
@@ -83,7 +89,7 @@ impl Metrics {
         let latency = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
         registry.register(
             "review_duration_seconds",
-            "Time to answer one admission review",
+            "Time from a request's arrival (its body read included) to its answer",
             latency.clone(),
         );
         let contract_reloads = Family::<ResultLabels, Counter>::default();
@@ -101,8 +107,16 @@ impl Metrics {
         let rejected_requests = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "rejected_requests",
-            "Requests answered with an HTTP error (bad_request, too_large, overloaded)",
+            "Requests not reviewed, by reason: bad_request (not a review), too_large, client_aborted (the body \
+             never arrived whole), overloaded",
             rejected_requests.clone(),
+        );
+        let connections = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "connections",
+            "Webhook connections, by event: accepted, accept_error, tls_timeout, tls_failed, preface_timeout, \
+             ended_with_error",
+            connections.clone(),
         );
         let certificate_expiry_seconds = Gauge::<f64, AtomicU64>::default();
         registry.register(
@@ -139,6 +153,7 @@ impl Metrics {
             contract_reloads,
             certificate_reloads,
             rejected_requests,
+            connections,
             certificate_expiry_seconds,
         }
     }
@@ -149,6 +164,11 @@ impl Metrics {
                 result: if ok { "ok" } else { "failed" }.into(),
             })
             .inc();
+    }
+
+    /// Counts a connection event (see [`crate::server::serve_https`]).
+    pub fn connection(&self, event: &'static str) {
+        self.connections.get_or_create(&EventLabels { event }).inc();
     }
 
     pub fn reject(&self, reason: &str) {

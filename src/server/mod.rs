@@ -175,6 +175,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         app,
         Duration::from_secs(args.drain_timeout),
         Duration::from_secs(args.header_read_timeout),
+        {
+            let state = state.clone();
+            move |event| state.metrics.connection(event)
+        },
     )
     .await;
     state.ready.store(false, Ordering::SeqCst);
