@@ -23,6 +23,10 @@ run: ## Run the webhook locally (embedded contract, self-signed dev certificate,
 test: ## Run all tests (rules, CLI, webhook over HTTPS, live facts against a mocked API)
 	$(CARGO) test --locked --all-targets
 
+envtest: ## Against a real kube-apiserver + etcd: KUBEBUILDER_ASSETS (setup-envtest), CNPG_CRDS, optional POLICYREPORT_CRDS; one skip line without them
+	$(CARGO) test --locked --test envtest
+.PHONY: envtest
+
 lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
