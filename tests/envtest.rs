@@ -70,7 +70,30 @@ fn main() {
         }
         return;
     }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    // Name filters, as libtest takes them; libtest's own flags (and the value
+    // of those that take one) are accepted and ignored.
+    let mut filters: Vec<&String> = Vec::new();
+    let mut takes_value = false;
+    for a in &args {
+        if std::mem::take(&mut takes_value) {
+            continue;
+        }
+        if a.starts_with('-') {
+            takes_value = !a.contains('=')
+                && [
+                    "--test-threads",
+                    "--skip",
+                    "--format",
+                    "--color",
+                    "--logfile",
+                    "-Z",
+                    "--shuffle-seed",
+                ]
+                .contains(&a.as_str());
+        } else {
+            filters.push(a);
+        }
+    }
 
     let Some(assets) = env_dir("KUBEBUILDER_ASSETS") else {
         println!(
@@ -132,24 +155,28 @@ fn main() {
 
     let (mut passed, mut ignored) = (0, 0);
     let mut failures: Vec<(&str, String)> = Vec::new();
+    let mut timings: Vec<String> = Vec::new();
     for (name, test, _) in selected {
         let t = Instant::now();
-        match run_one(&mut env, *test) {
+        let outcome = run_one(&mut env, *test);
+        timings.push(format!("{name} {:.1}s", t.elapsed().as_secs_f64()));
+        match outcome {
             Outcome::Ok => {
                 passed += 1;
-                println!("test {name} ... ok ({:.1}s)", t.elapsed().as_secs_f64());
+                println!("test {name} ... ok");
             }
             Outcome::Ignored(reason) => {
                 ignored += 1;
                 println!("test {name} ... ignored, {reason}");
             }
             Outcome::Failed(msg) => {
-                println!("test {name} ... FAILED ({:.1}s)", t.elapsed().as_secs_f64());
+                println!("test {name} ... FAILED");
                 failures.push((name, msg));
             }
         }
     }
 
+    println!("\ntimings: {}", timings.join(", "));
     if !failures.is_empty() {
         println!("\nfailures:");
         for (name, msg) in &failures {
