@@ -344,6 +344,98 @@ async fn metrics_name_what_happened() {
     assert!(timed >= 3, "{metrics}");
 }
 
+/// Request bodies are bounded before they are read: a body announced over
+/// --max-body-bytes is refused at once (413, no `100 Continue`); the bytes
+/// in flight are a budget that a stalled upload holds and a second request
+/// cannot exceed (429 within its deadline); a body that trickles is cut at
+/// the request's deadline (408); then the budget is free again.
+#[tokio::test]
+async fn request_bodies_are_bounded_before_they_are_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with(Options {
+        extra: vec![
+            "--max-body-bytes".into(),
+            "100000".into(),
+            "--max-body-bytes-in-flight".into(),
+            "131072".into(),
+        ],
+        ..Options::default()
+    });
+    let addr = format!("127.0.0.1:{}", server.port);
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        c
+    }));
+    let open = || async {
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        connector
+            .connect(name, tokio::net::TcpStream::connect(&addr).await.unwrap())
+            .await
+            .unwrap()
+    };
+    let head = |timeout: &str, length: usize, expect: bool| {
+        format!(
+            "POST /validate?timeout={timeout} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n{}\r\n",
+            if expect { "Expect: 100-continue\r\n" } else { "" }
+        )
+    };
+    let status_of = |text: &str| text.split_whitespace().nth(1).unwrap_or("").to_owned();
+
+    // Announced too large: 413 at once, without a 100 Continue.
+    let mut big = open().await;
+    big.write_all(head("10s", 10 * 1024 * 1024, true).as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), big.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), "413");
+
+    // A stalled upload of 90,000 bytes holds most of the 128 KiB budget ...
+    let mut stalled = open().await;
+    stalled.write_all(head("3s", 90_000, false).as_bytes()).await.unwrap();
+    stalled.write_all(b"{\"apiVersion\"").await.unwrap();
+    stalled.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ... so a second request of 60,000 waits, and is refused in its deadline.
+    let mut second = open().await;
+    let started = std::time::Instant::now();
+    second.write_all(head("1s", 60_000, false).as_bytes()).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), second.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), "429");
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // The stalled upload is cut at its deadline (3 s, less the margin).
+    let n = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), "408");
+
+    // The budget is free again: a real review is answered.
+    let (status, resp) = post(
+        &server.client(),
+        &server.url(),
+        fixture("namespace-create-allowed.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["response"]["allowed"], true);
+    let metrics = server.metrics();
+    for reason in ["too_large", "overloaded", "body_timeout"] {
+        assert!(
+            metrics.contains(&format!("cnpg_guard_rejected_requests_total{{reason=\"{reason}\"}} 1")),
+            "{reason}: {metrics}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn certificate_rotation_while_serving() {
     let server = Server::start();

@@ -29,9 +29,18 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "json")]
     pub log_format: crate::logging::LogFormat,
-    /// Largest request body accepted (bytes); larger ones get HTTP 413.
-    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    /// Largest request body accepted (bytes); larger ones get HTTP 413
+    /// before they are read. kube-apiserver refuses objects over 3 MiB, and
+    /// an UPDATE's review carries two: 7 MiB holds both and the envelope.
+    #[arg(long, default_value_t = 7 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
     pub max_body_bytes: usize,
+    /// Request bodies held at once, all connections together (bytes). A
+    /// request reserves its Content-Length (else --max-body-bytes) before
+    /// its body is read; one that cannot within its deadline gets HTTP 429.
+    /// With --max-concurrent-reviews this bounds the guard's memory (README,
+    /// "Resources and limits").
+    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
+    pub max_body_bytes_in_flight: usize,
     /// Reviews judged at once. A review that cannot start before its deadline
     /// (the API server's `?timeout=`, less a margin) is denied as overloaded
     /// instead of letting the API server time out.

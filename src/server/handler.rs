@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,10 +19,9 @@ use super::metrics::{ReviewLabels, ViolationLabels};
 use crate::admission::{self, Outcome};
 
 /// The webhook routes.
-pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
         .with_state(state)
 }
@@ -82,18 +81,42 @@ async fn validate(
     State(state): State<Arc<AppState>>,
     Extension(Arrived(started)): Extension<Arrived>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: axum::extract::Request,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            state.metrics.reject("too_large");
+    let deadline = review_deadline(requested_timeout(query.as_deref()));
+    let left = || deadline.saturating_sub(started.elapsed());
+    // A body that says it is too large is refused before a byte of it is
+    // read (no `100 Continue` is sent for it).
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > state.max_body_bytes) {
+        state.metrics.reject("too_large");
+        return too_large();
+    }
+    // Bodies in flight are bounded as a whole: a request reserves what it
+    // may hold (its Content-Length, else --max-body-bytes) before reading it.
+    let reserve = kib(announced.unwrap_or(state.max_body_bytes));
+    let _bytes = match tokio::time::timeout(left(), state.body_budget.acquire_many(reserve)).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            state.metrics.reject("overloaded");
+            warn!("overloaded: the body budget is spent; refusing before reading the body");
             return json(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                admission::error_body(413, "the request body is larger than --max-body-bytes"),
+                StatusCode::TOO_MANY_REQUESTS,
+                admission::error_body(429, "the guard is overloaded (request bodies in flight); retry"),
             );
         }
-        Err(e) => {
+    };
+    let limited = http_body_util::Limited::new(request.into_body(), state.max_body_bytes);
+    let body = match tokio::time::timeout(left(), http_body_util::BodyExt::collect(limited)).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            state.metrics.reject("too_large");
+            return too_large();
+        }
+        Ok(Err(e)) => {
             // The body did not arrive whole: the client gave up or was cut.
             state.metrics.reject("client_aborted");
             return json(
@@ -101,13 +124,18 @@ async fn validate(
                 admission::error_body(400, &format!("cannot read the request body: {e}")),
             );
         }
+        Err(_) => {
+            state.metrics.reject("body_timeout");
+            return json(
+                StatusCode::REQUEST_TIMEOUT,
+                admission::error_body(408, "the request body did not arrive within the request's deadline"),
+            );
+        }
     };
-    let deadline = review_deadline(requested_timeout(query.as_deref()));
     // A free slot is taken without arming a timer; only a wait is bounded.
     let _permit = match state.limiter.try_acquire() {
         Ok(permit) => permit,
-        Err(_) => match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), state.limiter.acquire()).await
-        {
+        Err(_) => match tokio::time::timeout(left(), state.limiter.acquire()).await {
             Ok(Ok(permit)) => permit,
             _ => {
                 state.metrics.reject("overloaded");
@@ -177,6 +205,23 @@ async fn validate(
     reply(answer)
 }
 
+fn too_large() -> Response {
+    let mut response = json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        admission::error_body(413, "the request body is larger than --max-body-bytes"),
+    );
+    // The rest of the body is not read: close rather than drain it.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    response
+}
+
+/// Bytes as whole KiB (the body budget's unit), at least 1.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).max(1)
+}
+
 fn reply(answer: admission::Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, answer.body)
@@ -225,19 +270,22 @@ mod tests {
             ready: AtomicBool::new(true),
             live: None,
             limiter: tokio::sync::Semaphore::new(0),
+            body_budget: tokio::sync::Semaphore::new(1024),
+            max_body_bytes: 1024,
         });
         let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;
         let request = axum::http::Request::post("/validate?timeout=300ms")
             .body(Body::from(body))
             .unwrap();
         let started = Instant::now();
-        let response = router(state.clone(), 1024).oneshot(request).await.unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
         assert!(started.elapsed() < Duration::from_millis(300));
-        assert_eq!(response.status(), StatusCode::OK);
+        let status = response.status();
         let bytes = http_body_util::BodyExt::collect(response.into_body())
             .await
             .unwrap()
             .to_bytes();
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["response"]["uid"], "u-1");
         assert_eq!(v["response"]["allowed"], false);

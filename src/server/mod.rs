@@ -40,6 +40,10 @@ pub struct AppState {
     pub live: Option<Arc<LiveFacts>>,
     /// Reviews judged at once; the rest wait until their deadline.
     pub limiter: tokio::sync::Semaphore,
+    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`).
+    pub body_budget: tokio::sync::Semaphore,
+    /// `--max-body-bytes`.
+    pub max_body_bytes: usize,
 }
 
 impl AppState {
@@ -109,6 +113,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ready: AtomicBool::new(false),
         live,
         limiter: tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize),
+        body_budget: tokio::sync::Semaphore::new(args.max_body_bytes_in_flight.div_ceil(1024)),
+        max_body_bytes: args.max_body_bytes,
     });
     state
         .metrics
@@ -167,7 +173,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ));
     }
 
-    let app = handler::router(state.clone(), args.max_body_bytes);
+    let app = handler::router(state.clone());
     state.ready.store(true, Ordering::SeqCst);
     https::serve_https(
         listener,
