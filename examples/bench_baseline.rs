@@ -15,7 +15,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use clap::Parser;
-use cnpg_guard::server::{serve_https, tls};
+use cnpg_guard::server::{Limits, serve_https, tls};
 
 #[derive(Parser)]
 struct Args {
@@ -68,8 +68,11 @@ async fn main() {
         listener,
         acceptor,
         app,
-        Duration::from_secs(1),
-        Duration::from_secs(10),
+        Limits {
+            drain: Duration::from_secs(1),
+            header_read: Duration::from_secs(10),
+            max_connections: 4096,
+        },
         |_| {},
     )
     .await;

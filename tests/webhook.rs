@@ -436,6 +436,51 @@ async fn request_bodies_are_bounded_before_they_are_read() {
     }
 }
 
+/// Past --max-connections a new connection is closed at once, the admin
+/// port keeps answering, and a freed slot serves reviews again.
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_cheaply() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start_with(Options {
+        extra: vec!["--max-connections".into(), "3".into()],
+        ..Options::default()
+    });
+    let addr = format!("127.0.0.1:{}", server.port);
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
+        let mut c = rustls_config(&server.pki.ca, None);
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        c
+    }));
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        idle.push(connector.connect(name, tcp).await.unwrap());
+    }
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(3), fourth.read(&mut [0u8; 16])).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "not closed: {r:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(admin_get(server.admin, "/healthz").map(|(code, _)| code), Some(200));
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_connections_total{event=\"refused\"} 1")
+    );
+
+    drop(idle.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, resp) = post(
+        &server.client(),
+        &server.url(),
+        fixture("namespace-create-allowed.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["response"]["allowed"], true);
+}
+
 #[tokio::test]
 async fn certificate_rotation_while_serving() {
     let server = Server::start();

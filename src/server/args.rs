@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// headers (also bounds idle keep-alive connections); slow clients are cut off.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout: u64,
+    /// Webhook connections open at once; past it a new connection is closed
+    /// at once (counted as `refused`). Keep it below the open-files limit
+    /// (raised to its hard limit at start), so the admin port always has one.
+    #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
     /// How often certificate and contract files are re-read (seconds).
     #[arg(long, default_value_t = 5)]
     pub reload_interval: u64,

@@ -13,21 +13,47 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
+/// The bounds of the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// On SIGTERM, how long connections may take to finish.
+    pub drain: Duration,
+    /// For the TLS handshake, each request's headers (and so an idle
+    /// HTTP/1.1 keep-alive connection) and an HTTP/2 client's first bytes.
+    pub header_read: Duration,
+    /// Connections open at once; past it a new one is closed at once.
+    pub max_connections: usize,
+}
+
+/// HTTP/2 streams one connection may have open at once.
+const H2_MAX_STREAMS: u32 = 16;
+/// HTTP/2 flow-control windows: what one connection (and each stream) may
+/// send before the guard reads it, so no connection buffers more than this.
+const H2_WINDOW: u32 = 256 * 1024;
+/// HTTP/2 header block a client may send.
+const H2_MAX_HEADERS: u32 = 64 * 1024;
+
 /// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
-/// connections for at most `drain`. HTTP/1.1 and HTTP/2 (ALPN), TCP_NODELAY,
-/// a TLS-handshake and a header-read timeout.
+/// connections for at most `limits.drain`. HTTP/1.1 and HTTP/2 (ALPN),
+/// TCP_NODELAY, a TLS-handshake and a header-read timeout, a connection cap,
+/// and HTTP/2 stream, window and keep-alive bounds.
 ///
-/// `event` is told what happens to connections (`accepted`,
+/// `event` is told what happens to connections (`accepted`, `refused`,
 /// `accept_error`, `tls_timeout`, `tls_failed`, `preface_timeout`,
 /// `ended_with_error`), for metrics.
 pub async fn serve_https(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
-    drain: Duration,
-    header_read: Duration,
+    limits: Limits,
     event: impl Fn(&'static str) + Clone + Send + Sync + 'static,
 ) {
+    let Limits {
+        drain,
+        header_read,
+        max_connections,
+    } = limits;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     // The protocol comes from ALPN, not from sniffing the first bytes, so
     // HTTP/1's header-read timeout also covers a client that never sends.
@@ -39,7 +65,13 @@ pub async fn serve_https(
     let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())
-        .keep_alive_interval(Duration::from_secs(30));
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .initial_stream_window_size(H2_WINDOW)
+        .initial_connection_window_size(H2_WINDOW)
+        .max_header_list_size(H2_MAX_HEADERS)
+        // A peer that stops answering PINGs is dropped.
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10));
     let (http1, http2) = (Arc::new(http1), Arc::new(http2));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -56,6 +88,12 @@ pub async fn serve_https(
             },
             _ = &mut shutdown => break,
         };
+        // Past the cap a connection is closed at once: no TLS, no task.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            event("refused");
+            drop(tcp);
+            continue;
+        };
         event("accepted");
         let _ = tcp.set_nodelay(true);
         let event = event.clone();
@@ -64,6 +102,7 @@ pub async fn serve_https(
         let (http1, http2) = (http1.clone(), http2.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {

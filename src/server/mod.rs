@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 pub use args::{ServeArgs, ServeError};
 pub use handler::router;
-pub use https::serve_https;
+pub use https::{Limits, serve_https};
 
 use crate::contract::{self, Contract};
 use crate::decision_log::DecisionLog;
@@ -55,6 +55,15 @@ impl AppState {
 
 /// Runs the webhook until SIGTERM/SIGINT.
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    // Each connection is a file descriptor: take all the process may have.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(
+            open_files = limit,
+            max_connections = args.max_connections,
+            "file descriptor limit"
+        ),
+        Err(e) => warn!(error = %e, "cannot raise the file descriptor limit"),
+    }
     let contract = contract::load(args.contract.as_deref())?;
     info!(
         revision = %contract.revision,
@@ -179,8 +188,11 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         listener,
         acceptor,
         app,
-        Duration::from_secs(args.drain_timeout),
-        Duration::from_secs(args.header_read_timeout),
+        Limits {
+            drain: Duration::from_secs(args.drain_timeout),
+            header_read: Duration::from_secs(args.header_read_timeout),
+            max_connections: args.max_connections,
+        },
         {
             let state = state.clone();
             move |event| state.metrics.connection(event)
