@@ -7,7 +7,13 @@ IMAGE     ?= ghcr.io/railiance/cnpg-guard:0.1.0
 OVERLAY   ?= cert-manager
 NAMESPACE := cnpg-guard
 BIN       := target/release/cnpg-guard
-KUSTOMIZE := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
+KUSTOMIZE := $(KUBECTL) kustomize
+# Where `make certs` writes the self-signed overlay's key material (git-ignored).
+CERTS_DIR := deploy/overlays/self-signed/certs
+# The contract's breakGlass.groups, which deploy/base/self-protection.yaml
+# lets change or remove the guard. Run deploy/undeploy as a member, e.g. with
+#   make undeploy KUBECTL='kubectl --as=<you> --as-group=railiance:platform-admins'
+BREAK_GLASS_GROUP := railiance:platform-admins
 
 .DEFAULT_GOAL := help
 
@@ -36,15 +42,29 @@ check: build ## Check the shipped example manifests (good must pass, bad must be
 	@if $(BIN) check deploy/examples/bad >/dev/null; then echo "deploy/examples/bad passed: that is a bug"; exit 1; fi
 	@echo "deploy/examples/bad: denied, as it must be"
 
-certs: build ## Make a CA + serving certificate for the self-signed overlay into certs/ (never committed)
-	$(BIN) certs --out certs --service cnpg-guard --namespace $(NAMESPACE) --days 365
+certs: build ## Make a CA + serving certificate for the self-signed overlay into deploy/overlays/self-signed/certs/ (never committed)
+	$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365
 
 image: ## Build the container image (needs a container engine)
 	@command -v $(DOCKER) >/dev/null && $(DOCKER) info >/dev/null 2>&1 || { echo "no container engine here: cannot build $(IMAGE)"; exit 1; }
 	$(DOCKER) build -t $(IMAGE) .
 
-deploy: ## Install: everything but the webhook, wait for ready pods, then the webhook (OVERLAY=cert-manager|self-signed)
-	@if [ "$(OVERLAY)" = self-signed ] && [ ! -f certs/tls.crt ]; then echo "run 'make certs' first"; exit 1; fi
+# $(call need,RESOURCE,what is missing and how to get it): one line and exit 1
+# when `kubectl get RESOURCE` says NotFound; any other error is shown as is.
+need = out=$$($(KUBECTL) get $(1) -o name 2>&1) || { case "$$out" in *NotFound*) echo "missing prerequisite: $(2)";; *) echo "cannot check $(1): $$out";; esac; exit 1; }
+
+preflight: ## Check what OVERLAY needs: CloudNativePG's CRDs, namespace databases, cert-manager or the certs
+	@case "$(OVERLAY)" in cert-manager|self-signed) ;; *) echo "OVERLAY must be cert-manager or self-signed, not '$(OVERLAY)'"; exit 1;; esac
+	@$(KUBECTL) get --raw /version >/dev/null 2>&1 || { echo "cannot reach a cluster with $(KUBECTL): check KUBECONFIG and the current context"; exit 1; }
+	@$(call need,crd clusters.postgresql.cnpg.io,CloudNativePG (CRD clusters.postgresql.cnpg.io). Install the operator and its CRDs first: https://cloudnative-pg.io/documentation/current/installation_upgrade/)
+	@$(call need,namespace databases,namespace databases (the shared cluster's namespace; the guard's Roles live there). Create it with the shared cluster: kubectl create namespace databases)
+	@if [ "$(OVERLAY)" = cert-manager ]; then $(call need,crd certificates.cert-manager.io,cert-manager (CRD certificates.cert-manager.io). Install it (https://cert-manager.io/docs/installation/) or use OVERLAY=self-signed); fi
+	@if [ "$(OVERLAY)" = self-signed ] && [ ! -f $(CERTS_DIR)/tls.crt ]; then echo "missing prerequisite: $(CERTS_DIR)/tls.crt (the self-signed serving certificate). Run 'make certs' first"; exit 1; fi
+	@if $(KUBECTL) get validatingadmissionpolicybinding cnpg-guard-self-protection >/dev/null 2>&1 && \
+	  ! $(KUBECTL) auth whoami -o jsonpath='{.status.userInfo.groups}' 2>/dev/null | grep -qF '"$(BREAK_GLASS_GROUP)"'; then \
+	  echo "note: the guard is installed and self-protected: changing its webhook configuration, Deployment, contract ConfigMap or namespace needs a member of $(BREAK_GLASS_GROUP) (KUBECTL='kubectl --as=<you> --as-group=$(BREAK_GLASS_GROUP)')"; fi
+
+deploy: preflight ## Install: prerequisites checked, everything but the webhook, wait for ready pods, then the webhook (OVERLAY=cert-manager|self-signed)
 	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) apply -l 'app.kubernetes.io/component!=webhook-configuration' -f -
 	$(KUBECTL) -n $(NAMESPACE) rollout status deploy/cnpg-guard --timeout=180s
 	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) apply -f -
@@ -52,9 +72,12 @@ deploy: ## Install: everything but the webhook, wait for ready pods, then the we
 	  [ -n "$$($(KUBECTL) get validatingwebhookconfiguration cnpg-guard -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] && exit 0; \
 	  sleep 2; done; echo "the webhook has no caBundle yet (cert-manager CA injector?)"; exit 1
 
-undeploy: ## Remove the webhook FIRST (so writes are never refused), then the rest
+undeploy: ## As a member of railiance:platform-admins: the webhook FIRST (writes are never refused), the rest, the self-protection policy last
+	@echo "undeploy: only members of $(BREAK_GLASS_GROUP) may remove the guard (ValidatingAdmissionPolicy cnpg-guard-self-protection); impersonating: make undeploy KUBECTL='kubectl --as=<you> --as-group=$(BREAK_GLASS_GROUP)'"
 	$(KUBECTL) delete validatingwebhookconfiguration cnpg-guard --ignore-not-found
-	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) delete --ignore-not-found -f -
+	$(KUSTOMIZE) deploy/overlays/$(OVERLAY) | $(KUBECTL) delete --ignore-not-found -l 'app.kubernetes.io/component!=self-protection' -f -
+	$(KUBECTL) delete validatingadmissionpolicybinding cnpg-guard-self-protection --ignore-not-found
+	$(KUBECTL) delete validatingadmissionpolicy cnpg-guard-self-protection --ignore-not-found
 
 status: ## Show the guard's pods, readiness, webhook and recent decisions
 	$(KUBECTL) -n $(NAMESPACE) get deploy,pods,svc,pdb -o wide
@@ -95,4 +118,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image deploy undeploy status logs audit fuzz soak bench review-cost e2e
+.PHONY: help build run test lint check certs image preflight deploy undeploy status logs audit fuzz soak bench review-cost e2e
