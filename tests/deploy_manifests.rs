@@ -1,7 +1,10 @@
 //! The shipped deployment agrees with the code: the webhook intercepts
 //! exactly what CONTRACT.md lists (and the server handles), keeps the
 //! cluster repairable, and the RBAC never reaches Secrets beyond the
-//! bootstrap Secret. Also `cnpg-guard certs`.
+//! bootstrap Secret; the overlays render with kustomize's default options;
+//! the mounted contract is the embedded one; the self-protection policy
+//! guards exactly the guard's own objects for the contract's break-glass
+//! groups. Also `cnpg-guard certs`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -159,4 +162,355 @@ fn certs_writes_key_material_for_the_service() {
     let ca = base64::engine::general_purpose::STANDARD.decode(bundle.trim()).unwrap();
     assert_eq!(ca, std::fs::read(dir.path().join("ca.crt")).unwrap());
     assert!(!dir.path().join("ca.key").exists());
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn docs_of(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    docs.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path == skip {
+            continue;
+        }
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &dest, skip);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
+}
+
+fn kustomize(dir: &Path) -> std::process::Output {
+    // Default options only: no flag that loosens what kustomize may read.
+    Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap()
+}
+
+/// The protected (resource, name) pairs: the policy's named rules must be
+/// exactly UPDATE and DELETE of these.
+const PROTECTED: &[(&str, &str, &str)] = &[
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        "cnpg-guard",
+    ),
+    ("", "namespaces", "cnpg-guard"),
+    ("apps", "deployments", "cnpg-guard"),
+    ("apps", "deployments/scale", "cnpg-guard"),
+    ("", "configmaps", "cnpg-guard-contract"),
+];
+
+#[test]
+fn overlays_render_with_default_kustomize_options() {
+    if Command::new("kubectl").args(["version", "--client"]).output().is_err() {
+        println!("SKIPPED overlays_render_with_default_kustomize_options: kubectl is not on PATH");
+        return;
+    }
+    // A copy of deploy/ without any local key material, so the render is
+    // proven to need only what the repository holds plus `make certs`.
+    let tmp = tempfile::tempdir().unwrap();
+    let deploy = tmp.path().join("deploy");
+    copy_tree(
+        &root().join("deploy"),
+        &deploy,
+        &root().join("deploy/overlays/self-signed/certs"),
+    );
+    let certs = deploy.join("overlays/self-signed/certs");
+    let out = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args(["certs", "--out"])
+        .arg(&certs)
+        .args(["--service", "cnpg-guard", "--namespace", "cnpg-guard"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["ca.crt", "tls.crt", "tls.key"] {
+        assert!(certs.join(file).exists(), "cnpg-guard certs wrote no {file}");
+    }
+
+    for overlay in ["cert-manager", "self-signed"] {
+        let out = kustomize(&deploy.join("overlays").join(overlay));
+        assert!(
+            out.status.success(),
+            "kubectl kustomize deploy/overlays/{overlay}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let docs = docs_of(&String::from_utf8(out.stdout).unwrap());
+        assert!(find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").is_some());
+        let binding = find(&docs, "ValidatingAdmissionPolicyBinding", "cnpg-guard-self-protection")
+            .unwrap_or_else(|| panic!("{overlay}: no binding"));
+        assert_eq!(binding["spec"]["policyName"], "cnpg-guard-self-protection");
+        let cm = find(&docs, "ConfigMap", "cnpg-guard-contract").unwrap();
+        assert_eq!(cm["metadata"]["namespace"], "cnpg-guard");
+        assert_eq!(
+            cm["data"]["contract.yaml"].as_str().unwrap(),
+            cnpg_guard::contract::EMBEDDED_CONTRACT,
+            "{overlay}: the mounted contract is not the embedded one"
+        );
+        let hook = find(&docs, "ValidatingWebhookConfiguration", "cnpg-guard").unwrap();
+        match overlay {
+            "cert-manager" => assert_eq!(
+                hook["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+                "cnpg-guard/cnpg-guard-tls"
+            ),
+            _ => {
+                let secret = find(&docs, "Secret", "cnpg-guard-tls").unwrap();
+                assert_eq!(secret["type"], "kubernetes.io/tls");
+                let ca_b64 = hook["webhooks"][0]["clientConfig"]["caBundle"].as_str().unwrap();
+                use base64::Engine;
+                let ca = base64::engine::general_purpose::STANDARD
+                    .decode(ca_b64.split_whitespace().collect::<String>())
+                    .unwrap();
+                assert_eq!(ca, std::fs::read(certs.join("ca.crt")).unwrap());
+            }
+        }
+    }
+
+    // The patch the policy's comment documents for a GitOps controller
+    // (variables[1] is exemptUsers) still lands on the right variable.
+    let gitops = deploy.join("overlays/gitops");
+    std::fs::create_dir_all(&gitops).unwrap();
+    std::fs::write(
+        gitops.join("kustomization.yaml"),
+        "resources: [../cert-manager]\n\
+         patches:\n\
+         \x20 - target: {kind: ValidatingAdmissionPolicy, name: cnpg-guard-self-protection}\n\
+         \x20   patch: |-\n\
+         \x20     - op: replace\n\
+         \x20       path: /spec/variables/1/expression\n\
+         \x20       value: \"['system:serviceaccount:argocd:argocd-application-controller']\"\n",
+    )
+    .unwrap();
+    let out = kustomize(&gitops);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = docs_of(&String::from_utf8(out.stdout).unwrap());
+    let var = &find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").unwrap()["spec"]["variables"][1];
+    assert_eq!(var["name"], "exemptUsers");
+    assert!(
+        var["expression"]
+            .as_str()
+            .unwrap()
+            .contains("argocd-application-controller")
+    );
+}
+
+#[test]
+fn embedded_contract_is_the_base_file_the_configmap_is_built_from() {
+    let file = std::fs::read_to_string(root().join("deploy/base/contract.yaml")).unwrap();
+    assert_eq!(cnpg_guard::contract::EMBEDDED_CONTRACT, file);
+    let kustomization = &yaml_docs("deploy/base/kustomization.yaml")[0];
+    let generator = kustomization["configMapGenerator"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "cnpg-guard-contract")
+        .expect("a configMapGenerator for cnpg-guard-contract");
+    assert_eq!(generator["namespace"], "cnpg-guard");
+    assert_eq!(strs(&generator["files"]), ["contract.yaml"]);
+    assert!(strs(&kustomization["resources"]).contains(&"self-protection.yaml"));
+}
+
+#[test]
+fn self_protection_guards_exactly_the_guards_own_objects() {
+    let docs = yaml_docs("deploy/base/self-protection.yaml");
+    let policy = find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").unwrap();
+    let binding = find(&docs, "ValidatingAdmissionPolicyBinding", "cnpg-guard-self-protection").unwrap();
+    for doc in [policy, binding] {
+        assert_eq!(doc["apiVersion"], "admissionregistration.k8s.io/v1");
+    }
+    assert_eq!(binding["spec"]["policyName"], "cnpg-guard-self-protection");
+    assert_eq!(strs(&binding["spec"]["validationActions"]), ["Deny", "Audit"]);
+    assert!(
+        binding["spec"]["matchResources"].is_null(),
+        "the binding narrows nothing"
+    );
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    let constraints = &spec["matchConstraints"];
+    assert_eq!(
+        constraints["namespaceSelector"]["matchLabels"],
+        serde_json::json!({"kubernetes.io/metadata.name": "cnpg-guard"})
+    );
+
+    // Named rules: exactly UPDATE and DELETE of the protected names.
+    // Unnamed rules: DELETE only (collection deletes), of the same resources.
+    let mut named = BTreeSet::new();
+    let mut unnamed = BTreeSet::new();
+    for rule in constraints["resourceRules"].as_array().unwrap() {
+        assert_eq!(strs(&rule["apiVersions"]), ["*"]);
+        for group in strs(&rule["apiGroups"]) {
+            for resource in strs(&rule["resources"]) {
+                for op in strs(&rule["operations"]) {
+                    assert_ne!(op, "CREATE", "CREATE must stay unmatched (first installs)");
+                    let names = strs(&rule["resourceNames"]);
+                    if names.is_empty() {
+                        assert_eq!(op, "DELETE", "an unnamed rule for {resource} must be DELETE only");
+                        unnamed.insert((group.to_owned(), resource.to_owned()));
+                    }
+                    for name in names {
+                        named.insert((group.to_owned(), resource.to_owned(), op.to_owned(), name.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    let want: BTreeSet<_> = PROTECTED
+        .iter()
+        .flat_map(|(g, r, n)| {
+            ["UPDATE", "DELETE"].map(|op| (g.to_string(), r.to_string(), op.to_owned(), n.to_string()))
+        })
+        .collect();
+    assert_eq!(named, want);
+    for (group, resource) in &unnamed {
+        assert!(
+            PROTECTED.iter().any(|(g, r, _)| g == group && r == resource),
+            "unnamed DELETE rule for {group}/{resource}, which protects nothing"
+        );
+    }
+    // kube-apiserver never applies admission policies to policies and
+    // bindings; a rule for them would only pretend.
+    for (_, resource, _, _) in &named {
+        assert!(
+            !resource.starts_with("validatingadmissionpolic"),
+            "{resource} cannot be protected"
+        );
+    }
+
+    // The matchCondition that narrows the unnamed rules lists the same names.
+    let conditions = spec["matchConditions"].as_array().unwrap();
+    assert_eq!(conditions.len(), 1);
+    let expression = conditions[0]["expression"].as_str().unwrap();
+    let list = &expression[expression.find("in [").expect("`in [...]` in the matchCondition")..];
+    let listed: BTreeSet<&str> = list
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains('/'))
+        .collect();
+    let want: BTreeSet<String> = PROTECTED
+        .iter()
+        .filter(|(_, r, _)| !r.contains('/'))
+        .map(|(_, r, n)| format!("{r}/{n}"))
+        .collect();
+    assert_eq!(listed, want.iter().map(String::as_str).collect());
+
+    // The names are the base's own objects.
+    let deployment = &yaml_docs("deploy/base/deployment.yaml")[0];
+    assert_eq!(deployment["metadata"]["name"], "cnpg-guard");
+    assert_eq!(deployment["metadata"]["namespace"], "cnpg-guard");
+    let hook = &yaml_docs("deploy/base/validatingwebhookconfiguration.yaml")[0];
+    assert_eq!(hook["metadata"]["name"], "cnpg-guard");
+    let namespace = &yaml_docs("deploy/base/namespace.yaml")[0];
+    assert_eq!(namespace["metadata"]["name"], "cnpg-guard");
+
+    // Who may: the contract's break-glass groups, in one variable.
+    let variables = spec["variables"].as_array().unwrap();
+    assert_eq!(variables[0]["name"], "breakGlassGroups");
+    assert_eq!(variables[1]["name"], "exemptUsers");
+    let groups: BTreeSet<String> = serde_norway::from_str(variables[0]["expression"].as_str().unwrap()).unwrap();
+    let contract = cnpg_guard::contract::Contract::embedded().unwrap();
+    assert_eq!(groups, contract.break_glass.groups.iter().cloned().collect());
+    assert!(groups.contains("railiance:platform-admins"));
+    let exempt: Vec<String> = serde_norway::from_str(variables[1]["expression"].as_str().unwrap()).unwrap();
+    assert_eq!(exempt, ["system:serviceaccount:cert-manager:cert-manager-cainjector"]);
+    let validations = spec["validations"].as_array().unwrap();
+    assert_eq!(validations.len(), 1);
+    let allow = validations[0]["expression"].as_str().unwrap();
+    for v in [
+        "variables.inBreakGlassGroup",
+        "variables.exemptUser",
+        "variables.finishingDeletion",
+    ] {
+        assert!(allow.contains(v), "{v} missing from {allow}");
+    }
+    let message = validations[0]["messageExpression"].as_str().unwrap();
+    assert!(message.contains("kubectl delete validatingwebhookconfiguration cnpg-guard"));
+    let keys: Vec<&str> = spec["auditAnnotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["break-glass", "exempt"]);
+}
+
+#[test]
+fn nothing_tells_anyone_to_loosen_kustomize() {
+    // Spelled in two halves so this file does not match itself.
+    let needles = [
+        concat!("load-", "restrictor"),
+        concat!("LoadRestr", "ictionsNone"),
+        concat!("../../../", "certs"),
+        concat!("deploy/", "contract.yaml"),
+    ];
+    let mut files = vec![];
+    for top in [
+        "README.md",
+        "SECURITY.md",
+        "Makefile",
+        "Dockerfile",
+        ".dockerignore",
+        "deploy",
+        "tests",
+        ".ci",
+    ] {
+        let path = root().join(top);
+        if path.is_dir() {
+            collect_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    let mut found = vec![];
+    for file in files {
+        let rel = file.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        // tests/envtest* belong to the envtest suite, which renders whatever
+        // layout deploy/ has (its own fallback for the old one).
+        if rel.starts_with("tests/envtest") || rel.starts_with("deploy/overlays/self-signed/certs") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for needle in needles {
+            if text.contains(needle) {
+                found.push(format!("{rel}: {needle}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "stale rendering instructions or paths:\n{}",
+        found.join("\n")
+    );
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
