@@ -129,15 +129,8 @@ fn self_signed_overlay_renders_and_applies_without_the_webhook(env: &mut Env) {
     let root = env.dir.join("repo");
     copy_dir(&env.repo.join("deploy"), &root.join("deploy"));
     let overlay = root.join("deploy/overlays/self-signed");
-    let kustomization = std::fs::read_to_string(overlay.join("kustomization.yaml")).unwrap();
-    // The overlay reads its key material from overlays/self-signed/certs;
-    // an older layout read ../../../certs with the load restrictor off.
-    let legacy = kustomization.contains("../../../certs");
-    let certs = if legacy {
-        root.join("certs")
-    } else {
-        overlay.join("certs")
-    };
+    // Key material where the overlay reads it (git-ignored in the repository).
+    let certs = overlay.join("certs");
     run(
         Command::new(BIN).arg("certs").arg("--out").arg(&certs).args([
             "--service",
@@ -149,13 +142,8 @@ fn self_signed_overlay_renders_and_applies_without_the_webhook(env: &mut Env) {
         Duration::from_secs(30),
     )
     .expect_ok();
-    let mut args = vec!["kustomize".to_owned(), path(&overlay)];
-    if legacy {
-        note("deploy/ still has the old layout: rendering with --load-restrictor LoadRestrictionsNone");
-        args.extend(["--load-restrictor".into(), "LoadRestrictionsNone".into()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let rendered = env.k(&args).expect_ok();
+    // kustomize's default options, as `kubectl apply -k` and Argo CD use them.
+    let rendered = env.k(&["kustomize", &path(&overlay)]).expect_ok();
     let docs = yaml_docs(&rendered.stdout);
 
     let (mut webhooks, others): (Vec<Value>, Vec<Value>) = docs
