@@ -224,11 +224,12 @@ fn write_certs(args: &CertsArgs) -> Result<(), std::io::Error> {
     std::fs::create_dir_all(&args.out)?;
     let bundle = base64::engine::general_purpose::STANDARD.encode(issued.ca_pem.as_bytes());
     let patch = format!(
-        "# Sets the webhook's caBundle to certs/ca.crt (made by cnpg-guard certs).\n\
+        "# Sets the webhook's caBundle to {ca} (made by cnpg-guard certs).\n\
          apiVersion: admissionregistration.k8s.io/v1\n\
          kind: ValidatingWebhookConfiguration\n\
          metadata:\n  name: cnpg-guard\n\
-         webhooks:\n  - name: cnpg-guard.railiance.io\n    clientConfig:\n      caBundle: {bundle}\n"
+         webhooks:\n  - name: cnpg-guard.railiance.io\n    clientConfig:\n      caBundle: {bundle}\n",
+        ca = args.out.join("ca.crt").display()
     );
     let out = &args.out;
     tls::write_file(&out.join("ca.crt"), &issued.ca_pem, false)?;

@@ -424,7 +424,7 @@ fn load(path: Option<&std::path::Path>) -> Result<Contract, OnboardError> {
 /// The contract file named in instructions.
 fn contract_display(path: Option<&std::path::Path>) -> String {
     path.map(|p| p.display().to_string())
-        .unwrap_or_else(|| "deploy/contract.yaml".to_owned())
+        .unwrap_or_else(|| "deploy/base/contract.yaml".to_owned())
 }
 
 fn onboard(args: &OnboardArgs) -> Result<(), Vec<OnboardError>> {
