@@ -187,6 +187,7 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
         let disposition = match mode {
             Mode::Audit => Disposition::Audited,
             Mode::Warn => Disposition::Warned,
+            Mode::Enforce if violation.advisory => Disposition::Warned,
             Mode::Enforce if !violation.fail_closed && preexisting.contains(&violation.ratchet_key()) => {
                 Disposition::Ratcheted
             }

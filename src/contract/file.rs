@@ -43,6 +43,8 @@ pub struct SharedClusterFile {
     pub default_deny_policy: Option<String>,
     #[serde(default)]
     pub baseline_policies: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_extensions: Option<Vec<String>>,
     pub consumers: Vec<ConsumerFile>,
 }
 
@@ -63,6 +65,8 @@ pub struct ConsumerFile {
     pub namespace: String,
     pub role: String,
     pub databases: Vec<String>,
+    #[serde(default)]
+    pub member_of: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

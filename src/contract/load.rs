@@ -8,7 +8,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::file::{API_VERSION, ContractFile, KIND};
-use super::{Bootstrap, BreakGlass, Consumer, Contract, SharedCluster};
+use super::{Bootstrap, BreakGlass, Consumer, Contract, DEFAULT_ALLOWED_EXTENSIONS, SharedCluster};
 use crate::names::{RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
 /// The seed's apps-pg contract, the default when no file is given.
@@ -194,6 +194,22 @@ impl Validator<'_> {
                 .collect()
             });
 
+            let allowed_extensions = match c.allowed_extensions {
+                Some(list) => {
+                    for (e, ext) in list.iter().enumerate() {
+                        if ext.is_empty() || ext.len() > 63 || ext.chars().any(char::is_whitespace) {
+                            return Err(self.invalid(
+                                format!("{at}.allowedExtensions[{e}]"),
+                                ext,
+                                format!("{ext:?} is not an extension name"),
+                            ));
+                        }
+                    }
+                    list.into_iter().collect()
+                }
+                None => DEFAULT_ALLOWED_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
+            };
+
             let mut consumers = Vec::with_capacity(c.consumers.len());
             let mut roles: HashMap<String, usize> = HashMap::new();
             let mut namespaces: HashMap<String, usize> = HashMap::new();
@@ -251,7 +267,33 @@ impl Validator<'_> {
                     namespace: k.namespace,
                     role: k.role,
                     databases: k.databases,
+                    member_of: k.member_of,
                 });
+            }
+            // Memberships are checked once every consumer role is known.
+            for (j, k) in consumers.iter().enumerate() {
+                for (m, member) in k.member_of.iter().enumerate() {
+                    let field = format!("{at}.consumers[{j}].memberOf[{m}]");
+                    self.pg_identifier(&field, member)?;
+                    let why = if member == &bootstrap.role {
+                        Some("the bootstrap role".to_owned())
+                    } else if matches!(member.as_str(), "postgres" | "streaming_replica") {
+                        Some("a role CloudNativePG reserves".to_owned())
+                    } else if let Some(&other) = roles.get(member.as_str()).filter(|&&o| o != j) {
+                        Some(format!("the role of consumers[{other}]"))
+                    } else if member == &k.role {
+                        Some("the consumer's own role".to_owned())
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        return Err(self.invalid(
+                            field,
+                            member,
+                            format!("{member:?} is {why}: a consumer may not be granted it"),
+                        ));
+                    }
+                }
             }
             clusters.push(SharedCluster::build(
                 c.name,
@@ -262,6 +304,7 @@ impl Validator<'_> {
                 operator_namespace,
                 default_deny_policy,
                 baseline_policies,
+                allowed_extensions,
                 consumers,
             ));
         }
@@ -385,6 +428,55 @@ mod tests {
         let e = parse(src, "c.yaml").unwrap_err();
         assert!(
             matches!(&e, ContractError::Invalid { field, .. } if field == "sharedClusters[0].consumers[1].role"),
+            "{e}"
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::bootstrap_role("apps_admin", Some("the bootstrap role"))]
+    #[case::postgres("postgres", Some("a role CloudNativePG reserves"))]
+    #[case::streaming_replica("streaming_replica", Some("a role CloudNativePG reserves"))]
+    #[case::another_consumer("vergabe", Some("the role of consumers[0]"))]
+    #[case::own_role("shop", Some("the consumer's own role"))]
+    #[case::not_an_identifier("Pg-Monitor", Some("not a plain PostgreSQL identifier"))]
+    #[case::predefined_role("pg_monitor", None)]
+    fn member_of_is_checked_at_load(#[case] member: &str, #[case] refused: Option<&str>) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {{namespace: a, role: vergabe, databases: [a]}}\n  - namespace: b\n    role: shop\n    databases: [b]\n    memberOf: [{member}]\n"
+        );
+        match (parse(&src, "c.yaml"), refused) {
+            (Ok(c), None) => {
+                let apps = c.cluster("databases", "apps-pg").unwrap();
+                assert_eq!(apps.consumer_by_role("shop").unwrap().member_of, [member]);
+                assert!(apps.consumer_by_role("vergabe").unwrap().member_of.is_empty());
+            }
+            (Err(e), Some(why)) => {
+                let text = e.to_string();
+                assert!(
+                    matches!(&e, ContractError::Invalid { field, line: Some(_), .. }
+                        if field == "sharedClusters[0].consumers[1].memberOf[0]"),
+                    "{text}"
+                );
+                assert!(text.contains(why), "{text}");
+            }
+            (other, _) => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn allowed_extensions_default_to_the_trusted_modules() {
+        let c = Contract::embedded().unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert!(apps.allowed_extensions.contains("pgcrypto") && apps.allowed_extensions.contains("uuid-ossp"));
+        assert!(!apps.allowed_extensions.contains("dblink") && !apps.allowed_extensions.contains("plpython3u"));
+        assert_eq!(apps.allowed_extensions.len(), 22);
+        let e = parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  allowedExtensions: [pgcrypto, 'bad name']\n  consumers: []\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ContractError::Invalid { field, line: Some(6), .. } if field == "sharedClusters[0].allowedExtensions[1]"),
             "{e}"
         );
     }

@@ -18,6 +18,9 @@ pub struct Consumer {
     pub namespace: String,
     pub role: String,
     pub databases: Vec<String>,
+    /// Role memberships the platform grants this consumer (`inRoles` may
+    /// name only these).
+    pub member_of: Vec<String>,
 }
 
 /// The bootstrap identity of a shared cluster (`spec.bootstrap.initdb`).
@@ -39,6 +42,8 @@ pub struct SharedCluster {
     pub operator_namespace: String,
     pub default_deny_policy: String,
     pub baseline_policies: Vec<String>,
+    /// Extensions a Database CR may create (CNPG creates them as superuser).
+    pub allowed_extensions: HashSet<String>,
     pub consumers: Vec<Consumer>,
     by_role: HashMap<String, usize>,
     by_namespace: HashMap<String, usize>,
@@ -60,10 +65,23 @@ impl SharedCluster {
         format!("{}-superuser", self.name)
     }
 
-    /// Whether `name` is the bootstrap or the superuser Secret: the
-    /// cluster's credentials (compared without building a name).
-    pub fn is_credential_secret(&self, name: &str) -> bool {
-        name == self.bootstrap.secret || name.strip_suffix("-superuser") == Some(self.name.as_str())
+    /// Whether `name` is a Secret CloudNativePG generates for this cluster
+    /// (`-superuser`, `-app`, `-replication`, `-ca`, `-server`) or the
+    /// bootstrap Secret: credentials that never leave the shared namespace.
+    pub fn is_cluster_secret(&self, name: &str) -> bool {
+        name == self.bootstrap.secret
+            || name
+                .strip_prefix(self.name.as_str())
+                .is_some_and(|rest| matches!(rest, "-superuser" | "-app" | "-replication" | "-ca" | "-server"))
+    }
+
+    /// The consumer whose role's password Secret is `name` in the shared
+    /// namespace (`<cluster>-role-<role>`, as `onboard` writes it).
+    pub fn consumer_by_role_secret(&self, name: &str) -> Option<&Consumer> {
+        let role = name.strip_prefix(self.name.as_str())?.strip_prefix("-role-")?;
+        self.consumers
+            .iter()
+            .find(|c| role_secret_suffix_matches(&c.role, role))
     }
 
     /// Whether `name` is one of this cluster's protected NetworkPolicies.
@@ -159,6 +177,7 @@ impl SharedCluster {
         operator_namespace: String,
         default_deny_policy: String,
         baseline_policies: Vec<String>,
+        allowed_extensions: HashSet<String>,
         consumers: Vec<Consumer>,
     ) -> SharedCluster {
         let by_role = consumers.iter().enumerate().map(|(i, c)| (c.role.clone(), i)).collect();
@@ -176,9 +195,52 @@ impl SharedCluster {
             operator_namespace,
             default_deny_policy,
             baseline_policies,
+            allowed_extensions,
             consumers,
             by_role,
             by_namespace,
         }
     }
 }
+
+/// A consumer role's password Secret in the shared namespace:
+/// `<cluster>-role-<role>`, `_` written as `-` (what `onboard` writes).
+pub fn role_secret_name(cluster: &str, role: &str) -> String {
+    format!("{cluster}-role-{}", role.replace('_', "-"))
+}
+
+/// The role's Secret name suffix is the role with `_` written as `-`.
+fn role_secret_suffix_matches(role: &str, suffix: &str) -> bool {
+    role.len() == suffix.len()
+        && role
+            .bytes()
+            .zip(suffix.bytes())
+            .all(|(r, s)| r == s || (r == b'_' && s == b'-'))
+}
+
+/// The extensions a Database may create when the contract lists none: the
+/// contrib modules PostgreSQL 13+ marks trusted, and plpgsql.
+pub const DEFAULT_ALLOWED_EXTENSIONS: &[&str] = &[
+    "btree_gin",
+    "btree_gist",
+    "citext",
+    "cube",
+    "dict_int",
+    "earthdistance",
+    "fuzzystrmatch",
+    "hstore",
+    "intarray",
+    "isn",
+    "lo",
+    "ltree",
+    "pgcrypto",
+    "pg_trgm",
+    "plpgsql",
+    "seg",
+    "tablefunc",
+    "tcn",
+    "tsm_system_rows",
+    "tsm_system_time",
+    "unaccent",
+    "uuid-ossp",
+];

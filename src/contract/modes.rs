@@ -38,16 +38,22 @@ pub enum RuleId {
     BootstrapSecretConfined,
     ClientLabelRegistered,
     NetworkPosture,
+    TenantIsolated,
+    AuthPosture,
+    DataRetained,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 6] = [
+    pub const ALL: [RuleId; 9] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
         RuleId::BootstrapSecretConfined,
         RuleId::ClientLabelRegistered,
         RuleId::NetworkPosture,
+        RuleId::TenantIsolated,
+        RuleId::AuthPosture,
+        RuleId::DataRetained,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,9 @@ impl RuleId {
             RuleId::BootstrapSecretConfined => "bootstrap-secret-confined",
             RuleId::ClientLabelRegistered => "client-label-registered",
             RuleId::NetworkPosture => "network-posture",
+            RuleId::TenantIsolated => "tenant-isolated",
+            RuleId::AuthPosture => "auth-posture",
+            RuleId::DataRetained => "data-retained",
         }
     }
 }

@@ -34,12 +34,104 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// `spec.postgresql`, or the empty default.
+    pub fn postgresql(&self) -> &PostgresConfiguration {
+        static EMPTY: PostgresConfiguration = PostgresConfiguration {
+            pg_hba: Vec::new(),
+            pg_ident: Vec::new(),
+            enable_alter_system: None,
+        };
+        self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// `spec.managed.services.additional[]`.
+    pub fn additional_services(&self) -> &[ManagedService] {
+        self.spec
+            .managed
+            .as_ref()
+            .and_then(|m| m.services.as_ref())
+            .map_or(&[], |s| s.additional.as_slice())
+    }
+
+    /// `spec.replica.enabled: true`: the cluster follows another one.
+    pub fn is_replica(&self) -> bool {
+        self.spec.replica.as_ref().and_then(|r| r.enabled) == Some(true)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ClusterSpec {
     #[serde(default)]
     pub bootstrap: Option<BootstrapConfiguration>,
     #[serde(default)]
     pub managed: Option<ManagedConfiguration>,
+    #[serde(default)]
+    pub postgresql: Option<PostgresConfiguration>,
+    #[serde(default)]
+    pub replica: Option<ReplicaClusterConfiguration>,
+}
+
+/// `spec.postgresql`: the fields that decide who may log in, and how.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresConfiguration {
+    #[serde(default, rename = "pg_hba")]
+    pub pg_hba: Vec<String>,
+    #[serde(default, rename = "pg_ident")]
+    pub pg_ident: Vec<String>,
+    #[serde(default)]
+    pub enable_alter_system: Option<bool>,
+}
+
+/// `spec.replica`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReplicaClusterConfiguration {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// `spec.managed.services`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ManagedServices {
+    #[serde(default)]
+    pub additional: Vec<ManagedService>,
+}
+
+/// `spec.managed.services.additional[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedService {
+    #[serde(default)]
+    pub selector_type: Option<String>,
+    #[serde(default)]
+    pub service_template: ServiceTemplate,
+}
+
+/// A CNPG `ServiceTemplateSpec`: how exposed the Service it makes is.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceTemplate {
+    #[serde(default)]
+    pub metadata: Option<ServiceTemplateMeta>,
+    #[serde(default)]
+    pub spec: Option<ServiceExposure>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceTemplateMeta {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The fields of a core/v1 `ServiceSpec` that expose pods beyond the
+/// NetworkPolicy posture.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceExposure {
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    #[serde(default, rename = "externalIPs")]
+    pub external_ips: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -68,6 +160,8 @@ pub struct SecretRef {
 pub struct ManagedConfiguration {
     #[serde(default)]
     pub roles: Vec<RoleConfiguration>,
+    #[serde(default)]
+    pub services: Option<ManagedServices>,
 }
 
 /// `spec.managed.roles[]`.
@@ -92,6 +186,8 @@ pub struct RoleConfiguration {
     pub bypassrls: Option<bool>,
     #[serde(default)]
     pub password_secret: Option<LocalObjectReference>,
+    #[serde(default)]
+    pub in_roles: Vec<String>,
 }
 
 impl RoleConfiguration {
@@ -121,6 +217,66 @@ pub struct DatabaseSpec {
     pub ensure: Option<String>,
     #[serde(default)]
     pub database_reclaim_policy: Option<String>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub is_template: Option<bool>,
+    #[serde(default)]
+    pub schemas: Vec<DatabaseObject>,
+    #[serde(default)]
+    pub extensions: Vec<DatabaseObject>,
+    #[serde(default)]
+    pub fdws: Vec<DatabaseObject>,
+    #[serde(default)]
+    pub servers: Vec<DatabaseObject>,
+}
+
+impl DatabaseSpec {
+    /// `ensure: absent`: CNPG drops the database.
+    pub fn is_absent(&self) -> bool {
+        self.ensure.as_deref() == Some("absent")
+    }
+
+    /// `databaseReclaimPolicy: delete`: deleting the CR drops the database.
+    pub fn reclaims_by_delete(&self) -> bool {
+        self.database_reclaim_policy.as_deref() == Some("delete")
+    }
+}
+
+/// An entry of a Database's `schemas`, `extensions`, `fdws` or `servers`:
+/// the fields that decide who owns or may use it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DatabaseObject {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub ensure: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub usage: Vec<UsageGrant>,
+}
+
+impl DatabaseObject {
+    pub fn is_absent(&self) -> bool {
+        self.ensure.as_deref() == Some("absent")
+    }
+}
+
+/// `usage[]` of an FDW or foreign server: a role granted (or revoked) use.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UsageGrant {
+    #[serde(default)]
+    pub name: String,
+    /// `grant` (default) or `revoke`.
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+}
+
+impl UsageGrant {
+    pub fn is_revoke(&self) -> bool {
+        self.type_.as_deref() == Some("revoke")
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -135,8 +291,22 @@ pub struct Pooler {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PoolerSpec {
     pub cluster: LocalObjectReference,
+    #[serde(default)]
+    pub pgbouncer: Option<PgBouncerSpec>,
+    #[serde(default)]
+    pub service_template: Option<ServiceTemplate>,
+}
+
+/// `spec.pgbouncer`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PgBouncerSpec {
+    #[serde(default)]
+    pub pg_hba: Vec<String>,
+    #[serde(default)]
+    pub paused: Option<bool>,
 }
 
 #[cfg(test)]

@@ -184,6 +184,10 @@ impl Object {
                 let wire: lean::LeanNetworkPolicy<'de> = typed(kind, input, track)?;
                 Object::NetworkPolicy(Box::new(wire.into_network_policy().map_err(|d| d.into_error(kind))?))
             }
+            Kind::Service => {
+                let wire: lean::LeanService<'de> = typed(kind, input, track)?;
+                Object::Service(Box::new(wire.into_service().map_err(|d| d.into_error(kind))?))
+            }
             Kind::Secret => {
                 let wire: secret::Wire<'de> = typed(kind, input, track)?;
                 Object::Secret(Box::new(wire.into_secret().map_err(|e| match e {
@@ -206,7 +210,7 @@ impl Object {
             Object::Cluster(o) => o.kind.as_deref(),
             Object::Database(o) => o.kind.as_deref(),
             Object::Pooler(o) => o.kind.as_deref(),
-            Object::Namespace(_) | Object::NetworkPolicy(_) | Object::Secret(_) => None,
+            Object::Namespace(_) | Object::NetworkPolicy(_) | Object::Secret(_) | Object::Service(_) => None,
         };
         match declared {
             Some(declared) if declared != self.kind().as_str() => Err(says_it_is(self.kind(), declared)),

@@ -1,4 +1,4 @@
-//! Namespace and NetworkPolicy as the webhook reads them: field for field
+//! Namespace, NetworkPolicy and Service as the webhook reads them: field for field
 //! like k8s-openapi's types, but with the lean metadata the rules read
 //! ([`super::lean_metadata`]): `managedFields`, which k8s-openapi would build
 //! into JSON trees and which is often the largest part of the object, is
@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
+use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus, Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -69,6 +69,23 @@ impl LeanNetworkPolicy<'_> {
     pub(crate) fn into_network_policy(self) -> Result<NetworkPolicy, Declared> {
         let (metadata, spec, _) = self.0.checked("networking.k8s.io/v1", "NetworkPolicy")?;
         Ok(NetworkPolicy { metadata, spec })
+    }
+}
+
+/// A `v1` Service on the wire (its status is not read).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct LeanService<'a>(#[serde(borrow)] Wire<'a, ServiceSpec, IgnoredAny>);
+
+impl LeanService<'_> {
+    /// The Service, or what the object says it is instead.
+    pub(crate) fn into_service(self) -> Result<Service, Declared> {
+        let (metadata, spec, _) = self.0.checked("v1", "Service")?;
+        Ok(Service {
+            metadata,
+            spec,
+            status: None,
+        })
     }
 }
 

@@ -15,7 +15,7 @@ pub use decode::{DecodeError, LAST_APPLIED};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -30,16 +30,19 @@ pub enum Kind {
     Namespace,
     NetworkPolicy,
     Secret,
+    /// Only in the shared namespaces: a Service can expose the cluster's pods.
+    Service,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Cluster,
         Kind::Database,
         Kind::Pooler,
         Kind::Namespace,
         Kind::NetworkPolicy,
         Kind::Secret,
+        Kind::Service,
     ];
 
     /// The covered kind for an API group and kind, or `None`.
@@ -51,6 +54,7 @@ impl Kind {
             ("", "Namespace") => Kind::Namespace,
             ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
             ("", "Secret") => Kind::Secret,
+            ("", "Service") => Kind::Service,
             _ => return None,
         })
     }
@@ -72,13 +76,14 @@ impl Kind {
             Kind::Namespace => "Namespace",
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::Secret => "Secret",
+            Kind::Service => "Service",
         }
     }
 
     pub fn api_version(self) -> &'static str {
         match self {
             Kind::Cluster | Kind::Database | Kind::Pooler => "postgresql.cnpg.io/v1",
-            Kind::Namespace | Kind::Secret => "v1",
+            Kind::Namespace | Kind::Secret | Kind::Service => "v1",
             Kind::NetworkPolicy => "networking.k8s.io/v1",
         }
     }
@@ -103,6 +108,7 @@ pub enum Object {
     Namespace(Box<Namespace>),
     NetworkPolicy(Box<NetworkPolicy>),
     Secret(Box<Secret>),
+    Service(Box<Service>),
 }
 
 impl Object {
@@ -114,6 +120,7 @@ impl Object {
             Object::Namespace(_) => Kind::Namespace,
             Object::NetworkPolicy(_) => Kind::NetworkPolicy,
             Object::Secret(_) => Kind::Secret,
+            Object::Service(_) => Kind::Service,
         }
     }
 
@@ -125,6 +132,7 @@ impl Object {
             Object::Namespace(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
         }
     }
 

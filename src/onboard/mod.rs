@@ -195,9 +195,7 @@ impl Plan<'_> {
 }
 
 /// The role's password Secret in the shared namespace: `<cluster>-role-<role>`.
-pub(crate) fn role_secret_name(cluster: &str, role: &str) -> String {
-    format!("{cluster}-role-{}", role.replace('_', "-"))
-}
+pub(crate) use crate::contract::role_secret_name;
 
 /// The Database CR's object name (`vergabe_db` -> `vergabe-db`, as in the seed).
 pub(crate) fn database_object_name(database: &str) -> String {

@@ -1,10 +1,13 @@
 //! **bootstrap-secret-confined**: the bootstrap credential (`apps_admin`)
 //! never leaves the shared namespace: not by name, not inside a DSN, not by
-//! a mirroring controller, not as a copied password.
+//! a mirroring controller, not as a copied password. Nor does any other
+//! credential the cluster holds (the Secrets CloudNativePG generates:
+//! superuser, app, replication client certificate, CA, server).
 //!
 //! No message built here contains a Secret value: only keys, field paths,
 //! the (public) bootstrap role name and the form a credential was found in.
 
+use super::mirror::{self, MIRROR_OUT};
 use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
 use crate::dsn;
@@ -12,20 +15,6 @@ use crate::model::secret::{self, Entry};
 use crate::model::{Object, Operation};
 
 const RULE: RuleId = RuleId::BootstrapSecretConfined;
-
-/// Annotations that let a mirroring controller copy a Secret out of its
-/// namespace (Reflector, kubernetes-replicator, kubed).
-const MIRROR_OUT: &[&str] = &[
-    "reflector.v1.k8s.emberstack.com/reflection-allowed",
-    "reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces",
-    "reflector.v1.k8s.emberstack.com/reflection-auto-enabled",
-    "reflector.v1.k8s.emberstack.com/reflection-auto-namespaces",
-    "replicator.v1.mittwald.de/replication-allowed",
-    "replicator.v1.mittwald.de/replication-allowed-namespaces",
-    "replicator.v1.mittwald.de/replicate-to",
-    "replicator.v1.mittwald.de/replicate-to-matching",
-    "kubed.appscode.com/sync",
-];
 
 /// Candidate passwords longer than this are not hashed.
 const MAX_CANDIDATE: usize = 1024;
@@ -45,7 +34,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 
     if contract.is_shared_namespace(&r.namespace) {
         for cluster in contract.clusters_in(&r.namespace) {
-            if !cluster.is_credential_secret(&r.name) {
+            if !cluster.is_cluster_secret(&r.name) {
                 continue;
             }
             for (key, value) in s.metadata.annotations.iter().flatten() {
@@ -54,8 +43,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                         RULE,
                         format!("metadata.annotations[{key}]"),
                         format!(
-                            "this annotation lets a controller mirror the {} credential out of {}",
-                            cluster.bootstrap.role, cluster.namespace
+                            "this annotation lets a controller mirror {}, a credential of {}, out of {}",
+                            r.name, cluster.name, cluster.namespace
                         ),
                         "remove the annotation; consumers get their own role's Secret (cnpg-guard onboard)",
                     );
@@ -66,21 +55,20 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
 
     for cluster in &contract.clusters {
-        // `namespace/name` of either credential Secret.
+        // `namespace/name` of a credential Secret of the cluster.
         let names_a_credential = |value: &str| {
-            value
-                .split_once('/')
-                .is_some_and(|(ns, name)| ns == cluster.namespace && cluster.is_credential_secret(name))
+            mirror::source_of(value)
+                .is_some_and(|(ns, name)| ns == cluster.namespace && cluster.is_cluster_secret(name))
         };
         for (key, value) in s.metadata.annotations.iter().flatten() {
-            if names_a_credential(value.trim()) {
+            if names_a_credential(value) {
                 cx.violation(
                     RULE,
                     format!("metadata.annotations[{key}]"),
                     format!(
-                        "mirrors {}, the {} credential, out of {}",
+                        "mirrors {}, a credential of {}, out of {}",
                         value.trim(),
-                        cluster.bootstrap.role,
+                        cluster.name,
                         cluster.namespace
                     ),
                     "remove the annotation; use the consumer role's own Secret",
@@ -235,6 +223,18 @@ mod tests {
         "metadata: {name: s, namespace: shop, annotations: {replicator.v1.mittwald.de/replicate-from: databases/apps-pg-superuser}}",
         Some("metadata.annotations[replicator.v1.mittwald.de/replicate-from]")
     )]
+    #[case::reject_replication_certificate_copy(
+        "metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-replication}}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]")
+    )]
+    #[case::reject_ca_copy(
+        "metadata: {name: s, namespace: shop, annotations: {replicator.v1.mittwald.de/replicate-from: databases/apps-pg-ca}}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replicate-from]")
+    )]
+    #[case::reject_app_secret_copy(
+        "metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-app}}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]")
+    )]
     #[case::accept_mirroring_something_else(
         "metadata: {name: s, namespace: shop, annotations: {reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-role-vergabe}}",
         None
@@ -259,6 +259,16 @@ mod tests {
         "apps-pg-superuser",
         "{replicator.v1.mittwald.de/replicate-to: shop}",
         Some("metadata.annotations[replicator.v1.mittwald.de/replicate-to]")
+    )]
+    #[case::reject_replicate_to_on_the_ca(
+        "apps-pg-ca",
+        "{replicator.v1.mittwald.de/replicate-to: shop}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replicate-to]")
+    )]
+    #[case::reject_reflection_on_the_server_certificate(
+        "apps-pg-server",
+        "{reflector.v1.k8s.emberstack.com/reflection-auto-enabled: 'true'}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-auto-enabled]")
     )]
     #[case::accept_reflection_on_a_consumer_secret(
         "apps-pg-role-vergabe",

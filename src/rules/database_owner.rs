@@ -89,7 +89,7 @@ mod tests {
 
     #[rstest]
     #[case::accept_registered_owner_and_database("vergabe", "vergabe_db", None)]
-    #[case::reject_unregistered_owner("shop", "shop_db", Some("spec.owner"))]
+    #[case::reject_unregistered_owner("reporting", "reporting_db", Some("spec.owner"))]
     #[case::reject_unregistered_database("vergabe", "other_db", Some("spec.name"))]
     #[case::reject_bootstrap_owner("apps_admin", "vergabe_db", Some("spec.owner"))]
     #[case::reject_postgres_owner("postgres", "vergabe_db", Some("spec.owner"))]

@@ -1,10 +1,12 @@
 //! **role-registered**: the shared cluster's managed roles are the
-//! registry's roles, without elevated privileges, and a role that a
-//! Database still owns stays.
+//! registry's roles, without elevated privileges or memberships beyond
+//! what the platform grants, each with its own password Secret, and a role
+//! that a Database still owns stays.
 
 use std::collections::HashSet;
 
 use super::{Cx, RuleId};
+use crate::contract::{Consumer, SharedCluster, role_secret_name};
 use crate::model::cnpg::RoleConfiguration;
 use crate::model::{Object, Operation};
 
@@ -34,7 +36,12 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         if role.name == shared.bootstrap.role {
             continue;
         }
-        if shared.consumer_by_role(&role.name).is_none() {
+        let consumer = shared.consumer_by_role(&role.name);
+        if let Some(consumer) = consumer {
+            check_memberships(cx, shared, consumer, role, &at);
+            check_password_secret(cx, shared, consumer, role, roles, &at);
+        }
+        if consumer.is_none() {
             cx.violation(
                 RULE,
                 format!("{at}.name"),
@@ -64,6 +71,100 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         }
     }
 
+    removed_roles(cx, shared, roles);
+}
+
+/// `inRoles`: only what the contract's `memberOf` grants this consumer.
+fn check_memberships(cx: &mut Cx<'_>, shared: &SharedCluster, consumer: &Consumer, role: &RoleConfiguration, at: &str) {
+    for (j, member) in role.in_roles.iter().enumerate() {
+        if consumer.member_of.iter().any(|m| m == member) {
+            continue;
+        }
+        let what = if *member == shared.bootstrap.role {
+            "the bootstrap role, which owns the cluster's metadata".to_owned()
+        } else if member == "postgres" {
+            "the superuser".to_owned()
+        } else if member == "streaming_replica" {
+            "the replication role".to_owned()
+        } else if let Some(other) = shared.consumer_by_role(member) {
+            format!("the role of consumer {}, with all its data", other.namespace)
+        } else if member.starts_with("pg_") {
+            "a predefined role: they read all data, read server files or run server programs".to_owned()
+        } else {
+            "a role the contract does not grant this consumer".to_owned()
+        };
+        cx.violation(
+            RULE,
+            format!("{at}.inRoles[{j}]"),
+            format!(
+                "consumer role {:?} may not be a member of {member:?}: {what}",
+                role.name
+            ),
+            format!(
+                "remove {member:?} from inRoles; a membership the platform grants is listed in the contract's \
+                 consumers[].memberOf (granted now: {})",
+                if consumer.member_of.is_empty() {
+                    "none".to_owned()
+                } else {
+                    consumer.member_of.join(", ")
+                }
+            ),
+        );
+    }
+}
+
+/// `passwordSecret`: the role's own Secret, never the cluster's or another
+/// role's (CNPG would set this role's password from it).
+fn check_password_secret(
+    cx: &mut Cx<'_>,
+    shared: &SharedCluster,
+    consumer: &Consumer,
+    role: &RoleConfiguration,
+    roles: &[RoleConfiguration],
+    at: &str,
+) {
+    let Some(secret) = role.password_secret.as_ref().map(|s| s.name.as_str()) else {
+        return;
+    };
+    let own = role_secret_name(&shared.name, &consumer.role);
+    let why = shared_secret(shared, consumer, role, roles, secret);
+    if let Some(why) = why {
+        cx.violation(
+            RULE,
+            format!("{at}.passwordSecret.name"),
+            format!("Secret {secret:?} {why}: role {:?} would share its password", role.name),
+            format!("set passwordSecret.name to the role's own Secret {own:?} (cnpg-guard onboard writes it)"),
+        );
+    }
+}
+
+/// Why `secret` is not `role`'s own, if it is not.
+fn shared_secret(
+    shared: &SharedCluster,
+    consumer: &Consumer,
+    role: &RoleConfiguration,
+    roles: &[RoleConfiguration],
+    secret: &str,
+) -> Option<String> {
+    if shared.is_cluster_secret(secret) {
+        return Some("is a credential of the cluster itself".to_owned());
+    }
+    if let Some(other) = shared
+        .consumer_by_role_secret(secret)
+        .filter(|c| c.role != consumer.role)
+    {
+        return Some(format!("is the Secret of role {:?}", other.role));
+    }
+    let other = roles.iter().find(|r| {
+        r.name != role.name && !r.is_absent() && r.password_secret.as_ref().is_some_and(|s| s.name == secret)
+    })?;
+    Some(format!("is also the passwordSecret of role {:?}", other.name))
+}
+
+/// Roles that stop existing with this write, while a Database owns them.
+fn removed_roles(cx: &mut Cx<'_>, shared: &SharedCluster, roles: &[RoleConfiguration]) {
+    let r = cx.review;
+    let Some(Object::Cluster(new)) = &r.object else { return };
     // Roles that stop existing with this write: set absent, or dropped from
     // the list on UPDATE. A Database that still owns one would break.
     let present: HashSet<&str> = new.present_roles().collect();
@@ -132,6 +233,61 @@ spec:
     #[case::reject_bypassrls("[{name: vergabe, bypassrls: true}]", Some("spec.managed.roles[0].bypassrls"))]
     fn managed_roles(#[case] roles: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&cluster(roles))), "role-registered", field);
+    }
+
+    #[rstest]
+    #[case::accept_no_memberships("[{name: vergabe, inRoles: []}]", None)]
+    #[case::accept_granted_membership("[{name: shop, inRoles: [pg_monitor]}]", None)]
+    #[case::reject_read_all_data(
+        "[{name: vergabe, inRoles: [pg_read_all_data]}]",
+        Some("spec.managed.roles[0].inRoles[0]")
+    )]
+    #[case::reject_server_program(
+        "[{name: vergabe, inRoles: [pg_execute_server_program]}]",
+        Some("spec.managed.roles[0].inRoles[0]")
+    )]
+    #[case::reject_membership_granted_to_another(
+        "[{name: vergabe, inRoles: [pg_monitor]}]",
+        Some("spec.managed.roles[0].inRoles[0]")
+    )]
+    #[case::reject_bootstrap_role("[{name: vergabe, inRoles: [apps_admin]}]", Some("spec.managed.roles[0].inRoles[0]"))]
+    #[case::reject_postgres(
+        "[{name: shop, inRoles: [pg_monitor, postgres]}]",
+        Some("spec.managed.roles[0].inRoles[1]")
+    )]
+    #[case::reject_another_tenant("[{name: vergabe, inRoles: [shop]}]", Some("spec.managed.roles[0].inRoles[0]"))]
+    #[case::accept_own_secret("[{name: vergabe, passwordSecret: {name: apps-pg-role-vergabe}}]", None)]
+    #[case::reject_bootstrap_secret(
+        "[{name: vergabe, passwordSecret: {name: apps-pg-credentials}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::reject_superuser_secret(
+        "[{name: vergabe, passwordSecret: {name: apps-pg-superuser}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::reject_another_tenants_secret(
+        "[{name: vergabe, passwordSecret: {name: apps-pg-role-shop}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::reject_a_shared_secret(
+        "[{name: vergabe, passwordSecret: {name: app-pw}}, {name: shop, passwordSecret: {name: app-pw}}]",
+        Some("spec.managed.roles[1].passwordSecret.name")
+    )]
+    fn memberships_and_password_secrets(#[case] roles: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&cluster(roles))), "role-registered", field);
+    }
+
+    #[test]
+    fn a_forbidden_membership_says_what_it_hands_out() {
+        let f = eval(&create(&cluster("[{name: vergabe, inRoles: [pg_read_all_data]}]")));
+        let v = f.violations.iter().find(|v| v.field.ends_with("inRoles[0]")).unwrap();
+        assert_eq!(
+            v.line(),
+            "[role-registered] Cluster databases/apps-pg: spec.managed.roles[0].inRoles[0]: consumer role \"vergabe\" \
+             may not be a member of \"pg_read_all_data\": a predefined role: they read all data, read server files or \
+             run server programs. Fix: remove \"pg_read_all_data\" from inRoles; a membership the platform grants is \
+             listed in the contract's consumers[].memberOf (granted now: none)."
+        );
     }
 
     const VERGABE_DB: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: vergabe-db, namespace: databases}, spec: {name: vergabe_db, owner: vergabe, cluster: {name: apps-pg}}}";

@@ -2,12 +2,17 @@
 //! and [`Facts`] to [`Violation`]s. One file per rule family, named after
 //! what it protects. Nothing here knows about HTTP, TLS, files or kube.
 
+mod auth_posture;
 mod bootstrap_secret;
 mod client_label;
 mod cluster_identity;
+mod data_retention;
 mod database_owner;
+mod exposure;
 mod managed_roles;
+mod mirror;
 mod network_policy;
+mod tenant_isolation;
 
 use std::fmt;
 
@@ -35,6 +40,9 @@ pub struct Violation {
     /// object itself: never ratcheted.
     #[serde(skip)]
     pub fail_closed: bool,
+    /// Worth a warning, never a denial (a risky but legitimate setting).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub advisory: bool,
     /// A fingerprint of the offending value where `field` and `what` do not
     /// already pin it (a NetworkPolicy rule, a Secret value): ratcheting
     /// matches it too. Never serialized.
@@ -196,18 +204,32 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
         Kind::Cluster => {
             cluster_identity::check_cluster(&mut cx);
             managed_roles::check(&mut cx);
+            auth_posture::check_cluster(&mut cx);
+            exposure::check_cluster(&mut cx);
+            data_retention::check_cluster(&mut cx);
         }
         Kind::Database => {
             cluster_identity::check_cluster_reference(&mut cx);
             database_owner::check(&mut cx);
+            tenant_isolation::check_database(&mut cx);
+            data_retention::check_database(&mut cx);
         }
-        Kind::Pooler => cluster_identity::check_cluster_reference(&mut cx),
+        Kind::Pooler => {
+            cluster_identity::check_cluster_reference(&mut cx);
+            auth_posture::check_pooler(&mut cx);
+            exposure::check_pooler(&mut cx);
+            data_retention::check_pooler(&mut cx);
+        }
         Kind::Namespace => {
             cluster_identity::check_namespace(&mut cx);
             client_label::check(&mut cx);
         }
         Kind::NetworkPolicy => network_policy::check(&mut cx),
-        Kind::Secret => bootstrap_secret::check(&mut cx),
+        Kind::Secret => {
+            bootstrap_secret::check(&mut cx);
+            tenant_isolation::check_secret(&mut cx);
+        }
+        Kind::Service => exposure::check_service(&mut cx),
     }
     cx.findings
 }
@@ -226,7 +248,7 @@ fn rule_needing_name(kind: Kind) -> Option<RuleId> {
         Kind::Cluster | Kind::Namespace => Some(RuleId::ClusterIdentity),
         Kind::NetworkPolicy => Some(RuleId::NetworkPosture),
         Kind::Secret => Some(RuleId::BootstrapSecretConfined),
-        Kind::Database | Kind::Pooler => None,
+        Kind::Database | Kind::Pooler | Kind::Service => None,
     }
 }
 
@@ -254,8 +276,23 @@ impl<'a> Cx<'a> {
             what: what.into(),
             fix: fix.into(),
             fail_closed: false,
+            advisory: false,
             evidence: None,
         });
+    }
+
+    /// A finding worth a warning that never denies (see [`Violation::advisory`]).
+    pub fn advisory(
+        &mut self,
+        rule: RuleId,
+        field: impl Into<String>,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.violation(rule, field, what, fix);
+        if let Some(v) = self.findings.violations.last_mut() {
+            v.advisory = true;
+        }
     }
 
     /// A violation whose offending value `evidence` fingerprints (see
@@ -342,6 +379,7 @@ mod tests {
             what: "it is wrong".into(),
             fix: "do this".into(),
             fail_closed: false,
+            advisory: false,
             evidence: None,
         };
         assert_eq!(

@@ -85,6 +85,7 @@ pub(super) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) 
                     "restore it from the platform repository (the apps-pg NetworkPolicy triplet)".into()
                 },
                 fail_closed: false,
+                advisory: false,
                 evidence: None,
             });
         }

@@ -56,8 +56,24 @@ pub fn delete(old: &str) -> Review {
     review(Operation::Delete, None, Some(old))
 }
 
+/// The embedded apps-pg contract with a second consumer, `shop`, that the
+/// platform grants `pg_monitor`: two tenants to keep apart.
 pub fn contract() -> Contract {
-    Contract::embedded().expect("embedded contract")
+    tenants_contract_with("")
+}
+
+/// [`contract`] with `cluster_fields` (indented YAML lines) added to the
+/// shared cluster.
+pub fn tenants_contract_with(cluster_fields: &str) -> Contract {
+    let consumers = "    consumers:";
+    let source = crate::contract::EMBEDDED_CONTRACT.replacen(
+        consumers,
+        &format!(
+            "{cluster_fields}{consumers}\n      - {{namespace: shop-frontend, role: shop, databases: [shop_db], memberOf: [pg_monitor]}}"
+        ),
+        1,
+    );
+    crate::contract::parse(&source, "<tenants>").expect("test contract")
 }
 
 pub fn eval(review: &Review) -> Findings {

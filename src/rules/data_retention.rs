@@ -1,0 +1,205 @@
+//! **data-retained**: no write silently destroys a tenant's data or the
+//! shared service. Dropping a database (`ensure: absent`, or deleting a CR
+//! whose reclaim policy is `delete`), hibernating or demoting the shared
+//! cluster and pausing its pooler are break-glass acts.
+
+use super::{Cx, RuleId};
+use crate::model::{Object, Operation};
+
+const RULE: RuleId = RuleId::DataRetained;
+
+/// CloudNativePG's declarative hibernation annotation.
+const HIBERNATION: &str = "cnpg.io/hibernation";
+
+const BREAK_GLASS_FIX: &str =
+    "this is a break-glass act: a member of a break-glass group sets the break-glass annotation with the ticket";
+
+pub(super) fn check_database(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    let Some(Object::Database(db)) = r.current() else {
+        if r.operation == Operation::Delete {
+            cx.violation(
+                RULE,
+                "spec.databaseReclaimPolicy",
+                "the request carries no stored object, so the guard cannot tell whether deleting it drops the database",
+                "retry; the API server sends the stored object with every DELETE",
+            );
+        }
+        return;
+    };
+    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
+        return;
+    };
+    let name = &db.spec.name;
+    if r.operation == Operation::Delete {
+        if db.spec.reclaims_by_delete() {
+            cx.violation(
+                RULE,
+                "spec.databaseReclaimPolicy",
+                format!(
+                    "the policy is delete, so deleting this Database drops database {name:?} on {} with all its data",
+                    shared.name
+                ),
+                format!("set databaseReclaimPolicy: retain first to keep the data, or {BREAK_GLASS_FIX} (offboarding)"),
+            );
+        }
+        return;
+    }
+    if db.spec.is_absent() {
+        cx.violation(
+            RULE,
+            "spec.ensure",
+            format!(
+                "ensure: absent makes CloudNativePG drop database {name:?} on {} with all its data",
+                shared.name
+            ),
+            format!("remove ensure: absent; dropping a database is offboarding, and {BREAK_GLASS_FIX}"),
+        );
+    }
+    let newly_delete = !matches!(&r.old_object, Some(Object::Database(old)) if old.spec.reclaims_by_delete())
+        && db.spec.reclaims_by_delete();
+    if newly_delete {
+        cx.advisory(
+            RULE,
+            "spec.databaseReclaimPolicy",
+            format!("with policy delete, deleting this CR drops database {name:?} with all its data"),
+            "keep the default retain unless the data may go with the CR",
+        );
+    }
+}
+
+pub(super) fn check_cluster(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete || cx.contract.cluster(&r.namespace, &r.name).is_none() {
+        return;
+    }
+    let Some(Object::Cluster(c)) = &r.object else { return };
+    if c.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(HIBERNATION))
+        .is_some_and(|v| v.trim() == "on")
+    {
+        cx.violation(
+            RULE,
+            format!("metadata.annotations[{HIBERNATION}]"),
+            "hibernation stops every instance of the shared cluster: every consumer loses service",
+            format!("remove the annotation, or {BREAK_GLASS_FIX}"),
+        );
+    }
+    if c.is_replica() {
+        cx.violation(
+            RULE,
+            "spec.replica.enabled",
+            "a replica cluster demotes the shared primary: every consumer loses writes",
+            format!("remove spec.replica.enabled, or {BREAK_GLASS_FIX}"),
+        );
+    }
+}
+
+pub(super) fn check_pooler(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete {
+        return;
+    }
+    let Some(Object::Pooler(p)) = &r.object else { return };
+    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
+        return;
+    }
+    if p.spec.pgbouncer.as_ref().and_then(|b| b.paused) == Some(true) {
+        cx.violation(
+            RULE,
+            "spec.pgbouncer.paused",
+            "a paused pooler holds every consumer's connections",
+            format!("remove paused: true, or {BREAK_GLASS_FIX}"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use crate::rules::testing::*;
+
+    fn database(spec: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: vergabe-db, namespace: databases}}, \
+             spec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}{spec}}}}}"
+        )
+    }
+
+    #[rstest]
+    #[case::accept_present("", None)]
+    #[case::reject_ensure_absent(", ensure: absent", Some("spec.ensure"))]
+    fn database_writes(#[case] spec: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&database(spec))), "data-retained", field);
+    }
+
+    #[rstest]
+    #[case::accept_delete_with_retain(", databaseReclaimPolicy: retain", None)]
+    #[case::accept_delete_with_the_default("", None)]
+    #[case::reject_delete_with_reclaim_delete(", databaseReclaimPolicy: delete", Some("spec.databaseReclaimPolicy"))]
+    fn database_deletes(#[case] spec: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&delete(&database(spec))), "data-retained", field);
+    }
+
+    #[test]
+    fn setting_reclaim_delete_warns_and_never_denies() {
+        let f = eval(&update(&database(""), &database(", databaseReclaimPolicy: delete")));
+        assert_eq!(f.violations.len(), 1);
+        let v = &f.violations[0];
+        assert_eq!(
+            (v.rule.as_str(), v.field.as_str(), v.advisory),
+            ("data-retained", "spec.databaseReclaimPolicy", true)
+        );
+        let d = crate::decision::decide(
+            &update(&database(""), &database(", databaseReclaimPolicy: delete")),
+            &contract(),
+            &crate::facts::NoFacts,
+        );
+        assert!(d.allowed);
+        assert_eq!(d.warnings().len(), 1);
+        assert!(
+            d.warnings()[0].starts_with("[data-retained] with policy delete"),
+            "{:?}",
+            d.warnings()
+        );
+        // Kept as it was: nothing to say.
+        let same = database(", databaseReclaimPolicy: delete");
+        assert!(eval(&update(&same, &same)).violations.is_empty());
+    }
+
+    fn cluster(extra: &str, spec: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {{name: apps-pg, namespace: databases, \
+             labels: {{railiance.io/role: shared-apps-database}}{extra}}}, spec: {{{spec}}}}}"
+        )
+    }
+
+    #[rstest]
+    #[case::accept_plain("", "", None)]
+    #[case::reject_hibernation(
+        ", annotations: {cnpg.io/hibernation: 'on'}",
+        "",
+        Some("metadata.annotations[cnpg.io/hibernation]")
+    )]
+    #[case::accept_hibernation_off(", annotations: {cnpg.io/hibernation: 'off'}", "", None)]
+    #[case::reject_replica("", "replica: {enabled: true, source: other}", Some("spec.replica.enabled"))]
+    #[case::accept_replica_off("", "replica: {enabled: false}", None)]
+    fn clusters(#[case] extra: &str, #[case] spec: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&cluster(extra, spec))), "data-retained", field);
+    }
+
+    #[rstest]
+    #[case::accept_running("{pgbouncer: {paused: false}}", None)]
+    #[case::reject_paused("{pgbouncer: {paused: true}}", Some("spec.pgbouncer.paused"))]
+    fn poolers(#[case] spec: &str, #[case] field: Option<&str>) {
+        let spec = &spec[1..spec.len() - 1];
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, metadata: {{name: pool, namespace: databases}}, \
+             spec: {{cluster: {{name: apps-pg}}, {spec}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "data-retained", field);
+    }
+}

@@ -1,0 +1,316 @@
+//! **tenant-isolated**: one consumer never reaches another's data or
+//! credentials. CloudNativePG runs a Database's statements as superuser, so
+//! a template, an owner or a usage grant in the CR is a copy or a grant the
+//! operator will make; and a mirroring controller copies whatever Secret it
+//! is told to.
+
+use super::mirror::{self, Reach};
+use super::{Cx, RuleId};
+use crate::contract::{SharedCluster, role_secret_name};
+use crate::model::cnpg::Database;
+use crate::model::{Object, Operation};
+
+const RULE: RuleId = RuleId::TenantIsolated;
+
+/// A Database of a shared cluster: no copy of another database, no
+/// template, nothing in it owned by or granted to another role, only
+/// trusted extensions.
+pub(super) fn check_database(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete {
+        return;
+    }
+    let Some(Object::Database(db)) = &r.object else { return };
+    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
+        return;
+    };
+    let spec = &db.spec;
+    if let Some(template) = spec
+        .template
+        .as_deref()
+        .filter(|t| !matches!(*t, "template0" | "template1"))
+    {
+        cx.violation(
+            RULE,
+            "spec.template",
+            format!(
+                "the new database would be a copy of database {template:?}, made by CloudNativePG's superuser \
+                 whoever owns it"
+            ),
+            "remove spec.template, or set it to template0 or template1",
+        );
+    }
+    if spec.is_template == Some(true) {
+        cx.violation(
+            RULE,
+            "spec.isTemplate",
+            "a template database on a shared cluster can be copied by any role with CREATEDB or by another \
+             Database CR",
+            "remove spec.isTemplate or set it to false",
+        );
+    }
+    check_owned_objects(cx, db);
+    for (i, ext) in spec.extensions.iter().enumerate() {
+        if ext.is_absent() || shared.allowed_extensions.contains(&ext.name) {
+            continue;
+        }
+        cx.violation(
+            RULE,
+            format!("spec.extensions[{i}].name"),
+            format!(
+                "extension {:?} is not in {}'s allowedExtensions: CloudNativePG creates it as superuser, and an \
+                 untrusted extension reaches the server or other databases",
+                ext.name, shared.name
+            ),
+            "remove the extension, or ask the platform team to add it to allowedExtensions in the contract",
+        );
+    }
+}
+
+/// Schemas and foreign-data wrappers owned by, and usage granted to, the
+/// Database's own owner only.
+fn check_owned_objects(cx: &mut Cx<'_>, db: &Database) {
+    let owner = db.spec.owner.as_str();
+    let lists = [
+        ("schemas", &db.spec.schemas),
+        ("fdws", &db.spec.fdws),
+        ("servers", &db.spec.servers),
+    ];
+    for (list, objects) in lists {
+        for (i, object) in objects.iter().enumerate() {
+            if object.is_absent() {
+                continue;
+            }
+            if let Some(other) = object.owner.as_deref().filter(|o| *o != owner) {
+                cx.violation(
+                    RULE,
+                    format!("spec.{list}[{i}].owner"),
+                    format!(
+                        "{:?} would be owned by role {other:?}, not by the database's owner {owner:?}",
+                        object.name
+                    ),
+                    format!("set owner to {owner:?} or remove it (the database's owner is the default)"),
+                );
+            }
+            for (j, grant) in object.usage.iter().enumerate() {
+                if grant.is_revoke() || grant.name == owner {
+                    continue;
+                }
+                cx.violation(
+                    RULE,
+                    format!("spec.{list}[{i}].usage[{j}].name"),
+                    format!(
+                        "grants usage of {:?} to {:?}, which is not the database's owner {owner:?}",
+                        object.name, grant.name
+                    ),
+                    format!("grant usage to {owner:?} only, or remove the grant"),
+                );
+            }
+        }
+    }
+}
+
+/// Consumer role Secrets travel only to their own consumer: a Secret
+/// outside the shared namespace may mirror one only into that consumer's
+/// namespace; on the role's Secret itself, mirror-out annotations may name
+/// only that namespace.
+pub(super) fn check_secret(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete {
+        return;
+    }
+    let Some(Object::Secret(s)) = &r.object else { return };
+    let contract = cx.contract;
+    if contract.is_shared_namespace(&r.namespace) {
+        for shared in contract.clusters_in(&r.namespace) {
+            let Some(consumer) = shared.consumer_by_role_secret(&r.name) else {
+                continue;
+            };
+            for (key, reach) in mirror::mirror_out(s.metadata.annotations.as_ref()) {
+                let stray = match reach {
+                    Reach::Only(names) => names.into_iter().find(|n| *n != consumer.namespace).map(str::to_owned),
+                    Reach::Open => Some("any namespace".to_owned()),
+                };
+                if let Some(stray) = stray {
+                    cx.violation(
+                        RULE,
+                        format!("metadata.annotations[{key}]"),
+                        format!(
+                            "lets a controller mirror role {:?}'s Secret into {stray}, not only into its consumer's \
+                             namespace {}",
+                            consumer.role, consumer.namespace
+                        ),
+                        format!(
+                            "name only {} (exactly, no pattern), or remove the annotation",
+                            consumer.namespace
+                        ),
+                    );
+                }
+            }
+        }
+        return;
+    }
+    for shared in &contract.clusters {
+        for (key, value) in s.metadata.annotations.iter().flatten() {
+            let Some((ns, name)) = mirror::source_of(value) else {
+                continue;
+            };
+            if ns != shared.namespace {
+                continue;
+            }
+            let Some(owner) = shared.consumer_by_role_secret(name) else {
+                continue;
+            };
+            if owner.namespace != r.namespace {
+                cx.violation(
+                    RULE,
+                    format!("metadata.annotations[{key}]"),
+                    format!(
+                        "mirrors {}, the credential of role {:?} (consumer {}), into another consumer's namespace",
+                        value.trim(),
+                        owner.role,
+                        owner.namespace
+                    ),
+                    own_secret_fix(shared, &r.namespace),
+                );
+            }
+        }
+    }
+}
+
+/// How a namespace gets a credential of its own.
+fn own_secret_fix(shared: &SharedCluster, namespace: &str) -> String {
+    match shared.consumer_by_namespace(namespace) {
+        Some(c) => format!(
+            "mirror your own role's Secret {}/{} instead",
+            shared.namespace,
+            role_secret_name(&shared.name, &c.role)
+        ),
+        None => "register this namespace as a consumer (cnpg-guard onboard) and use its own role's Secret".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use crate::rules::testing::*;
+
+    fn database(spec: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: vergabe-db, namespace: databases}}, \
+             spec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}{spec}}}}}"
+        )
+    }
+
+    #[rstest]
+    #[case::accept_plain("", None)]
+    #[case::accept_template0(", template: template0", None)]
+    #[case::accept_template1(", template: template1", None)]
+    #[case::reject_template_clone(", template: shop_db", Some("spec.template"))]
+    #[case::reject_is_template(", isTemplate: true", Some("spec.isTemplate"))]
+    #[case::accept_is_template_false(", isTemplate: false", None)]
+    #[case::accept_own_schema(", schemas: [{name: app, owner: vergabe}]", None)]
+    #[case::accept_schema_without_owner(", schemas: [{name: app}]", None)]
+    #[case::reject_schema_of_another_tenant(", schemas: [{name: app, owner: shop}]", Some("spec.schemas[0].owner"))]
+    #[case::accept_dropping_a_foreign_schema(", schemas: [{name: app, owner: shop, ensure: absent}]", None)]
+    #[case::reject_fdw_owner(", fdws: [{name: postgres_fdw, owner: apps_admin}]", Some("spec.fdws[0].owner"))]
+    #[case::reject_fdw_usage(
+        ", fdws: [{name: postgres_fdw, usage: [{name: vergabe}, {name: shop, type: grant}]}]",
+        Some("spec.fdws[0].usage[1].name")
+    )]
+    #[case::accept_fdw_usage_revoke(", fdws: [{name: postgres_fdw, usage: [{name: shop, type: revoke}]}]", None)]
+    #[case::reject_server_usage_public(
+        ", servers: [{name: remote, fdw: postgres_fdw, usage: [{name: public}]}]",
+        Some("spec.servers[0].usage[0].name")
+    )]
+    #[case::accept_trusted_extension(", extensions: [{name: pgcrypto}, {name: uuid-ossp}]", None)]
+    #[case::reject_plpython(", extensions: [{name: plpython3u}]", Some("spec.extensions[0].name"))]
+    #[case::reject_dblink(", extensions: [{name: pg_trgm}, {name: dblink}]", Some("spec.extensions[1].name"))]
+    #[case::accept_dropping_an_untrusted_extension(", extensions: [{name: dblink, ensure: absent}]", None)]
+    fn databases(#[case] spec: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&database(spec))), "tenant-isolated", field);
+    }
+
+    #[test]
+    fn a_template_clone_says_which_database_and_how_to_fix() {
+        let f = eval(&create(&database(", template: shop_db")));
+        let line = f.violations.iter().find(|v| v.field == "spec.template").unwrap().line();
+        assert_eq!(
+            line,
+            "[tenant-isolated] Database databases/vergabe-db: spec.template: the new database would be a copy of \
+             database \"shop_db\", made by CloudNativePG's superuser whoever owns it. Fix: remove spec.template, or \
+             set it to template0 or template1."
+        );
+    }
+
+    #[test]
+    fn allowed_extensions_come_from_the_contract() {
+        let c = tenants_contract_with("    allowedExtensions: [pgcrypto, dblink]\n");
+        let f = crate::rules::evaluate(
+            &create(&database(", extensions: [{name: dblink}, {name: citext}]")),
+            &c,
+            &crate::facts::NoFacts,
+        );
+        assert_only(&f, "tenant-isolated", Some("spec.extensions[1].name"));
+        assert_eq!(f.violations.len(), 1);
+    }
+
+    fn mirrored(ns: &str, annotations: &str) -> String {
+        format!("{{apiVersion: v1, kind: Secret, metadata: {{name: db, namespace: {ns}, annotations: {annotations}}}}}")
+    }
+
+    #[rstest]
+    #[case::accept_own_role_secret(
+        "vergabe-teilnahme",
+        "{reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-role-vergabe}",
+        None
+    )]
+    #[case::reject_another_tenants_role_secret(
+        "shop-frontend",
+        "{reflector.v1.k8s.emberstack.com/reflects: databases/apps-pg-role-vergabe}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]")
+    )]
+    #[case::reject_into_an_unregistered_namespace(
+        "elsewhere",
+        "{replicator.v1.mittwald.de/replicate-from: databases/apps-pg-role-shop}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replicate-from]")
+    )]
+    #[case::accept_a_secret_of_another_namespace(
+        "shop-frontend",
+        "{reflector.v1.k8s.emberstack.com/reflects: other/apps-pg-role-vergabe}",
+        None
+    )]
+    fn mirroring_in(#[case] ns: &str, #[case] annotations: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&mirrored(ns, annotations))), "tenant-isolated", field);
+    }
+
+    #[rstest]
+    #[case::accept_own_namespace(
+        "apps-pg-role-vergabe",
+        "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true', reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces: vergabe-teilnahme}",
+        None
+    )]
+    #[case::reject_allowed_everywhere(
+        "apps-pg-role-vergabe",
+        "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-allowed]")
+    )]
+    #[case::reject_another_tenant(
+        "apps-pg-role-vergabe",
+        "{replicator.v1.mittwald.de/replicate-to: 'vergabe-teilnahme,shop-frontend'}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replicate-to]")
+    )]
+    #[case::reject_a_pattern(
+        "apps-pg-role-shop",
+        "{replicator.v1.mittwald.de/replication-allowed: 'true', replicator.v1.mittwald.de/replication-allowed-namespaces: 'shop-.*'}",
+        Some("metadata.annotations[replicator.v1.mittwald.de/replication-allowed-namespaces]")
+    )]
+    #[case::accept_on_an_unrelated_secret("tls", "{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true'}", None)]
+    fn mirroring_out(#[case] name: &str, #[case] annotations: &str, #[case] field: Option<&str>) {
+        let yaml = format!(
+            "{{apiVersion: v1, kind: Secret, metadata: {{name: {name}, namespace: databases, annotations: {annotations}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "tenant-isolated", field);
+    }
+}
