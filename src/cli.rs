@@ -223,14 +223,20 @@ fn write_certs(args: &CertsArgs) -> Result<(), std::io::Error> {
     let issued = tls::issue(&names, args.days).map_err(std::io::Error::other)?;
     std::fs::create_dir_all(&args.out)?;
     let bundle = base64::engine::general_purpose::STANDARD.encode(issued.ca_pem.as_bytes());
-    let patch = format!(
-        "# Sets the webhook's caBundle to {ca} (made by cnpg-guard certs).\n\
+    let ca = args.out.join("ca.crt");
+    let mut patch = format!(
+        "# Sets the webhooks' caBundle to {} (made by cnpg-guard certs).\n\
          apiVersion: admissionregistration.k8s.io/v1\n\
          kind: ValidatingWebhookConfiguration\n\
          metadata:\n  name: cnpg-guard\n\
-         webhooks:\n  - name: cnpg-guard.railiance.io\n    clientConfig:\n      caBundle: {bundle}\n",
-        ca = args.out.join("ca.crt").display()
+         webhooks:\n",
+        ca.display()
     );
+    for webhook in ["cnpg-guard.railiance.io", "services.cnpg-guard.railiance.io"] {
+        patch.push_str(&format!(
+            "  - name: {webhook}\n    clientConfig:\n      caBundle: {bundle}\n"
+        ));
+    }
     let out = &args.out;
     tls::write_file(&out.join("ca.crt"), &issued.ca_pem, false)?;
     tls::write_file(&out.join("tls.crt"), &issued.cert_pem, false)?;

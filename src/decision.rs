@@ -444,6 +444,73 @@ mod tests {
         assert!(!d.allowed);
     }
 
+    const APPS_PG: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases, labels: {railiance.io/role: shared-apps-database}}, spec: {bootstrap: {initdb: {database: apps_meta, owner: apps_admin, secret: {name: apps-pg-credentials}}}, instances: 3, postgresql: {pg_hba: [PG_HBA]}}}";
+
+    /// A `trust` line already on the shared cluster is ratcheted on an
+    /// unrelated update (warned); a new one beside it is denied.
+    #[test]
+    fn tenant_isolation_rules_ratchet_like_the_others() {
+        let trust = APPS_PG.replace("PG_HBA", "'host all all 0.0.0.0/0 trust'");
+        let scaled = trust.replace("instances: 3", "instances: 4");
+        let d = decide(&update(&trust, &scaled), &contract(), &NoFacts);
+        assert!(d.allowed, "{}", d.message());
+        assert_eq!(
+            dispositions(&d),
+            [("auth-posture", "spec.postgresql.pg_hba[0]", Disposition::Ratcheted)]
+        );
+        assert!(
+            d.warnings()[0].starts_with("[auth-posture] (pre-existing) "),
+            "{:?}",
+            d.warnings()
+        );
+
+        let another = APPS_PG.replace(
+            "PG_HBA",
+            "'host all all 0.0.0.0/0 trust', 'host all all 10.0.0.0/8 password'",
+        );
+        let d = decide(&update(&trust, &another), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [
+                ("auth-posture", "spec.postgresql.pg_hba[0]", Disposition::Ratcheted),
+                ("auth-posture", "spec.postgresql.pg_hba[1]", Disposition::Denied)
+            ]
+        );
+        let widened = APPS_PG
+            .replace("PG_HBA", "'host all all 0.0.0.0/0 trust'")
+            .replace("0.0.0.0/0", "::/0");
+        let d = decide(&update(&trust, &widened), &contract(), &NoFacts);
+        assert!(!d.allowed, "a trust line changed in place is new");
+    }
+
+    /// Dropping a database is a break-glass act: denied, and allowed,
+    /// warned and recorded for a break-glass group member who annotates it.
+    #[test]
+    fn deleting_a_database_that_reclaims_its_data_needs_break_glass() {
+        let db = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: vergabe-db, namespace: databases, ANNOTATIONS}, spec: {name: vergabe_db, owner: vergabe, cluster: {name: apps-pg}, databaseReclaimPolicy: delete}}";
+        let plain = db.replace("ANNOTATIONS", "annotations: {}");
+        let d = decide(&with_user(delete(&plain), "alice", &["team"]), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert_eq!(
+            dispositions(&d),
+            [("data-retained", "spec.databaseReclaimPolicy", Disposition::Denied)]
+        );
+        let annotated = db.replace(
+            "ANNOTATIONS",
+            "annotations: {cnpg-guard.railiance.io/break-glass: OPS-7 offboarding vergabe}",
+        );
+        let d = decide(
+            &with_user(delete(&annotated), "bob", &["railiance:platform-admins"]),
+            &contract(),
+            &NoFacts,
+        );
+        assert!(d.allowed);
+        assert_eq!(d.label(), "break-glass");
+        assert_eq!(d.break_glass.as_deref(), Some("OPS-7 offboarding vergabe"));
+        assert!(d.warnings()[0].starts_with("[data-retained] (break-glass) "));
+    }
+
     #[test]
     fn exempt_users_are_allowed() {
         let r = with_user(

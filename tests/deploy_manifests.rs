@@ -44,7 +44,7 @@ fn webhook_rules_are_exactly_the_contract_table() {
     }
     let want: BTreeSet<String> = [
         ("postgresql.cnpg.io", "clusters", &["CREATE", "UPDATE", "DELETE"][..]),
-        ("postgresql.cnpg.io", "databases", &["CREATE", "UPDATE"]),
+        ("postgresql.cnpg.io", "databases", &["CREATE", "UPDATE", "DELETE"]),
         ("postgresql.cnpg.io", "poolers", &["CREATE", "UPDATE"]),
         ("", "namespaces", &["CREATE", "UPDATE", "DELETE"]),
         ("networking.k8s.io", "networkpolicies", &["CREATE", "UPDATE", "DELETE"]),
@@ -70,6 +70,50 @@ fn webhook_rules_are_exactly_the_contract_table() {
         );
     }
     assert!(!hook["matchConditions"].as_array().unwrap().is_empty());
+}
+
+/// Services are intercepted only in the shared namespaces, by a second
+/// entry, so no other Service write waits on the guard; its namespaces are
+/// the contract's.
+#[test]
+fn services_are_intercepted_only_in_the_shared_namespaces() {
+    let docs = yaml_docs("deploy/base/validatingwebhookconfiguration.yaml");
+    let hooks = docs[0]["webhooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 2);
+    let first = &hooks[0];
+    assert!(
+        !first["rules"].to_string().contains("services"),
+        "the main entry does not intercept Services"
+    );
+    let hook = &hooks[1];
+    assert_eq!(hook["name"], "services.cnpg-guard.railiance.io");
+    assert_eq!(
+        hook["rules"],
+        serde_json::json!([{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["services"],
+            "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}])
+    );
+    for key in [
+        "failurePolicy",
+        "sideEffects",
+        "timeoutSeconds",
+        "matchPolicy",
+        "clientConfig",
+        "admissionReviewVersions",
+    ] {
+        assert_eq!(hook[key], first[key], "{key} as the main entry");
+    }
+    let contract: Value =
+        serde_norway::from_str(&std::fs::read_to_string(root().join("deploy/base/contract.yaml")).unwrap()).unwrap();
+    let shared: Vec<Value> = contract["sharedClusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["namespace"].clone())
+        .collect();
+    assert_eq!(
+        hook["namespaceSelector"],
+        serde_json::json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": shared}]})
+    );
 }
 
 #[test]
@@ -275,12 +319,14 @@ fn overlays_render_with_default_kustomize_options() {
             _ => {
                 let secret = find(&docs, "Secret", "cnpg-guard-tls").unwrap();
                 assert_eq!(secret["type"], "kubernetes.io/tls");
-                let ca_b64 = hook["webhooks"][0]["clientConfig"]["caBundle"].as_str().unwrap();
-                use base64::Engine;
-                let ca = base64::engine::general_purpose::STANDARD
-                    .decode(ca_b64.split_whitespace().collect::<String>())
-                    .unwrap();
-                assert_eq!(ca, std::fs::read(certs.join("ca.crt")).unwrap());
+                for webhook in hook["webhooks"].as_array().unwrap() {
+                    let ca_b64 = webhook["clientConfig"]["caBundle"].as_str().unwrap();
+                    use base64::Engine;
+                    let ca = base64::engine::general_purpose::STANDARD
+                        .decode(ca_b64.split_whitespace().collect::<String>())
+                        .unwrap();
+                    assert_eq!(ca, std::fs::read(certs.join("ca.crt")).unwrap(), "{}", webhook["name"]);
+                }
             }
         }
     }

@@ -312,9 +312,21 @@ fn audited_cluster() -> MockApi {
         vec![
             database("vergabe-db", "vergabe", "vergabe_db"),
             database("rogue", "apps_admin", "apps_meta"),
+            {
+                // Made while the webhook was off: a copy of vergabe's database.
+                let mut clone = database("clone", "vergabe", "vergabe_db");
+                clone["spec"]["template"] = json!("vergabe_db");
+                clone
+            },
         ],
     );
     api.set(ALL_POOLERS, vec![]);
+    api.set(
+        SERVICES,
+        vec![json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "apps-pg-lb", "namespace": "databases", "resourceVersion": "1"},
+            "spec": {"type": "LoadBalancer", "selector": {"cnpg.io/cluster": "apps-pg"}, "ports": [{"port": 5432}]}})],
+    );
     api.set(
         NAMESPACES,
         vec![
@@ -365,6 +377,15 @@ async fn audit_lists_and_reports_in_all_formats() {
         "{text}"
     );
     assert!(text.contains("NOTE cannot list Secrets"), "{text}");
+    // Violations of the tenant-isolation rules made while the webhook was off.
+    assert!(
+        text.contains("[tenant-isolated] Database databases/clone: spec.template"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[network-posture] Service databases/apps-pg-lb: spec.type"),
+        "{text}"
+    );
 
     let items: Vec<Value> = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
     assert!(
@@ -464,6 +485,7 @@ async fn audit_of_a_clean_cluster_exits_zero_and_an_unreachable_one_errors() {
         vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vergabe-teilnahme", "labels": {"railiance.io/postgres-client": "apps-pg"}}})],
     );
     api.set(POLICIES, good_policies());
+    api.set(SERVICES, vec![]);
     let contract = contract();
     let (report, _) = audit::judge(
         audit::inventory(&api.client(), &contract, true).await.unwrap(),

@@ -7,7 +7,7 @@
 pub mod periodic;
 mod policy_report;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, TypeMeta};
@@ -148,6 +148,21 @@ pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool)
             source,
         })?;
         push(&mut inv.documents, items);
+
+        // Services that could expose the shared cluster (network-posture).
+        let api: Api<Service> = Api::namespaced(client.clone(), ns);
+        match list_all(&api).await {
+            Ok(items) => push(&mut inv.documents, items),
+            Err(e) if status_of(&e) == Some(403) => inv.notes.push(format!(
+                "cannot list Services in {ns} (RBAC): exposure of the shared cluster by a Service was not checked"
+            )),
+            Err(source) => {
+                return Err(AuditError::List {
+                    what: format!("services in {ns}"),
+                    source,
+                });
+            }
+        }
     }
 
     // Secrets: the guard's own RBAC reads only the bootstrap Secret by name.

@@ -3,7 +3,7 @@
 //! `pg_ident` maps onto privileged or other tenants' roles, and `ALTER
 //! SYSTEM` (configuration the guard never sees) are refused.
 
-use super::{Cx, RuleId};
+use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
 use crate::model::{Object, Operation};
 
@@ -99,7 +99,9 @@ fn check_hba_line(cx: &mut Cx<'_>, field: &str, line: &str) {
         .map(|t| t.trim_matches('"').to_ascii_lowercase())
         .find(|t| METHODS.contains(&t.as_str()));
     if let Some(method) = method.filter(|m| WEAK_METHODS.contains(&m.as_str())) {
-        cx.violation(
+        // The whole line pins it: widened in place (another address), it is new.
+        cx.violation_with(
+            Evidence::of(line),
             RULE,
             field,
             format!(
@@ -127,7 +129,8 @@ fn check_ident_line(cx: &mut Cx<'_>, shared: &SharedCluster, field: &str, line: 
     let (system, role) = (system.trim_matches('"'), role.trim_matches('"'));
     let why = ident_target(shared, system, role);
     if let Some(why) = why {
-        cx.violation(
+        cx.violation_with(
+            Evidence::of(line),
             RULE,
             field,
             why,

@@ -165,6 +165,7 @@ pub const ALL_POOLERS: &str = "/apis/postgresql.cnpg.io/v1/poolers";
 pub const NAMESPACES: &str = "/api/v1/namespaces";
 pub const POLICIES: &str = "/apis/networking.k8s.io/v1/namespaces/databases/networkpolicies";
 pub const ALL_SECRETS: &str = "/api/v1/secrets";
+pub const SERVICES: &str = "/api/v1/namespaces/databases/services";
 
 pub fn cluster(roles: &[&str]) -> Value {
     let roles: Vec<Value> = roles
