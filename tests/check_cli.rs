@@ -46,6 +46,9 @@ fn the_bad_examples_break_every_rule() {
         "bootstrap-secret-confined",
         "client-label-registered",
         "network-posture",
+        "tenant-isolated",
+        "auth-posture",
+        "data-retained",
     ] {
         assert!(
             items.iter().any(|i| i["rule"] == rule && i["disposition"] == "denied"),
@@ -73,7 +76,10 @@ fn the_bad_examples_break_every_rule() {
         );
         assert!(msg.contains(". Fix: "), "{msg}");
     }
-    let pooler = items.iter().find(|i| i["kind"] == "Pooler").expect("pooler finding");
+    let pooler = items
+        .iter()
+        .find(|i| i["kind"] == "Pooler" && i["rule"] == "cluster-identity")
+        .expect("pooler finding");
     assert_eq!(pooler["field"], "metadata.namespace");
     assert_eq!(pooler["apiVersion"], "postgresql.cnpg.io/v1");
 }

@@ -166,9 +166,10 @@ pub(super) fn check_secret(cx: &mut Cx<'_>) {
                     RULE,
                     format!("metadata.annotations[{key}]"),
                     format!(
-                        "mirrors {}, the credential of role {:?} (consumer {}), into another consumer's namespace",
+                        "mirrors {}, the credential of role {:?}, into {}: only its consumer's namespace {} may hold it",
                         value.trim(),
                         owner.role,
+                        r.namespace,
                         owner.namespace
                     ),
                     own_secret_fix(shared, &r.namespace),

@@ -48,6 +48,16 @@ pub const TESTS: &[(&str, Test, bool)] = &[
         false,
     ),
     (
+        "collection_delete_of_a_database_that_drops_its_data_is_denied_until_break_glass",
+        collection_delete_of_a_database_that_drops_its_data_is_denied_until_break_glass,
+        false,
+    ),
+    (
+        "services_are_judged_only_in_the_shared_namespace",
+        services_are_judged_only_in_the_shared_namespace,
+        false,
+    ),
+    (
         "removing_an_owned_role_is_denied",
         removing_an_owned_role_is_denied,
         false,
@@ -388,7 +398,22 @@ fn every_good_example_is_admitted_in_order(env: &mut Env) {
 /// The field each bad example's denial must name. The API server folds a
 /// Secret's `stringData` into `data` before admission, so the webhook names
 /// `data.<key>` where `cnpg-guard check` over the file says `stringData.<key>`.
-fn expected_field(kind: &str, name: &str) -> &'static str {
+fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static str {
+    match (rule, kind, name) {
+        ("role-registered", "Cluster", _) if doc > 0 => return "spec.managed.roles[0].inRoles[0]",
+        ("tenant-isolated", "Database", "vergabe-clone") => return "spec.template",
+        ("tenant-isolated", "Database", "vergabe-untrusted") => return "spec.extensions[0].name",
+        ("tenant-isolated", "Secret", _) => return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
+        ("auth-posture", "Cluster", _) => return "spec.postgresql.pg_hba[0]",
+        ("auth-posture", "Pooler", _) => return "spec.pgbouncer.pg_hba[0]",
+        ("data-retained", "Database", _) => return "spec.ensure",
+        ("data-retained", "Cluster", _) => return "metadata.annotations[cnpg.io/hibernation]",
+        ("network-posture", "Service", _) => return "spec.type",
+        ("bootstrap-secret-confined", "Secret", "replication-certificate") => {
+            return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]";
+        }
+        _ => {}
+    }
     match (kind, name) {
         ("Secret", "leaked-username") => "data.username",
         ("Secret", "leaked-user-base64") => "data.user",
@@ -442,7 +467,7 @@ fn every_bad_example_is_denied_with_its_rule_by_dry_run_and_server_side_apply(en
             let needle = format!(
                 "[{rule}] {}: {}:",
                 display(&kind, &ns, &name),
-                expected_field(&kind, &name)
+                expected_field(&rule, &kind, &name, i)
             );
             let p = env.write_json(&format!("bad-{rule}-{i}"), doc);
             let ps = path(&p);
@@ -837,6 +862,129 @@ fn collection_delete_of_the_shared_namespace_is_denied(env: &mut Env) {
             out.text().trim()
         ));
     }
+}
+
+fn collection_delete_of_a_database_that_drops_its_data_is_denied_until_break_glass(env: &mut Env) {
+    env.guard();
+    let get = ["get", DATABASES, "vergabe-db", "-n", "databases"];
+    env.k(&get).expect_ok();
+    // Setting reclaim policy delete is allowed with a warning (data-retained).
+    let set = env.k(&[
+        "patch",
+        DATABASES,
+        "vergabe-db",
+        "-n",
+        "databases",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"databaseReclaimPolicy":"delete"}}"#,
+    ]);
+    assert_admitted(&set, "set databaseReclaimPolicy: delete");
+    assert!(
+        set.text().contains("[data-retained] with policy delete"),
+        "expected the data-retained warning: {}",
+        set.describe()
+    );
+    let url = "/apis/postgresql.cnpg.io/v1/namespaces/databases/databases?fieldSelector=metadata.name%3Dvergabe-db";
+    let out = env.k(&["delete", "--raw", url]);
+    let still_there = env.k(&get).ok();
+    assert!(still_there, "DELETE {url} deleted the Database: {}", out.describe());
+    assert_denied(
+        &out,
+        "[data-retained] Database databases/vergabe-db: spec.databaseReclaimPolicy: the policy is delete",
+        &format!("DELETE {url}"),
+    );
+
+    // Break-glass: alice of the break-glass group annotates it and deletes
+    // (dry run): allowed, warned, and recorded with the reason.
+    let alice = &env.cp.alice;
+    let annotate = env.cp.kubectl_as(
+        alice,
+        &[
+            "annotate",
+            DATABASES,
+            "vergabe-db",
+            "-n",
+            "databases",
+            "cnpg-guard.railiance.io/break-glass=OPS-7 offboarding rehearsal",
+        ],
+    );
+    assert_admitted(&annotate, "alice annotates vergabe-db for break-glass");
+    let delete = env.cp.kubectl_as(
+        alice,
+        &["delete", DATABASES, "vergabe-db", "-n", "databases", "--dry-run=server"],
+    );
+    assert_admitted(&delete, "alice deletes vergabe-db under break-glass (dry run)");
+    assert!(
+        delete.text().contains("[data-retained] (break-glass)"),
+        "expected the break-glass warning: {}",
+        delete.describe()
+    );
+    let logs = env.guard().decisions();
+    assert!(
+        logs.lines().any(|l| l.contains("\"decision\":\"break-glass\"")
+            && l.contains("OPS-7 offboarding rehearsal")
+            && l.contains("data-retained")),
+        "no break-glass decision record for vergabe-db"
+    );
+    // Back to the seed.
+    env.k(&[
+        "annotate",
+        DATABASES,
+        "vergabe-db",
+        "-n",
+        "databases",
+        "cnpg-guard.railiance.io/break-glass-",
+    ])
+    .expect_ok();
+    env.k(&[
+        "patch",
+        DATABASES,
+        "vergabe-db",
+        "-n",
+        "databases",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"databaseReclaimPolicy":"retain"}}"#,
+    ])
+    .expect_ok();
+}
+
+/// Services outside the shared namespaces never reach the guard (the
+/// second webhook entry selects only them); inside, an exposing one is denied.
+fn services_are_judged_only_in_the_shared_namespace(env: &mut Env) {
+    env.guard();
+    let service = |ns: &str| {
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "pg-public", "namespace": ns},
+            "spec": {"type": "NodePort", "selector": {"cnpg.io/cluster": "apps-pg"}, "ports": [{"port": 5432}]}})
+    };
+    let inside = env.write_json("service-databases", &service("databases"));
+    assert_denied(
+        &env.k(&["apply", "--dry-run=server", "-f", &path(&inside)]),
+        "[network-posture] Service databases/pg-public: spec.type: a NodePort Service",
+        "a NodePort Service in databases",
+    );
+    let before = env.guard().decisions().lines().count();
+    let outside = env.write_json("service-default", &service("default"));
+    assert_admitted(
+        &env.k(&["apply", "--dry-run=server", "-f", &path(&outside)]),
+        "a NodePort Service in default",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let after: Vec<String> = env
+        .guard()
+        .decisions()
+        .lines()
+        .skip(before)
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.contains("\"kind\":\"Service\"") && l.contains("\"namespace\":\"default\"")),
+        "a Service outside the shared namespace reached the guard: {after:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ use crate::control_plane::ControlPlane;
 use crate::guard::{BIN, Guard};
 use crate::proc::{Out, run};
 
-/// What `kubectl` prints when the guard refuses a write.
-pub const GUARD_DENIAL: &str = "admission webhook \"cnpg-guard.railiance.io\" denied the request: [";
+/// What `kubectl` prints when the guard refuses a write: how a denial by either of the guard's webhooks (`cnpg-guard.railiance.io`,
+/// `services.cnpg-guard.railiance.io`) ends its name and starts its message.
+pub const GUARD_DENIAL: &str = "cnpg-guard.railiance.io\" denied the request: [";
 
 /// The self-protecting ValidatingAdmissionPolicy (and its binding).
 pub const SELF_PROTECTION: &str = "cnpg-guard-self-protection";

@@ -11,6 +11,8 @@ use crate::proc::{Proc, wait_until};
 pub struct Guard {
     pub proc: Proc,
     pub admin: u16,
+    /// The decision records (stdout).
+    pub decisions: std::path::PathBuf,
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cnpg-guard");
@@ -36,6 +38,7 @@ impl Guard {
         let mut guard = Guard {
             proc: Proc::spawn("cnpg-guard serve", cmd, dir.join("guard.log"), Some(decisions)),
             admin,
+            decisions: stdout,
         };
         wait_until("cnpg-guard /readyz", Duration::from_secs(30), || {
             guard.proc.assert_running();
@@ -54,6 +57,11 @@ impl Guard {
     /// `cnpg_guard_watch_synced{watch=...}` values.
     pub fn watch_synced(&self) -> Vec<(String, f64)> {
         watch_synced(&self.metrics())
+    }
+
+    /// The decision records written so far, one JSON line each.
+    pub fn decisions(&self) -> String {
+        std::fs::read_to_string(&self.decisions).unwrap_or_default()
     }
 
     pub fn logs(&self) -> String {
