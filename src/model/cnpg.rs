@@ -58,6 +58,20 @@ impl Cluster {
     pub fn is_replica(&self) -> bool {
         self.spec.replica.as_ref().and_then(|r| r.enabled) == Some(true)
     }
+
+    /// `spec.replica.primary` names another cluster than `spec.replica.self`
+    /// (default: this Cluster's name): in a distributed topology, this
+    /// cluster is then a replica.
+    pub fn primary_elsewhere(&self) -> Option<&str> {
+        let replica = self.spec.replica.as_ref()?;
+        let primary = replica.primary.as_deref()?;
+        let me = replica
+            .self_
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default();
+        (primary != me).then_some(primary)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -89,6 +103,12 @@ pub struct PostgresConfiguration {
 pub struct ReplicaClusterConfiguration {
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// In a distributed topology: the cluster that is primary.
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// In a distributed topology: this cluster's own name there.
+    #[serde(rename = "self", default)]
+    pub self_: Option<String>,
 }
 
 /// `spec.managed.services`.

@@ -95,6 +95,14 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
             format!("remove spec.replica.enabled, or {BREAK_GLASS_FIX}"),
         );
     }
+    if let Some(primary) = c.primary_elsewhere() {
+        cx.violation(
+            RULE,
+            "spec.replica.primary",
+            format!("names {primary:?} as the primary of the topology, which demotes the shared cluster: every consumer loses writes"),
+            format!("remove spec.replica.primary or set it to this cluster, or {BREAK_GLASS_FIX}"),
+        );
+    }
 }
 
 pub(super) fn check_pooler(cx: &mut Cx<'_>) {
@@ -187,6 +195,13 @@ mod tests {
     #[case::accept_hibernation_off(", annotations: {cnpg.io/hibernation: 'off'}", "", None)]
     #[case::reject_replica("", "replica: {enabled: true, source: other}", Some("spec.replica.enabled"))]
     #[case::accept_replica_off("", "replica: {enabled: false}", None)]
+    #[case::reject_primary_elsewhere(
+        "",
+        "replica: {primary: apps-pg-dr, source: apps-pg-dr}",
+        Some("spec.replica.primary")
+    )]
+    #[case::reject_primary_other_than_self("", "replica: {primary: a, self: b}", Some("spec.replica.primary"))]
+    #[case::accept_primary_self("", "replica: {primary: apps-pg, self: apps-pg}", None)]
     fn clusters(#[case] extra: &str, #[case] spec: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&cluster(extra, spec))), "data-retained", field);
     }

@@ -6,6 +6,7 @@ mod auth_posture;
 mod bootstrap_secret;
 mod client_label;
 mod cluster_identity;
+pub mod coverage;
 mod data_retention;
 mod database_owner;
 mod exposure;

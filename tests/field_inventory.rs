@@ -1,0 +1,95 @@
+//! Every field of the CloudNativePG Cluster, Database and Pooler specs is
+//! classified in `src/rules/coverage.rs`: a CNPG upgrade that adds a field
+//! fails here until someone decides what it hands out. Reads the CRDs from
+//! the directory named by `CNPG_CRDS` (CI: ../shared/cnpg-crds; a release's
+//! `config/crd/bases`), and skips with one line without it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use cnpg_guard::model::Kind;
+use cnpg_guard::rules::coverage::{FIELDS, NESTED, class_of};
+use serde_json::Value;
+
+fn crds() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("CNPG_CRDS").filter(|v| !v.is_empty())?);
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        // Relative to where `make` runs: the repository root.
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir)
+    })
+}
+
+/// The `spec` properties of a CRD's served version.
+fn spec_schema(dir: &std::path::Path, plural: &str) -> Value {
+    let path = dir.join(format!("postgresql.cnpg.io_{plural}.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let crd: Value = serde_norway::from_str(&text).unwrap();
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .expect("a v1 version");
+    version["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+}
+
+fn names(schema: &Value) -> Vec<String> {
+    schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_cnpg_spec_field_is_classified() {
+    let Some(dir) = crds() else {
+        println!(
+            "field_inventory: skipped: CNPG_CRDS is not set (a directory with the CloudNativePG CRDs, e.g. CNPG_CRDS=../shared/cnpg-crds)"
+        );
+        return;
+    };
+    let mut in_crds = BTreeSet::new();
+    let mut unclassified = Vec::new();
+    for (kind, plural) in [
+        (Kind::Cluster, "clusters"),
+        (Kind::Database, "databases"),
+        (Kind::Pooler, "poolers"),
+    ] {
+        let spec = spec_schema(&dir, plural);
+        let mut paths = names(&spec);
+        for (k, parent) in NESTED.iter().filter(|(k, _)| *k == kind) {
+            assert_eq!(*k, kind);
+            let children = names(&spec["properties"][*parent]);
+            assert!(
+                !children.is_empty(),
+                "{kind} spec.{parent} has no properties in the CRD"
+            );
+            paths.extend(children.into_iter().map(|c| format!("{parent}.{c}")));
+        }
+        for path in paths {
+            if class_of(kind, &path).is_none() {
+                unclassified.push(format!("{kind} spec.{path}"));
+            }
+            in_crds.insert((kind.as_str(), path));
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "fields the inventory does not classify (add them to src/rules/coverage.rs as harmless, checked or \
+         platform-only):\n  {}",
+        unclassified.join("\n  ")
+    );
+    let stale: Vec<String> = FIELDS
+        .iter()
+        .filter(|(k, p, _)| !in_crds.contains(&(k.as_str(), (*p).to_owned())))
+        .map(|(k, p, _)| format!("{k} spec.{p}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "the inventory lists fields the CRDs do not have:\n  {}",
+        stale.join("\n  ")
+    );
+    println!("field_inventory: {} fields classified", in_crds.len());
+}
