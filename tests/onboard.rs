@@ -487,6 +487,45 @@ sharedClusters:
     consumers: []
 ";
 
+/// A registered consumer the platform grants pg_monitor, with an allowed
+/// extension: the role gets exactly that membership, the Database that
+/// extension, and the set passes the tenant-isolation rules. An extension
+/// outside allowedExtensions is refused before anything is written.
+#[test]
+fn memberships_come_from_member_of_and_extensions_from_allowed_extensions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(
+        "[{namespace: shop, role: shop, databases: [shop_db], memberOf: [pg_monitor]}]",
+        &contract,
+    );
+    let out = tmp.path().join("onboarding/shop");
+    let o = onboard_shop(&out, &["--contract", s(&contract), "--extension", "pgcrypto"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let patch: Value = serde_norway::from_str(&read(&out.join(FILES[1]))).unwrap();
+    assert_eq!(patch[0]["value"]["inRoles"], serde_json::json!(["pg_monitor"]));
+    let database = yaml_docs(&read(&out.join(FILES[3]))).remove(0);
+    assert_eq!(
+        database["spec"]["extensions"],
+        serde_json::json!([{"name": "pgcrypto", "ensure": "present"}])
+    );
+    let patched = tmp.path().join("good");
+    good_examples(Some(&read(&out.join(FILES[1]))), &patched);
+    let check = guard(&["check", "--contract", s(&contract), s(&patched), s(&out)]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    assert!(stdout(&check).contains(" 0 denied, 0 warned"), "{}", stdout(&check));
+
+    let refused = tmp.path().join("refused");
+    let o = onboard_shop(&refused, &["--contract", s(&contract), "--extension", "dblink"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--extension \"dblink\" is not in apps-pg's allowedExtensions"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!refused.exists(), "nothing is written");
+}
+
 #[test]
 fn another_cluster_from_a_contract_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -532,7 +571,9 @@ fn offboard_prints_the_reverse_steps_in_a_safe_order() {
         "kubectl delete secret vergabe-db-app -n vergabe-teilnahme",
         "# step 3: remove the Database CR",
         "databaseReclaimPolicy",
+        "# BREAK-GLASS: dropping a database is a break-glass act (data-retained)",
         "WARNING: data loss",
+        "kubectl annotate database vergabe-db -n databases cnpg-guard.railiance.io/break-glass='<ticket>: offboarding vergabe-teilnahme'  # break-glass: a member of railiance:platform-admins",
         "kubectl patch database vergabe-db -n databases --type=merge -p '{\"spec\":{\"ensure\":\"absent\"}}'",
         "kubectl delete database vergabe-db -n databases",
         "# step 4: drop role vergabe",

@@ -86,6 +86,9 @@ struct ManagedRole<'a> {
     createrole: bool,
     replication: bool,
     bypassrls: bool,
+    /// Only what the contract's `memberOf` grants (role-registered).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    in_roles: &'a [String],
     password_secret: NameRef<'a>,
 }
 
@@ -114,6 +117,15 @@ struct DatabaseSpec<'a> {
     cluster: NameRef<'a>,
     ensure: &'static str,
     database_reclaim_policy: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extensions: Vec<Extension<'a>>,
+}
+
+/// A `spec.extensions[]` entry.
+#[derive(Serialize)]
+struct Extension<'a> {
+    name: &'a str,
+    ensure: &'static str,
 }
 
 fn meta(name: &str, namespace: Option<&str>, labels: &[(&str, &str)]) -> ObjectMeta {
@@ -207,6 +219,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
             createrole: false,
             replication: false,
             bypassrls: false,
+            in_roles: plan.member_of(),
             password_secret: NameRef { name: &role_secret },
         },
     }];
@@ -267,6 +280,14 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
             cluster: NameRef { name: &c.name },
             ensure: "present",
             database_reclaim_policy: "retain",
+            extensions: plan
+                .extensions
+                .iter()
+                .map(|name| Extension {
+                    name,
+                    ensure: "present",
+                })
+                .collect(),
         },
     };
     steps.push(Step {

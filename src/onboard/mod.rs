@@ -51,6 +51,11 @@ pub struct OnboardArgs {
     /// Overwrite files in --out whose content differs (a generated password always does).
     #[arg(long)]
     pub force: bool,
+    /// An extension to create in the database (repeatable). It must be in the
+    /// shared cluster's allowedExtensions (default: PostgreSQL's trusted
+    /// contrib modules): CloudNativePG creates it as superuser.
+    #[arg(long = "extension", value_name = "NAME")]
+    pub extensions: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +162,14 @@ pub enum OnboardError {
     Yaml(#[from] serde_norway::Error),
     #[error("cannot generate a password: the system random number generator failed")]
     Random,
+    #[error(
+        "--extension {extension:?} is not in {cluster}'s allowedExtensions ({allowed}): CloudNativePG creates extensions as superuser; ask the platform team to add it to the contract"
+    )]
+    ExtensionNotAllowed {
+        extension: String,
+        cluster: String,
+        allowed: String,
+    },
     #[error("namespace {namespace:?} is not a registered consumer of {cluster} (registered: {known})")]
     UnknownConsumer {
         namespace: String,
@@ -174,6 +187,16 @@ pub(crate) struct Plan<'c> {
     pub database: String,
     /// The consumer as already registered, when this is a re-run for it.
     pub registered: Option<&'c Consumer>,
+    /// Extensions to create in the database (each in allowedExtensions).
+    pub extensions: Vec<String>,
+}
+
+impl Plan<'_> {
+    /// The role memberships the contract grants the consumer (`memberOf`):
+    /// the only ones its managed role may have.
+    pub fn member_of(&self) -> &[String] {
+        self.registered.map_or(&[], |c| c.member_of.as_slice())
+    }
 }
 
 impl Plan<'_> {
@@ -286,6 +309,17 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             why,
         });
     }
+    for extension in &args.extensions {
+        if !cluster.allowed_extensions.contains(extension) {
+            let mut allowed: Vec<&str> = cluster.allowed_extensions.iter().map(String::as_str).collect();
+            allowed.sort_unstable();
+            errors.push(OnboardError::ExtensionNotAllowed {
+                extension: extension.clone(),
+                cluster: cluster.name.clone(),
+                allowed: allowed.join(", "),
+            });
+        }
+    }
     if ns_ok && contract.is_shared_namespace(ns) {
         errors.push(OnboardError::SharedNamespace {
             namespace: ns.clone(),
@@ -394,6 +428,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             role: role.clone(),
             database: db.clone(),
             registered,
+            extensions: args.extensions.clone(),
         })
     } else {
         Err(errors)
@@ -497,6 +532,7 @@ fn offboard(args: &OffboardArgs) -> Result<String, OnboardError> {
     Ok(offboard::plan(
         cluster,
         consumer,
+        &contract.break_glass,
         &contract_display(args.contract.as_deref()),
     ))
 }

@@ -5,11 +5,11 @@
 //! registry entry last (before that, the guard would refuse the rest).
 
 use super::{database_object_name, role_secret_name, runtime_secret_name};
-use crate::contract::{Consumer, SharedCluster};
+use crate::contract::{BreakGlass, Consumer, SharedCluster};
 
 /// The offboarding plan as text: commands indented, `WARNING:` lines where
 /// data is lost. Not a script: read it, then run the steps one by one.
-pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, contract_file: &str) -> String {
+pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGlass, contract_file: &str) -> String {
     let (ns, role) = (consumer.namespace.as_str(), consumer.role.as_str());
     let (cns, cname) = (c.namespace.as_str(), c.name.as_str());
     let dbs = consumer.databases.join(", ");
@@ -56,11 +56,25 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, contract_file: &str) 
         "# keeps the PostgreSQL database, still owned by {role}, so step 4 cannot drop the role; delete drops it."
     ));
     line("# ensure: absent makes CNPG drop the database while the CR still exists.");
+    let mut groups: Vec<&str> = break_glass.groups.iter().map(String::as_str).collect();
+    groups.sort_unstable();
+    line(&format!(
+        "# BREAK-GLASS: dropping a database is a break-glass act (data-retained): the guard refuses `ensure: absent` \
+         and deleting a CR with databaseReclaimPolicy: delete unless a member of {} runs it on a CR that carries the \
+         annotation {} with the ticket.",
+        groups.join(" or "),
+        break_glass.annotation
+    ));
     for db in &consumer.databases {
         let obj = database_object_name(db);
         line(&format!(
             "WARNING: data loss: `ensure: absent` (or deleting a CR with databaseReclaimPolicy: delete) drops database {db} \
              and all its data in {cname}; it cannot be undone. Back it up first."
+        ));
+        line(&format!(
+            "    kubectl annotate database {obj} -n {cns} {}='<ticket>: offboarding {ns}'  # break-glass: a member of {}",
+            break_glass.annotation,
+            groups.join(" or ")
         ));
         line(&format!(
             "    kubectl patch database {obj} -n {cns} --type=merge -p '{{\"spec\":{{\"ensure\":\"absent\"}}}}'"
