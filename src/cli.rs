@@ -50,6 +50,13 @@ pub struct CheckArgs {
     /// Namespace assumed for namespaced objects that name none.
     #[arg(long, default_value = "default")]
     pub default_namespace: String,
+    /// Exit 0 when the input holds no Kubernetes object (by default that is
+    /// exit 2: an empty input is more often a failed command in a pipe).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// List every skipped check (by default one line per reason, with a count).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
@@ -119,7 +126,7 @@ pub fn run(cli: Cli) -> i32 {
                 0
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                print_error(&e.to_string());
                 2
             }
         },
@@ -130,26 +137,28 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// `error: ` before each line of an error (a contract's errors come all at once).
+fn print_error(e: &str) {
+    for line in e.lines() {
+        eprintln!("error: {line}");
+    }
+}
+
 fn run_check(args: CheckArgs) -> i32 {
-    let contract = match contract::load(args.contract.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
+    let report = match contract::load(args.contract.as_deref()) {
+        Ok(contract) => {
+            let inputs = crate::manifests::read_all(&args.paths);
+            check::check(inputs, &contract, &args.default_namespace, args.allow_empty)
         }
+        Err(e) => check::Report::failed(e.to_string()),
     };
-    let documents = match crate::manifests::read_all(&args.paths) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let report = check::check(documents, &contract, &args.default_namespace);
-    print!("{}", check::render(&report, args.output));
-    if args.output == Format::Json {
-        for e in &report.errors {
-            eprintln!("error: {e}");
+    print!("{}", check::render(&report, args.output, args.verbose));
+    if let Some(e) = &report.error {
+        print_error(e);
+    }
+    if args.output != Format::Text {
+        for u in &report.unreadable {
+            eprintln!("error: {u}");
         }
     }
     report.exit_code()

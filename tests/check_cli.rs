@@ -38,7 +38,8 @@ fn the_seeds_own_manifests_pass() {
 fn the_bad_examples_break_every_rule() {
     let out = guard(&["check", "--output", "json", "deploy/examples/bad"], None);
     assert_eq!(out.status.code(), Some(1));
-    let items: Vec<Value> = serde_json::from_slice(&out.stdout).expect("one JSON array");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let items = report["findings"].as_array().expect("findings");
     for rule in [
         "cluster-identity",
         "role-registered",
@@ -52,9 +53,10 @@ fn the_bad_examples_break_every_rule() {
             "no denial of {rule}"
         );
     }
-    for item in &items {
+    for item in items {
         for key in [
             "file",
+            "line",
             "apiVersion",
             "kind",
             "namespace",
@@ -97,7 +99,7 @@ just: a value
     let text = stdout(&out);
     assert!(
         text.contains(
-            "DENY <stdin>: [client-label-registered] Namespace shop: metadata.labels[railiance.io/postgres-client]"
+            "DENY <stdin>:1: [client-label-registered] Namespace shop: metadata.labels[railiance.io/postgres-client]"
         ),
         "{text}"
     );
@@ -117,7 +119,7 @@ fn warn_mode_prints_but_passes() {
         "{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}}";
     let out = guard(&["check", "--contract", contract.to_str().unwrap(), "-"], Some(input));
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("WARN <stdin>: [client-label-registered]"));
+    assert!(stdout(&out).contains("WARN <stdin>:1: [client-label-registered]"));
 }
 
 #[test]
@@ -133,7 +135,7 @@ fn github_annotations() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains("::error file=deploy/examples/bad/client-label-registered.yaml,title=cnpg-guard client-label-registered::[client-label-registered]"),
+        text.contains("::error file=deploy/examples/bad/client-label-registered.yaml,line=3,title=cnpg-guard client-label-registered::[client-label-registered]"),
         "{text}"
     );
 }
@@ -153,7 +155,8 @@ fn unreadable_input_and_contract_exit_2() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("c.yaml:4: sharedClusters[0].name"), "{err}");
+    assert!(err.contains("c.yaml:4:9: sharedClusters[0].name"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error: ")).count(), 2, "{err}");
     // A covered kind that does not decode is an input error, not a verdict.
     let out = guard(
         &["check", "-"],
@@ -178,6 +181,24 @@ fn contract_validate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.yaml:9:") && err.contains("sharedClusters[0].consumers[0].databases"),
+        "{err}"
+    );
+    // Semantic errors: every one at once, each at its value's line and column.
+    std::fs::write(&bad, "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {namespace: a, role: shop, databases: [a]}\n  - {namespace: b, role: shop, databases: [postgres]}\n").unwrap();
+    let out = guard(&["contract", "validate", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: ")
+            && lines[0].contains("broken.yaml:8:26: sharedClusters[0].consumers[1].role: role \"shop\""),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains(
+            "broken.yaml:8:44: sharedClusters[0].consumers[1].databases[0]: database \"postgres\" is reserved"
+        ),
         "{err}"
     );
 }
@@ -216,4 +237,285 @@ fn no_secret_value_in_any_output() {
         assert!(!all.contains(CANARY), "{format} output leaks the canary:\n{all}");
         assert!(all.contains("bootstrap-secret-confined"), "{all}");
     }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> Value {
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)));
+    for key in ["findings", "skipped", "unreadable"] {
+        assert!(v[key].is_array(), "{key} missing: {v}");
+    }
+    assert!(v["summary"].is_object(), "summary missing: {v}");
+    v
+}
+
+/// base64 of `text`, wrapped every `width` characters as kustomize and
+/// `kubectl create secret -o yaml` write long values.
+fn wrapped_base64(text: &str, width: usize, eol: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+    b64.as_bytes()
+        .chunks(width)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(eol)
+}
+
+#[test]
+fn wrapped_base64_in_secret_data_decodes_as_kubernetes_decodes_it() {
+    let password = "a-rather-long-bootstrap-password-that-wraps-over-lines";
+    for eol in ["\n", "\r\n"] {
+        let b64 = wrapped_base64(password, 16, eol)
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
+        let input = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: apps-pg-credentials, namespace: databases}}\ndata:\n  username: YXBwc19hZG1pbg==\n  password: \"{b64}\"\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: copy, namespace: shop}}\ndata:\n  pw: \"{b64}\"\n"
+        );
+        let out = guard(&["check", "-"], Some(&input));
+        let text = stdout(&out);
+        // Both decode; the copy is found because the bootstrap password was read.
+        assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+        assert!(
+            text.contains("DENY <stdin>:8: [bootstrap-secret-confined] Secret shop/copy"),
+            "{text}"
+        );
+        assert!(!text.contains(password), "{text}");
+    }
+    // A literal block wraps the value over real lines, as kustomize writes it.
+    let input = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: tls, namespace: shop}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: |\n    {}\n",
+        wrapped_base64(&"-----BEGIN CERTIFICATE-----\n".repeat(8), 76, "\n    ")
+    );
+    let out = guard(&["check", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    // Not base64 at all is still unreadable, without echoing the value.
+    let out = guard(
+        &["check", "-"],
+        Some("{apiVersion: v1, kind: Secret, metadata: {name: x, namespace: shop}, data: {pw: 'no t\\nbase64'}}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout(&out).contains("no t"), "{}", stdout(&out));
+}
+
+#[test]
+fn serve_facts_from_reads_a_wrapped_bootstrap_secret() {
+    use cnpg_guard::facts::{Fact, Facts, OfflineFacts};
+    let dir = tempfile::tempdir().unwrap();
+    let b64 = wrapped_base64("wrapped-bootstrap-password-0123456789", 8, "\n    ");
+    std::fs::write(
+        dir.path().join("secret.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: apps-pg-credentials, namespace: databases}}\ndata:\n  password: |\n    {b64}\n"
+        ),
+    )
+    .unwrap();
+    let contract = cnpg_guard::contract::Contract::embedded().unwrap();
+    let (facts, objects) = OfflineFacts::from_manifests(dir.path(), &contract).unwrap();
+    assert_eq!(objects, 1);
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    assert!(matches!(
+        facts.is_bootstrap_password(apps, b"wrapped-bootstrap-password-0123456789"),
+        Fact::Known(true)
+    ));
+    // Anything unreadable in --facts-from stops the start instead of switching a check off.
+    std::fs::write(dir.path().join("broken.yaml"), "a: [unclosed").unwrap();
+    let e = OfflineFacts::from_manifests(dir.path(), &contract)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("--facts-from: ") && e.contains("broken.yaml:"), "{e}");
+}
+
+#[test]
+fn duplicate_keys_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ns.yaml");
+    // The client label hides behind a second `labels:` key: kubectl refuses this.
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {railiance.io/postgres-client: apps-pg}\n  labels: {team: shop}\n",
+    )
+    .unwrap();
+    let out = guard(&["check", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let expected = format!(
+        "ERROR {}:6: metadata: mapping key \"labels\" already defined (duplicate key)",
+        file.display()
+    );
+    assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
+    let out = guard(&["check", "-o", "json", file.to_str().unwrap()], None);
+    let json = json_of(&out);
+    assert_eq!(json["unreadable"][0]["line"], 6);
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let out = guard(
+        &["check", "-"],
+        Some("\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("1 objects, 0 denied"), "{}", stdout(&out));
+}
+
+#[test]
+fn no_objects_is_exit_2_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_file = dir.path().join("empty.yaml");
+    std::fs::write(&empty_file, "# nothing rendered\n").unwrap();
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    for (args, input) in [
+        (vec!["check", empty_file.to_str().unwrap()], None),
+        (vec!["check", empty_dir.to_str().unwrap()], None),
+        (vec!["check", "-"], Some("")),
+        (vec!["check", "-"], Some("just: a value\n")),
+    ] {
+        let out = guard(&args, input);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("no Kubernetes objects found"), "{}", stderr(&out));
+        let mut allowed = args.clone();
+        allowed.insert(1, "--allow-empty");
+        let out = guard(&allowed, input);
+        assert_eq!(out.status.code(), Some(0), "{allowed:?}: {}", stderr(&out));
+        let mut json = args.clone();
+        json.extend(["-o", "json"]);
+        let out = guard(&json, input);
+        assert_eq!(out.status.code(), Some(2));
+        let v = json_of(&out);
+        assert!(
+            v["summary"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("no Kubernetes objects found"),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn a_syntax_error_hides_no_verdict_on_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-broken.yaml"), "apiVersion: v1\nkind: [unclosed\n").unwrap();
+    std::fs::write(
+        dir.path().join("b-label.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n",
+    )
+    .unwrap();
+    let out = guard(&["check", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("a-broken.yaml:3: "), "{text}");
+    assert!(text.contains("b-label.yaml:1: [client-label-registered]"), "{text}");
+    let out = guard(&["check", "-o", "json", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_of(&out);
+    assert_eq!(v["findings"][0]["rule"], "client-label-registered", "{v}");
+    assert_eq!(v["findings"][0]["line"], 1, "{v}");
+    assert!(
+        v["unreadable"][0]["file"].as_str().unwrap().ends_with("a-broken.yaml"),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["exitCode"], 2);
+    let out = guard(&["check", "-o", "github", dir.path().to_str().unwrap()], None);
+    assert!(stdout(&out).contains("::error file="), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a-broken.yaml,line=3,title=cnpg-guard::"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn json_output_is_json_when_the_contract_is_unreadable() {
+    let out = guard(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--contract",
+            "does/not/exist.yaml",
+            "deploy/examples/good",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_of(&out);
+    assert!(
+        v["summary"]["error"].as_str().unwrap().contains("does/not/exist.yaml"),
+        "{v}"
+    );
+    assert!(stderr(&out).contains("does/not/exist.yaml"), "{}", stderr(&out));
+}
+
+#[test]
+fn deep_nesting_is_refused_in_under_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("deep.yaml", format!("a: {}", "[".repeat(200_000))),
+        ("deep.json", "[".repeat(200_000)),
+        (
+            "deep-closed.json",
+            format!("{}{}", "[".repeat(200_000), "]".repeat(200_000)),
+        ),
+        ("deep-map.yaml", "{a: ".repeat(100_000)),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, &text).unwrap();
+        let started = std::time::Instant::now();
+        let out = guard(&["check", file.to_str().unwrap()], None);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            stdout(&out).contains("nested deeper than 128 levels"),
+            "{name}: {}",
+            stdout(&out)
+        );
+        assert!(took < std::time::Duration::from_secs(1), "{name}: {took:?}");
+    }
+    // Stdin gets the same bound.
+    let started = std::time::Instant::now();
+    let out = guard(&["check", "-"], Some(&"[".repeat(200_000)));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn skipped_checks_are_grouped_and_reported_in_every_format() {
+    let input = (0..3)
+        .map(|i| {
+            format!("apiVersion: postgresql.cnpg.io/v1\nkind: Database\nmetadata: {{name: db{i}, namespace: databases}}\nspec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}}}\n")
+        })
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let out = guard(&["check", "-"], Some(&input));
+    let text = stdout(&out);
+    assert_eq!(text.matches("SKIP ").count(), 1, "{text}");
+    assert!(
+        text.contains(": 3 objects, e.g. <stdin>:1 Database databases/db0"),
+        "{text}"
+    );
+    let out = guard(&["check", "--verbose", "-"], Some(&input));
+    assert_eq!(stdout(&out).matches("SKIP ").count(), 3, "{}", stdout(&out));
+    let out = guard(&["check", "-o", "json", "-"], Some(&input));
+    let v = json_of(&out);
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "{v}");
+    assert_eq!(skipped[1]["name"], "db1");
+    assert_eq!(skipped[1]["line"], 6);
+    assert!(
+        skipped[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not among the checked files")
+    );
+    let out = guard(&["check", "-o", "github", "-"], Some(&input));
+    assert_eq!(
+        stdout(&out).matches("::notice title=cnpg-guard skipped").count(),
+        1,
+        "{}",
+        stdout(&out)
+    );
 }

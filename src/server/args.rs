@@ -103,4 +103,6 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Connect(#[from] crate::kube_client::ConnectError),
+    #[error(transparent)]
+    FactsFrom(#[from] crate::facts::FactsFromError),
 }

@@ -104,12 +104,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let facts: Arc<dyn Facts> = match (&live, &args.facts_from) {
         (Some(l), _) => l.clone(),
         (None, Some(path)) => {
-            let (facts, count, errors) =
-                OfflineFacts::from_manifests(path, &contract).map_err(std::io::Error::other)?;
-            for e in errors {
-                warn!(error = %e, "--facts-from: object ignored");
-            }
-            info!(path = %path.display(), documents = count, "offline facts loaded from manifests");
+            let (facts, count) = OfflineFacts::from_manifests(path, &contract)?;
+            info!(path = %path.display(), objects = count, "offline facts loaded from manifests");
             Arc::new(facts)
         }
         (None, None) => Arc::new(NoFacts),
