@@ -7,8 +7,10 @@ pub enum LogFormat {
 }
 
 /// Structured logs to stderr (stdout carries output and decision records).
-/// `RUST_LOG` overrides the default level (info).
+/// `RUST_LOG` overrides the default level (info). Text is coloured only
+/// when stderr is a terminal (not in a CI log or a file).
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -16,6 +18,6 @@ pub fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }
