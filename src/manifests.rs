@@ -284,7 +284,8 @@ fn document_lines(text: &str) -> Vec<usize> {
             content = None;
         } else if content.is_none() {
             let t = line.trim_start();
-            if !t.is_empty() && !t.starts_with('#') && !(explicit.is_none() && line.starts_with('%')) {
+            let directive = explicit.is_none() && line.starts_with('%');
+            if !(t.is_empty() || t.starts_with('#') || directive) {
                 content = Some(n);
             }
         }

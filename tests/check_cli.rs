@@ -519,3 +519,316 @@ fn skipped_checks_are_grouped_and_reported_in_every_format() {
         stdout(&out)
     );
 }
+
+/// The real binary with `envs` set, stdin closed, output collected.
+fn guard_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cnpg-guard")
+}
+
+#[test]
+fn start_up_errors_are_one_line_without_colour_and_name_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    let common = [
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--dev-cert-dir",
+        dev.to_str().unwrap(),
+    ];
+    let serve = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut args = vec!["serve"];
+        args.extend(common);
+        args.extend(extra);
+        guard_env(&args, envs)
+    };
+    let out = serve(
+        &["--log-format", "text"],
+        &[("CNPG_GUARD_CONTRACT", "/no/such/contract.yaml")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.matches("/no/such/contract.yaml").count(), 1, "{err}");
+    assert!(err.contains("CNPG_GUARD_CONTRACT: /no/such/contract.yaml"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in a non-terminal log: {err:?}");
+    let out = serve(&["--contract", "/no/such/contract.yaml"], &[]);
+    assert!(
+        stderr(&out).contains("--contract: /no/such/contract.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = serve(&["--facts-from", "/no/such/manifests"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--facts-from: /no/such/manifests"),
+        "{}",
+        stderr(&out)
+    );
+    // check names the variable too.
+    let out = guard_env(
+        &["check", "deploy/examples/good"],
+        &[("CNPG_GUARD_CONTRACT", "/no/such/contract.yaml")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error: CNPG_GUARD_CONTRACT: /no/such/contract.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn audit_says_what_is_missing_and_where_it_could_not_connect() {
+    let home = tempfile::tempdir().unwrap();
+    let out = guard_env(&["audit"], &[("HOME", home.path().to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no kubeconfig: set KUBECONFIG or pass --kubeconfig"),
+        "{}",
+        stderr(&out)
+    );
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let out = guard_env(&["audit", "--kubeconfig", kubeconfig.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("https://127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn certs_options_are_checked_and_add_sans() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = guard_env(&["certs", "--out", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--out") && stderr(&out).contains("must be a directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out_dir = dir.path().join("certs");
+    for bad in [["--service", "Cnpg_Guard"], ["--namespace", "a.b"]] {
+        let out = guard_env(&["certs", "--out", out_dir.to_str().unwrap(), bad[0], bad[1]], &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&out).contains("is not a DNS label"), "{}", stderr(&out));
+        assert!(!out_dir.exists());
+    }
+    let out = guard_env(
+        &[
+            "certs",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--ip",
+            "127.0.0.1",
+            "--ip",
+            "::1",
+            "--dns",
+            "guard.example.org",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pem = std::fs::read(out_dir.join("tls.crt")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let sans = format!(
+        "{:?}",
+        cert.subject_alternative_name().unwrap().unwrap().value.general_names
+    );
+    for want in [
+        "IPAddress([127, 0, 0, 1])",
+        "guard.example.org",
+        "cnpg-guard.cnpg-guard.svc",
+    ] {
+        assert!(sans.contains(want), "{want} not in {sans}");
+    }
+    let out = guard_env(&["certs", "--out", out_dir.to_str().unwrap(), "--ip", "localhost"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_options_are_refused_with_the_reason() {
+    for (args, reason) in [
+        (
+            ["--max-body-bytes", "1000"],
+            "below the minimum of 65536 bytes (64 KiB)",
+        ),
+        (["--max-body-bytes", "7MiB"], "not a number of bytes"),
+        (["--reload-interval", "0"], "0 is not in 1..=86400"),
+        (["--reload-interval", "5s"], "invalid digit"),
+        (["--listen", "8443"], "expected HOST:PORT"),
+        (["--service", "Guard"], "is not a DNS label"),
+    ] {
+        let out = guard_env(&["serve", args[0], args[1]], &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(reason), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn serve_listens_on_a_host_name_and_a_failed_start_keeps_the_dev_certificate() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args([
+            "serve",
+            "--listen",
+            "localhost:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+        ])
+        .args(["--dev-cert-dir", dev.to_str().unwrap()])
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening"))
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening.contains("listen="), "{listening}");
+    let ca = std::fs::read(dev.join("ca.crt")).unwrap();
+
+    // A second serve whose port is taken fails without touching that certificate.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = guard_env(
+        &[
+            "serve",
+            "--listen",
+            &addr,
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--dev-cert-dir",
+            dev.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(dev.join("ca.crt")).unwrap(),
+        ca,
+        "the running serve's CA was replaced"
+    );
+}
+
+fn read_doc(rel: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// The README's `serve` table has a row, with a description, for every flag
+/// `serve --help` shows.
+#[test]
+fn readme_lists_every_serve_flag() {
+    let help = stdout(&guard_env(&["serve", "--help"], &[]));
+    let readme = read_doc("README.md");
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let flags: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|f| !matches!(*f, "help" | "version"))
+        .collect();
+    assert!(flags.len() >= 20, "{help}");
+    for flag in flags {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("`--{flag}`")))
+            .unwrap_or_else(|| panic!("--{flag} is not in the README's serve table"));
+        let description = row.rsplit('|').nth(1).unwrap_or_default().trim();
+        assert!(description.len() > 10, "--{flag} has no description: {row}");
+    }
+}
+
+/// Commands in the READMEs' code blocks name only paths the repository has
+/// (or that a documented step writes first).
+#[test]
+fn docs_commands_name_paths_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["README.md", "deploy/README.md"] {
+        let text = read_doc(doc);
+        let mut in_block = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            for word in line.split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '=') {
+                let word = word.trim_end_matches(['.', ',', ')', ';', ':']);
+                let generated = word.contains("/certs") || word.starts_with("onboarding/");
+                if (word.starts_with("deploy/") || word.starts_with("tests/")) && !word.contains('<') && !generated {
+                    assert!(root.join(word).exists(), "{doc}: {word} does not exist: {line}");
+                }
+            }
+        }
+    }
+}
+
+/// deploy/README's pre-merge check of an onboarding, step by step.
+#[test]
+fn deploy_readme_pre_merge_check_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("onboarding/vergabe");
+    let readme = read_doc("deploy/README.md");
+    assert!(readme.contains("cnpg-guard check deploy/examples/good onboarding/vergabe"));
+    let o = guard_env(
+        &[
+            "onboard",
+            "--cluster",
+            "apps-pg",
+            "--namespace",
+            "vergabe-teilnahme",
+            "--role",
+            "vergabe",
+            "--database",
+            "vergabe_db",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = guard_env(&["check", "deploy/examples/good", out.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

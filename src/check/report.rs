@@ -94,7 +94,9 @@ fn at(file: &str, line: Option<usize>) -> String {
 
 /// Skipped checks grouped by rule, check and reason, in a stable order,
 /// each with the objects it was skipped for.
-fn grouped(report: &Report) -> BTreeMap<(&'static str, &str, &str), Vec<(&Checked, &Skipped)>> {
+type Groups<'a> = BTreeMap<(&'static str, &'a str, &'a str), Vec<(&'a Checked, &'a Skipped)>>;
+
+fn grouped(report: &Report) -> Groups<'_> {
     let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for c in &report.checked {
         for s in &c.decision.skipped {
