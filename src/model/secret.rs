@@ -22,17 +22,9 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// `data.KEY` or `stringData.KEY`: the field a message names; a key
-    /// with a dot in it is bracketed (`stringData[.pgpass]`), as labels are,
-    /// so the path reads one way.
+    /// `data.KEY` or `stringData.KEY`: the field a message names.
     pub fn field(&self) -> &str {
-        self.field.get_or_init(|| {
-            if self.key.contains('.') {
-                [self.section, "[", self.key, "]"].concat()
-            } else {
-                [self.section, ".", self.key].concat()
-            }
-        })
+        self.field.get_or_init(|| [self.section, ".", self.key].concat())
     }
 
     /// The value as text, when it is UTF-8.
@@ -238,13 +230,6 @@ mod tests {
                 field: OnceCell::new(),
             };
             assert_eq!(entry.field(), "data.k");
-            let dotted = Entry {
-                section: "stringData",
-                key: ".pgpass",
-                value: Cow::Borrowed(b""),
-                field: OnceCell::new(),
-            };
-            assert_eq!(dotted.field(), "stringData[.pgpass]");
             assert_eq!(entry.text().is_some(), text);
             assert_eq!(entry.text().is_some(), std::str::from_utf8(&value).is_ok());
         }
