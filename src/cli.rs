@@ -194,7 +194,9 @@ fn run_serve(args: crate::server::ServeArgs) -> i32 {
 }
 
 fn run_audit(args: AuditArgs) -> i32 {
-    init_logging(LogFormat::Text);
+    // The audit's own error line says what failed; kube's client would log
+    // the same failure once more.
+    crate::logging::init_logging_with(LogFormat::Text, "warn,kube_client=off");
     let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {

@@ -10,9 +10,14 @@ pub enum LogFormat {
 /// `RUST_LOG` overrides the default level (info). Text is coloured only
 /// when stderr is a terminal (not in a CI log or a file).
 pub fn init_logging(format: LogFormat) {
+    init_logging_with(format, "info");
+}
+
+/// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset.
+pub fn init_logging_with(format: LogFormat, default: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -616,6 +616,7 @@ fn audit_says_what_is_missing_and_where_it_could_not_connect() {
         "{}",
         stderr(&out)
     );
+    assert_eq!(stderr(&out).lines().count(), 1, "one line per error: {}", stderr(&out));
 }
 
 #[test]
