@@ -50,6 +50,13 @@ pub struct CheckArgs {
     /// Namespace assumed for namespaced objects that name none.
     #[arg(long, default_value = "default")]
     pub default_namespace: String,
+    /// Exit 0 when the input holds no Kubernetes object (by default that is
+    /// exit 2: an empty input is more often a failed command in a pipe).
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// List every skipped check (by default one line per reason, with a count).
+    #[arg(long, short)]
+    pub verbose: bool,
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
@@ -57,15 +64,22 @@ pub struct CheckArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CertsArgs {
-    /// Directory to write into (created if missing).
+    /// Directory to write into (created if missing; must not be a file).
     #[arg(long)]
     pub out: PathBuf,
-    /// The webhook Service's name.
-    #[arg(long, default_value = "cnpg-guard")]
+    /// The webhook Service's name (a DNS label).
+    #[arg(long, default_value = "cnpg-guard", value_parser = crate::server::dns_label)]
     pub service: String,
-    /// The webhook Service's namespace.
-    #[arg(long, default_value = "cnpg-guard")]
+    /// The webhook Service's namespace (a DNS label).
+    #[arg(long, default_value = "cnpg-guard", value_parser = crate::server::dns_label)]
     pub namespace: String,
+    /// An extra IP address SAN, for a webhook registered by URL (e.g.
+    /// https://127.0.0.1:8443); repeatable.
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<std::net::IpAddr>,
+    /// An extra DNS name SAN (e.g. a host name a webhook URL names); repeatable.
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns_names: Vec<String>,
     /// Validity in days.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
@@ -119,7 +133,7 @@ pub fn run(cli: Cli) -> i32 {
                 0
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                print_error(&e.to_string());
                 2
             }
         },
@@ -130,26 +144,31 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// `error: ` before each line of an error (a contract's errors come all at once).
+fn print_error(e: &str) {
+    for line in e.lines() {
+        eprintln!("error: {line}");
+    }
+}
+
 fn run_check(args: CheckArgs) -> i32 {
-    let contract = match contract::load(args.contract.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
+    let report = match contract::load(args.contract.as_deref()) {
+        Ok(contract) => {
+            let inputs = crate::manifests::read_all(&args.paths);
+            check::check(inputs, &contract, &args.default_namespace, args.allow_empty)
         }
+        Err(e) => check::Report::failed(format!(
+            "{}: {e}",
+            crate::server::contract_source(args.contract.as_deref())
+        )),
     };
-    let documents = match crate::manifests::read_all(&args.paths) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let report = check::check(documents, &contract, &args.default_namespace);
-    print!("{}", check::render(&report, args.output));
-    if args.output == Format::Json {
-        for e in &report.errors {
-            eprintln!("error: {e}");
+    print!("{}", check::render(&report, args.output, args.verbose));
+    if let Some(e) = &report.error {
+        print_error(e);
+    }
+    if args.output != Format::Text {
+        for u in &report.unreadable {
+            eprintln!("error: {u}");
         }
     }
     report.exit_code()
@@ -166,20 +185,25 @@ fn run_serve(args: crate::server::ServeArgs) -> i32 {
     };
     match runtime.block_on(crate::server::run(args)) {
         Ok(()) => 0,
+        // One line, in the chosen log format (the log goes to stderr).
         Err(e) => {
             tracing::error!(error = %e, "serve failed");
-            eprintln!("error: {e}");
             1
         }
     }
 }
 
 fn run_audit(args: AuditArgs) -> i32 {
-    init_logging(LogFormat::Text);
+    // The audit's own error line says what failed; kube's client would log
+    // the same failure once more.
+    crate::logging::init_logging_with(LogFormat::Text, "warn,kube_client=off");
     let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(&format!(
+                "{}: {e}",
+                crate::server::contract_source(args.contract.as_deref())
+            ));
             return 2;
         }
     };
@@ -191,11 +215,16 @@ fn run_audit(args: AuditArgs) -> i32 {
         }
     };
     let inventory = runtime.block_on(async {
-        let client = crate::kube_client::connect(args.kubeconfig.as_deref(), true)
+        use crate::audit::AuditError;
+        let config = crate::kube_client::config(args.kubeconfig.as_deref(), true)
             .await
-            .map_err(|e| crate::audit::AuditError::Connect(e.to_string()))?
-            .ok_or_else(|| crate::audit::AuditError::Connect("no kubeconfig and not in a cluster".into()))?;
-        crate::audit::inventory(&client, &contract, true).await
+            .map_err(|e| AuditError::Connect(e.to_string()))?
+            .ok_or_else(|| AuditError::Connect("no kubeconfig: set KUBECONFIG or pass --kubeconfig".into()))?;
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| AuditError::Connect(format!("{server}: {e}")))?;
+        crate::audit::inventory(&client, &contract, true)
+            .await
+            .map_err(|e| AuditError::Connect(format!("the API server at {server}: {e}")))
     });
     let inventory = match inventory {
         Ok(i) => i,
@@ -219,9 +248,18 @@ fn run_audit(args: AuditArgs) -> i32 {
 fn write_certs(args: &CertsArgs) -> Result<(), std::io::Error> {
     use crate::server::tls;
     use base64::Engine;
-    let names = tls::service_names(&args.service, &args.namespace);
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "--out {}: must be a directory (ca.crt, tls.crt, tls.key, ... are written into it), not a file",
+            args.out.display()
+        )));
+    }
+    let mut names = tls::service_names(&args.service, &args.namespace);
+    names.extend(args.dns_names.iter().cloned());
+    names.extend(args.ips.iter().map(ToString::to_string));
     let issued = tls::issue(&names, args.days).map_err(std::io::Error::other)?;
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| std::io::Error::other(format!("--out {}: {e}", args.out.display())))?;
     let bundle = base64::engine::general_purpose::STANDARD.encode(issued.ca_pem.as_bytes());
     let ca = args.out.join("ca.crt");
     let mut patch = format!(

@@ -24,6 +24,15 @@ pub enum ConnectError {
 /// when `infer` is set, whatever `$KUBECONFIG` / `~/.kube/config` say.
 /// `Ok(None)` means: no cluster to talk to (offline).
 pub async fn connect(kubeconfig: Option<&Path>, infer: bool) -> Result<Option<Client>, ConnectError> {
+    match config(kubeconfig, infer).await? {
+        Some(config) => Ok(Some(Client::try_from(config)?)),
+        None => Ok(None),
+    }
+}
+
+/// The client configuration [`connect`] uses (its `cluster_url` names the
+/// API server in errors).
+pub async fn config(kubeconfig: Option<&Path>, infer: bool) -> Result<Option<Config>, ConnectError> {
     let config = if let Some(path) = kubeconfig {
         let kc = Kubeconfig::read_from(path).map_err(|source| ConnectError::Kubeconfig {
             path: path.display().to_string(),
@@ -35,9 +44,14 @@ pub async fn connect(kubeconfig: Option<&Path>, infer: bool) -> Result<Option<Cl
     } else if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
         Config::incluster().map_err(|e| ConnectError::Config(e.to_string()))?
     } else if infer {
+        let named = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+        let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube/config"));
+        if !named && !home.is_some_and(|p| p.exists()) {
+            return Ok(None);
+        }
         Config::infer().await.map_err(|e| ConnectError::Config(e.to_string()))?
     } else {
         return Ok(None);
     };
-    Ok(Some(Client::try_from(config)?))
+    Ok(Some(config))
 }

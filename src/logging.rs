@@ -7,15 +7,22 @@ pub enum LogFormat {
 }
 
 /// Structured logs to stderr (stdout carries output and decision records).
-/// `RUST_LOG` overrides the default level (info).
+/// `RUST_LOG` overrides the default level (info). Text is coloured only
+/// when stderr is a terminal (not in a CI log or a file).
 pub fn init_logging(format: LogFormat) {
+    init_logging_with(format, "info");
+}
+
+/// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset.
+pub fn init_logging_with(format: LogFormat, default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }

@@ -38,7 +38,8 @@ fn the_seeds_own_manifests_pass() {
 fn the_bad_examples_break_every_rule() {
     let out = guard(&["check", "--output", "json", "deploy/examples/bad"], None);
     assert_eq!(out.status.code(), Some(1));
-    let items: Vec<Value> = serde_json::from_slice(&out.stdout).expect("one JSON array");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let items = report["findings"].as_array().expect("findings");
     for rule in [
         "cluster-identity",
         "role-registered",
@@ -55,9 +56,10 @@ fn the_bad_examples_break_every_rule() {
             "no denial of {rule}"
         );
     }
-    for item in &items {
+    for item in items {
         for key in [
             "file",
+            "line",
             "apiVersion",
             "kind",
             "namespace",
@@ -103,7 +105,7 @@ just: a value
     let text = stdout(&out);
     assert!(
         text.contains(
-            "DENY <stdin>: [client-label-registered] Namespace shop: metadata.labels[railiance.io/postgres-client]"
+            "DENY <stdin>:1: [client-label-registered] Namespace shop: metadata.labels[railiance.io/postgres-client]"
         ),
         "{text}"
     );
@@ -123,7 +125,7 @@ fn warn_mode_prints_but_passes() {
         "{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}}";
     let out = guard(&["check", "--contract", contract.to_str().unwrap(), "-"], Some(input));
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("WARN <stdin>: [client-label-registered]"));
+    assert!(stdout(&out).contains("WARN <stdin>:1: [client-label-registered]"));
 }
 
 #[test]
@@ -139,7 +141,7 @@ fn github_annotations() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains("::error file=deploy/examples/bad/client-label-registered.yaml,title=cnpg-guard client-label-registered::[client-label-registered]"),
+        text.contains("::error file=deploy/examples/bad/client-label-registered.yaml,line=3,title=cnpg-guard client-label-registered::[client-label-registered]"),
         "{text}"
     );
 }
@@ -159,7 +161,8 @@ fn unreadable_input_and_contract_exit_2() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("c.yaml:4: sharedClusters[0].name"), "{err}");
+    assert!(err.contains("c.yaml:4:9: sharedClusters[0].name"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error: ")).count(), 2, "{err}");
     // A covered kind that does not decode is an input error, not a verdict.
     let out = guard(
         &["check", "-"],
@@ -184,6 +187,24 @@ fn contract_validate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.yaml:9:") && err.contains("sharedClusters[0].consumers[0].databases"),
+        "{err}"
+    );
+    // Semantic errors: every one at once, each at its value's line and column.
+    std::fs::write(&bad, "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {namespace: a, role: shop, databases: [a]}\n  - {namespace: b, role: shop, databases: [postgres]}\n").unwrap();
+    let out = guard(&["contract", "validate", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: ")
+            && lines[0].contains("broken.yaml:8:26: sharedClusters[0].consumers[1].role: role \"shop\""),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains(
+            "broken.yaml:8:44: sharedClusters[0].consumers[1].databases[0]: database \"postgres\" is reserved"
+        ),
         "{err}"
     );
 }
@@ -222,4 +243,599 @@ fn no_secret_value_in_any_output() {
         assert!(!all.contains(CANARY), "{format} output leaks the canary:\n{all}");
         assert!(all.contains("bootstrap-secret-confined"), "{all}");
     }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> Value {
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)));
+    for key in ["findings", "skipped", "unreadable"] {
+        assert!(v[key].is_array(), "{key} missing: {v}");
+    }
+    assert!(v["summary"].is_object(), "summary missing: {v}");
+    v
+}
+
+/// base64 of `text`, wrapped every `width` characters as kustomize and
+/// `kubectl create secret -o yaml` write long values.
+fn wrapped_base64(text: &str, width: usize, eol: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+    b64.as_bytes()
+        .chunks(width)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(eol)
+}
+
+#[test]
+fn wrapped_base64_in_secret_data_decodes_as_kubernetes_decodes_it() {
+    let password = "a-rather-long-bootstrap-password-that-wraps-over-lines";
+    for eol in ["\n", "\r\n"] {
+        let b64 = wrapped_base64(password, 16, eol)
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
+        let input = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: apps-pg-credentials, namespace: databases}}\ndata:\n  username: YXBwc19hZG1pbg==\n  password: \"{b64}\"\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: copy, namespace: shop}}\ndata:\n  pw: \"{b64}\"\n"
+        );
+        let out = guard(&["check", "-"], Some(&input));
+        let text = stdout(&out);
+        // Both decode; the copy is found because the bootstrap password was read.
+        assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+        assert!(
+            text.contains("DENY <stdin>:8: [bootstrap-secret-confined] Secret shop/copy"),
+            "{text}"
+        );
+        assert!(!text.contains(password), "{text}");
+    }
+    // A literal block wraps the value over real lines, as kustomize writes it.
+    let input = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: tls, namespace: shop}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: |\n    {}\n",
+        wrapped_base64(&"-----BEGIN CERTIFICATE-----\n".repeat(8), 76, "\n    ")
+    );
+    let out = guard(&["check", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    // Not base64 at all is still unreadable, without echoing the value.
+    let out = guard(
+        &["check", "-"],
+        Some("{apiVersion: v1, kind: Secret, metadata: {name: x, namespace: shop}, data: {pw: 'no t\\nbase64'}}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout(&out).contains("no t"), "{}", stdout(&out));
+}
+
+#[test]
+fn serve_facts_from_reads_a_wrapped_bootstrap_secret() {
+    use cnpg_guard::facts::{Fact, Facts, OfflineFacts};
+    let dir = tempfile::tempdir().unwrap();
+    let b64 = wrapped_base64("wrapped-bootstrap-password-0123456789", 8, "\n    ");
+    std::fs::write(
+        dir.path().join("secret.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: apps-pg-credentials, namespace: databases}}\ndata:\n  password: |\n    {b64}\n"
+        ),
+    )
+    .unwrap();
+    let contract = cnpg_guard::contract::Contract::embedded().unwrap();
+    let (facts, objects) = OfflineFacts::from_manifests(dir.path(), &contract).unwrap();
+    assert_eq!(objects, 1);
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    assert!(matches!(
+        facts.is_bootstrap_password(apps, b"wrapped-bootstrap-password-0123456789"),
+        Fact::Known(true)
+    ));
+    // Anything unreadable in --facts-from stops the start instead of switching a check off.
+    std::fs::write(dir.path().join("broken.yaml"), "a: [unclosed").unwrap();
+    let e = OfflineFacts::from_manifests(dir.path(), &contract)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("--facts-from: ") && e.contains("broken.yaml:"), "{e}");
+}
+
+#[test]
+fn duplicate_keys_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ns.yaml");
+    // The client label hides behind a second `labels:` key: kubectl refuses this.
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {railiance.io/postgres-client: apps-pg}\n  labels: {team: shop}\n",
+    )
+    .unwrap();
+    let out = guard(&["check", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let expected = format!(
+        "ERROR {}:6: metadata: mapping key \"labels\" already defined (duplicate key)",
+        file.display()
+    );
+    assert!(stdout(&out).contains(&expected), "{}", stdout(&out));
+    let out = guard(&["check", "-o", "json", file.to_str().unwrap()], None);
+    let json = json_of(&out);
+    assert_eq!(json["unreadable"][0]["line"], 6);
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let out = guard(
+        &["check", "-"],
+        Some("\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("1 objects, 0 denied"), "{}", stdout(&out));
+}
+
+#[test]
+fn no_objects_is_exit_2_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_file = dir.path().join("empty.yaml");
+    std::fs::write(&empty_file, "# nothing rendered\n").unwrap();
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    for (args, input) in [
+        (vec!["check", empty_file.to_str().unwrap()], None),
+        (vec!["check", empty_dir.to_str().unwrap()], None),
+        (vec!["check", "-"], Some("")),
+        (vec!["check", "-"], Some("just: a value\n")),
+    ] {
+        let out = guard(&args, input);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("no Kubernetes objects found"), "{}", stderr(&out));
+        let mut allowed = args.clone();
+        allowed.insert(1, "--allow-empty");
+        let out = guard(&allowed, input);
+        assert_eq!(out.status.code(), Some(0), "{allowed:?}: {}", stderr(&out));
+        let mut json = args.clone();
+        json.extend(["-o", "json"]);
+        let out = guard(&json, input);
+        assert_eq!(out.status.code(), Some(2));
+        let v = json_of(&out);
+        assert!(
+            v["summary"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("no Kubernetes objects found"),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn a_syntax_error_hides_no_verdict_on_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-broken.yaml"), "apiVersion: v1\nkind: [unclosed\n").unwrap();
+    std::fs::write(
+        dir.path().join("b-label.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n",
+    )
+    .unwrap();
+    let out = guard(&["check", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("a-broken.yaml:3: "), "{text}");
+    assert!(text.contains("b-label.yaml:1: [client-label-registered]"), "{text}");
+    let out = guard(&["check", "-o", "json", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_of(&out);
+    assert_eq!(v["findings"][0]["rule"], "client-label-registered", "{v}");
+    assert_eq!(v["findings"][0]["line"], 1, "{v}");
+    assert!(
+        v["unreadable"][0]["file"].as_str().unwrap().ends_with("a-broken.yaml"),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["exitCode"], 2);
+    let out = guard(&["check", "-o", "github", dir.path().to_str().unwrap()], None);
+    assert!(stdout(&out).contains("::error file="), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a-broken.yaml,line=3,title=cnpg-guard::"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn json_output_is_json_when_the_contract_is_unreadable() {
+    let out = guard(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--contract",
+            "does/not/exist.yaml",
+            "deploy/examples/good",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_of(&out);
+    assert!(
+        v["summary"]["error"].as_str().unwrap().contains("does/not/exist.yaml"),
+        "{v}"
+    );
+    assert!(stderr(&out).contains("does/not/exist.yaml"), "{}", stderr(&out));
+}
+
+#[test]
+fn deep_nesting_is_refused_in_under_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("deep.yaml", format!("a: {}", "[".repeat(200_000))),
+        ("deep.json", "[".repeat(200_000)),
+        (
+            "deep-closed.json",
+            format!("{}{}", "[".repeat(200_000), "]".repeat(200_000)),
+        ),
+        ("deep-map.yaml", "{a: ".repeat(100_000)),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, &text).unwrap();
+        let started = std::time::Instant::now();
+        let out = guard(&["check", file.to_str().unwrap()], None);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            stdout(&out).contains("nested deeper than 128 levels"),
+            "{name}: {}",
+            stdout(&out)
+        );
+        assert!(took < std::time::Duration::from_secs(1), "{name}: {took:?}");
+    }
+    // Stdin gets the same bound.
+    let started = std::time::Instant::now();
+    let out = guard(&["check", "-"], Some(&"[".repeat(200_000)));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
+fn skipped_checks_are_grouped_and_reported_in_every_format() {
+    let input = (0..3)
+        .map(|i| {
+            format!("apiVersion: postgresql.cnpg.io/v1\nkind: Database\nmetadata: {{name: db{i}, namespace: databases}}\nspec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}}}\n")
+        })
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let out = guard(&["check", "-"], Some(&input));
+    let text = stdout(&out);
+    assert_eq!(text.matches("SKIP ").count(), 1, "{text}");
+    assert!(
+        text.contains(": 3 objects, e.g. <stdin>:1 Database databases/db0"),
+        "{text}"
+    );
+    let out = guard(&["check", "--verbose", "-"], Some(&input));
+    assert_eq!(stdout(&out).matches("SKIP ").count(), 3, "{}", stdout(&out));
+    let out = guard(&["check", "-o", "json", "-"], Some(&input));
+    let v = json_of(&out);
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "{v}");
+    assert_eq!(skipped[1]["name"], "db1");
+    assert_eq!(skipped[1]["line"], 6);
+    assert!(
+        skipped[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not among the checked files")
+    );
+    let out = guard(&["check", "-o", "github", "-"], Some(&input));
+    assert_eq!(
+        stdout(&out).matches("::notice title=cnpg-guard skipped").count(),
+        1,
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// The real binary with `envs` set, stdin closed, output collected.
+fn guard_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cnpg-guard")
+}
+
+#[test]
+fn start_up_errors_are_one_line_without_colour_and_name_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    let common = [
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--dev-cert-dir",
+        dev.to_str().unwrap(),
+    ];
+    let serve = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut args = vec!["serve"];
+        args.extend(common);
+        args.extend(extra);
+        guard_env(&args, envs)
+    };
+    let out = serve(
+        &["--log-format", "text"],
+        &[("CNPG_GUARD_CONTRACT", "/no/such/contract.yaml")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.matches("/no/such/contract.yaml").count(), 1, "{err}");
+    assert!(err.contains("CNPG_GUARD_CONTRACT: /no/such/contract.yaml"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in a non-terminal log: {err:?}");
+    let out = serve(&["--contract", "/no/such/contract.yaml"], &[]);
+    assert!(
+        stderr(&out).contains("--contract: /no/such/contract.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = serve(&["--facts-from", "/no/such/manifests"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--facts-from: /no/such/manifests"),
+        "{}",
+        stderr(&out)
+    );
+    // check names the variable too.
+    let out = guard_env(
+        &["check", "deploy/examples/good"],
+        &[("CNPG_GUARD_CONTRACT", "/no/such/contract.yaml")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error: CNPG_GUARD_CONTRACT: /no/such/contract.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn audit_says_what_is_missing_and_where_it_could_not_connect() {
+    let home = tempfile::tempdir().unwrap();
+    let out = guard_env(&["audit"], &[("HOME", home.path().to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no kubeconfig: set KUBECONFIG or pass --kubeconfig"),
+        "{}",
+        stderr(&out)
+    );
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let out = guard_env(&["audit", "--kubeconfig", kubeconfig.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("https://127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "one line per error: {}", stderr(&out));
+}
+
+#[test]
+fn certs_options_are_checked_and_add_sans() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = guard_env(&["certs", "--out", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--out") && stderr(&out).contains("must be a directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out_dir = dir.path().join("certs");
+    for bad in [["--service", "Cnpg_Guard"], ["--namespace", "a.b"]] {
+        let out = guard_env(&["certs", "--out", out_dir.to_str().unwrap(), bad[0], bad[1]], &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&out).contains("is not a DNS label"), "{}", stderr(&out));
+        assert!(!out_dir.exists());
+    }
+    let out = guard_env(
+        &[
+            "certs",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--ip",
+            "127.0.0.1",
+            "--ip",
+            "::1",
+            "--dns",
+            "guard.example.org",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pem = std::fs::read(out_dir.join("tls.crt")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let sans = format!(
+        "{:?}",
+        cert.subject_alternative_name().unwrap().unwrap().value.general_names
+    );
+    for want in [
+        "IPAddress([127, 0, 0, 1])",
+        "guard.example.org",
+        "cnpg-guard.cnpg-guard.svc",
+    ] {
+        assert!(sans.contains(want), "{want} not in {sans}");
+    }
+    let out = guard_env(&["certs", "--out", out_dir.to_str().unwrap(), "--ip", "localhost"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_options_are_refused_with_the_reason() {
+    for (args, reason) in [
+        (
+            ["--max-body-bytes", "1000"],
+            "below the minimum of 65536 bytes (64 KiB)",
+        ),
+        (["--max-body-bytes", "7MiB"], "not a number of bytes"),
+        (["--reload-interval", "0"], "0 is not in 1..=86400"),
+        (["--reload-interval", "5s"], "invalid digit"),
+        (["--listen", "8443"], "expected HOST:PORT"),
+        (["--service", "Guard"], "is not a DNS label"),
+    ] {
+        let out = guard_env(&["serve", args[0], args[1]], &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(reason), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn serve_listens_on_a_host_name_and_a_failed_start_keeps_the_dev_certificate() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args([
+            "serve",
+            "--listen",
+            "localhost:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+        ])
+        .args(["--dev-cert-dir", dev.to_str().unwrap()])
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening"))
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening.contains("listen="), "{listening}");
+    let ca = std::fs::read(dev.join("ca.crt")).unwrap();
+
+    // A second serve whose port is taken fails without touching that certificate.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = guard_env(
+        &[
+            "serve",
+            "--listen",
+            &addr,
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--dev-cert-dir",
+            dev.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(dev.join("ca.crt")).unwrap(),
+        ca,
+        "the running serve's CA was replaced"
+    );
+}
+
+fn read_doc(rel: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// The README's `serve` table has a row, with a description, for every flag
+/// `serve --help` shows.
+#[test]
+fn readme_lists_every_serve_flag() {
+    let help = stdout(&guard_env(&["serve", "--help"], &[]));
+    let readme = read_doc("README.md");
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let flags: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|f| !matches!(*f, "help" | "version"))
+        .collect();
+    assert!(flags.len() >= 20, "{help}");
+    for flag in flags {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("`--{flag}`")))
+            .unwrap_or_else(|| panic!("--{flag} is not in the README's serve table"));
+        let description = row.rsplit('|').nth(1).unwrap_or_default().trim();
+        assert!(description.len() > 10, "--{flag} has no description: {row}");
+    }
+}
+
+/// Commands in the READMEs' code blocks name only paths the repository has
+/// (or that a documented step writes first).
+#[test]
+fn docs_commands_name_paths_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["README.md", "deploy/README.md"] {
+        let text = read_doc(doc);
+        let mut in_block = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            for word in line.split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '=') {
+                let word = word.trim_end_matches(['.', ',', ')', ';', ':']);
+                let generated = word.contains("/certs") || word.starts_with("onboarding/");
+                if (word.starts_with("deploy/") || word.starts_with("tests/")) && !word.contains('<') && !generated {
+                    assert!(root.join(word).exists(), "{doc}: {word} does not exist: {line}");
+                }
+            }
+        }
+    }
+}
+
+/// deploy/README's pre-merge check of an onboarding, step by step.
+#[test]
+fn deploy_readme_pre_merge_check_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("onboarding/vergabe");
+    let readme = read_doc("deploy/README.md");
+    assert!(readme.contains("cnpg-guard check deploy/examples/good onboarding/vergabe"));
+    let o = guard_env(
+        &[
+            "onboard",
+            "--cluster",
+            "apps-pg",
+            "--namespace",
+            "vergabe-teilnahme",
+            "--role",
+            "vergabe",
+            "--database",
+            "vergabe_db",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = guard_env(&["check", "deploy/examples/good", out.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }

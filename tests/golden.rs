@@ -65,8 +65,7 @@ fn outputs(body: &[u8], contract: &Contract, facts: &dyn Facts) -> Value {
 #[test]
 fn answers_and_records_equal_the_recorded_ones() {
     let contract = Contract::embedded().unwrap();
-    let (facts, _, errors) = OfflineFacts::from_manifests(&root().join("deploy/examples/good"), &contract).unwrap();
-    assert!(errors.is_empty(), "{errors:?}");
+    let (facts, _) = OfflineFacts::from_manifests(&root().join("deploy/examples/good"), &contract).unwrap();
     let dir = root().join("tests/fixtures/golden");
     let write = std::env::var_os("GOLDEN_WRITE").is_some();
     let mut compared = 0;

@@ -387,9 +387,11 @@ async fn audit_lists_and_reports_in_all_formats() {
         "{text}"
     );
 
-    let items: Vec<Value> = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
+    let json: Value = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
     assert!(
-        items
+        json["findings"]
+            .as_array()
+            .unwrap()
             .iter()
             .any(|i| i["rule"] == "owner-registered" && i["name"] == "rogue" && i["field"] == "spec.owner")
     );
@@ -447,9 +449,11 @@ async fn audit_reports_missing_protected_policies() {
         "{text}"
     );
     assert!(!text.contains("allow-egress-kube-api-apps-pg: (object)"), "{text}");
-    let items: Vec<Value> = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
+    let json: Value = serde_json::from_str(&audit::render(&report, &notes, AuditFormat::Json)).unwrap();
     assert!(
-        items
+        json["findings"]
+            .as_array()
+            .unwrap()
             .iter()
             .any(|i| i["rule"] == "network-posture" && i["name"] == "default-deny-all" && i["disposition"] == "denied")
     );

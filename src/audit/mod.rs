@@ -85,6 +85,7 @@ fn push<K: Serialize>(docs: &mut Vec<Document>, objects: Vec<K>) {
         if let Ok(value) = serde_json::to_value(&o) {
             docs.push(Document {
                 file: "cluster".into(),
+                line: None,
                 value,
             });
         }
@@ -210,7 +211,11 @@ pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool)
 /// Judges an inventory with the shared pipeline, and reports the
 /// protected objects that are missing from it.
 pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
-    let mut report = check::check(inventory.documents, contract, "default");
+    let inputs = check::Inputs {
+        documents: inventory.documents,
+        unreadable: Vec::new(),
+    };
+    let mut report = check::check(inputs, contract, "default", true);
     let present: HashSet<(Kind, &str, &str)> = report
         .checked
         .iter()
@@ -222,6 +227,7 @@ pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>)
         let (kind, namespace, name) = (violation.kind, namespace.to_owned(), name.to_owned());
         report.checked.push(Checked {
             file: "cluster (missing)".into(),
+            line: None,
             kind,
             namespace,
             name,
@@ -235,13 +241,13 @@ pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>)
 pub fn render(report: &Report, notes: &[String], format: AuditFormat) -> String {
     match format {
         AuditFormat::Text => {
-            let mut out = check::render(report, Format::Text);
+            let mut out = check::render(report, Format::Text, false);
             for n in notes {
                 out.push_str(&format!("NOTE {n}\n"));
             }
             out
         }
-        AuditFormat::Json => check::render(report, Format::Json),
+        AuditFormat::Json => check::render(report, Format::Json, false),
         AuditFormat::Policyreport => policy_reports(report),
     }
 }

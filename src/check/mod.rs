@@ -6,7 +6,7 @@
 
 mod report;
 
-pub use crate::manifests::{Document, InputError};
+pub use crate::manifests::{Document, InputError, Inputs, Unreadable};
 pub use report::{Format, render};
 
 use crate::contract::Contract;
@@ -15,10 +15,16 @@ use crate::facts::OfflineFacts;
 use crate::manifests;
 use crate::model::{Kind, Review};
 
+/// What `check` says when the input holds no Kubernetes object at all
+/// (an empty file or directory, an empty stdin from a failed command).
+pub const NO_OBJECTS: &str = "no Kubernetes objects found in the input (an empty file, directory or stdin?); pass --allow-empty if that is expected";
+
 /// One checked object and its verdict.
 #[derive(Debug)]
 pub struct Checked {
     pub file: String,
+    /// The line where the object's document starts, where known.
+    pub line: Option<usize>,
     pub kind: Kind,
     pub namespace: String,
     pub name: String,
@@ -31,11 +37,22 @@ pub struct Report {
     pub checked: Vec<Checked>,
     /// Documents that are not Kubernetes objects, or of kinds not covered.
     pub skipped_documents: usize,
-    /// Objects of covered kinds that cannot be read (exit 2).
-    pub errors: Vec<String>,
+    /// Inputs and objects of covered kinds that cannot be read (exit 2).
+    pub unreadable: Vec<Unreadable>,
+    /// Why nothing could be checked at all (the contract cannot be read,
+    /// no object in the input): exit 2.
+    pub error: Option<String>,
 }
 
 impl Report {
+    /// A report of a check that could not run.
+    pub fn failed(error: String) -> Self {
+        Report {
+            error: Some(error),
+            ..Report::default()
+        }
+    }
+
     pub fn denied(&self) -> usize {
         self.checked.iter().filter(|c| !c.decision.allowed).count()
     }
@@ -47,9 +64,13 @@ impl Report {
             .count()
     }
 
-    /// 0: nothing denied; 1: something denied; 2: something unreadable.
+    pub fn skipped_checks(&self) -> usize {
+        self.checked.iter().map(|c| c.decision.skipped.len()).sum()
+    }
+
+    /// 2: something unreadable or nothing checked; 1: something denied; 0: otherwise.
     pub fn exit_code(&self) -> i32 {
-        if !self.errors.is_empty() {
+        if self.error.is_some() || !self.unreadable.is_empty() {
             2
         } else if self.denied() > 0 {
             1
@@ -59,26 +80,34 @@ impl Report {
     }
 }
 
-/// Checks `documents` against `contract`. Namespaced objects without a
-/// namespace are taken to be in `default_namespace`, as kubectl would.
-pub fn check(documents: Vec<Document>, contract: &Contract, default_namespace: &str) -> Report {
-    let decoded = manifests::decode(documents, default_namespace);
+/// Checks the documents read from the inputs against `contract`; inputs
+/// that could not be read are reported and the rest is checked all the
+/// same. Namespaced objects without a namespace are taken to be in
+/// `default_namespace`, as kubectl would. Without any Kubernetes object in
+/// the input the report carries [`NO_OBJECTS`] unless `allow_empty`.
+pub fn check(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool) -> Report {
+    let no_objects = inputs.unreadable.is_empty() && inputs.object_count() == 0 && !allow_empty;
+    let mut unreadable: Vec<Unreadable> = inputs.unreadable.iter().map(Unreadable::from).collect();
+    let decoded = manifests::decode(inputs.documents, default_namespace);
+    unreadable.extend(decoded.errors);
     let mut report = Report {
         skipped_documents: decoded.skipped,
-        errors: decoded.errors,
+        unreadable,
+        error: no_objects.then(|| NO_OBJECTS.to_owned()),
         ..Report::default()
     };
     let objects = decoded.objects;
-    let facts = OfflineFacts::from_objects(contract, objects.iter().map(|(_, ns, _, o)| (ns.as_str(), o)));
-    for (file, namespace, name, object) in objects {
-        let kind = object.kind();
-        let review = Review::create(object, namespace.clone(), name.clone());
+    let facts = OfflineFacts::from_objects(contract, objects.iter().map(|o| (o.namespace.as_str(), &o.object)));
+    for located in objects {
+        let kind = located.object.kind();
+        let review = Review::create(located.object, located.namespace.clone(), located.name.clone());
         let decision = decide(&review, contract, &facts);
         report.checked.push(Checked {
-            file,
+            file: located.file,
+            line: located.line,
             kind,
-            namespace,
-            name,
+            namespace: located.namespace,
+            name: located.name,
             decision,
         });
     }

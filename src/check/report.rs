@@ -1,12 +1,14 @@
 //! Printing a check report: text for people, JSON for tools, GitHub
 //! workflow commands for pull-request annotations.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::Report;
+use super::{Checked, Report};
 use crate::decision::Disposition;
+use crate::rules::Skipped;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -15,10 +17,20 @@ pub enum Format {
     Github,
 }
 
+/// `--output json`: always one object, also when the check could not run.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    skipped: Vec<JsonSkipped<'a>>,
+    unreadable: Vec<JsonUnreadable<'a>>,
+    summary: JsonSummary<'a>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonItem<'a> {
+struct JsonFinding<'a> {
     file: &'a str,
+    line: Option<usize>,
     api_version: &'static str,
     kind: &'static str,
     namespace: &'a str,
@@ -30,6 +42,40 @@ struct JsonItem<'a> {
     message: String,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSkipped<'a> {
+    file: &'a str,
+    line: Option<usize>,
+    api_version: &'static str,
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+    rule: &'static str,
+    check: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonUnreadable<'a> {
+    file: &'a str,
+    line: Option<usize>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSummary<'a> {
+    objects: usize,
+    denied: usize,
+    warned: usize,
+    skipped_documents: usize,
+    skipped_checks: usize,
+    unreadable: usize,
+    error: Option<&'a str>,
+    exit_code: i32,
+}
+
 fn tag(d: Disposition) -> &'static str {
     match d {
         Disposition::Denied => "DENY",
@@ -38,17 +84,48 @@ fn tag(d: Disposition) -> &'static str {
     }
 }
 
-/// Renders `report`; text and github end with a summary line.
-pub fn render(report: &Report, format: Format) -> String {
+/// `file:line`, or `file` where the line is not known.
+fn at(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_owned(),
+    }
+}
+
+/// Skipped checks grouped by rule, check and reason, in a stable order,
+/// each with the objects it was skipped for.
+type Groups<'a> = BTreeMap<(&'static str, &'a str, &'a str), Vec<(&'a Checked, &'a Skipped)>>;
+
+fn grouped(report: &Report) -> Groups<'_> {
+    let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for c in &report.checked {
+        for s in &c.decision.skipped {
+            groups
+                .entry((s.rule.as_str(), s.check.as_str(), s.reason.as_str()))
+                .or_default()
+                .push((c, s));
+        }
+    }
+    groups
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Renders `report`; text and github end with a summary line. With
+/// `verbose`, every skipped check is listed, not one line per reason.
+pub fn render(report: &Report, format: Format, verbose: bool) -> String {
     let mut out = String::new();
     match format {
         Format::Json => {
-            let items: Vec<JsonItem<'_>> = report
+            let findings = report
                 .checked
                 .iter()
                 .flat_map(|c| {
-                    c.decision.findings.iter().map(move |f| JsonItem {
+                    c.decision.findings.iter().map(move |f| JsonFinding {
                         file: &c.file,
+                        line: c.line,
                         api_version: c.kind.api_version(),
                         kind: c.kind.as_str(),
                         namespace: &c.namespace,
@@ -61,27 +138,97 @@ pub fn render(report: &Report, format: Format) -> String {
                     })
                 })
                 .collect();
-            // Serializing plain strings cannot fail.
-            out = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".into());
+            let skipped = report
+                .checked
+                .iter()
+                .flat_map(|c| {
+                    c.decision.skipped.iter().map(move |s| JsonSkipped {
+                        file: &c.file,
+                        line: c.line,
+                        api_version: c.kind.api_version(),
+                        kind: c.kind.as_str(),
+                        namespace: &c.namespace,
+                        name: &c.name,
+                        rule: s.rule.as_str(),
+                        check: &s.check,
+                        reason: &s.reason,
+                    })
+                })
+                .collect();
+            let unreadable = report
+                .unreadable
+                .iter()
+                .map(|u| JsonUnreadable {
+                    file: &u.file,
+                    line: u.line,
+                    message: &u.message,
+                })
+                .collect();
+            let json = JsonReport {
+                findings,
+                skipped,
+                unreadable,
+                summary: JsonSummary {
+                    objects: report.checked.len(),
+                    denied: report.denied(),
+                    warned: report.warned(),
+                    skipped_documents: report.skipped_documents,
+                    skipped_checks: report.skipped_checks(),
+                    unreadable: report.unreadable.len(),
+                    error: report.error.as_deref(),
+                    exit_code: report.exit_code(),
+                },
+            };
+            // Serializing strings and numbers cannot fail; should it, the
+            // output is still one JSON object.
+            out = serde_json::to_string_pretty(&json).unwrap_or_else(|e| {
+                serde_json::json!({"findings": [], "skipped": [], "unreadable": [], "summary": {"error": e.to_string(), "exitCode": 2}}).to_string()
+            });
             out.push('\n');
         }
         Format::Text => {
-            for e in &report.errors {
-                let _ = writeln!(out, "ERROR {e}");
+            for u in &report.unreadable {
+                let _ = writeln!(out, "ERROR {u}");
             }
             for c in &report.checked {
                 for f in &c.decision.findings {
-                    let _ = writeln!(out, "{} {}: {}", tag(f.disposition), c.file, f.violation.line());
+                    let _ = writeln!(
+                        out,
+                        "{} {}: {}",
+                        tag(f.disposition),
+                        at(&c.file, c.line),
+                        f.violation.line()
+                    );
                 }
-                for s in &c.decision.skipped {
-                    let _ = writeln!(out, "SKIP {}: {}", c.file, s.line());
+                if verbose {
+                    for s in &c.decision.skipped {
+                        let _ = writeln!(out, "SKIP {}: {}", at(&c.file, c.line), s.line());
+                    }
+                }
+            }
+            if !verbose {
+                for ((rule, check, reason), items) in grouped(report) {
+                    let (first, _) = items[0];
+                    let _ = writeln!(
+                        out,
+                        "SKIP [{rule}] {check} ({reason}): {}, e.g. {} {} {} (--verbose lists them)",
+                        count(items.len(), "object", "objects"),
+                        at(&first.file, first.line),
+                        first.kind,
+                        crate::model::display_name(&first.namespace, &first.name)
+                    );
                 }
             }
             let _ = writeln!(out, "{}", summary(report));
         }
         Format::Github => {
-            for e in &report.errors {
-                let _ = writeln!(out, "::error title=cnpg-guard::{}", escape(e));
+            for u in &report.unreadable {
+                let _ = writeln!(
+                    out,
+                    "::error {}title=cnpg-guard::{}",
+                    location(&u.file, u.line),
+                    escape(&u.message)
+                );
             }
             for c in &report.checked {
                 for f in &c.decision.findings {
@@ -92,10 +239,33 @@ pub fn render(report: &Report, format: Format) -> String {
                     };
                     let _ = writeln!(
                         out,
-                        "::{level} file={},title=cnpg-guard {}::{}",
-                        escape_property(&c.file),
+                        "::{level} {}title=cnpg-guard {}::{}",
+                        location(&c.file, c.line),
                         f.violation.rule,
                         escape(&f.violation.line())
+                    );
+                }
+                if verbose {
+                    for s in &c.decision.skipped {
+                        let _ = writeln!(
+                            out,
+                            "::notice {}title=cnpg-guard skipped {}::{}",
+                            location(&c.file, c.line),
+                            s.rule,
+                            escape(&s.line())
+                        );
+                    }
+                }
+            }
+            if !verbose {
+                for ((rule, check, reason), items) in grouped(report) {
+                    let _ = writeln!(
+                        out,
+                        "::notice title=cnpg-guard skipped {rule}::{}",
+                        escape(&format!(
+                            "[{rule}] {check} ({reason}): skipped for {}",
+                            count(items.len(), "object", "objects")
+                        ))
                     );
                 }
             }
@@ -105,8 +275,17 @@ pub fn render(report: &Report, format: Format) -> String {
     out
 }
 
+/// `file=F,line=N,` for a workflow command (empty for no file).
+fn location(file: &str, line: Option<usize>) -> String {
+    let mut s = format!("file={},", escape_property(file));
+    if let Some(line) = line {
+        let _ = write!(s, "line={line},");
+    }
+    s
+}
+
 fn summary(report: &Report) -> String {
-    let skipped_checks: usize = report.checked.iter().map(|c| c.decision.skipped.len()).sum();
+    let skipped_checks = report.skipped_checks();
     let mut s = format!(
         "{} objects, {} denied, {} warned, {} skipped",
         report.checked.len(),
@@ -117,8 +296,8 @@ fn summary(report: &Report) -> String {
     if skipped_checks > 0 {
         let _ = write!(s, " ({skipped_checks} checks skipped: facts not in the checked files)");
     }
-    if !report.errors.is_empty() {
-        let _ = write!(s, ", {} unreadable", report.errors.len());
+    if !report.unreadable.is_empty() {
+        let _ = write!(s, ", {} unreadable", report.unreadable.len());
     }
     s
 }

@@ -35,13 +35,26 @@ pub enum ContractError {
         field: String,
         message: String,
     },
-    #[error("{file}:{}{field}: {message}", line.map(|l| format!("{l}: ")).unwrap_or_default())]
+    #[error("{file}:{}{field}: {message}", position(*line, *column))]
     Invalid {
         file: String,
         line: Option<usize>,
+        column: Option<usize>,
         field: String,
         message: String,
     },
+    /// Every problem of a file, one per line, each as above.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ContractError>),
+}
+
+/// `line:column: ` (or `line: `) of an error, where known.
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("{l}:{c}: "),
+        (Some(l), None) => format!("{l}: "),
+        _ => String::new(),
+    }
 }
 
 impl ContractError {
@@ -51,7 +64,7 @@ impl ContractError {
             ContractError::Io { .. } => "io",
             ContractError::TooLarge { .. } => "too_large",
             ContractError::Syntax { .. } => "syntax",
-            ContractError::Invalid { .. } => "invalid",
+            ContractError::Invalid { .. } | ContractError::Several(_) => "invalid",
         }
     }
 }
@@ -79,24 +92,42 @@ pub fn load_file(path: &Path) -> Result<Contract, ContractError> {
     parse(&source, &file)
 }
 
-/// Parses and validates contract text; `file` names it in errors.
+/// Parses and validates contract text; `file` names it in errors. Every
+/// problem of the file is reported at once ([`ContractError::Several`]).
 pub fn parse(source: &str, file: &str) -> Result<Contract, ContractError> {
     let de = serde_norway::Deserializer::from_str(source);
     let raw: ContractFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = match e.path().to_string() {
-            p if p == "." => "(document)".to_owned(),
-            p => p,
-        };
         let location = e.inner().location();
+        let (field, message) = field_and_message(&e.path().to_string(), &strip_location(&e.inner().to_string()));
         ContractError::Syntax {
             file: file.to_owned(),
             line: location.as_ref().map(|l| l.line()).unwrap_or(1),
             column: location.as_ref().map(|l| l.column()).unwrap_or(1),
             field,
-            message: strip_location(&e.inner().to_string()),
+            message,
         }
     })?;
-    Validator { source, file }.compile(raw)
+    let validator = Validator {
+        source,
+        file,
+        errors: std::cell::RefCell::new(Vec::new()),
+    };
+    let result = validator.compile(raw);
+    let mut errors = validator.errors.take();
+    match result {
+        Ok(contract) if errors.is_empty() => return Ok(contract),
+        Ok(_) => {}
+        Err(e) => errors.push(e),
+    }
+    errors.sort_by_key(|e| match e {
+        ContractError::Invalid { line, column, .. } => (line.unwrap_or(0), column.unwrap_or(0)),
+        _ => (0, 0),
+    });
+    Err(if errors.len() == 1 {
+        errors.remove(0)
+    } else {
+        ContractError::Several(errors)
+    })
 }
 
 /// serde_norway appends "at line X column Y"; we print the location first.
@@ -107,34 +138,185 @@ fn strip_location(message: &str) -> String {
     }
 }
 
+/// The field and the message of a syntax error, the field named once.
+/// serde_norway prefixes its message with its own path, which names map
+/// keys that serde_path_to_error cannot (`rules.?` for a rule id key), so
+/// its path is preferred.
+fn field_and_message(tracked: &str, message: &str) -> (String, String) {
+    if let Some((path, rest)) = message.split_once(": ")
+        && !path.is_empty()
+        && !path.contains(char::is_whitespace)
+        && !path.contains('`')
+    {
+        return (path.to_owned(), rest.to_owned());
+    }
+    let field = match tracked {
+        "." => "(document)".to_owned(),
+        p => p.replace(".?", ""),
+    };
+    (field, message.to_owned())
+}
+
+/// One step of a field path: a mapping key or a sequence index.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// `sharedClusters[0].consumers[1].role` as steps.
+fn steps(field: &str) -> Option<Vec<Step>> {
+    let mut out = Vec::new();
+    for part in field.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Step::Key(key.to_owned()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push(Step::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        }
+    }
+    Some(out)
+}
+
+/// The line and column of the value at `field` in `source`, as the YAML
+/// parser saw it: the document is walked again to that node, which fails
+/// on purpose so that the parser attaches its own position to the error.
+/// A field that is not in the file (a default) gets its nearest ancestor's.
+fn position_of(source: &str, field: &str) -> Option<(usize, usize)> {
+    let mut steps = steps(field)?;
+    loop {
+        let de = serde_norway::Deserializer::from_str(source);
+        if let Err(e) = serde::de::DeserializeSeed::deserialize(Probe(&steps), de)
+            && let Some(l) = e.location()
+        {
+            return Some((l.line(), l.column()));
+        }
+        steps.pop()?;
+    }
+}
+
+/// Walks to the node at its path and fails there (see [`position_of`]).
+struct Probe<'a>(&'a [Step]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Probe<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Probe<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the node at the path")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let [Step::Key(want), rest @ ..] = self.0 else {
+            return Err(serde::de::Error::custom("here"));
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if &key == want {
+                return map.next_value_seed(Probe(rest));
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let [Step::Index(want), rest @ ..] = self.0 else {
+            return Err(serde::de::Error::custom("here"));
+        };
+        for _ in 0..*want {
+            if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+        }
+        seq.next_element_seed(Probe(rest)).map(|_| ())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+}
+
+impl Probe<'_> {
+    /// A scalar is the node only when the path ends here.
+    fn scalar<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.0.is_empty() {
+            Err(E::custom("here"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 struct Validator<'a> {
     source: &'a str,
     file: &'a str,
+    /// Problems found so far: validation goes on to report them all.
+    errors: std::cell::RefCell<Vec<ContractError>>,
 }
 
 impl Validator<'_> {
-    fn invalid(&self, field: impl Into<String>, value: &str, message: impl Into<String>) -> ContractError {
+    /// An error at `field`, positioned where the parser found its value.
+    fn invalid(&self, field: impl Into<String>, _value: &str, message: impl Into<String>) -> ContractError {
+        let field = field.into();
+        let at = position_of(self.source, &field);
         ContractError::Invalid {
             file: self.file.to_owned(),
-            line: line_of(self.source, value),
-            field: field.into(),
+            line: at.map(|(l, _)| l),
+            column: at.map(|(_, c)| c),
+            field,
             message: message.into(),
         }
     }
 
+    /// Records a problem and lets validation go on.
+    fn report(&self, e: ContractError) {
+        self.errors.borrow_mut().push(e);
+    }
+
     fn compile(&self, raw: ContractFile) -> Result<Contract, ContractError> {
         if raw.api_version != API_VERSION {
-            return Err(self.invalid(
+            self.report(self.invalid(
                 "apiVersion",
                 &raw.api_version,
                 format!("must be {API_VERSION}, found {:?}", raw.api_version),
             ));
         }
         if raw.kind != KIND {
-            return Err(self.invalid("kind", &raw.kind, format!("must be {KIND}, found {:?}", raw.kind)));
+            self.report(self.invalid("kind", &raw.kind, format!("must be {KIND}, found {:?}", raw.kind)));
         }
         if raw.shared_clusters.is_empty() {
-            return Err(self.invalid(
+            self.report(self.invalid(
                 "sharedClusters",
                 "sharedClusters",
                 "at least one shared cluster is required",
@@ -148,7 +330,7 @@ impl Validator<'_> {
             self.dns_label(&format!("{at}.name"), &c.name)?;
             self.dns_label(&format!("{at}.namespace"), &c.namespace)?;
             if !seen.insert((c.namespace.clone(), c.name.clone())) {
-                return Err(self.invalid(
+                self.report(self.invalid(
                     format!("{at}.name"),
                     &c.name,
                     format!("cluster {}/{} is listed twice", c.namespace, c.name),
@@ -170,7 +352,7 @@ impl Validator<'_> {
                 BTreeMap::from([("railiance.io/role".to_owned(), "shared-apps-database".to_owned())])
             });
             if identity_label.is_empty() {
-                return Err(self.invalid(
+                self.report(self.invalid(
                     format!("{at}.identityLabel"),
                     "identityLabel",
                     "must hold at least one label",
@@ -178,7 +360,7 @@ impl Validator<'_> {
             }
             let client_label = c.client_label.unwrap_or_else(|| "railiance.io/postgres-client".into());
             if client_label.is_empty() {
-                return Err(self.invalid(format!("{at}.clientLabel"), "clientLabel", "must not be empty"));
+                self.report(self.invalid(format!("{at}.clientLabel"), "clientLabel", "must not be empty"));
             }
             let operator_namespace = c.operator_namespace.unwrap_or_else(|| "cnpg-system".into());
             self.dns_label(&format!("{at}.operatorNamespace"), &operator_namespace)?;
@@ -219,28 +401,28 @@ impl Validator<'_> {
                 self.dns_label(&format!("{at}.namespace"), &k.namespace)?;
                 self.pg_identifier(&format!("{at}.role"), &k.role)?;
                 if is_reserved_role(&k.role, &bootstrap.role) {
-                    return Err(self.invalid(
+                    self.report(self.invalid(
                         format!("{at}.role"),
                         &k.role,
                         format!("{:?} is reserved ({RESERVED_ROLES})", k.role),
                     ));
                 }
                 if k.namespace == c.namespace {
-                    return Err(self.invalid(
+                    self.report(self.invalid(
                         format!("{at}.namespace"),
                         &k.namespace,
                         "a consumer cannot live in the shared namespace",
                     ));
                 }
                 if let Some(other) = roles.insert(k.role.clone(), j) {
-                    return Err(self.invalid(
+                    self.report(self.invalid(
                         format!("{at}.role"),
                         &k.role,
                         format!("role {:?} is already registered by consumers[{other}]", k.role),
                     ));
                 }
                 if let Some(other) = namespaces.insert(k.namespace.clone(), j) {
-                    return Err(self.invalid(
+                    self.report(self.invalid(
                         format!("{at}.namespace"),
                         &k.namespace,
                         format!(
@@ -253,10 +435,10 @@ impl Validator<'_> {
                     let field = format!("{at}.databases[{d}]");
                     self.pg_identifier(&field, db)?;
                     if is_reserved_database(db, &bootstrap.database) {
-                        return Err(self.invalid(field, db, format!("database {db:?} is reserved")));
+                        self.report(self.invalid(field.clone(), db, format!("database {db:?} is reserved")));
                     }
                     if let Some(other) = databases.insert(db.clone(), j) {
-                        return Err(self.invalid(
+                        self.report(self.invalid(
                             field,
                             db,
                             format!("database {db:?} is already registered by consumers[{other}]"),
@@ -342,7 +524,8 @@ impl Validator<'_> {
         if crate::names::is_dns_label(value) {
             Ok(())
         } else {
-            Err(self.invalid(field, value, format!("{value:?} is not a valid DNS label (RFC 1123)")))
+            self.report(self.invalid(field, value, format!("{value:?} is not a valid DNS label (RFC 1123)")));
+            Ok(())
         }
     }
 
@@ -350,7 +533,8 @@ impl Validator<'_> {
         if crate::names::is_dns_subdomain(value) {
             Ok(())
         } else {
-            Err(self.invalid(field, value, format!("{value:?} is not a valid object name")))
+            self.report(self.invalid(field, value, format!("{value:?} is not a valid object name")));
+            Ok(())
         }
     }
 
@@ -358,21 +542,14 @@ impl Validator<'_> {
         if crate::names::is_pg_identifier(value) {
             Ok(())
         } else {
-            Err(self.invalid(
+            self.report(self.invalid(
                 field,
                 value,
                 format!("{value:?} is not a plain PostgreSQL identifier (a-z, 0-9, _; at most 63 bytes)"),
-            ))
+            ));
+            Ok(())
         }
     }
-}
-
-/// The 1-based line of the first occurrence of `needle` in `source`.
-fn line_of(source: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    source.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -483,9 +660,13 @@ mod tests {
 
     #[test]
     fn bad_api_version_and_mode() {
-        let e = parse("apiVersion: v1\nkind: Contract\nsharedClusters: []\n", "c.yaml").unwrap_err();
+        let e = parse(
+            "apiVersion: v1\nkind: Contract\nsharedClusters: [{name: a, namespace: b, consumers: []}]\n",
+            "c.yaml",
+        )
+        .unwrap_err();
         assert!(
-            matches!(&e, ContractError::Invalid { field, line: Some(1), .. } if field == "apiVersion"),
+            matches!(&e, ContractError::Invalid { field, line: Some(1), column: Some(13), .. } if field == "apiVersion"),
             "{e}"
         );
         let e = parse(
@@ -494,6 +675,60 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(&e, ContractError::Syntax { line: 4, .. }), "{e}");
+    }
+
+    /// Semantic errors point at the offending value as the parser saw it
+    /// (not the first text that looks like it), all of them at once.
+    #[test]
+    fn every_semantic_error_at_its_value() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1
+kind: Contract
+sharedClusters:
+- name: apps-pg
+  namespace: databases
+  consumers:
+  - {namespace: shop, role: shop, databases: [shop]}
+  - {namespace: shop, role: shop, databases: [shop, postgres]}
+  - namespace: other
+    role: apps_admin
+    databases:
+      - template1
+";
+        let e = parse(src, "c.yaml").unwrap_err();
+        let ContractError::Several(errors) = &e else {
+            panic!("{e}")
+        };
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "c.yaml:8:17: sharedClusters[0].consumers[1].namespace: namespace \"shop\" is already registered by consumers[0]",
+                "c.yaml:8:29: sharedClusters[0].consumers[1].role: role \"shop\" is already registered by consumers[0]",
+                "c.yaml:8:47: sharedClusters[0].consumers[1].databases[0]: database \"shop\" is already registered by consumers[0]",
+                "c.yaml:8:53: sharedClusters[0].consumers[1].databases[1]: database \"postgres\" is reserved",
+                &format!(
+                    "c.yaml:10:11: sharedClusters[0].consumers[2].role: \"apps_admin\" is reserved ({RESERVED_ROLES})"
+                ),
+                "c.yaml:12:9: sharedClusters[0].consumers[2].databases[0]: database \"template1\" is reserved",
+            ]
+        );
+        assert_eq!(e.to_string().lines().count(), 6);
+    }
+
+    /// Each field path is printed once, and a rule id key is named.
+    #[test]
+    fn syntax_errors_name_the_field_once() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: []\nrules: {network-posture: loud}\n";
+        let e = parse(src, "c.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("c.yaml:4:26: rules.network-posture: unknown variant `loud`"),
+            "{e}"
+        );
+        assert_eq!(e.matches("rules").count(), 1, "{e}");
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: []\nrules: {nonsense: warn}\n";
+        let e = parse(src, "c.yaml").unwrap_err().to_string();
+        assert!(!e.contains('?'), "{e}");
+        assert!(e.starts_with("c.yaml:4:9: rules: unknown variant `nonsense`"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod offline;
 use crate::contract::SharedCluster;
 
 pub use live::LiveFacts;
-pub use offline::OfflineFacts;
+pub use offline::{FactsFromError, OfflineFacts};
 
 /// An answer, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,17 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Fact, Facts, PasswordDigest};
 use crate::contract::{Contract, SharedCluster};
-use crate::manifests::{self, InputError};
+use crate::manifests::{self, Unreadable};
+
+/// Why `serve --facts-from` cannot start: a fact silently missing would
+/// switch a check off, so nothing unreadable is ignored.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsFromError {
+    #[error("--facts-from: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Unreadable(Vec<Unreadable>),
+    #[error("--facts-from {0}: no Kubernetes objects found")]
+    Empty(String),
+}
 use crate::model::{Object, secret};
 
 type Key = (String, String);
@@ -30,17 +40,25 @@ fn key(c: &SharedCluster) -> Key {
 
 impl OfflineFacts {
     /// Facts from the manifests at `path` (a file or directory), as
-    /// `serve --facts-from` reads them: the facts, how many documents were
-    /// read, and the objects that could not be read.
-    pub fn from_manifests(
-        path: &std::path::Path,
-        contract: &Contract,
-    ) -> Result<(Self, usize, Vec<String>), InputError> {
-        let documents = manifests::read_all(&[path.display().to_string()])?;
-        let count = documents.len();
-        let decoded = manifests::decode(documents, "default");
-        let facts = OfflineFacts::from_objects(contract, decoded.objects.iter().map(|(_, ns, _, o)| (ns.as_str(), o)));
-        Ok((facts, count, decoded.errors))
+    /// `serve --facts-from` reads them: the facts and how many objects were
+    /// read. Any input or object that cannot be read is an error.
+    pub fn from_manifests(path: &std::path::Path, contract: &Contract) -> Result<(Self, usize), FactsFromError> {
+        let inputs = manifests::read_all(&[path.display().to_string()]);
+        let mut unreadable: Vec<Unreadable> = inputs.unreadable.iter().map(Unreadable::from).collect();
+        let objects = inputs.object_count();
+        let decoded = manifests::decode(inputs.documents, "default");
+        unreadable.extend(decoded.errors);
+        if !unreadable.is_empty() {
+            return Err(FactsFromError::Unreadable(unreadable));
+        }
+        if objects == 0 {
+            return Err(FactsFromError::Empty(path.display().to_string()));
+        }
+        let facts = OfflineFacts::from_objects(
+            contract,
+            decoded.objects.iter().map(|o| (o.namespace.as_str(), &o.object)),
+        );
+        Ok((facts, objects))
     }
 
     /// Builds facts from `(namespace, object)` pairs.

@@ -146,9 +146,9 @@ impl Wire<'_> {
                 for (k, v) in map {
                     let bytes = match v {
                         None => Vec::new(),
-                        Some(text) => match base64_simd::STANDARD.decode_to_vec(&*text.0) {
-                            Ok(bytes) => bytes,
-                            Err(_) => return Err(WireError::Base64(k)),
+                        Some(text) => match decode_base64(&text.0) {
+                            Some(bytes) => bytes,
+                            None => return Err(WireError::Base64(k)),
                         },
                     };
                     out.insert(k, ByteString(bytes));
@@ -166,6 +166,21 @@ impl Wire<'_> {
     }
 }
 
+/// Base64 as Kubernetes decodes a Secret's `data` (Go's decoder skips
+/// `\r` and `\n`, so values wrapped over lines, as kustomize's
+/// secretGenerator and `kubectl create secret -o yaml` write long ones,
+/// decode). The common case, one line, is one SIMD pass; only a value that
+/// does not decode so is searched for line breaks and decoded again
+/// without them.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    if let Ok(bytes) = base64_simd::STANDARD.decode_to_vec(text) {
+        return Some(bytes);
+    }
+    memchr::memchr2(b'\r', b'\n', text)?;
+    let unwrapped: Vec<u8> = text.iter().copied().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
+    base64_simd::STANDARD.decode_to_vec(&unwrapped).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +193,20 @@ mod tests {
             Ok(Object::Secret(s)) => Some(*s),
             _ => None,
         }
+    }
+
+    /// Wrapped base64 decodes as Go's decoder reads it; other whitespace
+    /// and broken padding stay refused.
+    #[test]
+    fn wrapped_base64_decodes_as_kubernetes_decodes_it() {
+        assert_eq!(decode_base64(b"aGVs\nbG8=").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(decode_base64(b"aGVs\r\nbG8=\n").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(decode_base64(b"aGVsbG8=").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(decode_base64(b"aGVs bG8="), None);
+        assert_eq!(decode_base64(b"aGVs\tbG8="), None);
+        assert_eq!(decode_base64(b"aGVs\nbG8"), None);
+        let tree = decode_tree(r#"{"data":{"password":"aGVs\nbG8="}}"#).unwrap();
+        assert_eq!(tree.data.unwrap()["password"].0, b"hello");
     }
 
     /// A value is text exactly when the standard library says it is UTF-8.

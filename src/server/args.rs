@@ -8,8 +8,9 @@ use crate::server::tls;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address of the HTTPS webhook listener.
-    #[arg(long, default_value = "0.0.0.0:8443")]
+    /// Address of the HTTPS webhook listener (HOST:PORT; a host name such as
+    /// localhost is resolved).
+    #[arg(long, default_value = "0.0.0.0:8443", value_parser = socket_addr)]
     pub listen: SocketAddr,
     /// Serving certificate (PEM chain). Without it, a development CA and certificate are generated.
     #[arg(long, requires = "tls_key")]
@@ -21,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub client_ca: Option<PathBuf>,
     /// Address of the plain-HTTP admin listener (/healthz, /readyz, /metrics).
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    #[arg(long, default_value = "0.0.0.0:8080", value_parser = socket_addr)]
     pub admin_listen: SocketAddr,
     /// Contract file (default: the embedded apps-pg contract). Reloaded when it changes.
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
@@ -32,14 +33,14 @@ pub struct ServeArgs {
     /// Largest request body accepted (bytes); larger ones get HTTP 413
     /// before they are read. kube-apiserver refuses objects over 3 MiB, and
     /// an UPDATE's review carries two: 7 MiB holds both and the envelope.
-    #[arg(long, default_value_t = 7 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
+    #[arg(long, default_value_t = 7 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes: usize,
     /// Request bodies held at once, all connections together (bytes). A
     /// request reserves its Content-Length (else --max-body-bytes) before
     /// its body is read; one that cannot within its deadline gets HTTP 429.
     /// With --max-concurrent-reviews this bounds the guard's memory (README,
     /// "Resources and limits").
-    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
+    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes_in_flight: usize,
     /// Reviews judged at once. A review that cannot start before its deadline
     /// (the API server's `?timeout=`, less a margin) is denied as overloaded
@@ -55,8 +56,8 @@ pub struct ServeArgs {
     /// (raised to its hard limit at start), so the admin port always has one.
     #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
-    /// How often certificate and contract files are re-read (seconds).
-    #[arg(long, default_value_t = 5)]
+    /// How often certificate and contract files are re-read (seconds, at least 1).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub reload_interval: u64,
     /// How long in-flight reviews may take to finish after SIGTERM (seconds).
     #[arg(long, default_value_t = 15)]
@@ -80,17 +81,72 @@ pub struct ServeArgs {
     /// Audit the live cluster every this many seconds (0 disables).
     #[arg(long, default_value_t = 600)]
     pub audit_interval: u64,
-    /// Service name and namespace the development certificate is issued for.
-    #[arg(long, default_value = "cnpg-guard")]
+    /// Service name the development certificate is issued for (a DNS label).
+    #[arg(long, default_value = "cnpg-guard", value_parser = dns_label)]
     pub service: String,
-    #[arg(long, default_value = "cnpg-guard")]
+    /// Namespace the development certificate is issued for (a DNS label).
+    #[arg(long, default_value = "cnpg-guard", value_parser = dns_label)]
     pub namespace: String,
+}
+
+/// `HOST:PORT`, an IP address or a name that resolves (the first address
+/// it resolves to), so `--listen localhost:8443` works.
+pub fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    if s.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+        return Err("expected HOST:PORT, e.g. 0.0.0.0:8443 or localhost:8443".into());
+    }
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("{s} resolves to no address")),
+        Err(e) => Err(format!("cannot resolve {s}: {e}")),
+    }
+}
+
+/// A byte count of at least 64 KiB (smaller than any real AdmissionReview
+/// of an UPDATE could be refused).
+fn at_least_64_kib(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("not a number of bytes: {e}"))?;
+    if n < 65_536 {
+        return Err(format!(
+            "{n} is below the minimum of 65536 bytes (64 KiB): real AdmissionReviews would be refused"
+        ));
+    }
+    Ok(n)
+}
+
+/// A DNS label (RFC 1123): what a Service name and a namespace must be.
+pub fn dns_label(s: &str) -> Result<String, String> {
+    if crate::names::is_dns_label(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a DNS label (RFC 1123: lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit)"
+        ))
+    }
+}
+
+/// How the contract file `path` was named: `CNPG_GUARD_CONTRACT` when the
+/// environment names that file, else `--contract`.
+pub fn contract_source(path: Option<&std::path::Path>) -> &'static str {
+    match (std::env::var_os("CNPG_GUARD_CONTRACT"), path) {
+        (Some(v), Some(p)) if v == p.as_os_str() => "CNPG_GUARD_CONTRACT",
+        _ => "--contract",
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Contract(#[from] contract::ContractError),
+    #[error("{from}: {source}")]
+    ContractFile {
+        from: &'static str,
+        #[source]
+        source: contract::ContractError,
+    },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -103,4 +159,6 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Connect(#[from] crate::kube_client::ConnectError),
+    #[error(transparent)]
+    FactsFrom(#[from] crate::facts::FactsFromError),
 }

@@ -50,6 +50,27 @@ pub struct RuleLabels {
     pub rule: String,
 }
 
+/// The decisions a review is counted under ([`crate::decision::Decision::label`]).
+pub const DECISIONS: [&str; 5] = ["allow", "deny", "warn", "exempt", "break-glass"];
+/// Why a request is not reviewed (`rejected_requests_total{reason}`).
+pub const REJECT_REASONS: [&str; 5] = [
+    "bad_request",
+    "too_large",
+    "client_aborted",
+    "body_timeout",
+    "overloaded",
+];
+/// What happens to webhook connections (`connections_total{event}`).
+pub const CONNECTION_EVENTS: [&str; 7] = [
+    "accepted",
+    "refused",
+    "accept_error",
+    "tls_timeout",
+    "tls_failed",
+    "preface_timeout",
+    "ended_with_error",
+];
+
 pub struct Metrics {
     registry: Registry,
     pub reviews: Family<ReviewLabels, Counter>,
@@ -114,7 +135,7 @@ impl Metrics {
         let connections = Family::<EventLabels, Counter>::default();
         registry.register(
             "connections",
-            "Webhook connections, by event: accepted, accept_error, tls_timeout, tls_failed, preface_timeout, \
+            "Webhook connections, by event: accepted, refused, accept_error, tls_timeout, tls_failed, preface_timeout, \
              ended_with_error",
             connections.clone(),
         );
@@ -142,7 +163,7 @@ impl Metrics {
             "Violations found in the live cluster by the last periodic audit, by rule",
             existing_violations.clone(),
         );
-        Metrics {
+        let metrics = Metrics {
             registry,
             watch_synced,
             watch_age_seconds,
@@ -155,6 +176,58 @@ impl Metrics {
             rejected_requests,
             connections,
             certificate_expiry_seconds,
+        };
+        metrics.known_at_zero();
+        metrics
+    }
+
+    /// Every known label set of every family, at zero from the start, so
+    /// dashboards and alerts (`rate(...)`, `absent(...)`) see each series
+    /// before its first event.
+    fn known_at_zero(&self) {
+        use crate::contract::{Mode, RuleId};
+        use crate::model::{Kind, Operation};
+        for kind in Kind::ALL {
+            for operation in [Operation::Create, Operation::Update, Operation::Delete] {
+                for decision in DECISIONS {
+                    let _ = self.reviews.get_or_create(&ReviewLabels {
+                        kind: kind.as_str(),
+                        operation: operation.as_str(),
+                        decision,
+                    });
+                }
+            }
+        }
+        for rule in RuleId::ALL {
+            for mode in [Mode::Enforce, Mode::Warn, Mode::Audit] {
+                let _ = self.violations.get_or_create(&ViolationLabels {
+                    rule: rule.as_str(),
+                    mode: mode.as_str(),
+                });
+            }
+        }
+        for result in ["ok", "failed"] {
+            let labels = ResultLabels { result: result.into() };
+            let _ = self.contract_reloads.get_or_create(&labels);
+            let _ = self.certificate_reloads.get_or_create(&labels);
+        }
+        for reason in REJECT_REASONS {
+            let _ = self
+                .rejected_requests
+                .get_or_create(&ReasonLabels { reason: reason.into() });
+        }
+        for event in CONNECTION_EVENTS {
+            let _ = self.connections.get_or_create(&EventLabels { event });
+        }
+    }
+
+    /// `existing_violations{rule}` at zero for every rule: called when the
+    /// periodic audit is on (without it, zero would claim a clean cluster).
+    pub fn existing_violations_known(&self) {
+        for rule in crate::contract::RuleId::ALL {
+            let _ = self.existing_violations.get_or_create(&RuleLabels {
+                rule: rule.as_str().into(),
+            });
         }
     }
 
@@ -168,7 +241,7 @@ impl Metrics {
 
     /// Counts a connection event (see [`crate::server::serve_https`]).
     pub fn connection(&self, event: &'static str) {
-        self.connections.get_or_create(&EventLabels { event }).inc();
+        let _ = self.connections.get_or_create(&EventLabels { event }).inc();
     }
 
     pub fn reject(&self, reason: &str) {
@@ -184,5 +257,49 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before the first event every family is there, each known label set at zero.
+    #[test]
+    fn every_family_is_exported_at_zero_from_the_start() {
+        let text = Metrics::new().encode();
+        for line in [
+            r#"cnpg_guard_reviews_total{kind="Database",operation="CREATE",decision="deny"} 0"#,
+            r#"cnpg_guard_reviews_total{kind="Secret",operation="DELETE",decision="break-glass"} 0"#,
+            r#"cnpg_guard_violations_total{rule="network-posture",mode="audit"} 0"#,
+            r#"cnpg_guard_contract_reloads_total{result="failed"} 0"#,
+            r#"cnpg_guard_certificate_reloads_total{result="ok"} 0"#,
+            r#"cnpg_guard_rejected_requests_total{reason="too_large"} 0"#,
+            r#"cnpg_guard_rejected_requests_total{reason="body_timeout"} 0"#,
+            r#"cnpg_guard_connections_total{event="refused"} 0"#,
+            r#"cnpg_guard_connections_total{event="ended_with_error"} 0"#,
+            "cnpg_guard_review_duration_seconds_count 0",
+            "cnpg_guard_certificate_expiry_seconds 0.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        let reviews = text
+            .lines()
+            .filter(|l| l.starts_with("cnpg_guard_reviews_total{"))
+            .count();
+        assert_eq!(reviews, 6 * 3 * DECISIONS.len());
+        let violations = text
+            .lines()
+            .filter(|l| l.starts_with("cnpg_guard_violations_total{"))
+            .count();
+        assert_eq!(violations, 6 * 3);
+        // Without a periodic audit, no existing-violations series claims a clean cluster.
+        assert!(!text.contains("cnpg_guard_existing_violations{"), "{text}");
+        let m = Metrics::new();
+        m.existing_violations_known();
+        assert!(
+            m.encode()
+                .contains(r#"cnpg_guard_existing_violations{rule="cluster-identity"} 0"#)
+        );
     }
 }

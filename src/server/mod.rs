@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
-pub use args::{ServeArgs, ServeError};
+pub use args::{ServeArgs, ServeError, contract_source, dns_label, socket_addr};
 pub use handler::router;
 pub use https::{Limits, serve_https};
 
@@ -64,7 +64,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ),
         Err(e) => warn!(error = %e, "cannot raise the file descriptor limit"),
     }
-    let contract = contract::load(args.contract.as_deref())?;
+    let contract = contract::load(args.contract.as_deref()).map_err(|source| ServeError::ContractFile {
+        from: args::contract_source(args.contract.as_deref()),
+        source,
+    })?;
     info!(
         revision = %contract.revision,
         source = %args.contract.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "<embedded>".into()),
@@ -90,6 +93,21 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
     };
 
+    // Bound before development mode writes its certificate, so a serve that
+    // cannot start (the port in use) never replaces the certificate another
+    // running serve uses.
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let admin_listener = TcpListener::bind(args.admin_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.admin_listen,
+            source,
+        })?;
     let cert_paths = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => tls::CertPaths {
             cert: cert.clone(),
@@ -104,12 +122,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let facts: Arc<dyn Facts> = match (&live, &args.facts_from) {
         (Some(l), _) => l.clone(),
         (None, Some(path)) => {
-            let (facts, count, errors) =
-                OfflineFacts::from_manifests(path, &contract).map_err(std::io::Error::other)?;
-            for e in errors {
-                warn!(error = %e, "--facts-from: object ignored");
-            }
-            info!(path = %path.display(), documents = count, "offline facts loaded from manifests");
+            let (facts, count) = OfflineFacts::from_manifests(path, &contract)?;
+            info!(path = %path.display(), objects = count, "offline facts loaded from manifests");
             Arc::new(facts)
         }
         (None, None) => Arc::new(NoFacts),
@@ -135,18 +149,6 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         args.client_ca.as_deref(),
     )?));
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: args.listen,
-            source,
-        })?;
-    let admin_listener = TcpListener::bind(args.admin_listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: args.admin_listen,
-            source,
-        })?;
     info!(listen = %listener.local_addr()?, admin = %admin_listener.local_addr()?, "listening");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -166,6 +168,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         tokio::spawn(watch_metrics(state.clone()));
     }
     if let (Some(client), true) = (client, args.audit_interval > 0) {
+        state.metrics.existing_violations_known();
         let (from, to) = (state.clone(), state.clone());
         tokio::spawn(crate::audit::periodic::run(
             client,

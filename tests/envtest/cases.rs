@@ -1246,7 +1246,7 @@ fn audit_reports_violations_made_while_the_webhook_was_off(env: &mut Env) {
     assert_eq!(json_out.code, Some(1), "{}", json_out.describe());
     let findings: Value = serde_json::from_str(&json_out.stdout)
         .unwrap_or_else(|e| panic!("audit --output json is not JSON ({e}): {}", json_out.describe()));
-    let findings = findings.as_array().expect("a JSON array");
+    let findings = findings["findings"].as_array().expect("a findings array");
     for (rule, kind, ns, name, _) in &expected {
         assert!(
             findings.iter().any(|f| f["rule"] == *rule
