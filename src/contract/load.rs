@@ -380,7 +380,7 @@ impl Validator<'_> {
                 Some(list) => {
                     for (e, ext) in list.iter().enumerate() {
                         if ext.is_empty() || ext.len() > 63 || ext.chars().any(char::is_whitespace) {
-                            return Err(self.invalid(
+                            self.report(self.invalid(
                                 format!("{at}.allowedExtensions[{e}]"),
                                 ext,
                                 format!("{ext:?} is not an extension name"),
@@ -469,7 +469,7 @@ impl Validator<'_> {
                         None
                     };
                     if let Some(why) = why {
-                        return Err(self.invalid(
+                        self.report(self.invalid(
                             field,
                             member,
                             format!("{member:?} is {why}: a consumer may not be granted it"),
@@ -630,7 +630,7 @@ mod tests {
             (Err(e), Some(why)) => {
                 let text = e.to_string();
                 assert!(
-                    matches!(&e, ContractError::Invalid { field, line: Some(_), .. }
+                    matches!(&e, ContractError::Invalid { field, line: Some(11), .. }
                         if field == "sharedClusters[0].consumers[1].memberOf[0]"),
                     "{text}"
                 );

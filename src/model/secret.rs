@@ -22,9 +22,17 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// `data.KEY` or `stringData.KEY`: the field a message names.
+    /// `data.KEY` or `stringData.KEY`: the field a message names; a key
+    /// with a dot in it is bracketed (`stringData[.pgpass]`), as labels are,
+    /// so the path reads one way.
     pub fn field(&self) -> &str {
-        self.field.get_or_init(|| [self.section, ".", self.key].concat())
+        self.field.get_or_init(|| {
+            if self.key.contains('.') {
+                [self.section, "[", self.key, "]"].concat()
+            } else {
+                [self.section, ".", self.key].concat()
+            }
+        })
     }
 
     /// The value as text, when it is UTF-8.

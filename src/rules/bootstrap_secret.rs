@@ -210,7 +210,10 @@ mod tests {
         "stringData: {jdbc: 'jdbc:postgresql://h:5432/apps_meta?user=apps_admin'}",
         Some("stringData.jdbc")
     )]
-    #[case::reject_pgpass("stringData: {.pgpass: 'h:5432:apps_meta:apps_admin:x'}", Some("stringData..pgpass"))]
+    #[case::reject_pgpass(
+        "stringData: {.pgpass: 'h:5432:apps_meta:apps_admin:x'}",
+        Some("stringData[.pgpass]")
+    )]
     #[case::accept_consumer_uri(
         "stringData: {url: 'postgresql://vergabe:x@apps-pg-rw.databases.svc/vergabe_db'}",
         None
@@ -288,7 +291,7 @@ mod tests {
     #[case::reject_copied_password("stringData: {pw: Sup3r-Secret-Canary}", Some("stringData.pw"))]
     #[case::reject_password_in_env_file(
         "stringData: {.env: \"A=1\\nDB_PASSWORD=Sup3r-Secret-Canary\\n\"}",
-        Some("stringData..env")
+        Some("stringData[.env]")
     )]
     #[case::reject_password_in_a_dsn(
         "stringData: {url: 'postgresql://someone:Sup3r-Secret-Canary@h/db'}",

@@ -263,6 +263,8 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::RuleId;
+    use crate::model::Kind;
 
     /// Before the first event every family is there, each known label set at zero.
     #[test]
@@ -287,12 +289,12 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("cnpg_guard_reviews_total{"))
             .count();
-        assert_eq!(reviews, 6 * 3 * DECISIONS.len());
+        assert_eq!(reviews, Kind::ALL.len() * 3 * DECISIONS.len());
         let violations = text
             .lines()
             .filter(|l| l.starts_with("cnpg_guard_violations_total{"))
             .count();
-        assert_eq!(violations, 6 * 3);
+        assert_eq!(violations, RuleId::ALL.len() * 3);
         // Without a periodic audit, no existing-violations series claims a clean cluster.
         assert!(!text.contains("cnpg_guard_existing_violations{"), "{text}");
         let m = Metrics::new();

@@ -420,7 +420,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
         ("Secret", "leaked-uri") => "data.DATABASE_URL",
         ("Secret", "leaked-dsn") => "data.dsn",
         ("Secret", "leaked-jdbc") => "data.JDBC_URL",
-        ("Secret", "leaked-pgpass") => "data..pgpass",
+        ("Secret", "leaked-pgpass") => "data[.pgpass]",
         ("Secret", "mirrored-bootstrap") => "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
         ("Secret", "replicated-superuser") => "metadata.annotations[replicator.v1.mittwald.de/replicate-from]",
         ("Secret", "apps-pg-credentials") => "metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-allowed]",
