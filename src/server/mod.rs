@@ -39,9 +39,10 @@ pub struct AppState {
     /// Live facts, when the guard can see a cluster.
     pub live: Option<Arc<LiveFacts>>,
     /// Reviews judged at once; the rest wait until their deadline.
-    pub limiter: tokio::sync::Semaphore,
-    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`).
-    pub body_budget: tokio::sync::Semaphore,
+    pub limiter: Arc<tokio::sync::Semaphore>,
+    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`),
+    /// held until the review that read the body has finished.
+    pub body_budget: Arc<tokio::sync::Semaphore>,
     /// `--max-body-bytes`.
     pub max_body_bytes: usize,
 }
@@ -121,8 +122,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         decision_log: DecisionLog,
         ready: AtomicBool::new(false),
         live,
-        limiter: tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize),
-        body_budget: tokio::sync::Semaphore::new(args.max_body_bytes_in_flight.div_ceil(1024)),
+        limiter: Arc::new(tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize)),
+        body_budget: Arc::new(tokio::sync::Semaphore::new(args.max_body_bytes_in_flight.div_ceil(1024))),
         max_body_bytes: args.max_body_bytes,
     });
     state
