@@ -47,9 +47,20 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_reviews: u32,
     /// Seconds a client has to complete the TLS handshake and each request's
-    /// headers (also bounds idle keep-alive connections); slow clients are cut off.
+    /// headers (also bounds idle HTTP/1.1 keep-alive connections, and an
+    /// HTTP/2 client's preface, SETTINGS and first request); slow clients
+    /// are cut off.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout: u64,
+    /// Seconds an HTTP/2 connection may stay open with no request in it;
+    /// then it gets GOAWAY (HTTP/1.1 idles only --header-read-timeout).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Seconds a client may leave its answer untaken: a write to the socket
+    /// that stays blocked, or an HTTP/2 answer held back by the client's
+    /// flow-control window. Then the connection is cut.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub write_timeout: u64,
     /// Webhook connections open at once; past it a new connection is closed
     /// at once (counted as `refused`). Keep it below the open-files limit
     /// (raised to its hard limit at start), so the admin port always has one.
