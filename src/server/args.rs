@@ -37,9 +37,10 @@ pub struct ServeArgs {
     /// Request bodies held at once, all connections together (bytes). A
     /// request reserves its Content-Length (else --max-body-bytes) before
     /// its body is read; one that cannot within its deadline gets HTTP 429.
-    /// With --max-concurrent-reviews this bounds the guard's memory (README,
-    /// "Resources and limits").
-    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
+    /// This bounds the guard's memory: a review's working memory is at most
+    /// about 7.6 times its body (README, "Reliability: bounds and sizing").
+    /// 16 MiB holds two of the largest UPDATEs the API server can send.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(65_536..))]
     pub max_body_bytes_in_flight: usize,
     /// Reviews judged at once. A review that cannot start before its deadline
     /// (the API server's `?timeout=`, less a margin) is denied as overloaded
@@ -64,7 +65,8 @@ pub struct ServeArgs {
     /// Webhook connections open at once; past it a new connection is closed
     /// at once (counted as `refused`). Keep it below the open-files limit
     /// (raised to its hard limit at start), so the admin port always has one.
-    #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    /// Each may buffer up to about 290 KiB (HTTP/2 window and buffers).
+    #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
     /// How often certificate and contract files are re-read (seconds).
     #[arg(long, default_value_t = 5)]

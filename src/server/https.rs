@@ -35,9 +35,14 @@ pub struct Limits {
 
 /// HTTP/2 streams one connection may have open at once.
 pub const H2_MAX_STREAMS: u32 = 16;
-/// HTTP/2 flow-control windows: what one connection (and each stream) may
-/// send before the guard reads it, so no connection buffers more than this.
+/// HTTP/2 flow-control window of a connection: what it may send before the
+/// guard reads it, so no connection buffers more than this.
 pub const H2_WINDOW: u32 = 256 * 1024;
+/// Each stream's window is its share of the connection's: streams whose
+/// body waits for the body budget cannot take the whole connection window
+/// and starve the stream that holds a reservation (measured: `make attack`,
+/// h2-max-bodies).
+const H2_STREAM_WINDOW: u32 = H2_WINDOW / H2_MAX_STREAMS;
 /// HTTP/2 header block a client may send.
 const H2_MAX_HEADERS: u32 = 64 * 1024;
 /// HTTP/1.1 read buffer (headers, and body bytes read ahead of the handler).
@@ -78,7 +83,7 @@ pub async fn serve_https(
     http2
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_STREAMS)
-        .initial_stream_window_size(H2_WINDOW)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
         .initial_connection_window_size(H2_WINDOW)
         .max_header_list_size(H2_MAX_HEADERS)
         // A peer that stops answering PINGs is dropped.
