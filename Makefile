@@ -97,6 +97,10 @@ soak: build ## Minutes of steady load with 10% malformed/oversize reviews: no er
 	$(CARGO) build --release --locked --examples
 	target/release/examples/soak --seconds $(or $(SOAK_SECONDS),180)
 
+attack: ## Hostile clients of issue 18 against a release serve on 127.0.0.1 (valid reviews at 20/s alongside): latency, peak RSS, fds, back-to-idle; a few minutes, stops by itself (ATTACK_SECONDS per attack)
+	$(CARGO) build --release --locked --bin cnpg-guard --example attack
+	timeout 900 target/release/examples/attack --seconds $(or $(ATTACK_SECONDS),10)
+
 bench: ## Release build, then: load vs. the floor (c=1/16/64, keep-alive and new TLS), 10k-object scale, per-rule cost (criterion)
 	$(CARGO) build --release --locked --bin cnpg-guard --examples
 	target/release/examples/bench --seconds $(or $(BENCH_SECONDS),4)
@@ -118,4 +122,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image preflight deploy undeploy status logs audit fuzz soak bench review-cost e2e
+.PHONY: help build run test lint check certs image preflight deploy undeploy status logs audit fuzz soak attack bench review-cost e2e

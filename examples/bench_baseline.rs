@@ -71,6 +71,8 @@ async fn main() {
         Limits {
             drain: Duration::from_secs(1),
             header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(30),
+            write: Duration::from_secs(10),
             max_connections: 4096,
         },
         |_| {},

@@ -819,13 +819,11 @@ async fn slow_clients_are_cut_off() {
         .connect(rustls_pki_types::ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
-    let mut buf = [0u8; 256];
+    // The guard's own SETTINGS may come first; then the close.
+    let mut rest = Vec::new();
     let started = std::time::Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await;
-    assert!(
-        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
-        "silent h2 connection still open: {r:?}"
-    );
+    let r = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
+    assert!(r.is_ok(), "silent h2 connection still open after 5 s");
     assert!(started.elapsed() < Duration::from_secs(3));
 
     // TLS done, then silence / half a header.

@@ -38,9 +38,10 @@ pub struct ServeArgs {
     /// Request bodies held at once, all connections together (bytes). A
     /// request reserves its Content-Length (else --max-body-bytes) before
     /// its body is read; one that cannot within its deadline gets HTTP 429.
-    /// With --max-concurrent-reviews this bounds the guard's memory (README,
-    /// "Resources and limits").
-    #[arg(long, default_value_t = 32 * 1024 * 1024, value_parser = at_least_64_kib)]
+    /// This bounds the guard's memory: a review's working memory is at most
+    /// about 7.6 times its body (README, "Reliability: bounds and sizing").
+    /// 16 MiB holds two of the largest UPDATEs the API server can send.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes_in_flight: usize,
     /// Reviews judged at once. A review that cannot start before its deadline
     /// (the API server's `?timeout=`, less a margin) is denied as overloaded
@@ -48,13 +49,25 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_reviews: u32,
     /// Seconds a client has to complete the TLS handshake and each request's
-    /// headers (also bounds idle keep-alive connections); slow clients are cut off.
+    /// headers (also bounds idle HTTP/1.1 keep-alive connections, and an
+    /// HTTP/2 client's preface, SETTINGS and first request); slow clients
+    /// are cut off.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_read_timeout: u64,
+    /// Seconds an HTTP/2 connection may stay open with no request in it;
+    /// then it gets GOAWAY (HTTP/1.1 idles only --header-read-timeout).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Seconds a client may leave its answer untaken: a write to the socket
+    /// that stays blocked, or an HTTP/2 answer held back by the client's
+    /// flow-control window. Then the connection is cut.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub write_timeout: u64,
     /// Webhook connections open at once; past it a new connection is closed
     /// at once (counted as `refused`). Keep it below the open-files limit
     /// (raised to its hard limit at start), so the admin port always has one.
-    #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    /// Each may buffer up to about 290 KiB (HTTP/2 window and buffers).
+    #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
     /// How often certificate and contract files are re-read (seconds, at least 1).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -98,7 +98,7 @@ async fn validate(
     // Bodies in flight are bounded as a whole: a request reserves what it
     // may hold (its Content-Length, else --max-body-bytes) before reading it.
     let reserve = kib(announced.unwrap_or(state.max_body_bytes));
-    let _bytes = match tokio::time::timeout(left(), state.body_budget.acquire_many(reserve)).await {
+    let bytes = match tokio::time::timeout(left(), state.body_budget.clone().acquire_many_owned(reserve)).await {
         Ok(Ok(permit)) => permit,
         _ => {
             state.metrics.reject("overloaded");
@@ -133,9 +133,9 @@ async fn validate(
         }
     };
     // A free slot is taken without arming a timer; only a wait is bounded.
-    let _permit = match state.limiter.try_acquire() {
+    let permit = match state.limiter.clone().try_acquire_owned() {
         Ok(permit) => permit,
-        Err(_) => match tokio::time::timeout(left(), state.limiter.acquire()).await {
+        Err(_) => match tokio::time::timeout(left(), state.limiter.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             _ => {
                 state.metrics.reject("overloaded");
@@ -152,13 +152,21 @@ async fn validate(
     // (a big UPDATE to diff, a long Secret to scan) runs on the blocking
     // pool, so it cannot hold up the accept loop and the other connections'
     // tasks, and gets the overloaded answer if it cannot finish in time.
+    // It keeps its body's share of the budget and its slot until it has
+    // finished, answered or not: memory stays bounded by the budget.
     let answer = if body.len() < JUDGE_IN_PLACE_BELOW {
-        admission::answer(&body, &contract, state.facts.as_ref(), started)
+        let answer = admission::answer(&body, &contract, state.facts.as_ref(), started);
+        drop((permit, bytes));
+        answer
     } else {
         let facts = state.facts.clone();
         let work = tokio::task::spawn_blocking({
             let body = body.clone();
-            move || admission::answer(&body, &contract, facts.as_ref(), started)
+            move || {
+                let answer = admission::answer(&body, &contract, facts.as_ref(), started);
+                drop((permit, bytes));
+                answer
+            }
         });
         match tokio::time::timeout(deadline.saturating_sub(started.elapsed()), work).await {
             Ok(Ok(answer)) => answer,
@@ -269,8 +277,8 @@ mod tests {
             decision_log: DecisionLog,
             ready: AtomicBool::new(true),
             live: None,
-            limiter: tokio::sync::Semaphore::new(0),
-            body_budget: tokio::sync::Semaphore::new(1024),
+            limiter: Arc::new(tokio::sync::Semaphore::new(0)),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(1024)),
             max_body_bytes: 1024,
         });
         let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;

@@ -1,17 +1,20 @@
 //! The HTTPS accept loop: TLS (rustls, ALPN h2 and http/1.1), TCP_NODELAY,
-//! handshake and header-read timeouts, and a graceful drain on SIGTERM, in
-//! the manner of kubert.
+//! a connection cap, handshake and header-read timeouts, each connection
+//! under its deadlines ([`super::conn`]), and a graceful drain on SIGTERM,
+//! in the manner of kubert.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
+
+use super::conn::{self, Activity, Deadlines, Ended, Tracked};
+use super::write_deadline::WriteDeadline;
 
 /// The bounds of the accept loop.
 #[derive(Debug, Clone, Copy)]
@@ -19,28 +22,40 @@ pub struct Limits {
     /// On SIGTERM, how long connections may take to finish.
     pub drain: Duration,
     /// For the TLS handshake, each request's headers (and so an idle
-    /// HTTP/1.1 keep-alive connection) and an HTTP/2 client's first bytes.
+    /// HTTP/1.1 keep-alive connection) and an HTTP/2 client's first request.
     pub header_read: Duration,
+    /// An HTTP/2 connection with no request open this long gets GOAWAY.
+    pub idle: Duration,
+    /// A blocked write, or an answer the client does not take (HTTP/2 flow
+    /// control), for this long: the connection is cut.
+    pub write: Duration,
     /// Connections open at once; past it a new one is closed at once.
     pub max_connections: usize,
 }
 
 /// HTTP/2 streams one connection may have open at once.
-const H2_MAX_STREAMS: u32 = 16;
-/// HTTP/2 flow-control windows: what one connection (and each stream) may
-/// send before the guard reads it, so no connection buffers more than this.
-const H2_WINDOW: u32 = 256 * 1024;
+pub const H2_MAX_STREAMS: u32 = 16;
+/// HTTP/2 flow-control window of a connection: what it may send before the
+/// guard reads it, so no connection buffers more than this.
+pub const H2_WINDOW: u32 = 256 * 1024;
+/// Each stream's window is its share of the connection's: streams whose
+/// body waits for the body budget cannot take the whole connection window
+/// and starve the stream that holds a reservation (measured: `make attack`,
+/// h2-max-bodies).
+const H2_STREAM_WINDOW: u32 = H2_WINDOW / H2_MAX_STREAMS;
 /// HTTP/2 header block a client may send.
 const H2_MAX_HEADERS: u32 = 64 * 1024;
+/// HTTP/1.1 read buffer (headers, and body bytes read ahead of the handler).
+pub const H1_MAX_BUF: usize = 64 * 1024;
 
 /// Serves `app` over TLS on `listener` until SIGTERM/SIGINT, then drains
 /// connections for at most `limits.drain`. HTTP/1.1 and HTTP/2 (ALPN),
 /// TCP_NODELAY, a TLS-handshake and a header-read timeout, a connection cap,
-/// and HTTP/2 stream, window and keep-alive bounds.
+/// HTTP/2 stream, window and keep-alive bounds, idle and write deadlines.
 ///
 /// `event` is told what happens to connections (`accepted`, `refused`,
 /// `accept_error`, `tls_timeout`, `tls_failed`, `preface_timeout`,
-/// `ended_with_error`), for metrics.
+/// `idle_timeout`, `write_timeout`, `ended_with_error`), for metrics.
 pub async fn serve_https(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -51,22 +66,24 @@ pub async fn serve_https(
     let Limits {
         drain,
         header_read,
+        idle,
+        write,
         max_connections,
     } = limits;
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
-    let graceful = GracefulShutdown::new();
-    // The protocol comes from ALPN, not from sniffing the first bytes, so
-    // HTTP/1's header-read timeout also covers a client that never sends.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    // The protocol comes from ALPN, not from sniffing the first bytes.
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
         .header_read_timeout(header_read)
+        .max_buf_size(H1_MAX_BUF)
         .keep_alive(true);
     let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_STREAMS)
-        .initial_stream_window_size(H2_WINDOW)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
         .initial_connection_window_size(H2_WINDOW)
         .max_header_list_size(H2_MAX_HEADERS)
         // A peer that stops answering PINGs is dropped.
@@ -98,9 +115,9 @@ pub async fn serve_https(
         let _ = tcp.set_nodelay(true);
         let event = event.clone();
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
+        let app = app.clone();
         let (http1, http2) = (http1.clone(), http2.clone());
-        let watcher = graceful.watcher();
+        let stopping = stopping.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
@@ -117,28 +134,33 @@ pub async fn serve_https(
                 }
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            // HTTP/2 has no header-read timeout: a client that negotiated h2
-            // must start sending within the same bound. Plaintext rustls has
-            // already buffered (sent with the handshake) counts as started.
-            if h2
-                && tls.get_ref().1.wants_read()
-                && !matches!(
-                    tokio::time::timeout(header_read, tls.get_ref().0.readable()).await,
-                    Ok(Ok(()))
-                )
-            {
-                event("preface_timeout");
-                tracing::debug!(%peer, "no HTTP/2 preface within the header-read timeout");
-                return;
-            }
-            let result = if h2 {
-                watcher.watch(http2.serve_connection(TokioIo::new(tls), service)).await
-            } else {
-                watcher.watch(http1.serve_connection(TokioIo::new(tls), service)).await
+            let activity = Activity::new();
+            let io = TokioIo::new(WriteDeadline::new(tls, write, activity.clone()));
+            let service = Tracked {
+                inner: TowerToHyperService::new(app),
+                activity: activity.clone(),
             };
-            if let Err(e) = result {
-                event("ended_with_error");
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let deadlines = Deadlines {
+                // HTTP/2 has no header-read timeout of its own.
+                first_request: h2.then_some(header_read),
+                idle,
+                write,
+            };
+            let ended = if h2 {
+                conn::drive(http2.serve_connection(io, service), &activity, deadlines, stopping).await
+            } else {
+                conn::drive(http1.serve_connection(io, service), &activity, deadlines, stopping).await
+            };
+            match ended {
+                Ended::Closed => {}
+                Ended::Cut(why) => {
+                    event(why);
+                    tracing::debug!(%peer, event = why, "connection closed by a deadline");
+                }
+                Ended::Failed(e) => {
+                    event("ended_with_error");
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
             }
         });
     }
@@ -147,7 +169,10 @@ pub async fn serve_https(
         drain_seconds = drain.as_secs(),
         "shutting down: no new connections, draining reviews in flight"
     );
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    let _ = stop.send(true);
+    // Every connection holds a slot: all slots back means all closed.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(drain, slots.acquire_many(all)).await.is_err() {
         warn!("drain timeout: closing the remaining connections");
     }
 }

@@ -61,13 +61,15 @@ pub const REJECT_REASONS: [&str; 5] = [
     "overloaded",
 ];
 /// What happens to webhook connections (`connections_total{event}`).
-pub const CONNECTION_EVENTS: [&str; 7] = [
+pub const CONNECTION_EVENTS: [&str; 9] = [
     "accepted",
     "refused",
     "accept_error",
     "tls_timeout",
     "tls_failed",
     "preface_timeout",
+    "idle_timeout",
+    "write_timeout",
     "ended_with_error",
 ];
 
@@ -129,14 +131,14 @@ impl Metrics {
         registry.register(
             "rejected_requests",
             "Requests not reviewed, by reason: bad_request (not a review), too_large, client_aborted (the body \
-             never arrived whole), overloaded",
+             never arrived whole), body_timeout, overloaded",
             rejected_requests.clone(),
         );
         let connections = Family::<EventLabels, Counter>::default();
         registry.register(
             "connections",
-            "Webhook connections, by event: accepted, refused, accept_error, tls_timeout, tls_failed, preface_timeout, \
-             ended_with_error",
+            "Webhook connections, by event: accepted, refused (past --max-connections), accept_error, tls_timeout, \
+             tls_failed, preface_timeout, idle_timeout, write_timeout, ended_with_error",
             connections.clone(),
         );
         let certificate_expiry_seconds = Gauge::<f64, AtomicU64>::default();

@@ -4,11 +4,13 @@
 
 mod admin;
 mod args;
+mod conn;
 mod handler;
 mod https;
 pub mod metrics;
 mod reload;
 pub mod tls;
+mod write_deadline;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +23,7 @@ use tracing::{info, warn};
 
 pub use args::{ServeArgs, ServeError, contract_source, dns_label, socket_addr};
 pub use handler::router;
-pub use https::{Limits, serve_https};
+pub use https::{H1_MAX_BUF, H2_MAX_STREAMS, H2_WINDOW, Limits, serve_https};
 
 use crate::contract::{self, Contract};
 use crate::decision_log::DecisionLog;
@@ -39,9 +41,10 @@ pub struct AppState {
     /// Live facts, when the guard can see a cluster.
     pub live: Option<Arc<LiveFacts>>,
     /// Reviews judged at once; the rest wait until their deadline.
-    pub limiter: tokio::sync::Semaphore,
-    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`).
-    pub body_budget: tokio::sync::Semaphore,
+    pub limiter: Arc<tokio::sync::Semaphore>,
+    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`),
+    /// held until the review that read the body has finished.
+    pub body_budget: Arc<tokio::sync::Semaphore>,
     /// `--max-body-bytes`.
     pub max_body_bytes: usize,
 }
@@ -135,8 +138,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         decision_log: DecisionLog,
         ready: AtomicBool::new(false),
         live,
-        limiter: tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize),
-        body_budget: tokio::sync::Semaphore::new(args.max_body_bytes_in_flight.div_ceil(1024)),
+        limiter: Arc::new(tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize)),
+        body_budget: Arc::new(tokio::sync::Semaphore::new(
+            args.max_body_bytes_in_flight.div_ceil(1024),
+        )),
         max_body_bytes: args.max_body_bytes,
     });
     state
@@ -194,6 +199,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         Limits {
             drain: Duration::from_secs(args.drain_timeout),
             header_read: Duration::from_secs(args.header_read_timeout),
+            idle: Duration::from_secs(args.idle_timeout),
+            write: Duration::from_secs(args.write_timeout),
             max_connections: args.max_connections,
         },
         {

@@ -16,6 +16,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 
+pub mod h2raw;
+
 pub const CANARY: &str = "CANARY-pw-4e8a1b";
 
 pub fn fixture(name: &str) -> String {
