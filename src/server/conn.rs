@@ -66,6 +66,18 @@ impl Activity {
             .saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
     }
 
+    /// How long no request has been open, or `None` while one is.
+    pub fn idle_for(&self) -> Option<Duration> {
+        (self.open.load(Ordering::Relaxed) == 0).then(|| self.quiet())
+    }
+
+    /// Marks a request open (tests of the slots).
+    #[cfg(test)]
+    pub fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A socket write made no progress within the write deadline.
     pub fn write_timed_out(&self) {
         self.write_timed_out.store(true, Ordering::Relaxed);
@@ -112,8 +124,10 @@ pub enum Ended {
     Closed,
     /// Ended by the protocol with an error (logged at debug).
     Failed(String),
-    /// Cut by a deadline: `preface_timeout`, `write_timeout`; or closed
-    /// gracefully for `idle_timeout`. The name is the metric's event.
+    /// Cut by a deadline: `preface_timeout`, `write_timeout`; closed
+    /// gracefully for `idle_timeout`; or closed to make room for a new
+    /// connection while no request was open, `evicted`. The name is the
+    /// metric's event.
     Cut(&'static str),
 }
 
@@ -124,6 +138,7 @@ pub async fn drive<C>(
     activity: &Activity,
     deadlines: Deadlines,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    evicted: &tokio::sync::Notify,
 ) -> Ended
 where
     C: GracefulConnection,
@@ -145,6 +160,13 @@ where
                     (false, None, Ok(())) => Ended::Closed,
                     (false, None, Err(e)) => Ended::Failed(e.to_string()),
                 };
+            }
+            () = evicted.notified() => {
+                // Chosen while no request was open; one that opened since
+                // keeps the connection (the slots pick another next time).
+                if activity.idle_for().is_some() {
+                    return Ended::Cut("evicted");
+                }
             }
             _ = shutdown.changed(), if !signalled => {
                 signalled = true;

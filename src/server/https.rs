@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
 use super::conn::{self, Activity, Deadlines, Ended, Tracked};
+use super::slots::{Admission, Slots};
 use super::write_deadline::WriteDeadline;
 
 /// The bounds of the accept loop.
@@ -54,7 +55,7 @@ pub const H1_MAX_BUF: usize = 64 * 1024;
 /// HTTP/2 stream, window and keep-alive bounds, idle and write deadlines.
 ///
 /// `event` is told what happens to connections (`accepted`, `refused`,
-/// `accept_error`, `tls_timeout`, `tls_failed`, `preface_timeout`,
+/// `evicted`, `accept_error`, `tls_timeout`, `tls_failed`, `preface_timeout`,
 /// `idle_timeout`, `write_timeout`, `ended_with_error`), for metrics.
 pub async fn serve_https(
     listener: TcpListener,
@@ -70,7 +71,7 @@ pub async fn serve_https(
         write,
         max_connections,
     } = limits;
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let slots = Slots::new(max_connections);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     // The protocol comes from ALPN, not from sniffing the first bytes.
     let mut http1 = hyper::server::conn::http1::Builder::new();
@@ -105,36 +106,57 @@ pub async fn serve_https(
             },
             _ = &mut shutdown => break,
         };
-        // Past the cap a connection is closed at once: no TLS, no task.
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        // Past the cap an idle connection makes room; when none can, the new
+        // one is closed at once: no TLS, no task.
+        let admitted = slots.admit();
+        if let Admission::Refused = admitted {
             event("refused");
             drop(tcp);
             continue;
-        };
-        event("accepted");
+        }
         let _ = tcp.set_nodelay(true);
         let event = event.clone();
         let acceptor = acceptor.clone();
         let app = app.clone();
         let (http1, http2) = (http1.clone(), http2.clone());
         let stopping = stopping.clone();
+        let slots = slots.clone();
         tokio::spawn(async move {
-            let _slot = slot;
-            let tls = match tokio::time::timeout(header_read, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    event("tls_failed");
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    event("tls_timeout");
-                    tracing::debug!(%peer, "TLS handshake timed out");
+            let slot = match admitted {
+                Admission::Now(slot) => slot,
+                _ => match slots.take_freed().await {
+                    Some(slot) => slot,
+                    None => {
+                        event("refused");
+                        return;
+                    }
+                },
+            };
+            event("accepted");
+            let evicted = &slot.occupant.evicted;
+            let handshake = tokio::time::timeout(header_read, acceptor.accept(tcp));
+            let tls = tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        event("tls_failed");
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        event("tls_timeout");
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                () = evicted.notified() => {
+                    event("evicted");
                     return;
                 }
             };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let activity = Activity::new();
+            slot.occupant.serving(activity.clone());
             let io = TokioIo::new(WriteDeadline::new(tls, write, activity.clone()));
             let service = Tracked {
                 inner: TowerToHyperService::new(app),
@@ -147,9 +169,23 @@ pub async fn serve_https(
                 write,
             };
             let ended = if h2 {
-                conn::drive(http2.serve_connection(io, service), &activity, deadlines, stopping).await
+                conn::drive(
+                    http2.serve_connection(io, service),
+                    &activity,
+                    deadlines,
+                    stopping,
+                    evicted,
+                )
+                .await
             } else {
-                conn::drive(http1.serve_connection(io, service), &activity, deadlines, stopping).await
+                conn::drive(
+                    http1.serve_connection(io, service),
+                    &activity,
+                    deadlines,
+                    stopping,
+                    evicted,
+                )
+                .await
             };
             match ended {
                 Ended::Closed => {}
@@ -171,8 +207,7 @@ pub async fn serve_https(
     );
     let _ = stop.send(true);
     // Every connection holds a slot: all slots back means all closed.
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(drain, slots.acquire_many(all)).await.is_err() {
+    if !slots.drained(drain).await {
         warn!("drain timeout: closing the remaining connections");
     }
 }

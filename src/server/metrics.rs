@@ -61,9 +61,10 @@ pub const REJECT_REASONS: [&str; 5] = [
     "overloaded",
 ];
 /// What happens to webhook connections (`connections_total{event}`).
-pub const CONNECTION_EVENTS: [&str; 9] = [
+pub const CONNECTION_EVENTS: [&str; 10] = [
     "accepted",
     "refused",
+    "evicted",
     "accept_error",
     "tls_timeout",
     "tls_failed",
@@ -137,8 +138,9 @@ impl Metrics {
         let connections = Family::<EventLabels, Counter>::default();
         registry.register(
             "connections",
-            "Webhook connections, by event: accepted, refused (past --max-connections), accept_error, tls_timeout, \
-             tls_failed, preface_timeout, idle_timeout, write_timeout, ended_with_error",
+            "Webhook connections, by event: accepted, refused (past --max-connections, none idle), evicted (idle, \
+             closed to make room), accept_error, tls_timeout, tls_failed, preface_timeout, idle_timeout, write_timeout, \
+             ended_with_error",
             connections.clone(),
         );
         let certificate_expiry_seconds = Gauge::<f64, AtomicU64>::default();

@@ -9,6 +9,7 @@ mod handler;
 mod https;
 pub mod metrics;
 mod reload;
+mod slots;
 pub mod tls;
 mod write_deadline;
 
