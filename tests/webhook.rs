@@ -411,12 +411,35 @@ async fn request_bodies_are_bounded_before_they_are_read() {
     assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), "429");
     assert!(started.elapsed() < Duration::from_secs(1));
 
-    // The stalled upload is cut at its deadline (3 s, less the margin).
+    // The stalled upload falls below the minimum rate once its first second
+    // of grace is over, and is cut well before its deadline (3 s).
+    let started = std::time::Instant::now();
     let n = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), "408");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(status_of(&text), "408");
+    assert!(text.contains("slower than 256 KiB/s"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A short deadline (timeout=1s: 0.7 s to read the body) ends before the
+    // grace: that upload is cut at its deadline.
+    let mut short = open().await;
+    short.write_all(head("1s", 1_000, false).as_bytes()).await.unwrap();
+    short.write_all(b"{").await.unwrap();
+    short.flush().await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), short.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(status_of(&text), "408");
+    assert!(text.contains("within the request's deadline"), "{text}");
 
     // The budget is free again: a real review is answered.
     let (status, resp) = post(
@@ -428,7 +451,7 @@ async fn request_bodies_are_bounded_before_they_are_read() {
     assert_eq!(status, 200);
     assert_eq!(resp["response"]["allowed"], true);
     let metrics = server.metrics();
-    for reason in ["too_large", "overloaded", "body_timeout"] {
+    for reason in ["too_large", "overloaded", "body_too_slow", "body_timeout"] {
         assert!(
             metrics.contains(&format!("cnpg_guard_rejected_requests_total{{reason=\"{reason}\"}} 1")),
             "{reason}: {metrics}"
@@ -487,23 +510,37 @@ async fn connections_past_the_cap_make_room_or_are_refused_cheaply() {
     drop(idle);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // Three connections with a review open (a body still to come) keep their
-    // slots: a fourth is closed at once, and the admin port still answers.
+    // Three connections with a review open (a body still arriving, above the
+    // minimum rate) keep their slots: a fourth waits a second at most for
+    // one, then is closed; the admin port still answers.
     let mut busy = Vec::new();
     for _ in 0..3 {
         let mut c = connect().await;
-        c.write_all(b"POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{")
+        c.write_all(b"POST /validate?timeout=10s HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 4000000\r\n\r\n{")
             .await
             .unwrap();
         c.flush().await.unwrap();
-        busy.push(c);
+        busy.push(tokio::spawn(async move {
+            // 640 KiB/s, over 2.5 times the minimum rate.
+            let chunk = vec![b' '; 32 * 1024];
+            loop {
+                if c.write_all(&chunk).await.is_err() || c.flush().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let started = std::time::Instant::now();
     let r = tokio::time::timeout(Duration::from_secs(3), fourth.read(&mut [0u8; 16])).await;
     assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "not closed: {r:?}");
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1900),
+        "{waited:?}"
+    );
     assert_eq!(admin_get(server.admin, "/healthz").map(|(code, _)| code), Some(200));
     assert!(
         server
@@ -512,7 +549,9 @@ async fn connections_past_the_cap_make_room_or_are_refused_cheaply() {
         "{}",
         server.metrics()
     );
-    drop(busy);
+    for uploader in busy {
+        uploader.abort();
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use axum::routing::post;
 use tracing::warn;
 
 use super::AppState;
+use super::body::BodyError;
 use super::metrics::{ReviewLabels, ViolationLabels};
 use crate::admission::{self, Outcome};
 
@@ -109,27 +110,24 @@ async fn validate(
             );
         }
     };
-    let limited = http_body_util::Limited::new(request.into_body(), state.max_body_bytes);
-    let body = match tokio::time::timeout(left(), http_body_util::BodyExt::collect(limited)).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+    let body = match super::body::read(request.into_body(), state.max_body_bytes, started, deadline).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(_)) => {
             state.metrics.reject("too_large");
             return too_large();
         }
-        Ok(Err(e)) => {
+        Err(e @ BodyError::Aborted(_)) => {
             // The body did not arrive whole: the client gave up or was cut.
             state.metrics.reject("client_aborted");
-            return json(
-                StatusCode::BAD_REQUEST,
-                admission::error_body(400, &format!("cannot read the request body: {e}")),
-            );
+            return json(StatusCode::BAD_REQUEST, admission::error_body(400, &e.to_string()));
         }
-        Err(_) => {
-            state.metrics.reject("body_timeout");
-            return json(
-                StatusCode::REQUEST_TIMEOUT,
-                admission::error_body(408, "the request body did not arrive within the request's deadline"),
-            );
+        Err(e @ (BodyError::Timeout | BodyError::TooSlow)) => {
+            state.metrics.reject(if matches!(e, BodyError::TooSlow) {
+                "body_too_slow"
+            } else {
+                "body_timeout"
+            });
+            return json(StatusCode::REQUEST_TIMEOUT, admission::error_body(408, &e.to_string()));
         }
     };
     // A free slot is taken without arming a timer; only a wait is bounded.

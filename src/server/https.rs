@@ -106,8 +106,9 @@ pub async fn serve_https(
             },
             _ = &mut shutdown => break,
         };
-        // Past the cap an idle connection makes room; when none can, the new
-        // one is closed at once: no TLS, no task.
+        // Past the cap the connection idle longest makes room and the new one
+        // waits a second at most for a slot; when too many wait already, it
+        // is closed at once: no TLS, no task.
         let admitted = slots.admit();
         if let Admission::Refused = admitted {
             event("refused");

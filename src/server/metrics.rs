@@ -53,11 +53,12 @@ pub struct RuleLabels {
 /// The decisions a review is counted under ([`crate::decision::Decision::label`]).
 pub const DECISIONS: [&str; 5] = ["allow", "deny", "warn", "exempt", "break-glass"];
 /// Why a request is not reviewed (`rejected_requests_total{reason}`).
-pub const REJECT_REASONS: [&str; 5] = [
+pub const REJECT_REASONS: [&str; 6] = [
     "bad_request",
     "too_large",
     "client_aborted",
     "body_timeout",
+    "body_too_slow",
     "overloaded",
 ];
 /// What happens to webhook connections (`connections_total{event}`).
@@ -132,7 +133,7 @@ impl Metrics {
         registry.register(
             "rejected_requests",
             "Requests not reviewed, by reason: bad_request (not a review), too_large, client_aborted (the body \
-             never arrived whole), body_timeout, overloaded",
+             never arrived whole), body_timeout, body_too_slow (under 256 KiB/s after 1 s), overloaded",
             rejected_requests.clone(),
         );
         let connections = Family::<EventLabels, Counter>::default();

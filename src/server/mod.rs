@@ -4,6 +4,7 @@
 
 mod admin;
 mod args;
+mod body;
 mod conn;
 mod handler;
 mod https;

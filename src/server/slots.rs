@@ -3,7 +3,8 @@
 //! silent client, an idle keep-alive, a handshake that never ends) is closed
 //! to make room for the newcomer. Idle or silent connections therefore
 //! cannot lock the API server out; only connections with a review in flight
-//! keep their slot. Newcomers waiting for an evicted slot are bounded too.
+//! keep their slot. A newcomer waits a second at most for a slot, and at
+//! most 64 wait at once; past that, new connections are closed at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,10 +15,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::conn::Activity;
 
-/// Newcomers that may wait at once for a slot being freed by eviction.
+/// Newcomers that may wait at once for a slot.
 const MAX_WAITING: usize = 64;
-/// How long a newcomer waits for that slot.
-const WAIT_FOR_EVICTION: Duration = Duration::from_secs(1);
+/// How long a newcomer waits for a slot.
+const WAIT_FOR_SLOT: Duration = Duration::from_secs(1);
 
 pub struct Slots {
     free: Arc<Semaphore>,
@@ -73,10 +74,10 @@ impl Drop for Slot {
 pub enum Admission {
     /// A free slot.
     Now(Slot),
-    /// No free slot, but an idle connection is being closed for it:
-    /// [`Slots::take_freed`] waits for it.
-    AfterEviction,
-    /// Every connection has a review in flight, or too many newcomers wait.
+    /// No free slot: an idle connection, if any, is being closed for it;
+    /// [`Slots::take_freed`] waits briefly for a slot.
+    Wait,
+    /// Too many newcomers wait already.
     Refused,
 }
 
@@ -96,16 +97,19 @@ impl Slots {
         if let Ok(permit) = self.free.clone().try_acquire_owned() {
             return Admission::Now(self.occupy(permit));
         }
-        if self.waiting.load(Ordering::Relaxed) >= MAX_WAITING || !self.evict_one() {
+        if self.waiting.load(Ordering::Relaxed) >= MAX_WAITING {
             return Admission::Refused;
         }
+        // With no idle connection to close, a slot still frees soon: a
+        // review finishes, or a slow body is cut (see `super::body`).
+        self.evict_one();
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        Admission::AfterEviction
+        Admission::Wait
     }
 
-    /// Waits (briefly) for the slot an eviction frees.
+    /// Waits (briefly) for a slot to free.
     pub async fn take_freed(self: &Arc<Self>) -> Option<Slot> {
-        let permit = tokio::time::timeout(WAIT_FOR_EVICTION, self.free.clone().acquire_owned()).await;
+        let permit = tokio::time::timeout(WAIT_FOR_SLOT, self.free.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         match permit {
             Ok(Ok(permit)) => Some(self.occupy(permit)),
@@ -178,7 +182,7 @@ mod tests {
         idle.occupant.serving(Activity::new());
 
         // Full: the idle one is told to go, the newcomer waits for its slot.
-        assert!(matches!(slots.admit(), Admission::AfterEviction));
+        assert!(matches!(slots.admit(), Admission::Wait));
         tokio::time::timeout(Duration::from_secs(1), idle.occupant.evicted.notified())
             .await
             .expect("the idle connection is evicted");
@@ -187,11 +191,13 @@ mod tests {
         third.occupant.serving(Activity::new());
 
         // Now one busy, one fresh and idle: the fresh one goes, never the busy one.
-        assert!(matches!(slots.admit(), Admission::AfterEviction));
+        assert!(matches!(slots.admit(), Admission::Wait));
         assert!(third.occupant.evicting.load(Ordering::Relaxed));
         assert!(!busy.occupant.evicting.load(Ordering::Relaxed));
-        // Both busy or being evicted: refused.
-        assert!(matches!(slots.admit(), Admission::Refused));
+        // Both busy or being evicted: the newcomer waits, and gets nothing
+        // if no slot frees within a second.
+        assert!(matches!(slots.admit(), Admission::Wait));
+        assert!(slots.take_freed().await.is_none());
         let _ = slots.take_freed().await;
     }
 }
