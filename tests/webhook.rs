@@ -404,6 +404,18 @@ async fn request_bodies_are_bounded_before_they_are_read() {
     let mut second = open().await;
     let started = std::time::Instant::now();
     second.write_all(head("1s", 60_000, false).as_bytes()).await.unwrap();
+    // Meanwhile a small review, which fits in what is left, does not queue
+    // behind the one waiting for room.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let small = std::time::Instant::now();
+    let (status, resp) = post(
+        &server.client(),
+        &server.url(),
+        fixture("namespace-create-allowed.json"),
+    )
+    .await;
+    assert_eq!((status, &resp["response"]["allowed"]), (200, &serde_json::json!(true)));
+    assert!(small.elapsed() < Duration::from_millis(400), "{:?}", small.elapsed());
     let n = tokio::time::timeout(Duration::from_secs(3), second.read(&mut buf))
         .await
         .unwrap()

@@ -121,8 +121,15 @@ async fn pause_if_short(opened: Instant) {
     }
 }
 
-/// `n` connections that announce `announced` bytes and send one a second.
-pub async fn slow_bodies(t: Target, n: usize, announced: usize, tally: Tally) {
+/// `n` connections that announce `announced` bytes and send `per_second` of
+/// them a second (in ten steps a second from 10 B/s up), with the longest
+/// timeout a webhook may have (30 s).
+pub async fn slow_bodies(t: Target, n: usize, announced: usize, per_second: usize, tally: Tally) {
+    let (step, every) = if per_second < 10 {
+        (per_second.max(1), Duration::from_secs(1))
+    } else {
+        (per_second / 10, Duration::from_millis(100))
+    };
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let (t, tally) = (t.clone(), tally.clone());
@@ -135,11 +142,13 @@ pub async fn slow_bodies(t: Target, n: usize, announced: usize, tally: Tally) {
                         continue;
                     };
                     let head = format!(
-                        "POST /validate?timeout=10s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {announced}\r\n\r\n"
+                        "POST /validate?timeout=30s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {announced}\r\n\r\n"
                     );
                     if tls.write_all(head.as_bytes()).await.is_err() {
                         continue;
                     }
+                    let chunk = vec![b' '; step];
+                    let mut sent = 0;
                     let mut buf = [0u8; 512];
                     loop {
                         tokio::select! {
@@ -153,10 +162,16 @@ pub async fn slow_bodies(t: Target, n: usize, announced: usize, tally: Tally) {
                                 }
                                 break;
                             }
-                            () = tokio::time::sleep(Duration::from_secs(1)) => {
-                                if t.over() || tls.write_all(b" ").await.is_err() {
+                            () = tokio::time::sleep(every) => {
+                                if t.over() {
                                     break;
                                 }
+                                // Once all is sent, only the answer is awaited.
+                                let n = step.min(announced - sent);
+                                if n > 0 && tls.write_all(&chunk[..n]).await.is_err() {
+                                    break;
+                                }
+                                sent += n;
                             }
                         }
                     }

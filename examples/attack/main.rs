@@ -230,11 +230,15 @@ fn attacks() -> Vec<(&'static str, Attack)> {
             },
         ),
         ("slow-body: 200 connections, 16 KiB announced, 1 byte/s", |t, tally| {
-            attacks::slow_bodies(t, 200, 16 * 1024, tally).boxed()
+            attacks::slow_bodies(t, 200, 16 * 1024, 1, tally).boxed()
         }),
         ("slow-body-max: 8 connections, 7 MiB announced, 1 byte/s", |t, tally| {
-            attacks::slow_bodies(t, 8, 7 * MIB, tally).boxed()
+            attacks::slow_bodies(t, 8, 7 * MIB, 1, tally).boxed()
         }),
+        (
+            "paced-body: 24 connections, 1 MiB announced, sent at 300 KiB/s (just above the minimum rate)",
+            |t, tally| attacks::slow_bodies(t, 24, MIB, 300 * 1024, tally).boxed(),
+        ),
         ("silent: 600 TCP connections (past the cap), no bytes", |t, tally| {
             attacks::silent(t, 600, tally).boxed()
         }),

@@ -45,7 +45,9 @@ async fn timed(State(state): State<Arc<AppState>>, mut request: axum::extract::R
 /// [`validate`]); below it, a review costs tens of microseconds.
 const JUDGE_IN_PLACE_BELOW: usize = 256 * 1024;
 
-/// The API server's webhook timeout (`?timeout=10s`, a Go duration), or 10 s.
+/// The API server's webhook timeout (`?timeout=10s`, a Go duration), or 10 s;
+/// at most 30 s, the largest `timeoutSeconds` a webhook may have, so a client
+/// cannot hold its share of the budgets longer than the API server could.
 fn requested_timeout(query: Option<&str>) -> Duration {
     let value = query
         .unwrap_or("")
@@ -54,6 +56,9 @@ fn requested_timeout(query: Option<&str>) -> Duration {
         .unwrap_or("10s");
     parse_go_duration(value).unwrap_or(Duration::from_secs(10))
 }
+
+/// The largest `timeoutSeconds` of a webhook (admissionregistration/v1).
+const MAX_TIMEOUT_SECS: f64 = 30.0;
 
 fn parse_go_duration(s: &str) -> Option<Duration> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.')?);
@@ -64,7 +69,7 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
         "m" => n * 60.0,
         _ => return None,
     };
-    (secs.is_finite() && secs > 0.0 && secs <= 60.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs > 0.0 && secs <= 3600.0).then(|| Duration::from_secs_f64(secs.min(MAX_TIMEOUT_SECS)))
 }
 
 /// How long a review may wait for a slot: most of the API server's budget,
@@ -97,11 +102,12 @@ async fn validate(
         return too_large();
     }
     // Bodies in flight are bounded as a whole: a request reserves what it
-    // may hold (its Content-Length, else --max-body-bytes) before reading it.
+    // may hold (its Content-Length, else --max-body-bytes) before reading it,
+    // as soon as the budget has room for it (see `super::budget`).
     let reserve = kib(announced.unwrap_or(state.max_body_bytes));
-    let bytes = match tokio::time::timeout(left(), state.body_budget.clone().acquire_many_owned(reserve)).await {
-        Ok(Ok(permit)) => permit,
-        _ => {
+    let bytes = match state.body_budget.reserve(reserve, left()).await {
+        Some(reservation) => reservation,
+        None => {
             state.metrics.reject("overloaded");
             warn!("overloaded: the body budget is spent; refusing before reading the body");
             return json(
@@ -255,8 +261,8 @@ mod tests {
     fn timeouts_and_deadlines() {
         assert_eq!(requested_timeout(Some("timeout=10s")), Duration::from_secs(10));
         assert_eq!(requested_timeout(Some("a=b&timeout=500ms")), Duration::from_millis(500));
-        assert_eq!(requested_timeout(Some("timeout=1m")), Duration::from_secs(60));
-        for bad in ["timeout=", "timeout=abc", "timeout=-1s", "timeout=1h", "timeout=0s"] {
+        assert_eq!(requested_timeout(Some("timeout=1m")), Duration::from_secs(30));
+        for bad in ["timeout=", "timeout=abc", "timeout=-1s", "timeout=2h", "timeout=0s"] {
             assert_eq!(requested_timeout(Some(bad)), Duration::from_secs(10), "{bad}");
         }
         assert_eq!(review_deadline(Duration::from_secs(10)), Duration::from_millis(7900));
@@ -276,7 +282,7 @@ mod tests {
             ready: AtomicBool::new(true),
             live: None,
             limiter: Arc::new(tokio::sync::Semaphore::new(0)),
-            body_budget: Arc::new(tokio::sync::Semaphore::new(1024)),
+            body_budget: crate::server::budget::Budget::new(1024),
             max_body_bytes: 1024,
         });
         let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;

@@ -5,6 +5,7 @@
 mod admin;
 mod args;
 mod body;
+mod budget;
 mod conn;
 mod handler;
 mod https;
@@ -44,9 +45,8 @@ pub struct AppState {
     pub live: Option<Arc<LiveFacts>>,
     /// Reviews judged at once; the rest wait until their deadline.
     pub limiter: Arc<tokio::sync::Semaphore>,
-    /// Request bodies in flight, in KiB (`--max-body-bytes-in-flight`),
-    /// held until the review that read the body has finished.
-    pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// Request bodies in flight (`--max-body-bytes-in-flight`).
+    pub body_budget: Arc<budget::Budget>,
     /// `--max-body-bytes`.
     pub max_body_bytes: usize,
 }
@@ -141,9 +141,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ready: AtomicBool::new(false),
         live,
         limiter: Arc::new(tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize)),
-        body_budget: Arc::new(tokio::sync::Semaphore::new(
-            args.max_body_bytes_in_flight.div_ceil(1024),
-        )),
+        body_budget: budget::Budget::new(args.max_body_bytes_in_flight.div_ceil(1024)),
         max_body_bytes: args.max_body_bytes,
     });
     state
