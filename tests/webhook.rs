@@ -566,6 +566,44 @@ async fn connections_past_the_cap_make_room_or_are_refused_cheaply() {
     }
 }
 
+/// Making room past the cap, connections that never carried a request go
+/// before a client's keep-alive connection, however long that one is quiet.
+#[tokio::test]
+async fn a_keep_alive_connection_outlasts_silent_ones_past_the_cap() {
+    let server = Server::start_with(Options {
+        extra: vec!["--max-connections".into(), "3".into()],
+        ..Options::default()
+    });
+    let keep_alive = server.client();
+    let review = || fixture("namespace-create-allowed.json");
+    assert_eq!(post(&keep_alive, &server.url(), review()).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two silent connections fill the cap, both quiet for less time.
+    let addr = format!("127.0.0.1:{}", server.port);
+    let _silent: Vec<_> = futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(&addr))).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Three newcomers in turn each take a silent one's slot, or the last
+    // newcomer's (which carried a request) once the silent ones are gone;
+    // the keep-alive connection stays and keeps serving.
+    let mut newcomers = Vec::new();
+    for _ in 0..3 {
+        let newcomer = server.client();
+        assert_eq!(post(&newcomer, &server.url(), review()).await.0, 200);
+        newcomers.push(newcomer);
+        assert_eq!(post(&keep_alive, &server.url(), review()).await.0, 200);
+    }
+    let metrics = server.metrics();
+    // 1 keep-alive + 2 silent + 3 newcomers, no reconnection.
+    assert!(
+        metrics.contains("cnpg_guard_connections_total{event=\"accepted\"} 6"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cnpg_guard_connections_total{event=\"evicted\"} 3"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn certificate_rotation_while_serving() {
     let server = Server::start();

@@ -66,6 +66,11 @@ impl Activity {
             .saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
     }
 
+    /// Whether a request has started on the connection.
+    pub fn has_served(&self) -> bool {
+        self.requests.load(Ordering::Relaxed) > 0
+    }
+
     /// How long no request has been open, or `None` while one is.
     pub fn idle_for(&self) -> Option<Duration> {
         (self.open.load(Ordering::Relaxed) == 0).then(|| self.quiet())
@@ -76,6 +81,13 @@ impl Activity {
     pub fn request_started(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Marks the open request answered (tests of the slots).
+    #[cfg(test)]
+    pub fn request_finished(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.progress();
     }
 
     /// A socket write made no progress within the write deadline.
@@ -131,6 +143,10 @@ pub enum Ended {
     Cut(&'static str),
 }
 
+/// How long an evicted keep-alive connection may take to close gracefully:
+/// the newcomer waits at most a second for its slot.
+const EVICTION_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves `conn` to its end under `deadlines`; on `shutdown`, closes it
 /// gracefully (the drain timeout bounds the rest).
 pub async fn drive<C>(
@@ -161,11 +177,19 @@ where
                     (false, None, Err(e)) => Ended::Failed(e.to_string()),
                 };
             }
-            () = evicted.notified() => {
+            () = evicted.notified(), if closing.is_none() => {
                 // Chosen while no request was open; one that opened since
                 // keeps the connection (the slots pick another next time).
                 if activity.idle_for().is_some() {
-                    return Ended::Cut("evicted");
+                    if !activity.has_served() {
+                        return Ended::Cut("evicted");
+                    }
+                    // A client's keep-alive connection: GOAWAY for HTTP/2,
+                    // so a request it sends meanwhile is retried on a new
+                    // connection rather than failed; HTTP/1.1 closes at once.
+                    closing = Some("evicted");
+                    conn.as_mut().graceful_shutdown();
+                    next = EVICTION_GRACE;
                 }
             }
             _ = shutdown.changed(), if !signalled => {
@@ -174,7 +198,7 @@ where
             }
             () = tokio::time::sleep(next) => {
                 if let Some(event) = closing {
-                    // Closing for idleness: what is still in flight had its
+                    // Closing for idleness or eviction: what is still in flight had its
                     // write deadline.
                     return Ended::Cut(event);
                 }

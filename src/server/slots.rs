@@ -48,6 +48,12 @@ impl Occupant {
         }
     }
 
+    /// Whether the connection has carried a request: a client's keep-alive
+    /// connection, which goes only after those that never did.
+    fn has_served(&self) -> bool {
+        self.activity.get().is_some_and(|a| a.has_served())
+    }
+
     /// The connection now serves HTTP; its activity tells when it is idle.
     pub fn serving(&self, activity: Arc<Activity>) {
         let _ = self.activity.set(activity);
@@ -136,14 +142,17 @@ impl Slots {
         }
     }
 
-    /// Tells the connection quiet longest, with no request open, to close.
+    /// Tells a connection with no request open to close: of those that
+    /// never carried a request (silent, handshaking, idle since the
+    /// preface) the one quiet longest, else the keep-alive connection quiet
+    /// longest.
     fn evict_one(&self) -> bool {
         let Ok(open) = self.open.lock() else { return false };
         let victim = open
             .values()
             .filter(|o| !o.evicting.load(Ordering::Relaxed))
-            .filter_map(|o| Some((o.idle_for()?, o)))
-            .max_by_key(|(idle, _)| *idle)
+            .filter_map(|o| Some(((!o.has_served(), o.idle_for()?), o)))
+            .max_by_key(|(rank, _)| *rank)
             .map(|(_, o)| o.clone());
         drop(open);
         match victim {
@@ -199,5 +208,28 @@ mod tests {
         assert!(matches!(slots.admit(), Admission::Wait));
         assert!(slots.take_freed().await.is_none());
         let _ = slots.take_freed().await;
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_connection_goes_after_those_that_never_carried_a_request() {
+        let slots = Slots::new(2);
+        let Admission::Now(keep_alive) = slots.admit() else {
+            panic!("free slot")
+        };
+        let served = Activity::new();
+        served.request_started();
+        served.request_finished();
+        keep_alive.occupant.serving(served);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Newer, so quiet for less time than the keep-alive connection.
+        let Admission::Now(silent) = slots.admit() else {
+            panic!("free slot")
+        };
+        assert!(matches!(slots.admit(), Admission::Wait));
+        assert!(silent.occupant.evicting.load(Ordering::Relaxed));
+        assert!(!keep_alive.occupant.evicting.load(Ordering::Relaxed));
+        // With no other choice, the keep-alive connection goes too.
+        assert!(matches!(slots.admit(), Admission::Wait));
+        assert!(keep_alive.occupant.evicting.load(Ordering::Relaxed));
     }
 }
