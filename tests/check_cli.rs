@@ -697,6 +697,28 @@ fn serve_options_are_refused_with_the_reason() {
 }
 
 #[test]
+fn a_body_budget_below_the_largest_body_stops_the_start() {
+    let out = guard_env(
+        &[
+            "serve",
+            "--max-body-bytes-in-flight",
+            "100000",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--max-body-bytes-in-flight (100000) is smaller than --max-body-bytes (7340032)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn serve_listens_on_a_host_name_and_a_failed_start_keeps_the_dev_certificate() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();

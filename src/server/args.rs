@@ -37,7 +37,9 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     /// Request bodies held at once, all connections together (bytes). A
     /// request reserves its Content-Length (else --max-body-bytes) before
-    /// its body is read; one that cannot within its deadline gets HTTP 429.
+    /// its body is read, as soon as it fits (never queued behind a larger
+    /// one); one that cannot within its deadline gets HTTP 429. A body must
+    /// keep 256 KiB/s after its first second, or it is cut (408).
     /// This bounds the guard's memory: a review's working memory is at most
     /// about 7.6 times its body (README, "Reliability: bounds and sizing").
     /// 16 MiB holds two of the largest UPDATEs the API server can send.
@@ -63,8 +65,10 @@ pub struct ServeArgs {
     /// flow-control window. Then the connection is cut.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub write_timeout: u64,
-    /// Webhook connections open at once; past it a new connection is closed
-    /// at once (counted as `refused`). Keep it below the open-files limit
+    /// Webhook connections open at once. Past it, a connection with no
+    /// request open is closed to make room (`evicted`: those that never
+    /// carried a request first) and the newcomer waits up to 1 s for a slot;
+    /// else it is closed (`refused`). Keep it below the open-files limit
     /// (raised to its hard limit at start), so the admin port always has one.
     /// Each may buffer up to about 290 KiB (HTTP/2 window and buffers).
     #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
@@ -174,4 +178,9 @@ pub enum ServeError {
     Connect(#[from] crate::kube_client::ConnectError),
     #[error(transparent)]
     FactsFrom(#[from] crate::facts::FactsFromError),
+    #[error(
+        "--max-body-bytes-in-flight ({in_flight}) is smaller than --max-body-bytes ({body}): the largest body \
+         could never be read; raise the first or lower the second"
+    )]
+    BudgetBelowBody { in_flight: usize, body: usize },
 }

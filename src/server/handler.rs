@@ -104,7 +104,7 @@ async fn validate(
     // Bodies in flight are bounded as a whole: a request reserves what it
     // may hold (its Content-Length, else --max-body-bytes) before reading it,
     // as soon as the budget has room for it (see `super::budget`).
-    let reserve = kib(announced.unwrap_or(state.max_body_bytes));
+    let reserve = super::budget::kib(announced.unwrap_or(state.max_body_bytes));
     let bytes = match state.body_budget.reserve(reserve, left()).await {
         Some(reservation) => reservation,
         None => {
@@ -230,10 +230,6 @@ fn too_large() -> Response {
 }
 
 /// Bytes as whole KiB (the body budget's unit), at least 1.
-fn kib(bytes: usize) -> u32 {
-    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).max(1)
-}
-
 fn reply(answer: admission::Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, answer.body)
@@ -282,7 +278,7 @@ mod tests {
             ready: AtomicBool::new(true),
             live: None,
             limiter: Arc::new(tokio::sync::Semaphore::new(0)),
-            body_budget: crate::server::budget::Budget::new(1024),
+            body_budget: crate::server::budget::Budget::new(1024, 1),
             max_body_bytes: 1024,
         });
         let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;

@@ -60,6 +60,12 @@ impl AppState {
 
 /// Runs the webhook until SIGTERM/SIGINT.
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    if args.max_body_bytes_in_flight < args.max_body_bytes {
+        return Err(ServeError::BudgetBelowBody {
+            in_flight: args.max_body_bytes_in_flight,
+            body: args.max_body_bytes,
+        });
+    }
     // Each connection is a file descriptor: take all the process may have.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => info!(
@@ -141,7 +147,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ready: AtomicBool::new(false),
         live,
         limiter: Arc::new(tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize)),
-        body_budget: budget::Budget::new(args.max_body_bytes_in_flight.div_ceil(1024)),
+        body_budget: budget::Budget::new(
+            budget::kib(args.max_body_bytes_in_flight),
+            budget::kib(args.max_body_bytes),
+        ),
         max_body_bytes: args.max_body_bytes,
     });
     state
