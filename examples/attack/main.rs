@@ -239,6 +239,10 @@ fn attacks() -> Vec<(&'static str, Attack)> {
             "paced-body: 24 connections, 1 MiB announced, sent at 300 KiB/s (just above the minimum rate)",
             |t, tally| attacks::slow_bodies(t, 24, MIB, 300 * 1024, tally).boxed(),
         ),
+        (
+            "paced-small: 96 connections, 256 KiB announced, sent at 300 KiB/s (28 MiB/s in all)",
+            |t, tally| attacks::slow_bodies(t, 96, 256 * 1024, 300 * 1024, tally).boxed(),
+        ),
         ("silent: 600 TCP connections (past the cap), no bytes", |t, tally| {
             attacks::silent(t, 600, tally).boxed()
         }),
