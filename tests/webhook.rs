@@ -214,6 +214,65 @@ async fn a_one_mib_secret_is_judged() {
     assert_eq!(resp["response"]["allowed"], false);
 }
 
+/// A large review is judged off the async workers, within the request's
+/// deadline: one that cannot finish in time gets the overloaded answer
+/// (429, allowed: false) rather than leaving the API server to time out,
+/// and a small review sent meanwhile is answered at once.
+#[tokio::test]
+async fn a_large_review_past_its_deadline_is_denied_as_overloaded() {
+    let server = Server::start();
+    // 50,000 unregistered superuser roles: 2.8 MB that a debug build reads
+    // in about 0.3 s and judges in about 0.8 s more.
+    let mut review: Value = serde_json::from_str(&fixture("cluster-update-denied.json")).unwrap();
+    let roles: Vec<Value> = (0..50_000)
+        .map(|i| serde_json::json!({"name": format!("intruder_{i}"), "login": true, "superuser": true}))
+        .collect();
+    review["request"]["object"]["spec"]["managed"]["roles"] = Value::Array(roles);
+    // HTTP/1.1: the body arrives at socket speed (HTTP/2's 16 KiB stream
+    // window makes a debug build read it slowly).
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls_config(&server.pki.ca, None))
+        .http1_only()
+        .build()
+        .unwrap();
+    // timeout=1s: 0.7 s to read and judge it.
+    let large = tokio::spawn({
+        let url = format!("https://localhost:{}/validate?timeout=1s", server.port);
+        let body = review.to_string();
+        async move { post(&client, &url, body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let small = std::time::Instant::now();
+    let (status, resp) = post(
+        &server.client(),
+        &server.url(),
+        fixture("namespace-create-allowed.json"),
+    )
+    .await;
+    assert_eq!((status, &resp["response"]["allowed"]), (200, &Value::Bool(true)));
+    assert!(small.elapsed() < Duration::from_millis(300), "{:?}", small.elapsed());
+
+    let (status, resp) = large.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(resp["response"]["allowed"], false);
+    assert_eq!(
+        resp["response"]["status"]["code"], 429,
+        "{}",
+        resp["response"]["status"]
+    );
+    assert!(
+        resp["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overloaded")
+    );
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_rejected_requests_total{reason=\"overloaded\"} 1")
+    );
+}
+
 /// Output is bounded whatever the object holds: a Cluster UPDATE that adds
 /// 2,000 unregistered managed roles and drops a 20,000-element array gets a
 /// denial listing 20 violations and how many more, and a decision record
