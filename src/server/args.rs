@@ -38,10 +38,11 @@ pub struct ServeArgs {
     /// Request bodies held at once, all connections together (bytes). A
     /// request reserves its Content-Length (else --max-body-bytes) before
     /// its body is read, as soon as it fits (never queued behind a larger
-    /// one); one that cannot within its deadline gets HTTP 429. A body must
+    /// one; an eighth is kept for bodies of 256 KiB or less); one that
+    /// cannot within its deadline gets HTTP 429. At least --max-body-bytes. A body must
     /// keep 256 KiB/s after its first second, or it is cut (408).
     /// This bounds the guard's memory: a review's working memory is at most
-    /// about 7.6 times its body (README, "Reliability: bounds and sizing").
+    /// about 8 times its body (README, "Reliability: bounds and sizing").
     /// 16 MiB holds two of the largest UPDATEs the API server can send.
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes_in_flight: usize,
