@@ -801,6 +801,17 @@ async fn admin_port_health_readiness_and_metrics() {
     ] {
         assert!(m.contains(needle), "{needle} not in\n{m}");
     }
+    // The open-files limit was raised to the hard limit at start.
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let logs = server.logs();
+    let raised = logs
+        .lines()
+        .filter(|l| l.contains("file descriptor limit"))
+        .find_map(|l| serde_json::from_str::<Value>(l).ok()?["open_files"].as_u64())
+        .unwrap_or_else(|| panic!("no file descriptor limit line in\n{logs}"));
+    if hard <= 1 << 20 {
+        assert_eq!(raised, hard);
+    }
 }
 
 #[tokio::test]
