@@ -785,7 +785,12 @@ async fn client_certificates_are_enforced() {
 
 #[tokio::test]
 async fn admin_port_health_readiness_and_metrics() {
+    // Started with a lower soft open-files limit than the hard one, it
+    // raises its own (below).
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, soft.min(4096), hard);
     let server = Server::start();
+    let _ = rlimit::setrlimit(rlimit::Resource::NOFILE, soft, hard);
     assert_eq!(admin_get(server.admin, "/healthz").unwrap().0, 200);
     assert_eq!(admin_get(server.admin, "/readyz").unwrap().0, 200);
     let client = server.client();
@@ -802,7 +807,6 @@ async fn admin_port_health_readiness_and_metrics() {
         assert!(m.contains(needle), "{needle} not in\n{m}");
     }
     // The open-files limit was raised to the hard limit at start.
-    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
     let logs = server.logs();
     let raised = logs
         .lines()
