@@ -641,9 +641,12 @@ async fn a_keep_alive_connection_outlasts_silent_ones_past_the_cap() {
     let addr = format!("127.0.0.1:{}", server.port);
     let _silent: Vec<_> = futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(&addr))).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // Three newcomers in turn each take a silent one's slot, or the last
-    // newcomer's (which carried a request) once the silent ones are gone;
-    // the keep-alive connection stays and keeps serving.
+    // Three newcomers in turn each take a silent one's slot (once it has
+    // been open 0.5 s: the first newcomer waits for that rather than close
+    // the keep-alive connection, quiet longer), or, once the silent ones
+    // are gone, the first newcomer's (it carried a request, and is quiet
+    // longer than the keep-alive connection, used since); the keep-alive
+    // connection stays and keeps serving.
     let mut newcomers = Vec::new();
     for _ in 0..3 {
         let newcomer = server.client();
@@ -661,6 +664,58 @@ async fn a_keep_alive_connection_outlasts_silent_ones_past_the_cap() {
         metrics.contains("cnpg_guard_connections_total{event=\"evicted\"} 3"),
         "{metrics}"
     );
+}
+
+/// A busy client's connections are quiet only for moments between reviews;
+/// past the cap, newcomers do not close them (which would make the client
+/// reconnect, a TLS handshake each, and fail a request sent as one closes:
+/// under load that fed itself). The newcomers are refused instead.
+#[tokio::test]
+async fn a_busy_clients_connections_keep_their_slots_past_the_cap() {
+    let server = Server::start_with(Options {
+        extra: vec!["--max-connections".into(), "4".into()],
+        ..Options::default()
+    });
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (server.client(), server.url());
+            tokio::spawn(async move {
+                let until = std::time::Instant::now() + Duration::from_millis(1800);
+                let mut answered = 0;
+                while std::time::Instant::now() < until {
+                    let (status, resp) = post(&client, &url, fixture("namespace-create-allowed.json")).await;
+                    assert_eq!((status, resp["response"]["allowed"].as_bool()), (200, Some(true)));
+                    answered += 1;
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                answered
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Three newcomers while every slot is taken by a client between reviews.
+    let addr = format!("127.0.0.1:{}", server.port);
+    let newcomers = futures::future::join_all((0..3).map(|_| async {
+        use tokio::io::AsyncReadExt;
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut [0u8; 16])).await
+    }))
+    .await;
+    for r in newcomers {
+        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "a newcomer is closed: {r:?}");
+    }
+    for client in busy {
+        let answered = client.await.expect("every review of the busy clients is answered");
+        assert!(answered >= 10, "{answered}");
+    }
+    let metrics = server.metrics();
+    for line in [
+        "cnpg_guard_connections_total{event=\"accepted\"} 4",
+        "cnpg_guard_connections_total{event=\"evicted\"} 0",
+        "cnpg_guard_connections_total{event=\"refused\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
 }
 
 #[tokio::test]
