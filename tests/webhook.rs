@@ -641,12 +641,10 @@ async fn a_keep_alive_connection_outlasts_silent_ones_past_the_cap() {
     let addr = format!("127.0.0.1:{}", server.port);
     let _silent: Vec<_> = futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(&addr))).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // Three newcomers in turn each take a silent one's slot (once it has
-    // been open 0.5 s: the first newcomer waits for that rather than close
-    // the keep-alive connection, quiet longer), or, once the silent ones
-    // are gone, the first newcomer's (it carried a request, and is quiet
-    // longer than the keep-alive connection, used since); the keep-alive
-    // connection stays and keeps serving.
+    // Three newcomers in turn each take a silent one's slot, or, once the
+    // silent ones are gone, the first newcomer's when it has been quiet for
+    // 0.5 s (it is quiet longer than the keep-alive connection, used since);
+    // the keep-alive connection stays and keeps serving.
     let mut newcomers = Vec::new();
     for _ in 0..3 {
         let newcomer = server.client();

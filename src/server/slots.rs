@@ -2,17 +2,20 @@
 //! open; when all are taken, the one quiet longest with no request open (a
 //! silent client, an idle keep-alive, a handshake that never ends) is closed
 //! to make room for the newcomer. Idle or silent connections therefore
-//! cannot lock the API server out; only connections with a review in flight
-//! or quiet for less than [`MIN_QUIET`] keep their slot. A newcomer waits a
-//! second at most for a slot, and at most 64 wait at once; past that, new
-//! connections are closed at once.
+//! cannot lock the API server out; only connections with a review in flight,
+//! and those quiet for less than their [`MIN_QUIET`] (0.5 s for a keep-alive
+//! connection, 0.1 s for one that never carried a request), keep their slot.
+//! A newcomer waits a second at most for a slot, and at most 64 wait at
+//! once; past that, new connections are closed at once.
 //!
-//! The [`MIN_QUIET`] protects a busy client. Its connections are quiet for
-//! milliseconds between reviews; closing one under it makes the client
-//! reconnect (a TLS handshake, the costliest thing the guard does), and an
-//! HTTP/1.1 request sent as it closes fails. Under load that fed itself:
-//! `make soak` at 2,000 reviews/s on a CPU shared with two busy loops
-//! evicted 8,741 connections in 15 s and failed 18 % of the valid reviews.
+//! [`MIN_QUIET`] protects a busy client. Its connections are quiet for
+//! milliseconds between reviews, and its new ones are in their handshake;
+//! closing one makes the client reconnect (a TLS handshake, the costliest
+//! thing the guard does), and an HTTP/1.1 request sent as it closes fails.
+//! Under load that fed itself: the soak example at 2,000 reviews/s, on a CPU
+//! shared with two busy loops, evicted up to 22,613 connections in 15 s and
+//! failed up to half of the valid reviews, with newcomers closing each
+//! other's handshakes even once keep-alive connections were protected.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,17 +30,33 @@ use super::conn::Activity;
 const MAX_WAITING: usize = 64;
 /// How long a newcomer waits for a slot.
 const WAIT_FOR_SLOT: Duration = Duration::from_secs(1);
-/// How long a connection must have had no request open (or, if it never
-/// carried one, been open) before it may be closed to make room.
-pub const MIN_QUIET: Duration = Duration::from_millis(500);
+/// How long a connection must have been quiet before it may be closed to
+/// make room.
+#[derive(Debug, Clone, Copy)]
+pub struct MinQuiet {
+    /// A client's keep-alive connection, with no request open: far longer
+    /// than a busy client leaves one between two reviews.
+    pub keep_alive: Duration,
+    /// A connection that never carried a request, since it was accepted:
+    /// longer than a TLS handshake and a first request take on a loaded
+    /// guard, short enough that a client reopening silent connections as
+    /// fast as they close holds few slots for long.
+    pub unserved: Duration,
+}
+
+/// The minimums the server uses.
+pub const MIN_QUIET: MinQuiet = MinQuiet {
+    keep_alive: Duration::from_millis(500),
+    unserved: Duration::from_millis(100),
+};
 /// How often a waiting newcomer looks again for a connection to close, when
 /// none was quiet long enough as it came.
-const LOOK_AGAIN: Duration = Duration::from_millis(100);
+const LOOK_AGAIN: Duration = Duration::from_millis(25);
 
 pub struct Slots {
     free: Arc<Semaphore>,
     max: usize,
-    min_quiet: Duration,
+    min_quiet: MinQuiet,
     open: Mutex<HashMap<u64, Arc<Occupant>>>,
     next: std::sync::atomic::AtomicU64,
     waiting: AtomicUsize,
@@ -107,7 +126,7 @@ impl Slots {
         Self::with_min_quiet(max, MIN_QUIET)
     }
 
-    fn with_min_quiet(max: usize, min_quiet: Duration) -> Arc<Slots> {
+    fn with_min_quiet(max: usize, min_quiet: MinQuiet) -> Arc<Slots> {
         Arc::new(Slots {
             free: Arc::new(Semaphore::new(max)),
             max,
@@ -174,8 +193,8 @@ impl Slots {
     /// Tells a connection with no request open to close: of those that
     /// never carried a request (silent, handshaking, idle since the
     /// preface) the one quiet longest, else the keep-alive connection quiet
-    /// longest; but only once it has been quiet for `min_quiet` (a younger
-    /// silent one is waited for rather than a keep-alive one closed).
+    /// longest; but only once it has been quiet for its [`MinQuiet`] (a young
+    /// unserved one is waited for rather than a keep-alive one closed).
     /// Whether one was told.
     fn evict_one(&self) -> bool {
         let Ok(open) = self.open.lock() else { return false };
@@ -184,7 +203,14 @@ impl Slots {
             .filter(|o| !o.evicting.load(Ordering::Relaxed))
             .filter_map(|o| Some(((!o.has_served(), o.idle_for()?), o)))
             .max_by_key(|(rank, _)| *rank)
-            .filter(|((_, quiet), _)| *quiet >= self.min_quiet)
+            .filter(|((unserved, quiet), _)| {
+                *quiet
+                    >= if *unserved {
+                        self.min_quiet.unserved
+                    } else {
+                        self.min_quiet.keep_alive
+                    }
+            })
             .map(|(_, o)| o.clone());
         drop(open);
         match victim {
@@ -208,6 +234,13 @@ impl Slots {
 mod tests {
     use super::*;
 
+    fn min_quiet(keep_alive: u64, unserved: u64) -> MinQuiet {
+        MinQuiet {
+            keep_alive: Duration::from_millis(keep_alive),
+            unserved: Duration::from_millis(unserved),
+        }
+    }
+
     fn waiter(slots: &Arc<Slots>) -> tokio::task::JoinHandle<Option<Slot>> {
         assert!(matches!(slots.admit(), Admission::Wait));
         let slots = slots.clone();
@@ -223,7 +256,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_connection_makes_room_and_a_busy_one_keeps_its_slot() {
-        let slots = Slots::with_min_quiet(2, Duration::ZERO);
+        let slots = Slots::with_min_quiet(2, min_quiet(0, 0));
         let (busy, idle) = (taken(&slots), taken(&slots));
         let busy_activity = Activity::new();
         busy_activity.request_started();
@@ -254,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_keep_alive_connection_goes_after_those_that_never_carried_a_request() {
-        let slots = Slots::with_min_quiet(2, Duration::ZERO);
+        let slots = Slots::with_min_quiet(2, min_quiet(0, 0));
         let keep_alive = taken(&slots);
         let served = Activity::new();
         served.request_started();
@@ -278,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_quiet_for_less_than_the_minimum_keeps_its_slot() {
-        let slots = Slots::with_min_quiet(1, Duration::from_millis(400));
+        let slots = Slots::with_min_quiet(1, min_quiet(400, 0));
         let between_reviews = taken(&slots);
         let activity = Activity::new();
         activity.request_started();
@@ -301,21 +334,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_young_silent_connection_is_waited_for_rather_than_a_keep_alive_one_closed() {
-        let slots = Slots::with_min_quiet(2, Duration::from_millis(300));
+    async fn a_young_unserved_connection_is_waited_for_rather_than_a_keep_alive_one_closed() {
+        let slots = Slots::with_min_quiet(2, min_quiet(0, 300));
         let keep_alive = taken(&slots);
         let served = Activity::new();
         served.request_started();
         served.request_finished();
         keep_alive.occupant.serving(served);
-        tokio::time::sleep(Duration::from_millis(350)).await;
-        let silent = taken(&slots);
+        let handshaking = taken(&slots);
         let newcomer = waiter(&slots);
-        tokio::time::timeout(Duration::from_millis(600), silent.occupant.evicted.notified())
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !handshaking.occupant.evicting.load(Ordering::Relaxed),
+            "open for 200 ms only"
+        );
+        tokio::time::timeout(Duration::from_millis(300), handshaking.occupant.evicted.notified())
             .await
-            .expect("the silent one goes once quiet for 300 ms");
+            .expect("the unserved one goes once open for 300 ms");
         assert!(!keep_alive.occupant.evicting.load(Ordering::Relaxed));
-        drop(silent);
+        drop(handshaking);
         assert!(newcomer.await.expect("task").is_some());
     }
 }
