@@ -72,17 +72,19 @@ fn h1_client(ca: &str) -> reqwest::Client {
     common::client(ca, true)
 }
 
-/// Valid reviews at 20/s until `stop`, with the shipped webhook's 5 s
-/// timeout: (latencies in ms, errors, first error). An overloaded answer
-/// (a denial of an allowed review) counts as an error.
-/// Latencies of the valid reviews (ms), errors, the first error.
-type Outcomes = (Vec<f64>, u64, Option<String>);
+/// Latencies of the valid reviews (ms), when each failed one was sent (s
+/// after the load began), the first error.
+type Outcomes = (Vec<f64>, Vec<f64>, Option<String>);
 
+/// Valid reviews at 20/s until `stop`, with the shipped webhook's 5 s
+/// timeout. An overloaded answer (a denial of an allowed review) counts as
+/// an error.
 async fn valid_load(t: Target, stop: Arc<AtomicBool>) -> Outcomes {
     let client = h1_client(&t.ca);
     let reviews = bodies::valid();
     let results: Arc<std::sync::Mutex<Outcomes>> = Default::default();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let begun = Instant::now();
     let mut tasks = Vec::new();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -102,13 +104,13 @@ async fn valid_load(t: Target, stop: Arc<AtomicBool>) -> Outcomes {
                     Err(e) => Err(format!("{e}")),
                 },
                 Ok(r) => Err(format!("HTTP {}", r.status())),
-                Err(e) => Err(format!("{e:?}").chars().take(160).collect()),
+                Err(e) => Err(format!("{e:?}").chars().take(400).collect()),
             };
             let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
             match outcome {
                 Ok(()) => r.0.push(started.elapsed().as_secs_f64() * 1000.0),
                 Err(e) => {
-                    r.1 += 1;
+                    r.1.push(started.duration_since(begun).as_secs_f64());
                     r.2.get_or_insert(e);
                 }
             }
@@ -314,7 +316,8 @@ async fn run(name: &str, attack: Attack, args: &Args) {
     let attacked = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.await;
-    let (mut latencies, errors, first_error) = valid.await.unwrap_or_default();
+    let (mut latencies, failed_at, first_error) = valid.await.unwrap_or_default();
+    let errors = failed_at.len();
     let peak = guard.hwm_mib();
     let at_end = guard.rss_mib();
     // Back near idle: within 5 MiB of the idle RSS, or 1.25 x idle.
@@ -340,7 +343,12 @@ async fn run(name: &str, attack: Attack, args: &Args) {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
-        first_error.map(|e| format!(" (first: {e})")).unwrap_or_default()
+        first_error
+            .map(|e| {
+                let at: Vec<String> = failed_at.iter().take(8).map(|t| format!("{t:.2}")).collect();
+                format!(" (sent at {} s; first: {e})", at.join(", "))
+            })
+            .unwrap_or_default()
     );
     println!(
         "  RSS idle {idle:.1} MiB, peak {peak:.1} MiB (VmHWM; sampled {:.1}), {at_end:.1} at the end; most fds {}; attack {:.1} s",
