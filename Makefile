@@ -93,9 +93,9 @@ audit: build ## Audit the live cluster (current kubeconfig); OUTPUT=text|json|po
 fuzz: ## Property-based fuzzing of the decoder, rules, DSN parsers and contract loader (PROPTEST_CASES, default 20000 per property)
 	PROPTEST_CASES=$(or $(PROPTEST_CASES),20000) timeout 1200 $(CARGO) test --release --locked --test hostile_input
 
-soak: build ## Minutes of steady load with 10% malformed/oversize reviews: no errors, flat memory, no fd leak (SOAK_SECONDS)
+soak: build ## Minutes of steady load with 10% malformed/oversize reviews: no errors, flat memory, no fd leak (SOAK_SECONDS, SOAK_RATE)
 	$(CARGO) build --release --locked --examples
-	target/release/examples/soak --seconds $(or $(SOAK_SECONDS),180)
+	target/release/examples/soak --seconds $(or $(SOAK_SECONDS),180) --rate $(or $(SOAK_RATE),200)
 
 attack: ## Hostile clients of issue 18 against a release serve on 127.0.0.1 (valid reviews at 20/s alongside): latency, peak RSS, fds, back-to-idle; a few minutes, stops by itself (ATTACK_SECONDS per attack)
 	$(CARGO) build --release --locked --bin cnpg-guard --example attack
