@@ -254,6 +254,16 @@ mod tests {
         }
     }
 
+    /// A slot whose connection has carried one review, now answered.
+    fn keep_alive(slots: &Arc<Slots>) -> Slot {
+        let slot = taken(slots);
+        let activity = Activity::new();
+        activity.request_started();
+        activity.request_finished();
+        slot.occupant.serving(activity);
+        slot
+    }
+
     #[tokio::test]
     async fn an_idle_connection_makes_room_and_a_busy_one_keeps_its_slot() {
         let slots = Slots::with_min_quiet(2, min_quiet(0, 0));
@@ -288,11 +298,7 @@ mod tests {
     #[tokio::test]
     async fn a_keep_alive_connection_goes_after_those_that_never_carried_a_request() {
         let slots = Slots::with_min_quiet(2, min_quiet(0, 0));
-        let keep_alive = taken(&slots);
-        let served = Activity::new();
-        served.request_started();
-        served.request_finished();
-        keep_alive.occupant.serving(served);
+        let keep_alive = keep_alive(&slots);
         tokio::time::sleep(Duration::from_millis(50)).await;
         // Newer, so quiet for less time than the keep-alive connection.
         let silent = taken(&slots);
@@ -309,50 +315,32 @@ mod tests {
         assert!(second.await.expect("task").is_some());
     }
 
-    #[tokio::test]
-    async fn a_connection_quiet_for_less_than_the_minimum_keeps_its_slot() {
-        let slots = Slots::with_min_quiet(1, min_quiet(400, 0));
-        let between_reviews = taken(&slots);
-        let activity = Activity::new();
-        activity.request_started();
-        activity.request_finished();
-        between_reviews.occupant.serving(activity);
-
-        let newcomer = waiter(&slots);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(
-            !between_reviews.occupant.evicting.load(Ordering::Relaxed),
-            "quiet for 300 ms: a busy client's connection between two reviews keeps its slot"
-        );
-        // The newcomer looks again while it waits; once the connection has
-        // been quiet long enough, it makes room.
-        tokio::time::timeout(Duration::from_millis(500), between_reviews.occupant.evicted.notified())
+    /// While a newcomer waits, `slot` keeps its slot for `kept`, then makes
+    /// room within `then` (the newcomer looks again while it waits).
+    async fn kept_then_evicted(slots: &Arc<Slots>, slot: Slot, kept: u64, then: u64) {
+        let newcomer = waiter(slots);
+        tokio::time::sleep(Duration::from_millis(kept)).await;
+        assert!(!slot.occupant.evicting.load(Ordering::Relaxed), "kept for {kept} ms");
+        tokio::time::timeout(Duration::from_millis(then), slot.occupant.evicted.notified())
             .await
-            .expect("evicted once quiet for 400 ms");
-        drop(between_reviews);
+            .expect("evicted once quiet long enough");
+        drop(slot);
         assert!(newcomer.await.expect("task").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_busy_clients_connection_between_two_reviews_keeps_its_slot() {
+        let slots = Slots::with_min_quiet(1, min_quiet(400, 0));
+        let between_reviews = keep_alive(&slots);
+        kept_then_evicted(&slots, between_reviews, 300, 500).await;
     }
 
     #[tokio::test]
     async fn a_young_unserved_connection_is_waited_for_rather_than_a_keep_alive_one_closed() {
         let slots = Slots::with_min_quiet(2, min_quiet(0, 300));
-        let keep_alive = taken(&slots);
-        let served = Activity::new();
-        served.request_started();
-        served.request_finished();
-        keep_alive.occupant.serving(served);
+        let keep_alive = keep_alive(&slots);
         let handshaking = taken(&slots);
-        let newcomer = waiter(&slots);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            !handshaking.occupant.evicting.load(Ordering::Relaxed),
-            "open for 200 ms only"
-        );
-        tokio::time::timeout(Duration::from_millis(300), handshaking.occupant.evicted.notified())
-            .await
-            .expect("the unserved one goes once open for 300 ms");
+        kept_then_evicted(&slots, handshaking, 200, 300).await;
         assert!(!keep_alive.occupant.evicting.load(Ordering::Relaxed));
-        drop(handshaking);
-        assert!(newcomer.await.expect("task").is_some());
     }
 }
