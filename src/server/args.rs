@@ -68,8 +68,8 @@ pub struct ServeArgs {
     pub write_timeout: u64,
     /// Webhook connections open at once. Past it, a connection with no
     /// request open is closed to make room (`evicted`: those that never
-    /// carried a request first, a keep-alive one only once quiet for 0.5 s)
-    /// and the newcomer waits up to 1 s for a slot;
+    /// carried a request first, once open 0.1 s; a keep-alive one once
+    /// quiet for 0.5 s) and the newcomer waits up to 1 s for a slot;
     /// else it is closed (`refused`). Keep it below the open-files limit
     /// (raised to its hard limit at start), so the admin port always has one.
     /// Each may buffer up to about 290 KiB (HTTP/2 window and buffers).
