@@ -6,6 +6,7 @@
 
 pub mod cnpg;
 mod decode;
+pub mod hba;
 mod lean;
 pub mod secret;
 

@@ -5,6 +5,7 @@
 
 use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
+use crate::model::hba::{self, Connection, HbaEntry, Token, Unreadable};
 use crate::model::{Object, Operation};
 
 const RULE: RuleId = RuleId::AuthPosture;
@@ -13,26 +14,6 @@ const RULE: RuleId = RuleId::AuthPosture;
 /// certificate: `trust` (nothing), `password` (clear text), `ident` (the
 /// client's word), `peer` (meaningless over a network).
 const WEAK_METHODS: &[&str] = &["trust", "password", "ident", "peer"];
-
-/// Every authentication method PostgreSQL knows: the method is the first
-/// of these after a line's address.
-const METHODS: &[&str] = &[
-    "trust",
-    "reject",
-    "md5",
-    "password",
-    "scram-sha-256",
-    "gss",
-    "sspi",
-    "ident",
-    "peer",
-    "pam",
-    "ldap",
-    "radius",
-    "cert",
-    "bsd",
-    "oauth",
-];
 
 pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     let r = cx.review;
@@ -45,10 +26,10 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     let Some(Object::Cluster(c)) = &r.object else { return };
     let pg = c.postgresql();
     for (i, line) in pg.pg_hba.iter().enumerate() {
-        check_hba_line(cx, &format!("spec.postgresql.pg_hba[{i}]"), line);
+        check_hba_entry(cx, &format!("spec.postgresql.pg_hba[{i}]"), line);
     }
     for (i, line) in pg.pg_ident.iter().enumerate() {
-        check_ident_line(cx, shared, &format!("spec.postgresql.pg_ident[{i}]"), line);
+        check_ident_entry(cx, shared, &format!("spec.postgresql.pg_ident[{i}]"), line);
     }
     if pg.enable_alter_system == Some(true) {
         cx.violation(
@@ -70,81 +51,106 @@ pub(super) fn check_pooler(cx: &mut Cx<'_>) {
         return;
     }
     for (i, line) in p.spec.pgbouncer.iter().flat_map(|b| &b.pg_hba).enumerate() {
-        check_hba_line(cx, &format!("spec.pgbouncer.pg_hba[{i}]"), line);
+        check_hba_entry(cx, &format!("spec.pgbouncer.pg_hba[{i}]"), line);
     }
 }
 
-/// One `pg_hba.conf` line: a `host*` line may not use a weak method; an
-/// `include` directive is refused, since what it includes is not visible.
-fn check_hba_line(cx: &mut Cx<'_>, field: &str, line: &str) {
-    let tokens: Vec<&str> = line.split('#').next().unwrap_or_default().split_whitespace().collect();
-    let Some(&kind) = tokens.first() else { return };
-    let kind = kind.to_ascii_lowercase();
-    if kind.starts_with("include") {
-        cx.violation(
-            RULE,
-            field,
-            format!("{kind} reads authentication rules from a file the guard cannot see"),
-            "write the rules as pg_hba lines in the CR",
-        );
-        return;
+/// Where line `line` of an entry is, in words, when the entry has several.
+fn place(line: usize, lines: usize) -> String {
+    if lines > 1 {
+        format!("line {line} of the entry: ")
+    } else {
+        String::new()
     }
-    if !kind.starts_with("host") {
-        return;
-    }
-    // host DATABASE USER ADDRESS [MASK] METHOD [OPTIONS]
-    let method = tokens
-        .iter()
-        .skip(3)
-        .map(|t| t.trim_matches('"').to_ascii_lowercase())
-        .find(|t| METHODS.contains(&t.as_str()));
-    if let Some(method) = method.filter(|m| WEAK_METHODS.contains(&m.as_str())) {
-        // The whole line pins it: widened in place (another address), it is new.
-        cx.violation_with(
-            Evidence::of(line),
-            RULE,
-            field,
-            format!(
-                "{kind} connections with method {method} get in without a real password or certificate ({})",
-                match method.as_str() {
-                    "trust" => "anyone who reaches the port logs in as any role, postgres included",
-                    "password" => "the password crosses the network in clear text",
-                    "ident" => "the client's own ident server vouches for it",
-                    _ => "peer has no meaning over a network",
-                }
+}
+
+/// One `pg_hba` entry, line by line as PostgreSQL reads the file CNPG
+/// writes: a `host*` line may not use a weak method; an `include`
+/// directive is refused, since what it includes is not visible; a line the
+/// guard cannot classify is refused, since it cannot vouch for it.
+fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str) {
+    let parsed = hba::parse_hba(entry);
+    let count = parsed.len();
+    for (n, line) in parsed.into_iter().enumerate() {
+        let at = place(n + 1, count);
+        match line {
+            Err(Unreadable { why, .. }) => cx.violation_with(
+                Evidence::of(entry),
+                RULE,
+                field,
+                format!(
+                    "{at}the guard cannot read this pg_hba line as PostgreSQL would ({why}), so it cannot vouch for it"
+                ),
+                "write one rule per entry: TYPE DATABASE USER ADDRESS METHOD [OPTIONS], with a known method",
             ),
-            "use scram-sha-256 (or cert) for host connections",
-        );
+            Ok(HbaEntry::Include(kind)) => cx.violation(
+                RULE,
+                field,
+                format!("{at}{kind} reads authentication rules from a file the guard cannot see"),
+                "write the rules as pg_hba lines in the CR",
+            ),
+            Ok(HbaEntry::Line(line)) => {
+                if line.connection == Connection::Local || !WEAK_METHODS.contains(&line.method.as_str()) {
+                    continue;
+                }
+                let (kind, method) = (line.connection.as_str(), line.method.as_str());
+                // The whole entry pins it: widened in place (another address), it is new.
+                cx.violation_with(
+                    Evidence::of(entry),
+                    RULE,
+                    field,
+                    format!(
+                        "{at}{kind} connections with method {method} get in without a real password or certificate ({})",
+                        match method {
+                            "trust" => "anyone who reaches the port logs in as any role, postgres included",
+                            "password" => "the password crosses the network in clear text",
+                            "ident" => "the client's own ident server vouches for it",
+                            _ => "peer has no meaning over a network",
+                        }
+                    ),
+                    "use scram-sha-256 (or cert) for host connections",
+                );
+            }
+        }
     }
 }
 
-/// One `pg_ident.conf` line: `MAP SYSTEM-USER PG-ROLE`. A map may not let
-/// anyone in as the bootstrap role or a role CloudNativePG reserves, and
-/// maps onto a consumer role only the identity of the same name.
-fn check_ident_line(cx: &mut Cx<'_>, shared: &SharedCluster, field: &str, line: &str) {
-    let tokens: Vec<&str> = line.split('#').next().unwrap_or_default().split_whitespace().collect();
-    let [_, system, role, ..] = tokens.as_slice() else {
-        return;
-    };
-    let (system, role) = (system.trim_matches('"'), role.trim_matches('"'));
-    let why = ident_target(shared, system, role);
-    if let Some(why) = why {
-        cx.violation_with(
-            Evidence::of(line),
-            RULE,
-            field,
-            why,
-            "map an identity only onto the consumer role of the same name, never a privileged role",
-        );
+/// One `pg_ident` entry, line by line: `MAP SYSTEM-USER PG-ROLE`. A map may
+/// not let anyone in as the bootstrap role or a role CloudNativePG
+/// reserves, and maps onto a consumer role only the identity of the same
+/// name; a line the guard cannot classify is refused.
+fn check_ident_entry(cx: &mut Cx<'_>, shared: &SharedCluster, field: &str, entry: &str) {
+    let parsed = hba::parse_ident(entry);
+    let count = parsed.len();
+    for (n, line) in parsed.into_iter().enumerate() {
+        let at = place(n + 1, count);
+        let why = match line {
+            Err(Unreadable { why, .. }) => Some(format!(
+                "the guard cannot read this pg_ident line as PostgreSQL would ({why}), so it cannot vouch for it"
+            )),
+            Ok(l) => ident_target(shared, &l.system.text, &l.role),
+        };
+        if let Some(why) = why {
+            cx.violation_with(
+                Evidence::of(entry),
+                RULE,
+                field,
+                format!("{at}{why}"),
+                "map an identity only onto the consumer role of the same name, never a privileged role, one \
+                 MAP SYSTEM-USER ROLE line per entry",
+            );
+        }
     }
 }
 
 /// Why mapping `system` onto `role` is refused, if it is.
-fn ident_target(shared: &SharedCluster, system: &str, role: &str) -> Option<String> {
+fn ident_target(shared: &SharedCluster, system: &str, role: &Token) -> Option<String> {
+    let quoted = role.quoted;
+    let role = role.text.as_str();
     if role == shared.bootstrap.role || matches!(role, "postgres" | "streaming_replica") {
         return Some(format!("maps {system:?} onto the privileged role {role:?}"));
     }
-    if role.contains('\\') || role == "all" || role.starts_with('+') {
+    if role.contains('\\') || (!quoted && (role == "all" || role.starts_with('+'))) {
         return Some(format!("maps {system:?} onto roles the guard cannot name ({role:?})"));
     }
     let consumer = shared.consumer_by_role(role).filter(|_| system != role)?;
@@ -186,7 +192,34 @@ mod tests {
     )]
     #[case::reject_peer_over_network("{pg_hba: ['HOST all all all PEER']}", Some("spec.postgresql.pg_hba[0]"))]
     #[case::reject_include("{pg_hba: ['include_if_exists /tmp/hba.conf']}", Some("spec.postgresql.pg_hba[0]"))]
+    #[case::reject_trust_on_a_second_line(
+        r#"{pg_hba: ["host all all 10.0.0.0/8 scram-sha-256\nhost all all 0.0.0.0/0 trust"]}"#,
+        Some("spec.postgresql.pg_hba[0]")
+    )]
+    #[case::reject_trust_after_a_carriage_return(
+        r#"{pg_hba: ["hostssl all all all scram-sha-256\rhost all all 0.0.0.0/0 trust"]}"#,
+        Some("spec.postgresql.pg_hba[0]")
+    )]
+    #[case::reject_trust_after_a_comment(
+        r#"{pg_hba: ["host all all 10.0.0.0/8 scram-sha-256 # ok\nhost all all 0.0.0.0/0 trust"]}"#,
+        Some("spec.postgresql.pg_hba[0]")
+    )]
+    #[case::reject_unknown_method("{pg_hba: ['host all all all bogus']}", Some("spec.postgresql.pg_hba[0]"))]
+    #[case::reject_continued_line(
+        r#"{pg_hba: ["host all all 10.0.0.0/8 scram-sha-256\\\nhost all all 0.0.0.0/0 trust"]}"#,
+        Some("spec.postgresql.pg_hba[0]")
+    )]
+    #[case::accept_two_good_lines(
+        r#"{pg_hba: ["hostssl vergabe_db vergabe all scram-sha-256\nhost all vergabe all reject"]}"#,
+        None
+    )]
+    #[case::accept_quoted_trust_word_as_database(r#"{pg_hba: ['hostssl "trust" vergabe all scram-sha-256']}"#, None)]
     #[case::accept_ident_self_map("{pg_ident: ['certs vergabe vergabe']}", None)]
+    #[case::reject_ident_to_bootstrap_on_a_second_line(
+        r#"{pg_ident: ["certs vergabe vergabe\ncerts shop apps_admin"]}"#,
+        Some("spec.postgresql.pg_ident[0]")
+    )]
+    #[case::reject_ident_unreadable("{pg_ident: ['certs a,b vergabe']}", Some("spec.postgresql.pg_ident[0]"))]
     #[case::reject_ident_to_bootstrap("{pg_ident: ['certs alice apps_admin']}", Some("spec.postgresql.pg_ident[0]"))]
     #[case::reject_ident_to_postgres("{pg_ident: ['certs alice postgres']}", Some("spec.postgresql.pg_ident[0]"))]
     #[case::reject_ident_to_another_tenant("{pg_ident: ['certs vergabe shop']}", Some("spec.postgresql.pg_ident[0]"))]
@@ -210,6 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn a_second_line_is_named_in_the_message() {
+        let f = eval(&create(&cluster(
+            r#"{pg_hba: ["host all all 10.0.0.0/8 scram-sha-256\nhost all all 0.0.0.0/0 trust"]}"#,
+        )));
+        let v = f.violations.iter().find(|v| v.rule.as_str() == "auth-posture").unwrap();
+        assert!(
+            v.what
+                .starts_with("line 2 of the entry: host connections with method trust"),
+            "{}",
+            v.what
+        );
+    }
+
+    #[test]
     fn a_cluster_that_is_not_shared_is_not_judged() {
         let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: other, namespace: team}, \
                     spec: {postgresql: {pg_hba: ['host all all 0.0.0.0/0 trust']}}}";
@@ -220,6 +267,10 @@ mod tests {
     #[case::accept_md5("{pgbouncer: {pg_hba: ['host all all 10.0.0.0/8 md5']}}", None)]
     #[case::reject_trust(
         "{pgbouncer: {pg_hba: ['host all all 0.0.0.0/0 trust']}}",
+        Some("spec.pgbouncer.pg_hba[0]")
+    )]
+    #[case::reject_trust_on_a_second_line(
+        r#"{pgbouncer: {pg_hba: ["host all all 10.0.0.0/8 md5\nhost all all 0.0.0.0/0 trust"]}}"#,
         Some("spec.pgbouncer.pg_hba[0]")
     )]
     fn poolers(#[case] spec: &str, #[case] field: Option<&str>) {
