@@ -67,6 +67,10 @@ pub struct ConsumerFile {
     pub databases: Vec<String>,
     #[serde(default)]
     pub member_of: Vec<String>,
+    /// The role's password Secret in the shared namespace, when it is not
+    /// `<cluster>-role-<role>` (what `onboard` writes).
+    #[serde(default)]
+    pub password_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

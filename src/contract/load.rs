@@ -396,6 +396,7 @@ impl Validator<'_> {
             let mut roles: HashMap<String, usize> = HashMap::new();
             let mut namespaces: HashMap<String, usize> = HashMap::new();
             let mut databases: HashMap<String, usize> = HashMap::new();
+            let mut secrets: HashMap<String, usize> = HashMap::new();
             for (j, k) in c.consumers.into_iter().enumerate() {
                 let at = format!("{at}.consumers[{j}]");
                 self.dns_label(&format!("{at}.namespace"), &k.namespace)?;
@@ -445,11 +446,33 @@ impl Validator<'_> {
                         ));
                     }
                 }
+                if let Some(secret) = &k.password_secret {
+                    let field = format!("{at}.passwordSecret");
+                    self.dns_subdomain(&field, secret)?;
+                    let generated = secret
+                        .strip_prefix(c.name.as_str())
+                        .is_some_and(|rest| matches!(rest, "-superuser" | "-app" | "-replication" | "-ca" | "-server"));
+                    if *secret == bootstrap.secret || generated {
+                        self.report(self.invalid(
+                            field.clone(),
+                            secret,
+                            format!("{secret:?} is a credential of the cluster itself, not a role's own Secret"),
+                        ));
+                    }
+                    if let Some(other) = secrets.insert(secret.clone(), j) {
+                        self.report(self.invalid(
+                            field,
+                            secret,
+                            format!("Secret {secret:?} is already the passwordSecret of consumers[{other}]"),
+                        ));
+                    }
+                }
                 consumers.push(Consumer {
                     namespace: k.namespace,
                     role: k.role,
                     databases: k.databases,
                     member_of: k.member_of,
+                    password_secret: k.password_secret,
                 });
             }
             // Memberships are checked once every consumer role is known.
@@ -636,6 +659,31 @@ mod tests {
                 );
                 assert!(text.contains(why), "{text}");
             }
+            (other, _) => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::own_name("vergabe-login", None)]
+    #[case::bootstrap_secret("apps-pg-credentials", Some("a credential of the cluster itself"))]
+    #[case::generated_secret("apps-pg-superuser", Some("a credential of the cluster itself"))]
+    #[case::taken_by_another(
+        "shop-login",
+        Some("consumers[1].passwordSecret: Secret \"shop-login\" is already the passwordSecret of consumers[0]")
+    )]
+    #[case::not_a_name("Bad_Name", Some("sharedClusters[0].consumers[1].passwordSecret"))]
+    fn password_secret_is_checked_at_load(#[case] secret: &str, #[case] refused: Option<&str>) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - namespace: b\n    role: shop\n    databases: [b]\n    passwordSecret: shop-login\n  - {{namespace: a, role: vergabe, databases: [a], passwordSecret: {secret}}}\n"
+        );
+        match (parse(&src, "c.yaml"), refused) {
+            (Ok(c), None) => {
+                let apps = c.cluster("databases", "apps-pg").unwrap();
+                assert_eq!(apps.consumer_by_role("vergabe").unwrap().role_secret("apps-pg"), secret);
+                assert_eq!(apps.consumer_by_role_secret("shop-login").unwrap().role, "shop");
+                assert!(apps.consumer_by_role_secret("apps-pg-role-shop").is_none());
+            }
+            (Err(e), Some(why)) => assert!(e.to_string().contains(why), "{e}"),
             (other, _) => panic!("{:?}", other.map(|_| ())),
         }
     }

@@ -21,6 +21,20 @@ pub struct Consumer {
     /// Role memberships the platform grants this consumer (`inRoles` may
     /// name only these).
     pub member_of: Vec<String>,
+    /// The role's password Secret in the shared namespace, when the contract
+    /// names one (else `<cluster>-role-<role>`, see [`role_secret_name`]).
+    pub password_secret: Option<String>,
+}
+
+impl Consumer {
+    /// The name of this consumer role's own password Secret in the shared
+    /// namespace of `cluster`: the contract's `passwordSecret`, else what
+    /// `onboard` writes.
+    pub fn role_secret(&self, cluster: &str) -> String {
+        self.password_secret
+            .clone()
+            .unwrap_or_else(|| role_secret_name(cluster, &self.role))
+    }
 }
 
 /// The bootstrap identity of a shared cluster (`spec.bootstrap.initdb`).
@@ -76,12 +90,20 @@ impl SharedCluster {
     }
 
     /// The consumer whose role's password Secret is `name` in the shared
-    /// namespace (`<cluster>-role-<role>`, as `onboard` writes it).
+    /// namespace (the contract's `passwordSecret`, else `<cluster>-role-<role>`,
+    /// as `onboard` writes it).
     pub fn consumer_by_role_secret(&self, name: &str) -> Option<&Consumer> {
+        if let Some(c) = self
+            .consumers
+            .iter()
+            .find(|c| c.password_secret.as_deref() == Some(name))
+        {
+            return Some(c);
+        }
         let role = name.strip_prefix(self.name.as_str())?.strip_prefix("-role-")?;
         self.consumers
             .iter()
-            .find(|c| role_secret_suffix_matches(&c.role, role))
+            .find(|c| c.password_secret.is_none() && role_secret_suffix_matches(&c.role, role))
     }
 
     /// Whether `name` is one of this cluster's protected NetworkPolicies.

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::{Cx, RuleId};
-use crate::contract::{Consumer, SharedCluster, role_secret_name};
+use crate::contract::{Consumer, SharedCluster};
 use crate::model::cnpg::RoleConfiguration;
 use crate::model::{Object, Operation};
 
@@ -34,14 +34,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         }
         let at = format!("spec.managed.roles[{i}]");
         if role.name == shared.bootstrap.role {
-            continue;
-        }
-        let consumer = shared.consumer_by_role(&role.name);
-        if let Some(consumer) = consumer {
+            check_bootstrap_secret(cx, shared, role, &at);
+        } else if let Some(consumer) = shared.consumer_by_role(&role.name) {
             check_memberships(cx, shared, consumer, role, &at);
             check_password_secret(cx, shared, consumer, role, roles, &at);
-        }
-        if consumer.is_none() {
+        } else {
             cx.violation(
                 RULE,
                 format!("{at}.name"),
@@ -52,6 +49,11 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 "register the consumer in the contract first (cnpg-guard onboard), or remove the role",
             );
         }
+        let whose = if role.name == shared.bootstrap.role {
+            "the bootstrap role"
+        } else {
+            "consumer role"
+        };
         let flags = [
             ("superuser", role.superuser),
             ("createrole", role.createrole),
@@ -64,7 +66,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 cx.violation(
                     RULE,
                     format!("{at}.{flag}"),
-                    format!("consumer role {:?} may not have {flag}", role.name),
+                    format!("{whose} {:?} may not have {flag}", role.name),
                     format!("set {flag}: false or remove it"),
                 );
             }
@@ -113,8 +115,33 @@ fn check_memberships(cx: &mut Cx<'_>, shared: &SharedCluster, consumer: &Consume
     }
 }
 
-/// `passwordSecret`: the role's own Secret, never the cluster's or another
-/// role's (CNPG would set this role's password from it).
+/// The bootstrap role's `passwordSecret`, if set, is the contract's
+/// bootstrap Secret: CNPG would set the role's password from any other.
+fn check_bootstrap_secret(cx: &mut Cx<'_>, shared: &SharedCluster, role: &RoleConfiguration, at: &str) {
+    let Some(secret) = role.password_secret.as_ref().map(|s| s.name.as_str()) else {
+        return;
+    };
+    if secret != shared.bootstrap.secret {
+        cx.violation(
+            RULE,
+            format!("{at}.passwordSecret.name"),
+            format!(
+                "the bootstrap role {:?} would take its password from Secret {secret:?}, not from the cluster's \
+                 bootstrap Secret",
+                role.name
+            ),
+            format!(
+                "set passwordSecret.name to {:?} or remove passwordSecret",
+                shared.bootstrap.secret
+            ),
+        );
+    }
+}
+
+/// `passwordSecret`: the role's own Secret (the contract's `passwordSecret`
+/// for the consumer, else what `onboard` writes), never the cluster's,
+/// another role's, or any other Secret (CNPG would set this role's password
+/// from it).
 fn check_password_secret(
     cx: &mut Cx<'_>,
     shared: &SharedCluster,
@@ -126,19 +153,30 @@ fn check_password_secret(
     let Some(secret) = role.password_secret.as_ref().map(|s| s.name.as_str()) else {
         return;
     };
-    let own = role_secret_name(&shared.name, &consumer.role);
-    let why = shared_secret(shared, consumer, role, roles, secret);
-    if let Some(why) = why {
-        cx.violation(
-            RULE,
-            format!("{at}.passwordSecret.name"),
-            format!("Secret {secret:?} {why}: role {:?} would share its password", role.name),
-            format!("set passwordSecret.name to the role's own Secret {own:?} (cnpg-guard onboard writes it)"),
-        );
+    let own = consumer.role_secret(&shared.name);
+    if secret == own {
+        return;
     }
+    let why = shared_secret(shared, consumer, role, roles, secret)
+        .map(|why| format!("Secret {secret:?} {why}: role {:?} would share its password", role.name))
+        .unwrap_or_else(|| {
+            format!(
+                "Secret {secret:?} is not the role's own Secret: whoever writes it sets role {:?}'s password",
+                role.name
+            )
+        });
+    cx.violation(
+        RULE,
+        format!("{at}.passwordSecret.name"),
+        why,
+        format!(
+            "set passwordSecret.name to the role's own Secret {own:?} (cnpg-guard onboard writes it; another \
+             name is given in the contract's consumers[].passwordSecret)"
+        ),
+    );
 }
 
-/// Why `secret` is not `role`'s own, if it is not.
+/// Why `secret` is not `role`'s own, if it is a known Secret of someone else.
 fn shared_secret(
     shared: &SharedCluster,
     consumer: &Consumer,
@@ -273,8 +311,72 @@ spec:
         "[{name: vergabe, passwordSecret: {name: app-pw}}, {name: shop, passwordSecret: {name: app-pw}}]",
         Some("spec.managed.roles[1].passwordSecret.name")
     )]
+    #[case::reject_any_other_secret(
+        "[{name: vergabe, passwordSecret: {name: some-random-secret}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::reject_an_offboarded_consumers_secret(
+        "[{name: vergabe, passwordSecret: {name: apps-pg-role-legacy}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::accept_bootstrap_role_with_its_secret(
+        "[{name: apps_admin, passwordSecret: {name: apps-pg-credentials}}]",
+        None
+    )]
+    #[case::reject_bootstrap_role_with_another_secret(
+        "[{name: apps_admin, passwordSecret: {name: shop-chosen-password}}]",
+        Some("spec.managed.roles[0].passwordSecret.name")
+    )]
+    #[case::reject_bootstrap_role_superuser(
+        "[{name: apps_admin, superuser: true}]",
+        Some("spec.managed.roles[0].superuser")
+    )]
+    #[case::reject_bootstrap_role_createrole(
+        "[{name: apps_admin, createrole: true}]",
+        Some("spec.managed.roles[0].createrole")
+    )]
+    #[case::reject_bootstrap_role_createdb(
+        "[{name: apps_admin, createdb: true}]",
+        Some("spec.managed.roles[0].createdb")
+    )]
+    #[case::reject_bootstrap_role_replication(
+        "[{name: apps_admin, replication: true}]",
+        Some("spec.managed.roles[0].replication")
+    )]
+    #[case::reject_bootstrap_role_bypassrls(
+        "[{name: apps_admin, bypassrls: true}]",
+        Some("spec.managed.roles[0].bypassrls")
+    )]
     fn memberships_and_password_secrets(#[case] roles: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&cluster(roles))), "role-registered", field);
+    }
+
+    #[test]
+    fn a_secret_named_in_the_contract_is_the_roles_own() {
+        let contract = crate::contract::parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  \
+             namespace: databases\n  consumers:\n  - {namespace: v, role: vergabe, databases: [vergabe_db], \
+             passwordSecret: vergabe-login}\n",
+            "<test>",
+        )
+        .unwrap();
+        let eval = |secret: &str| {
+            crate::rules::evaluate(
+                &create(&cluster(&format!(
+                    "[{{name: vergabe, passwordSecret: {{name: {secret}}}}}]"
+                ))),
+                &contract,
+                &crate::facts::NoFacts,
+            )
+        };
+        assert_only(&eval("vergabe-login"), "role-registered", None);
+        let f = eval("apps-pg-role-vergabe");
+        assert_only(&f, "role-registered", Some("spec.managed.roles[0].passwordSecret.name"));
+        assert!(
+            f.violations[0].fix.contains("\"vergabe-login\""),
+            "{}",
+            f.violations[0].fix
+        );
     }
 
     #[test]
