@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::Value;
 
 use super::{Kind, Object, lean, secret};
@@ -240,6 +240,7 @@ pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Ob
         labels: Option<BTreeMap<String, String>>,
         #[serde(deserialize_with = "annotations_but_last_applied")]
         annotations: Option<BTreeMap<String, String>>,
+        owner_references: Option<Vec<OwnerReference>>,
     }
     let lean = <Option<Lean> as serde::Deserialize>::deserialize(d)?.unwrap_or_default();
     Ok(ObjectMeta {
@@ -250,6 +251,7 @@ pub(crate) fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Ob
         resource_version: lean.resource_version,
         labels: lean.labels,
         annotations: lean.annotations,
+        owner_references: lean.owner_references,
         ..ObjectMeta::default()
     })
 }

@@ -62,7 +62,20 @@ pub(super) fn check_service(cx: &mut Cx<'_>) {
         return;
     }
     let Some(Object::Service(s)) = &r.object else { return };
+    generated_service(cx, s);
     let Some(spec) = &s.spec else { return };
+    if spec.type_.as_deref() == Some("ExternalName") {
+        cx.violation(
+            RULE,
+            "spec.type",
+            format!(
+                "an ExternalName Service in the shared namespace sends whoever resolves its name, with their \
+                 credentials, to {:?}",
+                spec.external_name.as_deref().unwrap_or_default()
+            ),
+            "remove it; consumers connect to the shared cluster's own Services",
+        );
+    }
     let pinned_elsewhere = spec
         .selector
         .as_ref()
@@ -73,6 +86,54 @@ pub(super) fn check_service(cx: &mut Cx<'_>) {
     }
     let external_ips = spec.external_ips.as_ref().is_some_and(|ips| !ips.is_empty());
     check_exposure(cx, "spec", spec.type_.as_deref(), external_ips);
+}
+
+/// A Service CloudNativePG makes for a shared cluster or its Poolers: the
+/// name of one of the cluster's (`<cluster>-rw`, `-ro`, `-r`, per
+/// `pkg/specs/services.go` at v1.28.4), or one CloudNativePG owns (its
+/// controller reference is a Cluster or a Pooler). Applications resolve
+/// these names; only the operator (an exempt user) writes them.
+fn generated_service(cx: &mut Cx<'_>, s: &k8s_openapi::api::core::v1::Service) {
+    let r = cx.review;
+    let shared_name = cx.contract.clusters_in(&r.namespace).find(|c| {
+        ["-rw", "-ro", "-r"]
+            .iter()
+            .any(|suffix| r.name == format!("{}{suffix}", c.name))
+    });
+    if let Some(shared) = shared_name {
+        cx.violation(
+            RULE,
+            "metadata.name",
+            format!(
+                "{:?} is the name CloudNativePG gives a Service of the shared cluster {}: applications that \
+                 resolve it would reach whatever this Service points at",
+                r.name, shared.name
+            ),
+            "leave the cluster's Services to the CloudNativePG operator; give your Service another name",
+        );
+        return;
+    }
+    let owners = s.metadata.owner_references.iter().flatten();
+    let old_owners = match &r.old_object {
+        Some(Object::Service(old)) => old.metadata.owner_references.clone().unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let owner = owners
+        .chain(old_owners.iter())
+        .find(|o| o.api_version.starts_with("postgresql.cnpg.io/") && matches!(o.kind.as_str(), "Cluster" | "Pooler"));
+    if let Some(o) = owner {
+        cx.violation(
+            RULE,
+            "metadata.ownerReferences",
+            format!(
+                "this Service belongs to {} {:?}, which CloudNativePG manages: a change by anyone but the operator \
+                 redirects the applications that use it",
+                o.kind, o.name
+            ),
+            "change the Service through its CloudNativePG object (the Pooler's serviceTemplate, the Cluster's \
+             managed services)",
+        );
+    }
 }
 
 fn check_exposure(cx: &mut Cx<'_>, at: &str, type_: Option<&str>, external_ips: bool) {
@@ -145,11 +206,47 @@ mod tests {
     #[case::accept_cluster_ip("databases", "{cnpg.io/cluster: apps-pg}", "ClusterIP", None)]
     #[case::accept_another_cluster("databases", "{cnpg.io/cluster: scratch}", "LoadBalancer", None)]
     #[case::accept_outside_the_shared_namespace("shop-frontend", "{app: shop}", "LoadBalancer", None)]
+    #[case::reject_external_name("databases", "null", "ExternalName", Some("spec.type"))]
+    #[case::accept_external_name_elsewhere("shop-frontend", "null", "ExternalName", None)]
     fn services(#[case] ns: &str, #[case] selector: &str, #[case] type_: &str, #[case] field: Option<&str>) {
         let yaml = format!(
             "{{apiVersion: v1, kind: Service, metadata: {{name: pg, namespace: {ns}}}, \
              spec: {{selector: {selector}, type: {type_}, ports: [{{port: 5432}}]}}}}"
         );
         assert_only(&eval(&create(&yaml)), "network-posture", field);
+    }
+
+    #[rstest]
+    #[case::reject_the_clusters_rw_name("apps-pg-rw", "{}", Some("metadata.name"))]
+    #[case::reject_the_clusters_ro_name("apps-pg-ro", "{}", Some("metadata.name"))]
+    #[case::reject_the_clusters_r_name("apps-pg-r", "{}", Some("metadata.name"))]
+    #[case::reject_a_poolers_service(
+        "apps-pg-pooler-rw",
+        "{ownerReferences: [{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, name: apps-pg-pooler-rw, uid: u1}]}",
+        Some("metadata.ownerReferences")
+    )]
+    #[case::accept_another_name("reporting", "{}", None)]
+    #[case::accept_another_owner(
+        "reporting",
+        "{ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: x, uid: u1}]}",
+        None
+    )]
+    fn generated_services(#[case] name: &str, #[case] meta: &str, #[case] field: Option<&str>) {
+        let meta = &meta[1..meta.len() - 1];
+        let sep = if meta.is_empty() { "" } else { ", " };
+        let yaml = format!(
+            "{{apiVersion: v1, kind: Service, metadata: {{name: {name}, namespace: databases{sep}{meta}}}, \
+             spec: {{selector: {{cnpg.io/cluster: apps-pg}}, type: ClusterIP, ports: [{{port: 5432}}]}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "network-posture", field);
+    }
+
+    #[test]
+    fn an_external_name_says_where_it_points() {
+        let yaml = "{apiVersion: v1, kind: Service, metadata: {name: apps-pg-pooler-rw, namespace: databases}, \
+                    spec: {type: ExternalName, externalName: db.example.net}}";
+        let f = eval(&create(yaml));
+        let v = f.violations.iter().find(|v| v.field == "spec.type").unwrap();
+        assert!(v.what.contains("\"db.example.net\""), "{}", v.what);
     }
 }
