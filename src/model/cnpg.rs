@@ -318,15 +318,23 @@ pub struct PoolerSpec {
     pub pgbouncer: Option<PgBouncerSpec>,
     #[serde(default)]
     pub service_template: Option<ServiceTemplate>,
+    /// The pgbouncer pods' template (read only where it can reach the
+    /// cluster's credentials or the node).
+    #[serde(default)]
+    pub template: Option<k8s_openapi::api::core::v1::PodTemplateSpec>,
 }
 
 /// `spec.pgbouncer`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PgBouncerSpec {
-    #[serde(default)]
+    #[serde(default, rename = "pg_hba")]
     pub pg_hba: Vec<String>,
     #[serde(default)]
     pub paused: Option<bool>,
+    /// The Secret pgbouncer's auth query logs in with.
+    #[serde(default)]
+    pub auth_query_secret: Option<LocalObjectReference>,
 }
 
 #[cfg(test)]

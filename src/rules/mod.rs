@@ -13,6 +13,7 @@ mod exposure;
 mod managed_roles;
 mod mirror;
 mod network_policy;
+mod pooler_pods;
 mod tenant_isolation;
 
 use std::fmt;
@@ -219,6 +220,7 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
             cluster_identity::check_cluster_reference(&mut cx);
             auth_posture::check_pooler(&mut cx);
             exposure::check_pooler(&mut cx);
+            pooler_pods::check(&mut cx);
             data_retention::check_pooler(&mut cx);
         }
         Kind::Namespace => {

@@ -1,0 +1,210 @@
+//! What a shared cluster's Pooler pods may reach: not the node
+//! (**network-posture**: `hostNetwork` puts pgbouncer on the node, outside
+//! every NetworkPolicy; `hostPID`/`hostIPC` share the node's processes) and
+//! not the cluster's own credentials (**bootstrap-secret-confined**: a
+//! template volume or variable that reads the bootstrap Secret or a Secret
+//! CloudNativePG generates for the cluster, or an `authQuerySecret` that
+//! logs pgbouncer in with one).
+
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+
+use super::{Cx, RuleId};
+use crate::contract::SharedCluster;
+use crate::model::{Object, Operation};
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete {
+        return;
+    }
+    let Some(Object::Pooler(p)) = &r.object else { return };
+    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
+        return;
+    };
+    if let Some(secret) = p.spec.pgbouncer.as_ref().and_then(|b| b.auth_query_secret.as_ref())
+        && shared.is_cluster_secret(&secret.name)
+    {
+        cx.violation(
+            RuleId::BootstrapSecretConfined,
+            "spec.pgbouncer.authQuerySecret.name",
+            format!(
+                "pgbouncer would log in with {:?}, a credential of the shared cluster {} itself",
+                secret.name, shared.name
+            ),
+            "remove authQuerySecret: CloudNativePG then authenticates pgbouncer with its own certificate \
+             (cnpg_pooler_pgbouncer)",
+        );
+    }
+    let Some(spec) = p.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+        return;
+    };
+    host_namespaces(cx, spec);
+    credentials(cx, shared, spec);
+}
+
+fn host_namespaces(cx: &mut Cx<'_>, spec: &PodSpec) {
+    let shares = [
+        (
+            "hostNetwork",
+            spec.host_network,
+            "listens on the node, outside every NetworkPolicy",
+        ),
+        ("hostPID", spec.host_pid, "sees and signals every process on the node"),
+        ("hostIPC", spec.host_ipc, "shares the node's IPC namespace"),
+    ];
+    for (field, value, what) in shares {
+        if value == Some(true) {
+            cx.violation(
+                RuleId::NetworkPosture,
+                format!("spec.template.spec.{field}"),
+                format!("with {field} the shared cluster's pgbouncer {what}"),
+                format!("remove {field} or set it to false"),
+            );
+        }
+    }
+}
+
+/// Every place a pod template names a Secret: volumes (plain and
+/// projected), and each container's `env` and `envFrom`.
+fn secret_reads(spec: &PodSpec) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
+            out.push((format!("volumes[{i}].secret.secretName"), name));
+        }
+        let sources = v.projected.as_ref().and_then(|p| p.sources.as_ref());
+        for (j, source) in sources.into_iter().flatten().enumerate() {
+            if let Some(s) = &source.secret {
+                out.push((
+                    format!("volumes[{i}].projected.sources[{j}].secret.name"),
+                    s.name.as_str(),
+                ));
+            }
+        }
+    }
+    let groups: [(&str, &[Container]); 2] = [
+        ("initContainers", spec.init_containers.as_deref().unwrap_or_default()),
+        ("containers", &spec.containers),
+    ];
+    for (group, containers) in groups {
+        for (i, c) in containers.iter().enumerate() {
+            for (j, e) in c.env.iter().flatten().enumerate() {
+                if let Some(s) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+                    out.push((
+                        format!("{group}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
+                        s.name.as_str(),
+                    ));
+                }
+            }
+            for (j, e) in c.env_from.iter().flatten().enumerate() {
+                if let Some(s) = &e.secret_ref {
+                    out.push((format!("{group}[{i}].envFrom[{j}].secretRef.name"), s.name.as_str()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn credentials(cx: &mut Cx<'_>, shared: &SharedCluster, spec: &PodSpec) {
+    for (field, name) in secret_reads(spec) {
+        if shared.is_cluster_secret(name) {
+            cx.violation(
+                RuleId::BootstrapSecretConfined,
+                format!("spec.template.spec.{field}"),
+                format!(
+                    "the Pooler's pods would read {name:?}, a credential of the shared cluster {} itself",
+                    shared.name
+                ),
+                "remove it: pgbouncer needs none of the cluster's Secrets (CloudNativePG mounts what it needs)",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use crate::rules::testing::*;
+
+    fn pooler(spec: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, metadata: {{name: apps-pg-pooler-rw, namespace: databases}}, \
+             spec: {{cluster: {{name: apps-pg}}, instances: 1, type: rw, {spec}}}}}"
+        )
+    }
+
+    #[rstest]
+    #[case::accept_plain_template("template: {spec: {containers: []}}", "network-posture", None)]
+    #[case::reject_host_network(
+        "template: {spec: {hostNetwork: true, containers: []}}",
+        "network-posture",
+        Some("spec.template.spec.hostNetwork")
+    )]
+    #[case::reject_host_pid(
+        "template: {spec: {hostPID: true, containers: []}}",
+        "network-posture",
+        Some("spec.template.spec.hostPID")
+    )]
+    #[case::reject_host_ipc(
+        "template: {spec: {hostIPC: true, containers: []}}",
+        "network-posture",
+        Some("spec.template.spec.hostIPC")
+    )]
+    #[case::accept_host_network_false(
+        "template: {spec: {hostNetwork: false, containers: []}}",
+        "network-posture",
+        None
+    )]
+    #[case::reject_bootstrap_secret_volume(
+        "template: {spec: {containers: [], volumes: [{name: v, secret: {secretName: apps-pg-credentials}}]}}",
+        "bootstrap-secret-confined",
+        Some("spec.template.spec.volumes[0].secret.secretName")
+    )]
+    #[case::reject_ca_secret_projected(
+        "template: {spec: {containers: [], volumes: [{name: v, projected: {sources: [{configMap: {name: c}}, {secret: {name: apps-pg-ca}}]}}]}}",
+        "bootstrap-secret-confined",
+        Some("spec.template.spec.volumes[0].projected.sources[1].secret.name")
+    )]
+    #[case::reject_replication_secret_env(
+        "template: {spec: {containers: [{name: x, image: evil, env: [{name: K, valueFrom: {secretKeyRef: {name: apps-pg-replication, key: tls.key}}}]}]}}",
+        "bootstrap-secret-confined",
+        Some("spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name")
+    )]
+    #[case::reject_superuser_secret_env_from(
+        "template: {spec: {initContainers: [{name: x, image: evil, envFrom: [{secretRef: {name: apps-pg-superuser}}]}], containers: []}}",
+        "bootstrap-secret-confined",
+        Some("spec.template.spec.initContainers[0].envFrom[0].secretRef.name")
+    )]
+    #[case::accept_another_secret(
+        "template: {spec: {containers: [], volumes: [{name: v, secret: {secretName: pgbouncer-extra}}]}}",
+        "bootstrap-secret-confined",
+        None
+    )]
+    #[case::reject_auth_query_bootstrap(
+        "pgbouncer: {authQuerySecret: {name: apps-pg-credentials}}",
+        "bootstrap-secret-confined",
+        Some("spec.pgbouncer.authQuerySecret.name")
+    )]
+    #[case::reject_auth_query_superuser(
+        "pgbouncer: {authQuerySecret: {name: apps-pg-superuser}}",
+        "bootstrap-secret-confined",
+        Some("spec.pgbouncer.authQuerySecret.name")
+    )]
+    #[case::accept_auth_query_own(
+        "pgbouncer: {authQuerySecret: {name: pooler-auth}}",
+        "bootstrap-secret-confined",
+        None
+    )]
+    fn poolers(#[case] spec: &str, #[case] rule: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&pooler(spec))), rule, field);
+    }
+
+    #[test]
+    fn a_pooler_of_another_cluster_is_not_judged() {
+        let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, metadata: {name: p, namespace: team}, \
+                    spec: {cluster: {name: scratch}, template: {spec: {hostNetwork: true, containers: []}}}}";
+        assert_only(&eval(&create(yaml)), "network-posture", None);
+    }
+}
