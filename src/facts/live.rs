@@ -69,8 +69,8 @@ impl WatchHealth {
 struct State {
     /// Present managed roles of each shared Cluster (absent Cluster: no entry).
     roles: HashMap<Key, HashSet<String>>,
-    /// Per shared namespace: Database `name` -> (cluster, owner).
-    databases: HashMap<String, HashMap<String, (String, String)>>,
+    /// Per shared namespace: Database `name` -> (cluster, owner, `spec.name`).
+    databases: HashMap<String, HashMap<String, (String, String, String)>>,
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
     owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
     /// SHA-256 of each shared cluster's bootstrap password.
@@ -280,7 +280,7 @@ impl LiveFacts {
         let name = object.metadata.name.clone().unwrap_or_default();
         let id = format!("{ns}/{name}");
         // Forget what this Database said before.
-        if let Some((cluster, owner)) = s.databases.entry(ns.to_owned()).or_default().remove(&name)
+        if let Some((cluster, owner, _)) = s.databases.entry(ns.to_owned()).or_default().remove(&name)
             && let Some(owned) = s
                 .owners
                 .get_mut(&(ns.to_owned(), cluster))
@@ -295,7 +295,7 @@ impl LiveFacts {
             tracing::warn!(%ns, %name, "cannot read a Database; its owner is unknown");
             return;
         };
-        let (cluster, owner) = (d.spec.cluster.name.clone(), d.spec.owner.clone());
+        let (cluster, owner, database) = (d.spec.cluster.name.clone(), d.spec.owner.clone(), d.spec.name.clone());
         if self.contract.cluster(ns, &cluster).is_none() {
             return;
         }
@@ -308,7 +308,7 @@ impl LiveFacts {
         s.databases
             .entry(ns.to_owned())
             .or_default()
-            .insert(name, (cluster, owner));
+            .insert(name, (cluster, owner, database));
     }
 
     fn on_secret(k: &Key, s: &mut State, ev: Event<Secret>) {
@@ -430,6 +430,24 @@ impl Facts for LiveFacts {
                 .and_then(|o| o.get(role))
                 .map(|d| d.iter().cloned().collect())
                 .unwrap_or_default()
+        })
+    }
+
+    /// A Database CR created while the watch is broken may claim the same
+    /// database: past `--stale-after`, the check fails closed.
+    fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
+        let s = self.read();
+        self.answer(&s, &database_watch(&cluster.namespace), true, || {
+            let mut crs: Vec<String> = s
+                .databases
+                .get(&cluster.namespace)
+                .into_iter()
+                .flatten()
+                .filter(|(_, (c, _, d))| *c == cluster.name && d == database)
+                .map(|(name, _)| format!("{}/{name}", cluster.namespace))
+                .collect();
+            crs.sort();
+            crs
         })
     }
 

@@ -37,6 +37,10 @@ pub trait Facts: Send + Sync {
     /// Names (`ns/name`) of the Database CRs of the shared cluster owned by `role`.
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>>;
 
+    /// Names (`ns/name`) of the Database CRs of the shared cluster whose
+    /// `spec.name` is `database`.
+    fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>>;
+
     /// Is `value` the cluster's bootstrap password? Only a hash is compared.
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool>;
 }
@@ -50,6 +54,9 @@ impl Facts for NoFacts {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn databases_owned_by(&self, _: &SharedCluster, _: &str) -> Fact<Vec<String>> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn database_crs_named(&self, _: &SharedCluster, _: &str) -> Fact<Vec<String>> {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn is_bootstrap_password(&self, _: &SharedCluster, _: &[u8]) -> Fact<bool> {

@@ -30,6 +30,8 @@ pub struct OfflineFacts {
     roles: HashMap<Key, HashSet<String>>,
     /// Database owners per shared cluster: role -> Database CRs.
     owners: HashMap<Key, HashMap<String, Vec<String>>>,
+    /// Database CRs per shared cluster and database name.
+    names: HashMap<Key, HashMap<String, Vec<String>>>,
     /// SHA-256 of the bootstrap password, where the set holds it.
     bootstrap: HashMap<Key, PasswordDigest>,
 }
@@ -75,6 +77,13 @@ impl OfflineFacts {
                 }
                 Object::Database(d) => {
                     if let Some(shared) = contract.cluster(namespace, &d.spec.cluster.name) {
+                        facts
+                            .names
+                            .entry(key(shared))
+                            .or_default()
+                            .entry(d.spec.name.clone())
+                            .or_default()
+                            .push(format!("{namespace}/{name}"));
                         facts
                             .owners
                             .entry(key(shared))
@@ -123,6 +132,18 @@ impl Facts for OfflineFacts {
             self.owners
                 .get(&key(cluster))
                 .and_then(|o| o.get(role))
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The other manifests of the set are what `check` can know: a
+    /// duplicate among them is one, whether or not the Cluster is there.
+    fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
+        Fact::Known(
+            self.names
+                .get(&key(cluster))
+                .and_then(|n| n.get(database))
                 .cloned()
                 .unwrap_or_default(),
         )

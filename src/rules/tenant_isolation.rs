@@ -6,7 +6,7 @@
 
 use super::mirror::{self, Reach};
 use super::{Cx, RuleId};
-use crate::contract::{SharedCluster, role_secret_name};
+use crate::contract::SharedCluster;
 use crate::model::cnpg::Database;
 use crate::model::{Object, Operation};
 
@@ -15,6 +15,32 @@ const RULE: RuleId = RuleId::TenantIsolated;
 /// A Database of a shared cluster: no copy of another database, no
 /// template, nothing in it owned by or granted to another role, only
 /// trusted extensions.
+/// One Database CR per database: a second CR for the same cluster and
+/// `spec.name` could lock the tenant out (`allowConnections: false`,
+/// `connectionLimit: 0`) or drop the database, and two CRs fight over it.
+fn one_cr_per_database(cx: &mut Cx<'_>, shared: &SharedCluster, database: &str) {
+    let r = cx.review;
+    let me = format!("{}/{}", r.namespace, r.name);
+    let fact = cx.facts.database_crs_named(shared, database);
+    let check = format!("no other Database CR manages database {database:?}");
+    let Some(crs) = cx.fact(RULE, "spec.name", &check, fact) else {
+        return;
+    };
+    let others: Vec<&String> = crs.iter().filter(|cr| **cr != me).collect();
+    if let Some(other) = others.first() {
+        cx.violation(
+            RULE,
+            "spec.name",
+            format!(
+                "database {database:?} of cluster {} is already managed by Database {other}: two CRs would fight \
+                 over it, and either could lock its tenant out",
+                shared.name
+            ),
+            format!("change Database {other} instead, or remove it first"),
+        );
+    }
+}
+
 pub(super) fn check_database(cx: &mut Cx<'_>) {
     let r = cx.review;
     if r.operation == Operation::Delete {
@@ -50,6 +76,7 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
         );
     }
     check_owned_objects(cx, db);
+    one_cr_per_database(cx, shared, &spec.name);
     for (i, ext) in spec.extensions.iter().enumerate() {
         if ext.is_absent() || shared.allowed_extensions.contains(&ext.name) {
             continue;
@@ -185,7 +212,7 @@ fn own_secret_fix(shared: &SharedCluster, namespace: &str) -> String {
         Some(c) => format!(
             "mirror your own role's Secret {}/{} instead",
             shared.namespace,
-            role_secret_name(&shared.name, &c.role)
+            c.role_secret(&shared.name)
         ),
         None => "register this namespace as a consumer (cnpg-guard onboard) and use its own role's Secret".to_owned(),
     }
@@ -231,6 +258,32 @@ mod tests {
     #[case::accept_dropping_an_untrusted_extension(", extensions: [{name: dblink, ensure: absent}]", None)]
     fn databases(#[case] spec: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&database(spec))), "tenant-isolated", field);
+    }
+
+    const LOCKOUT: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: shop-lockout, \
+                           namespace: databases}, spec: {name: shop_db, owner: shop, cluster: {name: apps-pg}, \
+                           allowConnections: false, connectionLimit: 0}}";
+    const SHOP_DB: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: shop-db, \
+                           namespace: databases}, spec: {name: shop_db, owner: shop, cluster: {name: apps-pg}}}";
+    const OTHER_CLUSTER: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: shop-db, \
+                           namespace: databases}, spec: {name: shop_db, owner: shop, cluster: {name: scratch}}}";
+
+    #[rstest]
+    #[case::reject_a_second_cr_for_the_same_database(&[SHOP_DB, LOCKOUT], LOCKOUT, Some("spec.name"))]
+    #[case::accept_the_only_cr(&[SHOP_DB], SHOP_DB, None)]
+    #[case::accept_the_cr_itself_on_update(&[LOCKOUT], LOCKOUT, None)]
+    #[case::accept_same_name_on_another_cluster(&[OTHER_CLUSTER, LOCKOUT], LOCKOUT, None)]
+    fn one_database_cr_per_database(#[case] set: &[&str], #[case] under_review: &str, #[case] field: Option<&str>) {
+        let f = eval_with(&create(under_review), &facts_from(set));
+        assert_only(&f, "tenant-isolated", field);
+        if field.is_some() {
+            assert!(
+                f.violations
+                    .iter()
+                    .any(|v| v.what.contains("Database databases/shop-db")),
+                "{f:?}"
+            );
+        }
     }
 
     #[test]
