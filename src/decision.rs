@@ -446,17 +446,21 @@ mod tests {
 
     const APPS_PG: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases, labels: {railiance.io/role: shared-apps-database}}, spec: {bootstrap: {initdb: {database: apps_meta, owner: apps_admin, secret: {name: apps-pg-credentials}}}, instances: 3, postgresql: {pg_hba: [PG_HBA]}}}";
 
+    /// Each consumer kept to its own databases (tenant-isolated).
+    const ISOLATED: &str = "'host vergabe_db vergabe all scram-sha-256', 'host all vergabe all reject', \
+                            'host shop_db shop all scram-sha-256', 'host all shop all reject'";
+
     /// A `trust` line already on the shared cluster is ratcheted on an
     /// unrelated update (warned); a new one beside it is denied.
     #[test]
     fn tenant_isolation_rules_ratchet_like_the_others() {
-        let trust = APPS_PG.replace("PG_HBA", "'host all all 0.0.0.0/0 trust'");
+        let trust = APPS_PG.replace("PG_HBA", &format!("{ISOLATED}, 'host all all 0.0.0.0/0 trust'"));
         let scaled = trust.replace("instances: 3", "instances: 4");
         let d = decide(&update(&trust, &scaled), &contract(), &NoFacts);
         assert!(d.allowed, "{}", d.message());
         assert_eq!(
             dispositions(&d),
-            [("auth-posture", "spec.postgresql.pg_hba[0]", Disposition::Ratcheted)]
+            [("auth-posture", "spec.postgresql.pg_hba[4]", Disposition::Ratcheted)]
         );
         assert!(
             d.warnings()[0].starts_with("[auth-posture] (pre-existing) "),
@@ -466,19 +470,19 @@ mod tests {
 
         let another = APPS_PG.replace(
             "PG_HBA",
-            "'host all all 0.0.0.0/0 trust', 'host all all 10.0.0.0/8 password'",
+            &format!("{ISOLATED}, 'host all all 0.0.0.0/0 trust', 'host all all 10.0.0.0/8 password'"),
         );
         let d = decide(&update(&trust, &another), &contract(), &NoFacts);
         assert!(!d.allowed);
         assert_eq!(
             dispositions(&d),
             [
-                ("auth-posture", "spec.postgresql.pg_hba[0]", Disposition::Ratcheted),
-                ("auth-posture", "spec.postgresql.pg_hba[1]", Disposition::Denied)
+                ("auth-posture", "spec.postgresql.pg_hba[4]", Disposition::Ratcheted),
+                ("auth-posture", "spec.postgresql.pg_hba[5]", Disposition::Denied)
             ]
         );
         let widened = APPS_PG
-            .replace("PG_HBA", "'host all all 0.0.0.0/0 trust'")
+            .replace("PG_HBA", &format!("{ISOLATED}, 'host all all 0.0.0.0/0 trust'"))
             .replace("0.0.0.0/0", "::/0");
         let d = decide(&update(&trust, &widened), &contract(), &NoFacts);
         assert!(!d.allowed, "a trust line changed in place is new");

@@ -424,6 +424,7 @@ fn covered<'a>(
             groups: req.user_info.groups.take().unwrap_or_default(),
         },
         dry_run: req.dry_run,
+        stored: false,
     };
     Ok(Parsed::Covered(Box::new(req), Box::new(review), patch_sources))
 }

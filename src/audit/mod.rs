@@ -215,7 +215,7 @@ pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>)
         documents: inventory.documents,
         unreadable: Vec::new(),
     };
-    let mut report = check::check(inputs, contract, "default", true);
+    let mut report = check::check_stored(inputs, contract, "default");
     let present: HashSet<(Kind, &str, &str)> = report
         .checked
         .iter()

@@ -86,6 +86,16 @@ impl Report {
 /// `default_namespace`, as kubectl would. Without any Kubernetes object in
 /// the input the report carries [`NO_OBJECTS`] unless `allow_empty`.
 pub fn check(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool) -> Report {
+    judge(inputs, contract, default_namespace, allow_empty, false)
+}
+
+/// [`check`] over objects stored in the cluster (`audit`): who wrote them
+/// is not known, so checks about the writer do not apply.
+pub fn check_stored(inputs: Inputs, contract: &Contract, default_namespace: &str) -> Report {
+    judge(inputs, contract, default_namespace, true, true)
+}
+
+fn judge(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool, stored: bool) -> Report {
     let no_objects = inputs.unreadable.is_empty() && inputs.object_count() == 0 && !allow_empty;
     let mut unreadable: Vec<Unreadable> = inputs.unreadable.iter().map(Unreadable::from).collect();
     let decoded = manifests::decode(inputs.documents, default_namespace);
@@ -100,7 +110,8 @@ pub fn check(inputs: Inputs, contract: &Contract, default_namespace: &str, allow
     let facts = OfflineFacts::from_objects(contract, objects.iter().map(|o| (o.namespace.as_str(), &o.object)));
     for located in objects {
         let kind = located.object.kind();
-        let review = Review::create(located.object, located.namespace.clone(), located.name.clone());
+        let mut review = Review::create(located.object, located.namespace.clone(), located.name.clone());
+        review.stored = stored;
         let decision = decide(&review, contract, &facts);
         report.checked.push(Checked {
             file: located.file,

@@ -192,6 +192,10 @@ pub struct Review {
     pub old_object: Option<Object>,
     pub user: User,
     pub dry_run: bool,
+    /// Judged as stored in the cluster (`audit`): who wrote it is not
+    /// known, so checks about the writer (only the operator may write a
+    /// Service CloudNativePG generates) do not apply.
+    pub stored: bool,
 }
 
 impl Review {
@@ -207,6 +211,7 @@ impl Review {
             old_object: None,
             user: User::default(),
             dry_run: false,
+            stored: false,
         }
     }
 
@@ -221,6 +226,7 @@ impl Review {
             old_object: None,
             user: self.user.clone(),
             dry_run: self.dry_run,
+            stored: self.stored,
         }
     }
 

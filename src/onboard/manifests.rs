@@ -205,9 +205,10 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
         secret: false,
     });
 
-    // 2. The managed role, as an RFC 6902 patch of the Cluster.
+    // 2. The managed role and its pg_hba lines, as an RFC 6902 patch of the Cluster.
     let role_secret = plan.role_secret();
-    let patch = [PatchOp {
+    let [own_line, reject_line] = plan.hba_lines();
+    let role_op = PatchOp {
         op: "add",
         path: "/spec/managed/roles/-",
         value: ManagedRole {
@@ -222,23 +223,43 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
             in_roles: plan.member_of(),
             password_secret: NameRef { name: &role_secret },
         },
-    }];
+    };
+    // Inserted at the top, own databases first: PostgreSQL takes the first
+    // matching line, so no broader line can let the role in elsewhere.
+    let line_op = |value: String| PatchOp {
+        op: "add",
+        path: "/spec/postgresql/pg_hba/0",
+        value,
+    };
+    let body = [
+        yaml(&[role_op])?,
+        yaml(&[line_op(reject_line.clone()), line_op(own_line.clone())])?,
+    ]
+    .concat();
     steps.push(Step {
         number: 2,
         file: "02-cluster-role-patch.yaml",
-        title: format!("provision role {role} in spec.managed.roles of Cluster {cluster_ref}"),
+        title: format!("provision role {role} and its pg_hba lines in Cluster {cluster_ref}"),
         notes: vec![
             "A JSON patch (RFC 6902). Apply step 3's Secret with it: CNPG reads the role's password from it."
                 .to_owned(),
             format!(
+                "The two pg_hba lines keep {role} to its own databases: `{own_line}`, then `{reject_line}` \
+                 (CNPG creates databases that PUBLIC may connect to; the guard's tenant-isolated rule demands them)."
+            ),
+            format!(
                 "  kubectl patch cluster {} -n {} --type=json --patch-file 02-cluster-role-patch.yaml  # this document",
                 c.name, c.namespace
             ),
-            "GitOps: append `value` to spec.managed.roles in the Cluster manifest instead.".to_owned(),
-            "A Cluster without spec.managed.roles yet needs path /spec/managed and value {roles: [<value>]}."
+            "GitOps: append the role to spec.managed.roles and put the two lines first in spec.postgresql.pg_hba \
+             in the Cluster manifest instead."
+                .to_owned(),
+            "A Cluster without spec.managed.roles or spec.postgresql.pg_hba yet needs those lists first (an empty \
+             list: `kubectl patch cluster ... --type=merge -p '{\"spec\":{\"managed\":{\"roles\":[]}}}'` only when \
+             it has none)."
                 .to_owned(),
         ],
-        body: yaml(&patch)?,
+        body,
         markdown: false,
         secret: false,
     });

@@ -201,7 +201,25 @@ impl Plan<'_> {
 
 impl Plan<'_> {
     pub fn role_secret(&self) -> String {
-        role_secret_name(&self.cluster.name, &self.role)
+        self.registered
+            .map(|c| c.role_secret(&self.cluster.name))
+            .unwrap_or_else(|| role_secret_name(&self.cluster.name, &self.role))
+    }
+
+    /// The pg_hba lines that keep the role to its databases (the registered
+    /// ones and the one being onboarded): see [`crate::rules::tenant_reach`].
+    pub fn hba_lines(&self) -> [String; 2] {
+        let mut databases: Vec<String> = self.registered.map(|c| c.databases.clone()).unwrap_or_default();
+        if !databases.iter().any(|d| *d == self.database) {
+            databases.push(self.database.clone());
+        }
+        crate::rules::tenant_reach::consumer_lines(&Consumer {
+            namespace: self.namespace.clone(),
+            role: self.role.clone(),
+            databases,
+            member_of: Vec::new(),
+            password_secret: None,
+        })
     }
 
     pub fn database_object(&self) -> String {

@@ -4,7 +4,7 @@
 //! guard refuses to drop a role a Database still owns), the role, and the
 //! registry entry last (before that, the guard would refuse the rest).
 
-use super::{database_object_name, role_secret_name, runtime_secret_name};
+use super::{database_object_name, runtime_secret_name};
 use crate::contract::{BreakGlass, Consumer, SharedCluster};
 
 /// The offboarding plan as text: commands indented, `WARNING:` lines where
@@ -117,11 +117,26 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
     ));
     line(&format!(
         "    kubectl delete secret {} -n {cns}",
-        role_secret_name(cname, role)
+        consumer.role_secret(cname)
     ));
     line(
         "# GitOps: the same two commits to the Cluster manifest (ensure: absent, then delete the entry) and delete the Secret.",
     );
+    line(&format!(
+        "# Then remove {role}'s two pg_hba lines (once the role is gone, they guard nothing); each patch tests the line first:"
+    ));
+    for hba_line in crate::rules::tenant_reach::consumer_lines(consumer) {
+        line(&format!(
+            "    j=$(kubectl get cluster {cname} -n {cns} -o json | jq '.spec.postgresql.pg_hba | index(\"{hba_line}\")')"
+        ));
+        let test = format!(r#"{{"op":"test","path":"/spec/postgresql/pg_hba/$j","value":"{hba_line}"}}"#);
+        let remove = format!(r#"[{test},{{"op":"remove","path":"/spec/postgresql/pg_hba/$j"}}]"#);
+        line(&format!(
+            "    kubectl patch cluster {cname} -n {cns} --type=json -p \"{}\"",
+            remove.replace('"', "\\\"")
+        ));
+    }
+    line("# GitOps: delete the two lines from spec.postgresql.pg_hba in the Cluster manifest.");
 
     line("");
     line(&format!(

@@ -15,6 +15,7 @@ mod mirror;
 mod network_policy;
 mod pooler_pods;
 mod tenant_isolation;
+pub mod tenant_reach;
 
 use std::fmt;
 
@@ -206,6 +207,7 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Find
         Kind::Cluster => {
             cluster_identity::check_cluster(&mut cx);
             managed_roles::check(&mut cx);
+            tenant_reach::check(&mut cx);
             auth_posture::check_cluster(&mut cx);
             exposure::check_cluster(&mut cx);
             data_retention::check_cluster(&mut cx);

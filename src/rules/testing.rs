@@ -41,6 +41,7 @@ fn review(operation: Operation, new: Option<&str>, old: Option<&str>) -> Review 
             groups: vec!["system:authenticated".into()],
         },
         dry_run: false,
+        stored: false,
     }
 }
 

@@ -1,0 +1,360 @@
+//! **tenant-isolated**, inside PostgreSQL: each consumer role reaches only
+//! its own databases.
+//!
+//! CloudNativePG creates databases with PostgreSQL's default access list
+//! (PUBLIC may CONNECT), so `pg_hba.conf` is what keeps one tenant out of
+//! another's database. The guard computes the file CloudNativePG writes
+//! for a shared Cluster (`pkg/postgres/configuration.go`,
+//! `hbaTemplateString`, v1.28.4 and v1.30.0): its fixed lines (they match
+//! only `local` connections, `streaming_replica` and
+//! `cnpg_pooler_pgbouncer`, never a consumer role), then the Cluster's
+//! `spec.postgresql.pg_hba` lines in order, then the LDAP line when LDAP is
+//! configured and the default `host all all all scram-sha-256` (or `md5`),
+//! both of which let any role in. PostgreSQL uses the first line that
+//! matches a connection's type, database, user and address; a consumer
+//! whose first matching line for another tenant's database, the bootstrap
+//! database, `postgres` or `template1` is not `reject` can log in there.
+
+use super::{Cx, RuleId};
+use crate::contract::{Consumer, SharedCluster};
+use crate::model::hba::{self, Connection, HbaEntry, HbaLine, Token};
+use crate::model::{Object, Operation};
+
+const RULE: RuleId = RuleId::TenantIsolated;
+
+/// Whether a line matches: yes, no, or the guard cannot tell (a regular
+/// expression, a group membership, a file). An accepting line that may
+/// match lets the role in; a rejecting one that may match stops nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    Yes,
+    No,
+    Maybe,
+}
+
+impl Match {
+    fn any(tokens: &[Token], one: impl Fn(&Token) -> Match) -> Match {
+        tokens.iter().map(one).fold(Match::No, |acc, m| match (acc, m) {
+            (Match::Yes, _) | (_, Match::Yes) => Match::Yes,
+            (Match::Maybe, _) | (_, Match::Maybe) => Match::Maybe,
+            _ => Match::No,
+        })
+    }
+
+    fn and(self, other: Match) -> Match {
+        match (self, other) {
+            (Match::No, _) | (_, Match::No) => Match::No,
+            (Match::Yes, Match::Yes) => Match::Yes,
+            _ => Match::Maybe,
+        }
+    }
+}
+
+/// A token whose matches the guard cannot list: a file (`@file`) or, from
+/// PostgreSQL 16 on, a regular expression (`/...`, quoted or not).
+fn unknowable(t: &Token) -> bool {
+    t.text.starts_with('/') || (!t.quoted && t.text.starts_with('@'))
+}
+
+fn database_matches(line: &HbaLine, database: &str, role: &str) -> Match {
+    Match::any(&line.databases, |t| {
+        if t.is_keyword("all") {
+            Match::Yes
+        } else if t.is_keyword("sameuser") {
+            if database == role { Match::Yes } else { Match::No }
+        } else if t.is_keyword("samerole") || t.is_keyword("samegroup") {
+            if database == role { Match::Yes } else { Match::Maybe }
+        } else if t.is_keyword("replication") {
+            Match::No
+        } else if unknowable(t) {
+            Match::Maybe
+        } else if t.text == database {
+            Match::Yes
+        } else {
+            Match::No
+        }
+    })
+}
+
+fn user_matches(line: &HbaLine, role: &str) -> Match {
+    Match::any(&line.users, |t| {
+        if t.is_keyword("all") {
+            Match::Yes
+        } else if !t.quoted && t.text.starts_with('+') {
+            if &t.text[1..] == role { Match::Yes } else { Match::Maybe }
+        } else if unknowable(t) {
+            Match::Maybe
+        } else if t.text == role {
+            Match::Yes
+        } else {
+            Match::No
+        }
+    })
+}
+
+/// A line of the effective file and where it comes from.
+struct Effective<'a> {
+    line: &'a HbaLine,
+    /// `spec.postgresql.pg_hba[i]`, or CloudNativePG's default.
+    source: String,
+}
+
+/// The first network line that lets `role` into `database`, if any: a
+/// connection over TLS, GSSAPI encryption or neither is kept out only once
+/// a `reject` line certainly matching it from every address came first.
+fn first_accepting<'a>(lines: &'a [Effective<'a>], role: &str, database: &str) -> Option<&'a Effective<'a>> {
+    let mut open = [true; 3];
+    for e in lines {
+        let transports = e.line.connection.transports();
+        if !open.iter().zip(transports).any(|(o, t)| *o && t) {
+            continue;
+        }
+        let m = database_matches(e.line, database, role).and(user_matches(e.line, role));
+        if m == Match::No {
+            continue;
+        }
+        if e.line.method != "reject" {
+            return Some(e);
+        }
+        if m == Match::Yes && e.line.any_address {
+            for (o, t) in open.iter_mut().zip(transports) {
+                *o &= !t;
+            }
+            if open.iter().all(|o| !o) {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// The databases `consumer` must not reach: the other consumers', the
+/// bootstrap database, `postgres` and `template1` (`template0` refuses
+/// connections).
+fn foreign_databases<'a>(shared: &'a SharedCluster, consumer: &Consumer) -> Vec<&'a str> {
+    let mut out: Vec<&str> = shared
+        .consumers
+        .iter()
+        .filter(|c| c.role != consumer.role)
+        .flat_map(|c| c.databases.iter().map(String::as_str))
+        .collect();
+    out.extend([shared.bootstrap.database.as_str(), "postgres", "template1"]);
+    out
+}
+
+/// The lines that keep `consumer` to its own databases, as `onboard`
+/// writes them: its databases first, then everything else refused.
+pub fn consumer_lines(consumer: &Consumer) -> [String; 2] {
+    [
+        format!(
+            "host {} {} all scram-sha-256",
+            consumer.databases.join(","),
+            consumer.role
+        ),
+        format!("host all {} all reject", consumer.role),
+    ]
+}
+
+pub(super) fn check(cx: &mut Cx<'_>) {
+    let r = cx.review;
+    if r.operation == Operation::Delete {
+        return;
+    }
+    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else {
+        return;
+    };
+    let Some(Object::Cluster(c)) = &r.object else { return };
+    let parsed: Vec<(usize, HbaLine)> = c
+        .postgresql()
+        .pg_hba
+        .iter()
+        .enumerate()
+        .flat_map(|(i, entry)| {
+            // Lines the guard cannot read are denied by auth-posture; here
+            // they match nothing.
+            hba::parse_hba(entry).into_iter().filter_map(move |l| match l {
+                Ok(HbaEntry::Line(line)) if line.connection != Connection::Local => Some((i, line)),
+                _ => None,
+            })
+        })
+        .collect();
+    let default = HbaLine {
+        connection: Connection::Host,
+        databases: vec![all()],
+        users: vec![all()],
+        address: Some(all()),
+        any_address: true,
+        method: "scram-sha-256".into(),
+        options: Vec::new(),
+    };
+    let mut lines: Vec<Effective<'_>> = parsed
+        .iter()
+        .map(|(i, line)| Effective {
+            line,
+            source: format!("spec.postgresql.pg_hba[{i}]"),
+        })
+        .collect();
+    lines.push(Effective {
+        line: &default,
+        source: "CloudNativePG's closing line `host all all all scram-sha-256`".into(),
+    });
+    for consumer in &shared.consumers {
+        let mut reached: Vec<&str> = Vec::new();
+        let mut through: Option<&str> = None;
+        for database in foreign_databases(shared, consumer) {
+            if let Some(e) = first_accepting(&lines, &consumer.role, database) {
+                reached.push(database);
+                through.get_or_insert(e.source.as_str());
+            }
+        }
+        let Some(through) = through else { continue };
+        let [own, reject] = consumer_lines(consumer);
+        cx.violation(
+            RULE,
+            "spec.postgresql.pg_hba",
+            format!(
+                "consumer role {:?} ({}) can log in over the network to {} not its own: {} (first matching \
+                 line: {through})",
+                consumer.role,
+                consumer.namespace,
+                if reached.len() == 1 { "a database" } else { "databases" },
+                reached.join(", ")
+            ),
+            format!(
+                "add the lines {own:?} and {reject:?} to spec.postgresql.pg_hba, before any line that could \
+                 match role {:?} (cnpg-guard onboard writes them)",
+                consumer.role
+            ),
+        );
+    }
+}
+
+fn all() -> Token {
+    Token {
+        text: "all".into(),
+        quoted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use crate::rules::testing::*;
+
+    /// vergabe and shop, each kept to its own database.
+    const ISOLATED: &str = "'host vergabe_db vergabe all scram-sha-256', 'host all vergabe all reject', \
+                            'host shop_db shop all scram-sha-256', 'host all shop all reject'";
+
+    fn cluster(lines: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {{name: apps-pg, namespace: databases, \
+             labels: {{railiance.io/role: shared-apps-database}}}}, spec: {{postgresql: {{pg_hba: [{lines}]}}}}}}"
+        )
+    }
+
+    /// What the tenant-isolated findings say, vergabe's first.
+    fn reached(lines: &str) -> Vec<String> {
+        let f = eval(&create(&cluster(lines)));
+        let mut what: Vec<String> = f
+            .violations
+            .iter()
+            .filter(|v| v.rule.as_str() == "tenant-isolated")
+            .map(|v| v.what.clone())
+            .collect();
+        what.sort_by_key(|w| !w.contains("\"vergabe\""));
+        what
+    }
+
+    #[rstest]
+    #[case::accept_each_consumer_kept_to_its_own(ISOLATED, None)]
+    #[case::accept_one_combined_reject_line(
+        "'hostssl vergabe_db vergabe all scram-sha-256', 'hostssl shop_db shop all scram-sha-256', \
+         'host all vergabe,shop all reject'",
+        None
+    )]
+    #[case::reject_no_lines_at_all("", Some("spec.postgresql.pg_hba"))]
+    #[case::reject_a_consumer_left_out(
+        "'host vergabe_db vergabe all scram-sha-256', 'host all vergabe all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::reject_a_broad_line_first(
+        "'host all all 10.0.0.0/8 scram-sha-256', 'host vergabe_db vergabe all scram-sha-256', \
+         'host all vergabe all reject', 'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::reject_a_reject_line_for_tls_only(
+        "'host vergabe_db vergabe all scram-sha-256', 'hostssl all vergabe all reject', \
+         'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::accept_ssl_and_non_ssl_rejects(
+        "'host vergabe_db vergabe all scram-sha-256', 'hostssl all vergabe all reject', \
+         'hostnossl all vergabe all reject', 'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        None
+    )]
+    #[case::reject_a_reject_from_some_addresses_only(
+        "'host vergabe_db vergabe all scram-sha-256', 'host all vergabe 10.0.0.0/8 reject', \
+         'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::reject_a_regex_database(
+        "'host \"/^shop\" vergabe all scram-sha-256', 'host all vergabe all reject', \
+         'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::reject_the_bootstrap_database_granted(
+        "'host vergabe_db,apps_meta vergabe all scram-sha-256', 'host all vergabe all reject', \
+         'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        Some("spec.postgresql.pg_hba")
+    )]
+    #[case::accept_a_quoted_all_is_a_name(
+        "'host \"all\" vergabe all scram-sha-256', 'host vergabe_db vergabe all scram-sha-256', \
+         'host all vergabe all reject', 'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        None
+    )]
+    fn reach(#[case] lines: &str, #[case] field: Option<&str>) {
+        assert_only(&eval(&create(&cluster(lines))), "tenant-isolated", field);
+    }
+
+    #[test]
+    fn the_message_names_the_consumer_the_databases_and_the_line() {
+        let what = reached("");
+        assert_eq!(what.len(), 2, "{what:?}");
+        assert_eq!(
+            what[0],
+            "consumer role \"vergabe\" (vergabe-teilnahme) can log in over the network to databases not its own: \
+             shop_db, apps_meta, postgres, template1 (first matching line: CloudNativePG's closing line `host \
+             all all all scram-sha-256`)"
+        );
+        let what = reached(
+            "'host all all 10.0.0.0/8 scram-sha-256', 'host vergabe_db vergabe all scram-sha-256', \
+             'host all vergabe all reject', 'host shop_db shop all scram-sha-256', 'host all shop all reject'",
+        );
+        assert!(
+            what[0].ends_with("(first matching line: spec.postgresql.pg_hba[0])"),
+            "{what:?}"
+        );
+    }
+
+    #[test]
+    fn an_unrelated_update_of_a_cluster_without_the_lines_only_warns() {
+        let old = cluster("");
+        let new = old.replace("spec: {", "spec: {instances: 2, ");
+        let f = eval(&update(&old, &new));
+        assert_only(&f, "tenant-isolated", Some("spec.postgresql.pg_hba"));
+        let old_f = eval(&create(&old));
+        let keys = |f: &crate::rules::Findings| {
+            f.violations
+                .iter()
+                .filter(|v| v.rule.as_str() == "tenant-isolated")
+                .map(|v| v.ratchet_key())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(&f),
+            keys(&old_f),
+            "the same findings, so the ratchet keeps them as warnings"
+        );
+    }
+}
