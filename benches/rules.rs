@@ -42,6 +42,7 @@ fn review(req: &Value) -> Review {
             groups: vec!["system:authenticated".into()],
         },
         dry_run: false,
+        stored: false,
     }
 }
 

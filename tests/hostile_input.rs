@@ -106,6 +106,7 @@ fn review_of(kind: Kind, object: Object, old: Option<Object>, op: Operation) -> 
             groups: vec!["railiance:platform-admins".into()],
         },
         dry_run: false,
+        stored: false,
     }
 }
 

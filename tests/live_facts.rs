@@ -79,6 +79,7 @@ fn review(operation: Operation, new: Option<Value>, old: Option<Value>) -> Revie
             groups: vec![],
         },
         dry_run: false,
+        stored: false,
     }
 }
 
@@ -129,7 +130,11 @@ async fn database_owner_must_be_provisioned_first() {
     assert_eq!((v.rule.as_str(), v.field.as_str()), ("owner-registered", "spec.owner"));
     assert!(v.fix.contains("provision the role first"), "{}", v.line());
     let ok = decide(
-        &review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None),
+        &review(
+            Operation::Create,
+            Some(database("vergabe-db", "vergabe", "vergabe_db")),
+            None,
+        ),
         &contract,
         live.as_ref(),
     );
@@ -203,7 +208,13 @@ async fn a_broken_watch_keeps_the_last_known_facts_and_says_how_old() {
     let api = seeded();
     let (live, contract) = synced(&api, Duration::from_millis(1500)).await;
     let apps = contract.cluster("databases", "apps-pg").unwrap();
-    let db = || review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None);
+    let db = || {
+        review(
+            Operation::Create,
+            Some(database("vergabe-db", "vergabe", "vergabe_db")),
+            None,
+        )
+    };
     let leak = || {
         review(
             Operation::Create,
@@ -238,7 +249,9 @@ async fn a_broken_watch_keeps_the_last_known_facts_and_says_how_old() {
     assert!(live.health().iter().any(|(_, _, _, broken)| *broken));
     let d = decide(&db(), &contract, live.as_ref());
     assert!(d.allowed, "{}", d.message());
-    assert_eq!(d.aged.len(), 1, "{:?}", d.aged);
+    // Provisioning (clusters watch) and one CR per database (databases watch).
+    let rules: Vec<&str> = d.aged.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["owner-registered", "tenant-isolated"], "{:?}", d.aged);
     // The bootstrap password is still caught from its last known fingerprint.
     let d = decide(&leak(), &contract, live.as_ref());
     assert!(!d.allowed);
@@ -294,7 +307,11 @@ async fn before_the_first_sync_fact_checks_fail_closed() {
     let apps = contract.cluster("databases", "apps-pg").unwrap();
     assert!(matches!(live.role_provisioned(apps, "vergabe"), Fact::Stale(_)));
     let d = decide(
-        &review(Operation::Create, Some(database("v2", "vergabe", "vergabe_db")), None),
+        &review(
+            Operation::Create,
+            Some(database("vergabe-db", "vergabe", "vergabe_db")),
+            None,
+        ),
         &contract,
         live.as_ref(),
     );

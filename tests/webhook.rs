@@ -1176,10 +1176,15 @@ async fn facts_from_manifests_replace_skipped_checks() {
         assert_eq!(r["response"]["allowed"], true);
     }
     let skipped = |s: &Server| s.audit_records()[0]["skipped"].as_array().unwrap().len();
-    assert_eq!(skipped(&plain), 1, "{}", plain.audit());
+    assert_eq!(skipped(&plain), 2, "{}", plain.audit());
     assert_eq!(
         plain.audit_records()[0]["skipped"][0],
         "[owner-registered] Database databases/vergabe-db: role \"vergabe\" is provisioned \
+         (no live cluster facts (offline))"
+    );
+    assert_eq!(
+        plain.audit_records()[0]["skipped"][1],
+        "[tenant-isolated] Database databases/vergabe-db: no other Database CR manages database \"vergabe_db\" \
          (no live cluster facts (offline))"
     );
     assert_eq!(skipped(&with_facts), 0, "{}", with_facts.audit());

@@ -433,11 +433,12 @@ impl Facts for LiveFacts {
         })
     }
 
-    /// A Database CR created while the watch is broken may claim the same
-    /// database: past `--stale-after`, the check fails closed.
+    /// The last known Database CRs are the best knowledge while the watch
+    /// is broken: used, with a note of their age (a duplicate is a
+    /// conflict to report, not data to lose).
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
         let s = self.read();
-        self.answer(&s, &database_watch(&cluster.namespace), true, || {
+        self.answer(&s, &database_watch(&cluster.namespace), false, || {
             let mut crs: Vec<String> = s
                 .databases
                 .get(&cluster.namespace)

@@ -177,7 +177,10 @@ pub fn cluster(roles: &[&str]) -> Value {
                         "labels": {"railiance.io/role": "shared-apps-database"}},
            "spec": {"instances": 1,
                     "bootstrap": {"initdb": {"database": "apps_meta", "owner": "apps_admin", "secret": {"name": "apps-pg-credentials"}}},
-                    "managed": {"roles": roles}}})
+                    "managed": {"roles": roles},
+                    "postgresql": {"pg_hba": [
+                        "host vergabe_db vergabe all scram-sha-256", "host all vergabe all reject",
+                        "host shop_db shop all scram-sha-256", "host all shop all reject"]}}})
 }
 
 pub fn database(name: &str, owner: &str, db: &str) -> Value {
