@@ -400,7 +400,14 @@ fn every_good_example_is_admitted_in_order(env: &mut Env) {
 /// `data.<key>` where `cnpg-guard check` over the file says `stringData.<key>`.
 fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static str {
     match (rule, kind, name) {
-        ("role-registered", "Cluster", _) if doc > 0 => return "spec.managed.roles[0].inRoles[0]",
+        ("role-registered", "Cluster", _) if doc == 1 => return "spec.managed.roles[0].inRoles[0]",
+        ("role-registered", "Cluster", _) if doc == 2 => return "spec.managed.roles[0].superuser",
+        ("role-registered", "Cluster", _) if doc == 3 => return "spec.managed.roles[0].passwordSecret.name",
+        ("tenant-isolated", "Cluster", _) => return "spec.postgresql.pg_hba",
+        ("tenant-isolated", "Database", "vergabe-lockout") => return "spec.name",
+        ("auth-posture", "Cluster", _) if doc == 3 => return "spec.postgresql.pg_ident[0]",
+        ("network-posture", "Pooler", _) => return "spec.template.spec.hostNetwork",
+        ("bootstrap-secret-confined", "Pooler", _) => return "spec.pgbouncer.authQuerySecret.name",
         ("tenant-isolated", "Database", "vergabe-clone") => return "spec.template",
         ("tenant-isolated", "Database", "vergabe-untrusted") => return "spec.extensions[0].name",
         ("tenant-isolated", "Secret", _) => return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
