@@ -36,7 +36,8 @@ impl Class {
 
 use Class::{Checked, Harmless, PlatformOnly};
 use RuleId::{
-    AuthPosture, ClusterIdentity, DataRetained, NetworkPosture, OwnerRegistered, RoleRegistered, TenantIsolated,
+    AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, NetworkPosture, OwnerRegistered,
+    RoleRegistered, TenantIsolated,
 };
 
 /// `(kind, path under spec, class)`.
@@ -146,7 +147,11 @@ pub const FIELDS: &[(Kind, &str, Class)] = &[
     (Kind::Pooler, "monitoring", Harmless),
     (Kind::Pooler, "pgbouncer", Checked(AuthPosture)),
     (Kind::Pooler, "pgbouncer.authQuery", PlatformOnly),
-    (Kind::Pooler, "pgbouncer.authQuerySecret", PlatformOnly),
+    (
+        Kind::Pooler,
+        "pgbouncer.authQuerySecret",
+        Checked(BootstrapSecretConfined),
+    ),
     (Kind::Pooler, "pgbouncer.clientCASecret", PlatformOnly),
     (Kind::Pooler, "pgbouncer.clientTLSSecret", PlatformOnly),
     (Kind::Pooler, "pgbouncer.parameters", Harmless),
@@ -156,7 +161,7 @@ pub const FIELDS: &[(Kind, &str, Class)] = &[
     (Kind::Pooler, "pgbouncer.serverCASecret", PlatformOnly),
     (Kind::Pooler, "pgbouncer.serverTLSSecret", PlatformOnly),
     (Kind::Pooler, "serviceTemplate", Checked(NetworkPosture)),
-    (Kind::Pooler, "template", PlatformOnly),
+    (Kind::Pooler, "template", Checked(NetworkPosture)),
     (Kind::Pooler, "type", Harmless),
 ];
 
