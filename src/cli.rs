@@ -123,6 +123,9 @@ pub fn run(cli: Cli) -> i32 {
         },
         Command::Contract(ContractCommand::Validate { file }) => match contract::load_file(&file) {
             Ok(c) => {
+                for w in &c.warnings {
+                    eprintln!("warning: {w}");
+                }
                 println!(
                     "{}: valid (revision {}, {} shared cluster(s), {} consumer(s))",
                     file.display(),

@@ -92,6 +92,34 @@ pub fn load_file(path: &Path) -> Result<Contract, ContractError> {
     parse(&source, &file)
 }
 
+/// Why a predefined role is never granted to a consumer: it is as good as
+/// superuser in CloudNativePG's layout, or it reads or writes every
+/// tenant's data.
+fn superuser_equivalent(role: &str) -> Option<&'static str> {
+    Some(match role {
+        "pg_execute_server_program" => {
+            "pg_execute_server_program, as good as superuser: COPY ... FROM PROGRAM runs as the server's OS user, \
+             which CloudNativePG's `local all all peer map=local` line lets log in as postgres"
+        }
+        "pg_read_server_files" | "pg_write_server_files" => {
+            "a role that reads or writes the server's files (configuration, every tenant's data files)"
+        }
+        "pg_read_all_data" | "pg_write_all_data" => "a role that reads or writes every tenant's tables",
+        _ => return None,
+    })
+}
+
+/// What a consumer granted a statistics role sees of the others.
+fn sees_every_tenant(role: &str) -> Option<&'static str> {
+    Some(match role {
+        "pg_monitor" | "pg_read_all_stats" => {
+            "every tenant's queries (pg_stat_activity, pg_stat_statements) and statistics"
+        }
+        "pg_stat_scan_tables" => "every tenant's table statistics",
+        _ => return None,
+    })
+}
+
 /// Parses and validates contract text; `file` names it in errors. Every
 /// problem of the file is reported at once ([`ContractError::Several`]).
 pub fn parse(source: &str, file: &str) -> Result<Contract, ContractError> {
@@ -111,11 +139,15 @@ pub fn parse(source: &str, file: &str) -> Result<Contract, ContractError> {
         source,
         file,
         errors: std::cell::RefCell::new(Vec::new()),
+        warnings: std::cell::RefCell::new(Vec::new()),
     };
     let result = validator.compile(raw);
     let mut errors = validator.errors.take();
     match result {
-        Ok(contract) if errors.is_empty() => return Ok(contract),
+        Ok(mut contract) if errors.is_empty() => {
+            contract.warnings = validator.warnings.take();
+            return Ok(contract);
+        }
         Ok(_) => {}
         Err(e) => errors.push(e),
     }
@@ -283,6 +315,8 @@ struct Validator<'a> {
     file: &'a str,
     /// Problems found so far: validation goes on to report them all.
     errors: std::cell::RefCell<Vec<ContractError>>,
+    /// What is legal but worth knowing, positioned like an error.
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Validator<'_> {
@@ -488,9 +522,19 @@ impl Validator<'_> {
                         Some(format!("the role of consumers[{other}]"))
                     } else if member == &k.role {
                         Some("the consumer's own role".to_owned())
+                    } else if let Some(why) = superuser_equivalent(member) {
+                        Some(why.to_owned())
                     } else {
                         None
                     };
+                    if let Some(sees) = sees_every_tenant(member) {
+                        let w = self.invalid(
+                            field.clone(),
+                            member,
+                            format!("{member:?} lets consumer {} see {sees}", k.namespace),
+                        );
+                        self.warnings.borrow_mut().push(w.to_string());
+                    }
                     if let Some(why) = why {
                         self.report(self.invalid(
                             field,
@@ -639,7 +683,15 @@ mod tests {
     #[case::another_consumer("vergabe", Some("the role of consumers[0]"))]
     #[case::own_role("shop", Some("the consumer's own role"))]
     #[case::not_an_identifier("Pg-Monitor", Some("not a plain PostgreSQL identifier"))]
+    #[case::execute_server_program("pg_execute_server_program", Some("as good as superuser"))]
+    #[case::read_server_files("pg_read_server_files", Some("reads or writes the server's files"))]
+    #[case::write_server_files("pg_write_server_files", Some("reads or writes the server's files"))]
+    #[case::read_all_data("pg_read_all_data", Some("every tenant's tables"))]
+    #[case::write_all_data("pg_write_all_data", Some("every tenant's tables"))]
     #[case::predefined_role("pg_monitor", None)]
+    #[case::read_all_stats("pg_read_all_stats", None)]
+    #[case::stat_scan_tables("pg_stat_scan_tables", None)]
+    #[case::signal_backend("pg_signal_backend", None)]
     fn member_of_is_checked_at_load(#[case] member: &str, #[case] refused: Option<&str>) {
         let src = format!(
             "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - {{namespace: a, role: vergabe, databases: [a]}}\n  - namespace: b\n    role: shop\n    databases: [b]\n    memberOf: [{member}]\n"
@@ -685,6 +737,30 @@ mod tests {
             }
             (Err(e), Some(why)) => assert!(e.to_string().contains(why), "{e}"),
             (other, _) => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::monitor("pg_monitor", Some("every tenant's queries"))]
+    #[case::stats("pg_read_all_stats", Some("every tenant's queries"))]
+    #[case::scans("pg_stat_scan_tables", Some("every tenant's table statistics"))]
+    #[case::none("pg_signal_backend", None)]
+    fn statistics_roles_are_accepted_with_a_warning(#[case] member: &str, #[case] warned: Option<&str>) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - namespace: b\n    role: shop\n    databases: [b]\n    memberOf: [{member}]\n"
+        );
+        let c = parse(&src, "c.yaml").unwrap();
+        match warned {
+            Some(what) => {
+                assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+                let w = &c.warnings[0];
+                assert!(w.starts_with("c.yaml:10:"), "{w}");
+                assert!(
+                    w.contains("sharedClusters[0].consumers[0].memberOf[0]") && w.contains(what),
+                    "{w}"
+                );
+            }
+            None => assert!(c.warnings.is_empty(), "{:?}", c.warnings),
         }
     }
 

@@ -129,6 +129,9 @@ pub struct Contract {
     pub revision: String,
     by_key: HashMap<(String, String), usize>,
     shared_namespaces: HashSet<String>,
+    /// Legal but worth knowing (`file:line:column: field: what`): printed by
+    /// `contract validate`, logged when `serve` loads the contract.
+    pub warnings: Vec<String>,
 }
 
 impl Contract {
@@ -184,6 +187,7 @@ impl Contract {
             revision,
             by_key,
             shared_namespaces,
+            warnings: Vec::new(),
         }
     }
 }

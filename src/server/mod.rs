@@ -85,6 +85,9 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         clusters = contract.clusters.len(),
         "contract loaded"
     );
+    for w in &contract.warnings {
+        warn!(warning = %w, "contract");
+    }
     let client = crate::kube_client::connect(args.kubeconfig.as_deref(), false).await?;
     let live = match &client {
         Some(client) => {
