@@ -141,6 +141,45 @@ async fn database_owner_must_be_provisioned_first() {
     assert!(ok.allowed, "{}", ok.message());
 }
 
+/// One Database CR per database, from the live watch: a second CR for
+/// vergabe_db is denied naming the first; once the first is deleted (or
+/// renamed to another database), the second is the only one.
+#[tokio::test]
+async fn a_second_database_cr_for_a_live_database_is_denied() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    let second = || {
+        review(
+            Operation::Create,
+            Some(database("lockout", "vergabe", "vergabe_db")),
+            None,
+        )
+    };
+    let d = decide(&second(), &contract, live.as_ref());
+    assert!(!d.allowed);
+    let v = d.denied().next().unwrap();
+    assert_eq!((v.rule.as_str(), v.field.as_str()), ("tenant-isolated", "spec.name"));
+    assert!(v.what.contains("Database databases/vergabe-db"), "{}", v.line());
+
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    api.event(
+        DATABASES,
+        "MODIFIED",
+        database("vergabe-db", "vergabe", "vergabe_archive"),
+    );
+    wait_for(
+        || live.database_crs_named(apps, "vergabe_db") == Fact::Known(vec![]),
+        "name index update",
+    )
+    .await;
+    assert_eq!(
+        live.database_crs_named(apps, "vergabe_archive"),
+        Fact::Known(vec!["databases/vergabe-db".to_owned()])
+    );
+    let d = decide(&second(), &contract, live.as_ref());
+    assert!(d.allowed, "{}", d.message());
+}
+
 #[tokio::test]
 async fn removing_a_role_a_live_database_owns_is_denied() {
     let api = seeded();

@@ -69,10 +69,12 @@ impl WatchHealth {
 struct State {
     /// Present managed roles of each shared Cluster (absent Cluster: no entry).
     roles: HashMap<Key, HashSet<String>>,
-    /// Per shared namespace: Database `name` -> (cluster, owner, `spec.name`).
+    /// Per shared namespace: Database CR name -> (cluster, owner, `spec.name`).
     databases: HashMap<String, HashMap<String, (String, String, String)>>,
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
     owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
+    /// Per shared cluster: database (`spec.name`) -> Database CRs (`ns/name`).
+    names: HashMap<Key, HashMap<String, BTreeSet<String>>>,
     /// SHA-256 of each shared cluster's bootstrap password.
     bootstrap: HashMap<Key, PasswordDigest>,
     health: HashMap<String, WatchHealth>,
@@ -271,6 +273,7 @@ impl LiveFacts {
                 s.databases.remove(ns);
                 let ours: HashSet<Key> = self.contract.clusters_in(ns).map(key).collect();
                 s.owners.retain(|k, _| !ours.contains(k));
+                s.names.retain(|k, _| !ours.contains(k));
                 return;
             }
             Event::InitDone => return,
@@ -280,13 +283,14 @@ impl LiveFacts {
         let name = object.metadata.name.clone().unwrap_or_default();
         let id = format!("{ns}/{name}");
         // Forget what this Database said before.
-        if let Some((cluster, owner, _)) = s.databases.entry(ns.to_owned()).or_default().remove(&name)
-            && let Some(owned) = s
-                .owners
-                .get_mut(&(ns.to_owned(), cluster))
-                .and_then(|o| o.get_mut(&owner))
-        {
-            owned.remove(&id);
+        if let Some((cluster, owner, database)) = s.databases.entry(ns.to_owned()).or_default().remove(&name) {
+            let k = (ns.to_owned(), cluster);
+            if let Some(owned) = s.owners.get_mut(&k).and_then(|o| o.get_mut(&owner)) {
+                owned.remove(&id);
+            }
+            if let Some(crs) = s.names.get_mut(&k).and_then(|n| n.get_mut(&database)) {
+                crs.remove(&id);
+            }
         }
         if !present {
             return;
@@ -303,6 +307,12 @@ impl LiveFacts {
             .entry((ns.to_owned(), cluster.clone()))
             .or_default()
             .entry(owner.clone())
+            .or_default()
+            .insert(id.clone());
+        s.names
+            .entry((ns.to_owned(), cluster.clone()))
+            .or_default()
+            .entry(database.clone())
             .or_default()
             .insert(id);
         s.databases
@@ -439,16 +449,11 @@ impl Facts for LiveFacts {
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
         let s = self.read();
         self.answer(&s, &database_watch(&cluster.namespace), false, || {
-            let mut crs: Vec<String> = s
-                .databases
-                .get(&cluster.namespace)
-                .into_iter()
-                .flatten()
-                .filter(|(_, (c, _, d))| *c == cluster.name && d == database)
-                .map(|(name, _)| format!("{}/{name}", cluster.namespace))
-                .collect();
-            crs.sort();
-            crs
+            s.names
+                .get(&key(cluster))
+                .and_then(|n| n.get(database))
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default()
         })
     }
 
