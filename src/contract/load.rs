@@ -522,10 +522,8 @@ impl Validator<'_> {
                         Some(format!("the role of consumers[{other}]"))
                     } else if member == &k.role {
                         Some("the consumer's own role".to_owned())
-                    } else if let Some(why) = superuser_equivalent(member) {
-                        Some(why.to_owned())
                     } else {
-                        None
+                        superuser_equivalent(member).map(str::to_owned)
                     };
                     if let Some(sees) = sees_every_tenant(member) {
                         let w = self.invalid(

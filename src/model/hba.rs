@@ -131,10 +131,13 @@ pub struct Unreadable {
     pub why: String,
 }
 
+/// A line's fields, each a list of tokens, or why it cannot be read.
+type Fields = Result<Vec<Vec<Token>>, String>;
+
 /// The non-empty lines of `entry`, each as PostgreSQL would tokenize it:
 /// (line number from 1, fields, each a list of tokens). A line continued
 /// with `\` is unreadable: which lines it joins depends on the whole file.
-fn lines(entry: &str) -> Vec<(usize, Result<Vec<Vec<Token>>, String>)> {
+fn lines(entry: &str) -> Vec<(usize, Fields)> {
     let mut out = Vec::new();
     let physical: Vec<&str> = entry.split(['\n', '\r']).collect();
     for (i, line) in physical.iter().enumerate() {

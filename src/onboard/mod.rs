@@ -210,7 +210,7 @@ impl Plan<'_> {
     /// ones and the one being onboarded): see [`crate::rules::tenant_reach`].
     pub fn hba_lines(&self) -> [String; 2] {
         let mut databases: Vec<String> = self.registered.map(|c| c.databases.clone()).unwrap_or_default();
-        if !databases.iter().any(|d| *d == self.database) {
+        if !databases.contains(&self.database) {
             databases.push(self.database.clone());
         }
         crate::rules::tenant_reach::consumer_lines(&Consumer {
