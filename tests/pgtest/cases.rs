@@ -11,80 +11,34 @@ use crate::server::{Login, Pg, show};
 
 pub type Test = fn(&Suite);
 
-pub const TESTS: &[(&str, Test)] = &[
-    ("admitted_setup_passes_check", admitted_setup_passes_check),
-    (
-        "admitted_tenant_works_in_its_own_database_over_tls",
-        admitted_tenant_works_in_its_own_database_over_tls,
-    ),
-    (
-        "admitted_tenant_cannot_connect_to_other_databases",
-        admitted_tenant_cannot_connect_to_other_databases,
-    ),
-    (
-        "admitted_tenant_cannot_read_other_tenants_rows",
-        admitted_tenant_cannot_read_other_tenants_rows,
-    ),
-    (
-        "admitted_tenant_cannot_call_other_tenants_security_definer_function",
-        admitted_tenant_cannot_call_other_tenants_security_definer_function,
-    ),
-    (
-        "per_consumer_hba_lines_written_by_hand_keep_tenants_apart",
-        per_consumer_hba_lines_written_by_hand_keep_tenants_apart,
-    ),
-    (
-        "denied_in_roles_pg_read_all_data_reads_other_tenants_rows",
-        denied_in_roles_pg_read_all_data_reads_other_tenants_rows,
-    ),
-    (
-        "denied_in_roles_other_tenants_role_reads_its_rows",
-        denied_in_roles_other_tenants_role_reads_its_rows,
-    ),
-    (
-        "denied_managed_bootstrap_role_made_superuser",
-        denied_managed_bootstrap_role_made_superuser,
-    ),
-    (
-        "denied_password_secret_of_another_role_is_refused_by_cnpg",
-        denied_password_secret_of_another_role_is_refused_by_cnpg,
-    ),
-    (
-        "denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser",
-        denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser,
-    ),
-    (
-        "denied_template_clone_copies_other_tenants_rows",
-        denied_template_clone_copies_other_tenants_rows,
-    ),
-    (
-        "denied_schema_owned_by_other_tenant",
-        denied_schema_owned_by_other_tenant,
-    ),
-    (
-        "denied_fdw_and_server_usage_granted_to_other_tenant",
-        denied_fdw_and_server_usage_granted_to_other_tenant,
-    ),
-    (
-        "denied_ensure_absent_drops_the_database",
-        denied_ensure_absent_drops_the_database,
-    ),
-    (
-        "denied_hba_trust_line_logs_in_without_password",
-        denied_hba_trust_line_logs_in_without_password,
-    ),
-    (
-        "denied_hba_newline_form_logs_in_without_password",
-        denied_hba_newline_form_logs_in_without_password,
-    ),
-    (
-        "denied_ident_line_maps_to_the_bootstrap_role",
-        denied_ident_line_maps_to_the_bootstrap_role,
-    ),
-    (
-        "denied_cluster_without_per_consumer_lines_lets_tenants_cross",
-        denied_cluster_without_per_consumer_lines_lets_tenants_cross,
-    ),
+/// The tests in the order they run, each named by its function.
+macro_rules! tests {
+    ($($f:ident),* $(,)?) => {
+        &[$((stringify!($f), $f as Test)),*]
+    };
+}
+
+pub const TESTS: &[(&str, Test)] = tests![
+    admitted_setup_passes_check,
+    admitted_tenant_works_in_its_own_database_over_tls,
+    admitted_tenant_cannot_connect_to_other_databases,
+    admitted_tenant_cannot_read_other_tenants_rows,
+    admitted_tenant_cannot_call_other_tenants_security_definer_function,
+    per_consumer_hba_lines_written_by_hand_keep_tenants_apart,
+    denied_in_roles_pg_read_all_data_reads_other_tenants_rows,
+    denied_in_roles_other_tenants_role_reads_its_rows,
+    denied_managed_bootstrap_role_made_superuser,
+    denied_password_secret_of_another_role_is_refused_by_cnpg,
+    denied_managed_bootstrap_role_with_a_password_secret_takes_over_its_login,
+    denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser,
+    denied_template_clone_copies_other_tenants_rows,
+    denied_schema_owned_by_other_tenant,
+    denied_fdw_and_server_usage_granted_to_other_tenant,
+    denied_ensure_absent_drops_the_database,
+    denied_hba_trust_line_logs_in_without_password,
+    denied_hba_newline_form_logs_in_without_password,
+    denied_ident_line_maps_to_the_bootstrap_role,
+    denied_cluster_without_per_consumer_lines_lets_tenants_cross,
 ];
 
 // ---------------------------------------------------------------- helpers
@@ -176,8 +130,8 @@ fn denial_note(check_ok: bool) -> &'static str {
     if check_ok { "denied" } else { "NOT DENIED" }
 }
 
-fn assert_denied(s: &Suite, check: &crate::fixture::Check, ok: bool, what: &str) {
-    let _ = s;
+#[track_caller]
+fn assert_denied(check: &crate::fixture::Check, ok: bool, what: &str) {
     assert!(
         ok,
         "cnpg-guard check did not deny {what} (exit {:?}); its findings:\n{}",
@@ -567,7 +521,7 @@ fn denied_managed_bootstrap_role_made_superuser(s: &Suite) {
         show(&su),
         show(&read)
     );
-    assert_denied(s, &check, denied, "superuser: true on the bootstrap role");
+    assert_denied(&check, denied, "superuser: true on the bootstrap role");
 }
 
 fn denied_password_secret_of_another_role_is_refused_by_cnpg(s: &Suite) {
@@ -646,6 +600,77 @@ fn denied_password_secret_of_another_role_is_refused_by_cnpg(s: &Suite) {
     for (secret, denied, lines) in &checks {
         assert!(*denied, "check did not deny passwordSecret {secret}:\n{lines}");
     }
+}
+
+/// A managed-role entry for the bootstrap role with a passwordSecret of the
+/// right username (a new Secret in the shared namespace): CNPG sets the
+/// bootstrap owner's password to whatever that Secret holds.
+fn denied_managed_bootstrap_role_with_a_password_secret_takes_over_its_login(s: &Suite) {
+    let case = "managed role apps_admin passwordSecret";
+    let (owner, owner_db, owner_password) = bootstrap(s);
+    let chosen = format!("chosen-by-the-writer-{}", std::process::id());
+    let mut docs = s.admitted.clone();
+    docs.push(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "apps-pg-admin-takeover", "namespace": "databases"},
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": owner, "password": chosen},
+    }));
+    let roles = Suite::cluster_mut(&mut docs)
+        .pointer_mut("/spec/managed/roles")
+        .and_then(Value::as_array_mut)
+        .expect("managed roles");
+    roles.push(json!({"name": owner, "ensure": "present", "login": true,
+                      "passwordSecret": {"name": "apps-pg-admin-takeover"}}));
+    let i = roles.len() - 1;
+    let check = s.check(&docs);
+    let denied = check.denies(
+        "role-registered",
+        "Cluster",
+        "apps-pg",
+        &format!("spec.managed.roles[{i}]"),
+    );
+    let (pg, applied) = admitted_then(s, &docs);
+    assert!(
+        applied.role_errors.is_empty(),
+        "CNPG refused: {:?}",
+        applied.role_errors
+    );
+    let with_chosen = pg.tcp(
+        &Login {
+            user: &owner,
+            database: &owner_db,
+            password: Some(&chosen),
+        },
+        "SELECT current_user",
+    );
+    let with_bootstrap = pg.tcp(
+        &Login {
+            user: &owner,
+            database: &owner_db,
+            password: Some(&owner_password),
+        },
+        "SELECT current_user",
+    );
+    let harm = with_chosen.ok() && !with_bootstrap.ok();
+    s.note(
+        case,
+        "role-registered",
+        denial_note(denied),
+        if harm {
+            "yes: apps_admin logs in with the new Secret's password; the bootstrap Secret's no longer works"
+        } else {
+            "no"
+        },
+    );
+    assert!(
+        harm,
+        "login with the chosen password:\n{}login with the bootstrap password:\n{}",
+        show(&with_chosen),
+        show(&with_bootstrap)
+    );
+    assert_denied(&check, denied, "a passwordSecret on the bootstrap role's managed entry");
 }
 
 fn denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser(s: &Suite) {
@@ -748,7 +773,7 @@ fn denied_template_clone_copies_other_tenants_rows(s: &Suite) {
         },
     );
     assert!(harm, "the clone did not hand shop's row to vergabe:\n{}", show(&peek));
-    assert_denied(s, &check, denied, "spec.template: shop_db");
+    assert_denied(&check, denied, "spec.template: shop_db");
 }
 
 fn denied_schema_owned_by_other_tenant(s: &Suite) {
@@ -787,7 +812,7 @@ fn denied_schema_owned_by_other_tenant(s: &Suite) {
         },
     );
     assert!(harm, "owner {owner:?}; planting:\n{}", show(&plant));
-    assert_denied(s, &check, denied, "a schema owned by shop in vergabe's Database");
+    assert_denied(&check, denied, "a schema owned by shop in vergabe's Database");
 }
 
 fn denied_fdw_and_server_usage_granted_to_other_tenant(s: &Suite) {
@@ -865,7 +890,7 @@ fn denied_ensure_absent_drops_the_database(s: &Suite) {
         },
     );
     assert!(harm, "vergabe_db still there ({left}):\n{}", show(&login));
-    assert_denied(s, &check, denied, "ensure: absent");
+    assert_denied(&check, denied, "ensure: absent");
 }
 
 fn no_password_logins(pg: &Pg) -> Vec<String> {
@@ -911,7 +936,7 @@ fn hba_case(s: &Suite, case: &str, line: &str) {
         "no password-less login as postgres; logins {logins:?}; pg_hba.conf:\n{}",
         crate::proc::indent(&pg.hba())
     );
-    assert_denied(s, &check, denied, &format!("pg_hba line {line:?}"));
+    assert_denied(&check, denied, &format!("pg_hba line {line:?}"));
 }
 
 fn denied_hba_trust_line_logs_in_without_password(s: &Suite) {
@@ -966,7 +991,7 @@ fn denied_ident_line_maps_to_the_bootstrap_role(s: &Suite) {
         },
     );
     assert!(harm, "map {map:?}; socket login as {owner}:\n{}", show(&login));
-    assert_denied(s, &check, denied, &format!("pg_ident line {line:?}"));
+    assert_denied(&check, denied, &format!("pg_ident line {line:?}"));
 }
 
 fn denied_cluster_without_per_consumer_lines_lets_tenants_cross(s: &Suite) {
