@@ -80,6 +80,9 @@ pub struct Suite {
     pub contract: PathBuf,
     /// Every object of the admitted setup, the Cluster with onboard's patches applied.
     pub admitted: Vec<Value>,
+    /// A stopped server with the admitted Cluster's bootstrap done, copied
+    /// for each test.
+    template: Pg,
     pub notes: Mutex<Vec<Note>>,
     checks: Mutex<u32>,
 }
@@ -189,7 +192,10 @@ impl Suite {
                 }
             }
         }
+        let (owner, db) = bootstrap_of(Self::cluster(&admitted));
+        let template = Pg::template(&pg_bin, &os, &owner, &db);
         Suite {
+            template,
             pg_bin,
             os,
             work,
@@ -282,16 +288,12 @@ impl Suite {
 
     /// A server set up as CNPG sets up apps-pg's instance.
     pub fn server(&self, docs: &[Value]) -> Pg {
-        let cluster = Self::cluster(docs);
-        let owner = cluster
-            .pointer("/spec/bootstrap/initdb/owner")
-            .and_then(Value::as_str)
-            .unwrap_or("app");
-        let db = cluster
-            .pointer("/spec/bootstrap/initdb/database")
-            .and_then(Value::as_str)
-            .unwrap_or("app");
-        Pg::start(&self.pg_bin, &self.os, owner, db)
+        let (owner, db) = bootstrap_of(Self::cluster(docs));
+        if (owner.clone(), db.clone()) == bootstrap_of(Self::cluster(&self.admitted)) {
+            Pg::from_template(&self.template)
+        } else {
+            Pg::start(&self.pg_bin, &self.os, &owner, &db)
+        }
     }
 
     /// `cnpg-guard check --output json` on `docs` (one multi-document file).
@@ -323,6 +325,15 @@ impl Suite {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// `spec.bootstrap.initdb` owner and database (CNPG's defaults: app, app).
+fn bootstrap_of(cluster: &Value) -> (String, String) {
+    let get = |p: &str| cluster.pointer(p).and_then(Value::as_str).unwrap_or("app").to_owned();
+    (
+        get("/spec/bootstrap/initdb/owner"),
+        get("/spec/bootstrap/initdb/database"),
+    )
 }
 
 pub struct Check {

@@ -132,6 +132,29 @@ pub struct Pg {
     log: PathBuf,
 }
 
+/// Where data directories go: PGTEST_TMPDIR, else /dev/shm when it is a
+/// tmpfs with room (copying a data directory there is several times faster
+/// than to disk), else the system's temp directory.
+fn scratch_root() -> PathBuf {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("PGTEST_TMPDIR").filter(|v| !v.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let shm = Path::new("/dev/shm");
+        let free_kib = command_stdout("df", &["-Pk", "/dev/shm"])
+            .and_then(|out| out.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok())
+            .unwrap_or(0);
+        let writable = tempfile::tempdir_in(shm).is_ok();
+        if writable && free_kib >= 512 * 1024 {
+            shm.to_owned()
+        } else {
+            std::env::temp_dir()
+        }
+    })
+    .clone()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0")
@@ -172,25 +195,82 @@ impl Pg {
     /// initdb, configuration, start, CNPG's bootstrap of the instance with
     /// `bootstrap_owner` owning `bootstrap_db`.
     pub fn start(bin: &Path, os: &OsUser, bootstrap_owner: &str, bootstrap_db: &str) -> Pg {
+        let mut pg = Pg::init(bin, os);
+        pg.spawn_postmaster();
+        cnpg::bootstrap_instance(&pg, bootstrap_owner, bootstrap_db);
+        pg
+    }
+
+    /// A stopped server to copy: `start`, then a clean (fast) shutdown.
+    pub fn template(bin: &Path, os: &OsUser, bootstrap_owner: &str, bootstrap_db: &str) -> Pg {
+        let mut pg = Pg::start(bin, os, bootstrap_owner, bootstrap_db);
+        pg.stop_with("-INT");
+        pg
+    }
+
+    /// A new server from a copy of `template`'s data directory (initdb and
+    /// the bootstrap done once per suite), on its own port and socket.
+    pub fn from_template(template: &Pg) -> Pg {
+        let (dir, data, sock) = Pg::new_dirs(&template.os);
+        let out = run(
+            Command::new("cp").arg("-a").arg(&template.data).arg(&data),
+            None,
+            Duration::from_secs(60),
+        );
+        assert!(out.ok(), "copying the template data directory: {}", out.describe());
+        let ca = dir.path().join("ca.crt");
+        std::fs::copy(&template.ca, &ca).expect("copy the CA");
+        let mut pg = Pg {
+            bin: template.bin.clone(),
+            os: template.os.clone(),
+            data,
+            sock,
+            port: free_port(),
+            ca,
+            log: dir.path().join("postgres.log"),
+            dir,
+            postmaster: None,
+        };
+        pg.spawn_postmaster();
+        pg
+    }
+
+    fn new_dirs(os: &OsUser) -> (tempfile::TempDir, PathBuf, PathBuf) {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new().prefix("pgtest-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pgtest-")
+            .tempdir_in(scratch_root())
+            .expect("temp dir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
         os.chown(dir.path());
         let data = dir.path().join("data");
         let sock = dir.path().join("sock");
         std::fs::create_dir(&sock).expect("socket dir");
         os.chown(&sock);
+        (dir, data, sock)
+    }
 
+    /// initdb and configuration; not started.
+    fn init(bin: &Path, os: &OsUser) -> Pg {
+        let (dir, data, sock) = Pg::new_dirs(os);
         // CNPG v1.28.4 pkg/management/postgres/initdb.go:234-247: initdb
         // --username postgres -D PGDATA (--no-sync, as CNPG does for a
         // temporary instance: this one lives for one test); the encoding and
         // locale are the Cluster defaults (api/v1/cluster_defaults.go:253-259)
-        // passed as pkg/specs/jobs.go:142-149 passes them.
+        // passed as pkg/specs/jobs.go:142-149 passes them. 1 MB WAL segments
+        // (spec.bootstrap.initdb.walSegmentSize, pkg/specs/jobs.go:167) keep the
+        // copy of the template small.
         let out = run(
             os.command(&bin.join("initdb"))
                 .args(["--username", "postgres", "-D"])
                 .arg(&data)
-                .args(["--no-sync", "--encoding=UTF8", "--lc-collate=C", "--lc-ctype=C"])
+                .args([
+                    "--no-sync",
+                    "--encoding=UTF8",
+                    "--lc-collate=C",
+                    "--lc-ctype=C",
+                    "--wal-segsize=1",
+                ])
                 .current_dir(dir.path()),
             None,
             Duration::from_secs(60),
@@ -207,36 +287,33 @@ impl Pg {
         os.chown(&cert_path);
         os.chown(&key_path);
 
-        let port = free_port();
+        // The port and the socket directory are given on the command line
+        // (each copy of a template has its own).
         let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
-        conf.push_str(&format!(
-            "\n# pgtest\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+        conf.push_str(
+            "\n# pgtest\nlisten_addresses = '127.0.0.1'\n\
              ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
              password_encryption = 'scram-sha-256'\nmax_connections = 40\nshared_buffers = 16MB\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
              log_connections = on\nlog_min_messages = warning\n",
-            sock.display()
-        ));
+        );
         write(&data.join("postgresql.conf"), &conf, 0o600);
         os.chown(&data.join("postgresql.conf"));
 
-        let log = dir.path().join("postgres.log");
-        let mut pg = Pg {
+        let pg = Pg {
             bin: bin.to_owned(),
             os: os.clone(),
             data,
             sock,
-            port,
+            port: free_port(),
             ca: ca_path,
+            log: dir.path().join("postgres.log"),
             dir,
             postmaster: None,
-            log,
         };
         // The CNPG pg_hba/pg_ident of a Cluster without user rules until a
         // Cluster manifest is applied.
         pg.write_hba_ident(&cnpg::hba_conf(&[]), &cnpg::ident_conf(&[], &os.name));
-        pg.spawn_postmaster();
-        cnpg::bootstrap_instance(&pg, bootstrap_owner, bootstrap_db);
         pg
     }
 
@@ -246,6 +323,8 @@ impl Pg {
         let mut cmd = self.os.command(&self.bin.join("postgres"));
         cmd.arg("-D")
             .arg(&self.data)
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.sock)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone().expect("log fd")))
@@ -370,16 +449,17 @@ impl Pg {
         assert!(errors.is_empty(), "pg_hba.conf has lines the server refuses: {errors}");
     }
 
-    fn stop(&mut self) {
+    /// SIGQUIT (`pg_ctl stop -m immediate`) or SIGINT (`-m fast`, a clean
+    /// shutdown), then SIGKILL after 5 s.
+    fn stop_with(&mut self, signal: &str) {
         let Some(mut child) = self.postmaster.take() else {
             return;
         };
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
-        // Immediate shutdown (SIGQUIT, `pg_ctl stop -m immediate`), then SIGKILL.
         let _ = Command::new("kill")
-            .args(["-QUIT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -397,7 +477,7 @@ impl Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        self.stop();
+        self.stop_with("-QUIT");
     }
 }
 
