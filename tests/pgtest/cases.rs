@@ -21,10 +21,12 @@ macro_rules! tests {
 pub const TESTS: &[(&str, Test)] = tests![
     admitted_setup_passes_check,
     admitted_tenant_works_in_its_own_database_over_tls,
+    admitted_setup_needs_a_password_for_every_network_login,
     admitted_tenant_cannot_connect_to_other_databases,
     admitted_tenant_cannot_read_other_tenants_rows,
     admitted_tenant_cannot_call_other_tenants_security_definer_function,
     per_consumer_hba_lines_written_by_hand_keep_tenants_apart,
+    member_of_pg_monitor_sees_other_tenants_query_text,
     denied_in_roles_pg_read_all_data_reads_other_tenants_rows,
     denied_in_roles_other_tenants_role_reads_its_rows,
     denied_managed_bootstrap_role_made_superuser,
@@ -238,6 +240,34 @@ fn admitted_tenant_works_in_its_own_database_over_tls(s: &Suite) {
     }
 }
 
+/// The baseline of the pg_hba cases: no role logs in over the network
+/// without its password.
+fn admitted_setup_needs_a_password_for_every_network_login(s: &Suite) {
+    let pg = admitted(s);
+    let (owner, owner_db, _) = bootstrap(s);
+    let mut logins: Vec<(String, String)> = vec![
+        ("postgres".into(), "postgres".into()),
+        (owner, owner_db),
+        ("streaming_replica".into(), "postgres".into()),
+    ];
+    logins.extend(s.tenants().into_iter().map(|t| (t.role, t.database)));
+    for (user, database) in &logins {
+        let out = pg.tcp(
+            &Login {
+                user,
+                database,
+                password: None,
+            },
+            "SELECT 1",
+        );
+        assert!(
+            !out.ok() && (out.text().contains("no password supplied") || out.text().contains("FATAL")),
+            "{user} logged in to {database} without a password (or failed oddly):\n{}",
+            show(&out)
+        );
+    }
+}
+
 fn admitted_tenant_cannot_connect_to_other_databases(s: &Suite) {
     let pg = admitted(s);
     let tenants = s.tenants();
@@ -364,6 +394,90 @@ fn per_consumer_hba_lines_written_by_hand_keep_tenants_apart(s: &Suite) {
         "-",
         "-",
         "no: every cross-tenant login rejected by pg_hba",
+    );
+}
+
+/// Not denied: the contract's own example (`memberOf: [pg_monitor]`).
+/// PostgreSQL shows every session's query text to pg_read_all_stats
+/// members (through pg_monitor); measured against a tenant without it.
+fn member_of_pg_monitor_sees_other_tenants_query_text(s: &Suite) {
+    let case = "memberOf/inRoles [pg_monitor]";
+    let vergabe = s.tenant("vergabe");
+    let shop = s.tenant("shop");
+    let lager = s.tenant("lager");
+    let mut contract = s.contract_value();
+    let consumers = contract
+        .pointer_mut("/sharedClusters/0/consumers")
+        .and_then(Value::as_array_mut)
+        .expect("consumers");
+    for c in consumers.iter_mut() {
+        if c.get("role").and_then(Value::as_str) == Some("vergabe") {
+            c["memberOf"] = json!(["pg_monitor"]);
+        }
+    }
+    let contract_path = s.scratch_file(
+        "contract-pg-monitor.yaml",
+        &serde_norway::to_string(&contract).expect("contract YAML"),
+    );
+    let validate = crate::proc::run(
+        std::process::Command::new(crate::fixture::GUARD)
+            .args(["contract", "validate"])
+            .arg(&contract_path),
+        None,
+        std::time::Duration::from_secs(30),
+    );
+    let mut docs = s.admitted.clone();
+    managed_role_mut(&mut docs, "vergabe")
+        .as_object_mut()
+        .expect("role")
+        .insert("inRoles".into(), json!(["pg_monitor"]));
+    let check = s.check_with(&docs, &contract_path);
+    let (pg, applied) = admitted_then(s, &docs);
+    assert!(applied.role_errors.is_empty(), "{:?}", applied.role_errors);
+    let marker = "shop secret query text";
+    let _running = pg.tcp_background(
+        &shop.login(&shop.database),
+        &format!("SELECT pg_sleep(5) AS \"{marker}\""),
+    );
+    let query = "SELECT coalesce(string_agg(query, ' | '), '') FROM pg_stat_activity WHERE usename = 'shop'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let seen = loop {
+        let out = pg.tcp(&vergabe.login(&vergabe.database), query);
+        if out.stdout.contains(marker) {
+            break true;
+        }
+        if std::time::Instant::now() >= deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let control = pg.tcp(&lager.login(&lager.database), query);
+    let warned = validate.text().to_lowercase().contains("pg_monitor");
+    s.note(
+        case,
+        "contract",
+        &format!(
+            "check exit {:?}{}",
+            check.code,
+            if warned { ", validate warns" } else { "" }
+        ),
+        &if seen {
+            "yes: vergabe reads shop's query text in pg_stat_activity (lager sees <insufficient privilege>)".to_owned()
+        } else {
+            "no".to_owned()
+        },
+    );
+    assert!(
+        control.stdout.contains("insufficient privilege") && !control.stdout.contains(marker),
+        "lager (no pg_monitor) should not see shop's query:\n{}",
+        show(&control)
+    );
+    assert!(seen, "vergabe (pg_monitor) did not see shop's query text");
+    assert_eq!(
+        check.code,
+        Some(0),
+        "inRoles within the contract's memberOf should be admitted:\n{}",
+        check.lines()
     );
 }
 

@@ -298,6 +298,23 @@ impl Suite {
 
     /// `cnpg-guard check --output json` on `docs` (one multi-document file).
     pub fn check(&self, docs: &[Value]) -> Check {
+        self.check_with(docs, &self.contract)
+    }
+
+    /// A file in the suite's directory.
+    pub fn scratch_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.work.path().join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// The suite's contract as a value.
+    pub fn contract_value(&self) -> Value {
+        yaml_docs(&self.contract).pop().expect("contract")
+    }
+
+    /// `check` against another contract file.
+    pub fn check_with(&self, docs: &[Value], contract: &Path) -> Check {
         let n = {
             let mut c = self.checks.lock().unwrap_or_else(|e| e.into_inner());
             *c += 1;
@@ -309,7 +326,7 @@ impl Suite {
         let out = run(
             Command::new(GUARD)
                 .args(["check", "--output", "json", "--contract"])
-                .arg(&self.contract)
+                .arg(contract)
                 .arg(&path),
             None,
             Duration::from_secs(30),

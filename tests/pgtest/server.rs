@@ -280,6 +280,11 @@ impl Pg {
         let (ca, cert, key) = tls_material();
         let ca_path = dir.path().join("ca.crt");
         write(&ca_path, &ca, 0o644);
+        // CNPG's ssl_ca_file (the client CA that signs streaming_replica's
+        // certificate): here the same test CA, so the `cert` lines work.
+        let client_ca = data.join("client-ca.crt");
+        write(&client_ca, &ca, 0o600);
+        os.chown(&client_ca);
         let cert_path = data.join("server.crt");
         let key_path = data.join("server.key");
         write(&cert_path, &cert, 0o600);
@@ -292,7 +297,7 @@ impl Pg {
         let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).expect("postgresql.conf");
         conf.push_str(
             "\n# pgtest\nlisten_addresses = '127.0.0.1'\n\
-             ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+             ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'client-ca.crt'\n\
              password_encryption = 'scram-sha-256'\nmax_connections = 40\nshared_buffers = 16MB\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
              log_connections = on\nlog_min_messages = warning\n",
@@ -414,9 +419,36 @@ impl Pg {
         .current_dir(self.dir.path());
         match login.password {
             Some(p) => cmd.env("PGPASSWORD", p),
-            None => cmd.env("PGPASSFILE", "/dev/null"),
+            None => cmd.env("PGPASSFILE", self.dir.path().join("no-pgpass")),
         };
         run(&mut cmd, Some(sql.as_bytes()), PSQL_TIMEOUT)
+    }
+
+    /// A session left running (e.g. a long query), killed when dropped.
+    pub fn tcp_background(&self, login: &Login, sql: &str) -> Background {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PG") {
+                cmd.env_remove(k);
+            }
+        }
+        Self::psql_common(&mut cmd);
+        cmd.arg(format!(
+            "host=127.0.0.1 port={} dbname={} user={} sslmode=verify-full sslrootcert={}",
+            self.port,
+            login.database,
+            login.user,
+            self.ca.display()
+        ))
+        .args(["-c", sql])
+        .env("PGPASSWORD", login.password.unwrap_or_default())
+        .env("LC_ALL", "C")
+        .current_dir(self.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        scrub_env(&mut cmd);
+        Background(cmd.spawn().expect("start a background psql"))
     }
 
     /// psql over the Unix socket as the OS user running the suite (not the
@@ -432,7 +464,7 @@ impl Pg {
         cmd.arg("-h")
             .arg(&self.sock)
             .args(["-p", &self.port.to_string(), "-U", user, "-d", database])
-            .env("PGPASSFILE", "/dev/null")
+            .env("PGPASSFILE", self.dir.path().join("no-pgpass"))
             .env("LC_ALL", "C")
             .current_dir(self.dir.path());
         run(&mut cmd, Some(sql.as_bytes()), PSQL_TIMEOUT)
@@ -478,6 +510,15 @@ impl Pg {
 impl Drop for Pg {
     fn drop(&mut self) {
         self.stop_with("-QUIT");
+    }
+}
+
+pub struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
