@@ -154,11 +154,11 @@ fn main() {
     if !notes.is_empty() {
         println!("\nwhat the server showed:");
         println!(
-            "    {:<44} {:<16} {:<26} harm on the server",
+            "    {:<46} {:<16} {:<30} harm on the server",
             "case", "rule", "cnpg-guard check"
         );
         for n in notes.iter() {
-            println!("    {:<44} {:<16} {:<26} {}", n.case, n.rule, n.check, n.harm);
+            println!("    {:<46} {:<16} {:<30} {}", n.case, n.rule, n.check, n.harm);
         }
     }
     drop(notes);

@@ -34,8 +34,11 @@ pub const TESTS: &[(&str, Test)] = tests![
     denied_managed_bootstrap_role_with_a_password_secret_takes_over_its_login,
     denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser,
     denied_template_clone_copies_other_tenants_rows,
+    denied_is_template_cannot_be_cloned_by_a_tenant_without_createdb,
     denied_schema_owned_by_other_tenant,
     denied_fdw_and_server_usage_granted_to_other_tenant,
+    denied_fdw_owner_another_tenant_is_refused_by_postgresql,
+    denied_untrusted_extension_is_not_usable_by_the_tenant_by_itself,
     denied_ensure_absent_drops_the_database,
     denied_hba_trust_line_logs_in_without_password,
     denied_hba_newline_form_logs_in_without_password,
@@ -639,7 +642,7 @@ fn denied_managed_bootstrap_role_made_superuser(s: &Suite) {
 }
 
 fn denied_password_secret_of_another_role_is_refused_by_cnpg(s: &Suite) {
-    let case = "passwordSecret of shop / the bootstrap Secret";
+    let case = "passwordSecret of shop / bootstrap Secret";
     let vergabe = s.tenant("vergabe");
     let shop = s.tenant("shop");
     let (owner, _, owner_password) = bootstrap(s);
@@ -890,6 +893,54 @@ fn denied_template_clone_copies_other_tenants_rows(s: &Suite) {
     assert_denied(&check, denied, "spec.template: shop_db");
 }
 
+/// isTemplate: true on shop's database: any CREATEDB role could copy it.
+/// Consumer roles have no CREATEDB (role-registered), so a tenant cannot.
+fn denied_is_template_cannot_be_cloned_by_a_tenant_without_createdb(s: &Suite) {
+    let case = "Database isTemplate: true";
+    let vergabe = s.tenant("vergabe");
+    let shop = s.tenant("shop");
+    let mut docs = s.admitted.clone();
+    let db = Suite::database_mut(&mut docs, &shop.database);
+    let db_name = crate::fixture::name(db).to_owned();
+    db["spec"]["isTemplate"] = json!(true);
+    let check = s.check(&docs);
+    let denied = check.denies("tenant-isolated", "Database", &db_name, "spec.isTemplate");
+    let (pg, applied) = admitted_then(s, &docs);
+    assert!(applied.database_errors.is_empty(), "{:?}", applied.database_errors);
+    let is_template = pg.superuser_ok(
+        "postgres",
+        &format!(
+            "SELECT datistemplate FROM pg_database WHERE datname = {}",
+            literal(&shop.database)
+        ),
+    );
+    assert_eq!(
+        is_template, "t",
+        "shop_db is not a template after CNPG's ALTER DATABASE"
+    );
+    let clone = pg.tcp(
+        &vergabe.login(&vergabe.database),
+        &format!("CREATE DATABASE vergabe_copy TEMPLATE {}", ident(&shop.database)),
+    );
+    let harm = clone.ok();
+    s.note(
+        case,
+        "tenant-isolated",
+        denial_note(denied),
+        if harm {
+            "yes: vergabe cloned shop_db"
+        } else {
+            "no: cloning needs CREATEDB, which no consumer role has (defence in depth)"
+        },
+    );
+    assert!(
+        !harm && clone.text().contains("permission denied to create database"),
+        "vergabe and the template shop_db:\n{}",
+        show(&clone)
+    );
+    assert_denied(&check, denied, "isTemplate: true");
+}
+
 fn denied_schema_owned_by_other_tenant(s: &Suite) {
     let case = "schema in vergabe_db owned by shop";
     let vergabe = s.tenant("vergabe");
@@ -971,6 +1022,103 @@ fn denied_fdw_and_server_usage_granted_to_other_tenant(s: &Suite) {
         "check did not deny both usage grants (fdw {fdw_denied}, server {srv_denied}):\n{}",
         check.lines()
     );
+}
+
+/// fdws[].owner naming another tenant: CNPG creates the FDW without an
+/// owner (so the superuser owns it) and later runs ALTER FOREIGN DATA
+/// WRAPPER ... OWNER TO, which PostgreSQL refuses for a non-superuser.
+fn denied_fdw_owner_another_tenant_is_refused_by_postgresql(s: &Suite) {
+    let case = "fdw owner: shop";
+    let vergabe = s.tenant("vergabe");
+    let shop = s.tenant("shop");
+    let mut docs = s.admitted.clone();
+    let db = Suite::database_mut(&mut docs, &vergabe.database);
+    let db_name = crate::fixture::name(db).to_owned();
+    db["spec"]["fdws"] = json!([{"name": "vergabe_fdw", "owner": shop.role}]);
+    let check = s.check(&docs);
+    let denied = check.denies("tenant-isolated", "Database", &db_name, "spec.fdws[0].owner");
+    let (pg, first) = admitted_then(s, &docs);
+    assert!(first.database_errors.is_empty(), "{:?}", first.database_errors);
+    // The next reconciliation finds the FDW and aligns its owner.
+    let second = apply_all(&pg, &docs);
+    let owner = pg.superuser_ok(
+        &vergabe.database,
+        "SELECT pg_get_userbyid(fdwowner) FROM pg_foreign_data_wrapper WHERE fdwname = 'vergabe_fdw'",
+    );
+    let refused = second
+        .database_errors
+        .iter()
+        .any(|e| e.contains("OWNER TO") && e.contains("must be a superuser"));
+    let harm = owner == shop.role;
+    s.note(
+        case,
+        "tenant-isolated",
+        denial_note(denied),
+        if harm {
+            "yes: shop owns vergabe's FDW"
+        } else {
+            "no: PostgreSQL refuses a non-superuser FDW owner (defence in depth)"
+        },
+    );
+    assert!(
+        !harm && refused,
+        "FDW owner {owner:?}; errors of the second reconciliation: {:?}",
+        second.database_errors
+    );
+    assert_denied(&check, denied, "fdws[0].owner: shop");
+}
+
+/// Extensions outside allowedExtensions, created by CNPG's superuser in the
+/// tenant's database: what the tenant can do with them by itself.
+fn denied_untrusted_extension_is_not_usable_by_the_tenant_by_itself(s: &Suite) {
+    let case = "extensions [file_fdw, dblink]";
+    let vergabe = s.tenant("vergabe");
+    let shop = s.tenant("shop");
+    let mut docs = s.admitted.clone();
+    let db = Suite::database_mut(&mut docs, &vergabe.database);
+    let db_name = crate::fixture::name(db).to_owned();
+    db["spec"]["extensions"] = json!([{"name": "file_fdw"}, {"name": "dblink"}]);
+    let check = s.check(&docs);
+    let denied = check.denies("tenant-isolated", "Database", &db_name, "spec.extensions[0]")
+        && check.denies("tenant-isolated", "Database", &db_name, "spec.extensions[1]");
+    let (pg, applied) = admitted_then(s, &docs);
+    assert!(applied.database_errors.is_empty(), "{:?}", applied.database_errors);
+    let login = vergabe.login(&vergabe.database);
+    // file_fdw: reading server files needs USAGE on the FDW (superuser only).
+    let file = pg.tcp(&login, "CREATE SERVER files FOREIGN DATA WRAPPER file_fdw");
+    // dblink: a non-superuser must authenticate with a password, so it
+    // reaches nothing the tenant could not reach with its own credentials.
+    let peer = pg.tcp(
+        &login,
+        &format!(
+            "SELECT * FROM dblink('host={} port={} dbname={} user=postgres', 'SELECT 1') AS t(x int)",
+            pg.sock.display(),
+            pg.port,
+            shop.database
+        ),
+    );
+    let harm = file.ok() || peer.ok();
+    s.note(
+        case,
+        "tenant-isolated",
+        denial_note(denied),
+        if harm {
+            "yes"
+        } else {
+            "no: file_fdw needs USAGE, dblink a password (defence in depth)"
+        },
+    );
+    assert!(
+        !file.ok() && file.text().contains("permission denied"),
+        "vergabe and file_fdw:\n{}",
+        show(&file)
+    );
+    assert!(
+        !peer.ok() && peer.text().contains("required"),
+        "vergabe and dblink over the socket as postgres:\n{}",
+        show(&peer)
+    );
+    assert_denied(&check, denied, "untrusted extensions");
 }
 
 fn denied_ensure_absent_drops_the_database(s: &Suite) {
