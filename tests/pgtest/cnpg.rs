@@ -51,8 +51,11 @@ pub fn hba_conf(user_rules: &[String]) -> String {
 }
 
 /// CNPG v1.28.4 pkg/postgres/configuration.go:134-158 (identTemplateString),
-/// rendered by CreateIdentRules (:618-635); `{{.Username}}` is the OS user
-/// that runs PostgreSQL (`postgres` in CNPG's image, here the server's user).
+/// rendered by CreateIdentRules (:620-637) from
+/// pkg/management/postgres/configuration.go:221-226 (generatePostgresqlIdent):
+/// `{{.Username}}` is the OS user that runs PostgreSQL
+/// (getCurrentUserOrDefaultToInsecureMapping; `postgres` in CNPG's image,
+/// here the server's user).
 pub fn ident_conf(mappings: &[String], os_user: &str) -> String {
     let mut s = format!(
         "\n#\n# FIXED RULES\n#\n\n# Grant local access ('local' user map)\nlocal {os_user} postgres\n\n\
@@ -100,13 +103,13 @@ pub fn bootstrap_instance(pg: &Pg, owner: &str, database: &str) {
 pub fn set_bootstrap_password(pg: &Pg, owner: &str, secret: &Value) -> Result<(), String> {
     let (username, password) = basic_auth(secret)?;
     if username != owner {
-        // CNPG v1.28.4 internal/management/controller/instance_controller.go:1420-1422
+        // CNPG v1.28.4 internal/management/controller/instance_controller.go:1422-1423
         return Err(format!("wrong username '{username}' in secret, expected '{owner}'"));
     }
     set_password_suppressed(pg, &format!("ALTER ROLE {} WITH PASSWORD", ident(owner)), &password)
 }
 
-/// CNPG v1.28.4 pkg/management/postgres/utils/roles.go:62-79
+/// CNPG v1.28.4 pkg/management/postgres/utils/roles.go:65-82
 /// (ExecWithSuppressedLogging) around `prefix '<password>'`. CNPG encodes
 /// the password as SCRAM-SHA-256 before sending it (utils/password.go:35);
 /// here the server encodes it (password_encryption = scram-sha-256), the
@@ -186,7 +189,8 @@ pub fn apply_cluster(pg: &Pg, cluster: &Value, secrets: &[Value]) -> ClusterAppl
     };
     // CNPG v1.28.4 pkg/management/postgres/configuration.go:103-126
     // (GeneratePostgresqlHBA from spec.postgresql.pg_hba) and :128-150
-    // (RefreshPGHBA, then a reload); pg_ident likewise from spec.postgresql.pg_ident.
+    // (RefreshPGHBA, then a reload); pg_ident from spec.postgresql.pg_ident
+    // by RefreshPGIdent (:231-250).
     let hba = str_list(cluster.pointer("/spec/postgresql/pg_hba"));
     let ident_lines = str_list(cluster.pointer("/spec/postgresql/pg_ident"));
     pg.write_hba_ident(&hba_conf(&hba), &ident_conf(&ident_lines, &pg.os.name));
@@ -234,7 +238,7 @@ fn role_exists(pg: &Pg, name: &str) -> bool {
 /// reconcile it until it converges.
 fn apply_role<'a>(pg: &Pg, role: &Value, find_secret: &dyn Fn(&str) -> Option<&'a Value>) -> Result<(), String> {
     let name = role.get("name").and_then(Value::as_str).unwrap_or("");
-    // CNPG v1.28.4 roles/roles.go:159-161 with pkg/postgres/roles.go:29-51:
+    // CNPG v1.28.4 roles/roles.go:159-161 with pkg/postgres/roles.go:31-51:
     // postgres, streaming_replica, cnpg_* and pg_* are never managed.
     if name == "postgres" || name == "streaming_replica" || name.starts_with("cnpg_") || name.starts_with("pg_") {
         return Err(format!("role {name} is reserved: ignored"));

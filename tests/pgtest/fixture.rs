@@ -360,6 +360,9 @@ pub struct Check {
 
 impl Check {
     pub fn lines(&self) -> String {
+        if self.findings.is_empty() {
+            return "    (none)\n".to_owned();
+        }
         self.findings
             .iter()
             .map(|f| {
