@@ -497,7 +497,9 @@ fn admitted_then(s: &Suite, docs: &[Value]) -> (Pg, crate::fixture::Applied) {
     (pg, applied)
 }
 
-fn in_roles_case(s: &Suite, case: &str, member_of: &str) -> (Pg, Tenant, Tenant, bool) {
+/// vergabe's managed role with `inRoles: [member_of]`: check's verdict, and
+/// a server with the admitted setup (seeded) updated to it.
+fn in_roles_case(s: &Suite, member_of: &str) -> (Pg, Tenant, Tenant, bool) {
     let vergabe = s.tenant("vergabe");
     let shop = s.tenant("shop");
     let mut docs = s.admitted.clone();
@@ -519,13 +521,12 @@ fn in_roles_case(s: &Suite, case: &str, member_of: &str) -> (Pg, Tenant, Tenant,
         "CNPG refused the role: {:?}",
         applied.role_errors
     );
-    let _ = case;
     (pg, vergabe, shop, denied)
 }
 
 fn denied_in_roles_pg_read_all_data_reads_other_tenants_rows(s: &Suite) {
     let case = "inRoles [pg_read_all_data]";
-    let (pg, vergabe, shop, denied) = in_roles_case(s, case, "pg_read_all_data");
+    let (pg, vergabe, shop, denied) = in_roles_case(s, "pg_read_all_data");
     let (out, path) = as_role(&pg, &vergabe.login(&shop.database), "SELECT v FROM public.secrets");
     let harm = out.stdout.trim() == secret_of(&shop);
     s.note(
@@ -551,7 +552,7 @@ fn denied_in_roles_pg_read_all_data_reads_other_tenants_rows(s: &Suite) {
 
 fn denied_in_roles_other_tenants_role_reads_its_rows(s: &Suite) {
     let case = "inRoles [shop] (another tenant)";
-    let (pg, vergabe, shop, denied) = in_roles_case(s, case, "shop");
+    let (pg, vergabe, shop, denied) = in_roles_case(s, "shop");
     let (out, path) = as_role(
         &pg,
         &vergabe.login(&shop.database),
@@ -792,7 +793,7 @@ fn denied_managed_bootstrap_role_with_a_password_secret_takes_over_its_login(s: 
 
 fn denied_in_roles_pg_execute_server_program_runs_commands_and_becomes_superuser(s: &Suite) {
     let case = "inRoles [pg_execute_server_program]";
-    let (pg, vergabe, _shop, denied) = in_roles_case(s, case, "pg_execute_server_program");
+    let (pg, vergabe, _shop, denied) = in_roles_case(s, "pg_execute_server_program");
     let login = vergabe.login(&vergabe.database);
     let (id, path) = as_role(
         &pg,
