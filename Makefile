@@ -33,6 +33,11 @@ envtest: ## Against a real kube-apiserver + etcd: KUBEBUILDER_ASSETS (setup-envt
 	$(CARGO) test --locked --test envtest
 .PHONY: envtest
 
+PG_BIN ?=
+pgtest: ## Against a real PostgreSQL set up as CloudNativePG sets up an instance: PG_BIN (e.g. /usr/lib/postgresql/15/bin); one skip line without it
+	PG_BIN=$(PG_BIN) $(CARGO) test --locked --test pgtest
+.PHONY: pgtest
+
 lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings

@@ -1,0 +1,185 @@
+//! pgtest: what the guard admits and denies, measured on a real PostgreSQL
+//! server set up as CloudNativePG 1.28.4 sets up an instance (issue 28).
+//!
+//! `PG_BIN` names a directory holding `initdb`, `postgres` and `psql`
+//! (Debian: /usr/lib/postgresql/15/bin). Without it the suite prints one
+//! line saying it skipped, and succeeds.
+//!
+//! Each test starts its own server (fresh data directory, a free port on
+//! 127.0.0.1, its socket in a temp directory, TLS with an rcgen
+//! certificate), applies CR fields with the SQL CNPG issues
+//! (tests/pgtest/cnpg.rs, each statement citing its source) and logs in as
+//! the tenants' apps over TCP with TLS and their passwords. The server is
+//! stopped when the test ends, also when it fails. Denied cases also run
+//! `cnpg-guard check` on the manifest. Output follows libtest.
+//!
+//!     make pgtest           # or: PG_BIN=... cargo test --locked --test pgtest [-- FILTER]
+
+#[path = "pgtest/cases.rs"]
+mod cases;
+#[path = "pgtest/cnpg.rs"]
+mod cnpg;
+#[path = "pgtest/fixture.rs"]
+mod fixture;
+#[allow(dead_code)]
+#[path = "envtest/proc.rs"]
+mod proc;
+#[path = "pgtest/server.rs"]
+mod server;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use fixture::Suite;
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(panic without a message)".into()
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in cases::TESTS {
+            println!("{name}: test");
+        }
+        return;
+    }
+    // Name filters, as libtest takes them; libtest's own flags (and the value
+    // of those that take one) are accepted and ignored.
+    let mut filters: Vec<&String> = Vec::new();
+    let mut takes_value = false;
+    for a in &args {
+        if std::mem::take(&mut takes_value) {
+            continue;
+        }
+        if a.starts_with('-') {
+            takes_value = !a.contains('=')
+                && [
+                    "--test-threads",
+                    "--skip",
+                    "--format",
+                    "--color",
+                    "--logfile",
+                    "-Z",
+                    "--shuffle-seed",
+                ]
+                .contains(&a.as_str());
+        } else {
+            filters.push(a);
+        }
+    }
+
+    let Some(pg_bin) = std::env::var_os("PG_BIN").filter(|v| !v.is_empty()).map(PathBuf::from) else {
+        println!(
+            "pgtest: skipped: PG_BIN is not set (a directory with PostgreSQL's initdb, postgres and psql, e.g. PG_BIN=/usr/lib/postgresql/15/bin)"
+        );
+        return;
+    };
+    for tool in ["initdb", "postgres", "psql"] {
+        if !pg_bin.join(tool).is_file() {
+            println!("pgtest: FAILED: PG_BIN={} has no {tool}", pg_bin.display());
+            std::process::exit(101);
+        }
+    }
+
+    // Test panics are reported once, under the test's name.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        println!("    panicked{at}:\n{}", proc::indent(&panic_message(info.payload())));
+    }));
+
+    let started = Instant::now();
+    let selected: Vec<_> = cases::TESTS
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    let filtered_out = cases::TESTS.len() - selected.len();
+    let version = std::process::Command::new(pg_bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    println!(
+        "\nrunning {} tests ({version}, from {})",
+        selected.len(),
+        pg_bin.display()
+    );
+
+    let suite = match catch_unwind(|| Suite::prepare(pg_bin.clone())) {
+        Ok(s) => s,
+        Err(payload) => {
+            println!("test admitted_setup_is_written_by_onboard ... FAILED");
+            println!("{}", proc::indent(&panic_message(payload.as_ref())));
+            println!(
+                "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
+                cases::TESTS.len(),
+                started.elapsed().as_secs_f64()
+            );
+            std::process::exit(101);
+        }
+    };
+    println!("    servers run as OS user {}", suite.os.name);
+
+    let mut passed = 0;
+    let mut failures: Vec<(&str, String)> = Vec::new();
+    let mut timings: Vec<String> = Vec::new();
+    for (name, test) in selected {
+        let t = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| test(&suite)));
+        timings.push(format!("{name} {:.1}s", t.elapsed().as_secs_f64()));
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Err(payload) => {
+                println!("test {name} ... FAILED");
+                failures.push((name, panic_message(payload.as_ref())));
+            }
+        }
+    }
+
+    println!("\ntimings: {}", timings.join(", "));
+    let notes = suite.notes.lock().unwrap_or_else(|e| e.into_inner());
+    if !notes.is_empty() {
+        println!("\nwhat the server showed:");
+        println!(
+            "    {:<46} {:<16} {:<30} harm on the server",
+            "case", "rule", "cnpg-guard check"
+        );
+        for n in notes.iter() {
+            println!("    {:<46} {:<16} {:<30} {}", n.case, n.rule, n.check, n.harm);
+        }
+    }
+    drop(notes);
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for (name, msg) in &failures {
+            println!("\n---- {name} ----\n{}", proc::indent(msg));
+        }
+        println!("\nfailures:");
+        for (name, _) in &failures {
+            println!("    {name}");
+        }
+    }
+    drop(suite);
+    let failed = failures.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        if failed == 0 { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        std::process::exit(101);
+    }
+}
