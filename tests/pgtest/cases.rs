@@ -24,6 +24,7 @@ pub const TESTS: &[(&str, Test)] = tests![
     admitted_setup_needs_a_password_for_every_network_login,
     admitted_tenant_cannot_connect_to_other_databases,
     admitted_tenant_cannot_read_other_tenants_rows,
+    admitted_tenant_still_sees_the_names_in_the_shared_catalogs,
     admitted_tenant_cannot_call_other_tenants_security_definer_function,
     per_consumer_hba_lines_written_by_hand_keep_tenants_apart,
     member_of_pg_monitor_sees_other_tenants_query_text,
@@ -330,6 +331,42 @@ fn admitted_tenant_cannot_read_other_tenants_rows(s: &Suite) {
         }
     }
     assert!(read.is_empty(), "cross-tenant reads:\n    {}", read.join("\n    "));
+}
+
+/// What pg_hba cannot hide: the cluster-wide catalogs. From its own
+/// database a tenant reads every database's and every role's name (not
+/// their contents); it sees other tenants' sessions only without their
+/// query text.
+fn admitted_tenant_still_sees_the_names_in_the_shared_catalogs(s: &Suite) {
+    let pg = admitted(s);
+    let tenants = s.tenants();
+    let (a, b) = (&tenants[0], &tenants[1]);
+    let out = pg.tcp(
+        &a.login(&a.database),
+        "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database",
+    );
+    assert!(out.ok(), "{}", show(&out));
+    assert!(
+        out.stdout.contains(&b.database),
+        "{} lists {}: {}",
+        a.role,
+        b.database,
+        show(&out)
+    );
+    let out = pg.tcp(
+        &a.login(&a.database),
+        &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{}'", b.role),
+    );
+    assert_eq!(out.stdout.trim(), "1", "{}", show(&out));
+    s.note(
+        "admitted tenant: shared catalogs",
+        "-",
+        "-",
+        &format!(
+            "yes, names only: {} lists every database (pg_database) and role (pg_roles), {} included",
+            a.role, b.role
+        ),
+    );
 }
 
 fn admitted_tenant_cannot_call_other_tenants_security_definer_function(s: &Suite) {
