@@ -158,7 +158,7 @@ fn check_password_secret(
         return;
     }
     let why = shared_secret(shared, consumer, role, roles, secret)
-        .map(|why| format!("Secret {secret:?} {why}: role {:?} would share its password", role.name))
+        .map(|why| format!("Secret {secret:?} {why}, not role {:?}'s own", role.name))
         .unwrap_or_else(|| {
             format!(
                 "Secret {secret:?} is not the role's own Secret: whoever writes it sets role {:?}'s password",
