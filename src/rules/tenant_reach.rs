@@ -15,8 +15,10 @@
 //! whose first matching line for another tenant's database, the bootstrap
 //! database, `postgres` or `template1` is not `reject` can log in there.
 
+use std::collections::HashMap;
+
 use super::{Cx, RuleId};
-use crate::contract::{Consumer, SharedCluster};
+use crate::contract::Consumer;
 use crate::model::hba::{self, Connection, HbaEntry, HbaLine, Token};
 use crate::model::{Object, Operation};
 
@@ -102,9 +104,9 @@ struct Effective<'a> {
 /// The first network line that lets `role` into `database`, if any: a
 /// connection over TLS, GSSAPI encryption or neither is kept out only once
 /// a `reject` line certainly matching it from every address came first.
-fn first_accepting<'a>(lines: &'a [Effective<'a>], role: &str, database: &str) -> Option<&'a Effective<'a>> {
+fn first_accepting<'a>(lines: &[&'a Effective<'a>], role: &str, database: &str) -> Option<&'a Effective<'a>> {
     let mut open = [true; 3];
-    for e in lines {
+    for &e in lines {
         let transports = e.line.connection.transports();
         if !open.iter().zip(transports).any(|(o, t)| *o && t) {
             continue;
@@ -128,18 +130,18 @@ fn first_accepting<'a>(lines: &'a [Effective<'a>], role: &str, database: &str) -
     None
 }
 
-/// The databases `consumer` must not reach: the other consumers', the
-/// bootstrap database, `postgres` and `template1` (`template0` refuses
-/// connections).
-fn foreign_databases<'a>(shared: &'a SharedCluster, consumer: &Consumer) -> Vec<&'a str> {
-    let mut out: Vec<&str> = shared
-        .consumers
-        .iter()
-        .filter(|c| c.role != consumer.role)
-        .flat_map(|c| c.databases.iter().map(String::as_str))
-        .collect();
-    out.extend([shared.bootstrap.database.as_str(), "postgres", "template1"]);
-    out
+/// Stands for every foreign consumer database no line names: they all
+/// match the same lines (`all`, a pattern), so one answer holds for all.
+/// Not a name PostgreSQL allows, so it matches no literal.
+const UNNAMED: &str = "\0unnamed";
+
+/// Past this many consumers with a finding, the rest are summed up in one.
+const MAX_FINDINGS: usize = 20;
+
+/// Whether a user token names one role literally (not `all`, `+group`, a
+/// file or a pattern).
+fn literal_user(t: &Token) -> bool {
+    t.quoted || !(t.text == "all" || t.text.starts_with(['+', '@', '/']))
 }
 
 /// The lines that keep `consumer` to its own databases, as `onboard`
@@ -198,16 +200,87 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         line: &default,
         source: "CloudNativePG's closing line `host all all all scram-sha-256`".into(),
     });
+    // Lines by the role they name; lines for all roles (or a pattern) apply
+    // to every consumer. Each consumer walks only its own lines and those.
+    let mut by_role: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut any_role: Vec<usize> = Vec::new();
+    for (i, e) in lines.iter().enumerate() {
+        if e.line.users.iter().all(literal_user) {
+            for t in &e.line.users {
+                let at = by_role.entry(t.text.as_str()).or_default();
+                if at.last() != Some(&i) {
+                    at.push(i);
+                }
+            }
+        } else {
+            any_role.push(i);
+        }
+    }
+    let owner_of: HashMap<&str, &str> = shared
+        .consumers
+        .iter()
+        .flat_map(|c| c.databases.iter().map(move |d| (d.as_str(), c.role.as_str())))
+        .collect();
+    let reserved = [shared.bootstrap.database.as_str(), "postgres", "template1"];
+    let mut found = 0usize;
+    let mut more: Vec<&str> = Vec::new();
     for consumer in &shared.consumers {
-        let mut reached: Vec<&str> = Vec::new();
+        let mine = by_role
+            .get(consumer.role.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut order: Vec<usize> = mine.iter().chain(&any_role).copied().collect();
+        order.sort_unstable();
+        order.dedup();
+        let relevant: Vec<&Effective<'_>> = order.iter().map(|&i| &lines[i]).collect();
+        // Foreign consumer databases these lines name; the rest behave as one.
+        let mut named: Vec<&str> = relevant
+            .iter()
+            .flat_map(|e| e.line.databases.iter())
+            .map(|t| t.text.as_str())
+            .filter(|d| owner_of.get(d).is_some_and(|owner| *owner != consumer.role))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let foreign_total = owner_of.len() - consumer.databases.len();
+        let mut reached: Vec<String> = Vec::new();
         let mut through: Option<&str> = None;
-        for database in foreign_databases(shared, consumer) {
-            if let Some(e) = first_accepting(&lines, &consumer.role, database) {
-                reached.push(database);
-                through.get_or_insert(e.source.as_str());
+        let mut reach = |database: &str| {
+            let e = first_accepting(&relevant, &consumer.role, database)?;
+            through.get_or_insert(e.source.as_str());
+            Some(())
+        };
+        for &database in &named {
+            if reach(database).is_some() {
+                reached.push(database.to_owned());
+            }
+        }
+        let unnamed = foreign_total - named.len();
+        if unnamed > 0 && reach(UNNAMED).is_some() {
+            if unnamed <= 5 {
+                let mut rest: Vec<&str> = owner_of
+                    .iter()
+                    .filter(|(d, owner)| **owner != consumer.role && !named.contains(d))
+                    .map(|(d, _)| *d)
+                    .collect();
+                rest.sort_unstable();
+                reached.extend(rest.into_iter().map(str::to_owned));
+                reached.sort();
+            } else {
+                reached.push(format!("{unnamed} other consumers' databases"));
+            }
+        }
+        for database in reserved {
+            if reach(database).is_some() {
+                reached.push(database.to_owned());
             }
         }
         let Some(through) = through else { continue };
+        found += 1;
+        if found > MAX_FINDINGS {
+            more.push(consumer.role.as_str());
+            continue;
+        }
         let [own, reject] = consumer_lines(consumer);
         cx.violation(
             RULE,
@@ -225,6 +298,18 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                  match role {:?} (cnpg-guard onboard writes them)",
                 consumer.role
             ),
+        );
+    }
+    if !more.is_empty() {
+        cx.violation(
+            RULE,
+            "spec.postgresql.pg_hba",
+            format!(
+                "{} more consumer roles can log in over the network to databases not their own (first: {})",
+                more.len(),
+                more[0]
+            ),
+            "add each consumer's two lines (cnpg-guard onboard writes them) before any line that could match it",
         );
     }
 }
@@ -334,6 +419,54 @@ mod tests {
         assert!(
             what[0].ends_with("(first matching line: spec.postgresql.pg_hba[0])"),
             "{what:?}"
+        );
+    }
+
+    /// Many consumers: each walks only its own lines and those for every
+    /// role; past 20 findings the rest are summed up in one.
+    #[test]
+    fn many_consumers_are_judged_each_and_summed_up() {
+        let consumers: String = (0..30)
+            .map(|i| format!("      - {{namespace: t{i}, role: r{i}, databases: [d{i}]}}\n"))
+            .collect();
+        let source = crate::contract::EMBEDDED_CONTRACT.replacen(
+            "    consumers:",
+            &format!("    consumers:\n{consumers}    # the registry:"),
+            1,
+        );
+        let contract = crate::contract::parse(&source, "<many>").unwrap();
+        let judge = |lines: &str| {
+            crate::rules::evaluate(&create(&cluster(lines)), &contract, &crate::facts::NoFacts)
+                .violations
+                .into_iter()
+                .filter(|v| v.rule.as_str() == "tenant-isolated")
+                .map(|v| v.what)
+                .collect::<Vec<_>>()
+        };
+        let open = judge("");
+        assert_eq!(open.len(), 21, "{open:?}");
+        assert!(
+            open[0].contains("d1, d10, d11") || open[0].contains("other consumers' databases"),
+            "{}",
+            open[0]
+        );
+        assert_eq!(
+            open[20],
+            "11 more consumer roles can log in over the network to databases not their own (first: r20)"
+        );
+        let mut isolated: Vec<String> = (0..30)
+            .map(|i| format!("'host d{i} r{i} all scram-sha-256', 'host all r{i} all reject'"))
+            .collect();
+        isolated.push("'host vergabe_db vergabe all scram-sha-256', 'host all vergabe all reject'".into());
+        assert_eq!(judge(&isolated.join(", ")), Vec::<String>::new());
+        // One consumer granted another's database by name: only it is reported.
+        isolated[3] = "'host d3,d7 r3 all scram-sha-256', 'host all r3 all reject'".into();
+        let one = judge(&isolated.join(", "));
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert!(
+            one[0].starts_with("consumer role \"r3\" (t3) can log in over the network to a database not its own: d7 "),
+            "{}",
+            one[0]
         );
     }
 
