@@ -1452,10 +1452,11 @@ fn watches_resync_after_an_api_server_restart(env: &mut Env) {
         }
     });
     // ... and a decision that needs live facts works on fresh ones: no
-    // "facts N s old" warning, the owner is known to be provisioned.
+    // "facts N s old" warning, the owner is known to be provisioned, and the
+    // live Database CR is known to be this one (a dry-run update of it).
     let db = json!({
         "apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
-        "metadata": {"name": "vergabe-db-after-restart", "namespace": "databases"},
+        "metadata": {"name": "vergabe-db", "namespace": "databases"},
         "spec": {"name": "vergabe_db", "owner": "vergabe", "cluster": {"name": "apps-pg"}},
     });
     let db = env.write_json("database-after-restart", &db);
