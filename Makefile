@@ -2,7 +2,6 @@
 # Targets follow the platform repo's style (apps-pg-deploy/-status/-logs).
 CARGO     ?= cargo
 KUBECTL   ?= kubectl
-DOCKER    ?= docker
 IMAGE     ?= ghcr.io/railiance/cnpg-guard:0.1.0
 OVERLAY   ?= cert-manager
 NAMESPACE := cnpg-guard
@@ -45,9 +44,11 @@ check: build ## Check the shipped example manifests (good must pass, bad must be
 certs: build ## Make a CA + serving certificate for the self-signed overlay into deploy/overlays/self-signed/certs/ (never committed)
 	$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365
 
-image: ## Build the container image (needs a container engine)
-	@command -v $(DOCKER) >/dev/null && $(DOCKER) info >/dev/null 2>&1 || { echo "no container engine here: cannot build $(IMAGE)"; exit 1; }
-	$(DOCKER) build -t $(IMAGE) .
+image: ## Build the container image with docker or podman, whichever runs here: a static binary built on the host, FROM scratch (no registry needed; ENGINE=podman chooses)
+	@CARGO='$(CARGO)' IMAGE='$(IMAGE)' tests/image.sh build
+
+image-test: ## Build the image, run serve in it (read-only root, dev certificate on a tmpfs), send a review over TLS, check the verdict and uid 65532, stop it; one skip line without an engine
+	@CARGO='$(CARGO)' IMAGE='$(IMAGE)' tests/image.sh test
 
 # $(call need,RESOURCE,what is missing and how to get it): one line and exit 1
 # when `kubectl get RESOURCE` says NotFound; any other error is shown as is.
@@ -122,4 +123,4 @@ e2e: ## Against a cluster with the guard deployed: server-side dry-run of exampl
 	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
 	  echo "$$f: denied"; done
 
-.PHONY: help build run test lint check certs image preflight deploy undeploy status logs audit fuzz soak attack bench review-cost e2e
+.PHONY: help build run test lint check certs image image-test preflight deploy undeploy status logs audit fuzz soak attack bench review-cost e2e

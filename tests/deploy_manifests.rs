@@ -173,6 +173,51 @@ fn deployment_is_hardened() {
     }
 }
 
+/// The final stage of a Dockerfile: its lines from the last `FROM` on,
+/// comments and blank lines left out.
+fn final_stage(rel: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+    lines[from..]
+        .iter()
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The registry Dockerfile (a builder stage) and Dockerfile.prebuilt (a
+/// binary built on the host, `make image`) end in the same final stage: the
+/// same image layout, FROM scratch, uid 65532, `serve` by default.
+#[test]
+fn both_dockerfiles_build_the_same_image() {
+    let registry = final_stage("Dockerfile");
+    let prebuilt = final_stage("Dockerfile.prebuilt");
+    let same_source = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.replace("COPY --from=builder /cnpg-guard ", "COPY cnpg-guard "))
+            .collect()
+    };
+    assert_eq!(same_source(&registry), same_source(&prebuilt));
+    assert_eq!(prebuilt[0], "FROM scratch");
+    for line in [
+        "COPY cnpg-guard /usr/local/bin/cnpg-guard",
+        "USER 65532:65532",
+        r#"ENTRYPOINT ["/usr/local/bin/cnpg-guard"]"#,
+        r#"CMD ["serve"]"#,
+    ] {
+        assert!(prebuilt.iter().any(|l| l == line), "{line} missing from {prebuilt:?}");
+    }
+    // Both build the binary the same way: statically linked, glibc target.
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let script = std::fs::read_to_string(root().join("tests/image.sh")).unwrap();
+    for text in [&dockerfile, &script] {
+        assert!(text.contains("-C target-feature=+crt-static"));
+        assert!(text.contains("--target x86_64-unknown-linux-gnu") || text.contains("--target \"$triple\""));
+    }
+}
+
 #[test]
 fn certs_writes_key_material_for_the_service() {
     let dir = tempfile::tempdir().unwrap();
