@@ -41,7 +41,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Contract file (default: the embedded apps-pg contract).
+    /// Contract file (default: the one built into the binary, with a warning:
+    /// pass your repository's, e.g. deploy/base/contract.yaml).
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
     pub contract: Option<PathBuf>,
     /// Output format.
@@ -90,7 +91,8 @@ pub struct AuditArgs {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Contract file (default: the embedded apps-pg contract).
+    /// Contract file (default: the one built into the binary, with a warning:
+    /// pass your repository's, e.g. deploy/base/contract.yaml).
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
     pub contract: Option<PathBuf>,
     /// Output format.
@@ -110,10 +112,22 @@ pub enum ContractCommand {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Serve(args) => run_serve(*args),
-        Command::Check(args) => run_check(args),
-        Command::Audit(args) => run_audit(args),
-        Command::Onboard(args) => crate::onboard::run_onboard(*args),
-        Command::Offboard(args) => crate::onboard::run_offboard(*args),
+        Command::Check(args) => {
+            announce_contract("check", args.contract.as_deref());
+            run_check(args)
+        }
+        Command::Audit(args) => {
+            announce_contract("audit", args.contract.as_deref());
+            run_audit(args)
+        }
+        Command::Onboard(args) => {
+            announce_contract("onboard", args.contract.as_deref());
+            crate::onboard::run_onboard(*args)
+        }
+        Command::Offboard(args) => {
+            announce_contract("offboard", args.contract.as_deref());
+            crate::onboard::run_offboard(*args)
+        }
         Command::Certs(args) => match write_certs(&args) {
             Ok(()) => 0,
             Err(e) => {
@@ -140,6 +154,30 @@ pub fn run(cli: Cli) -> i32 {
         Command::Contract(ContractCommand::Show) => {
             print!("{}", contract::EMBEDDED_CONTRACT);
             0
+        }
+    }
+}
+
+/// One line on stderr naming the contract a command judges against, and a
+/// warning when it is the one built into the binary: once a consumer has been
+/// registered in the repository's contract, the built-in one is older, and a
+/// new consumer's change would be judged "not a registered consumer".
+fn announce_contract(command: &str, path: Option<&std::path::Path>) {
+    match path {
+        Some(p) => eprintln!(
+            "{command}: contract {} ({})",
+            p.display(),
+            crate::server::contract_source(Some(p))
+        ),
+        None => {
+            let revision = contract::Contract::embedded()
+                .map(|c| c.revision)
+                .unwrap_or_else(|_| "?".to_owned());
+            eprintln!(
+                "warning: {command}: judging against the contract built into this binary (revision {revision}); \
+                 consumers registered since it was built are unknown to it: pass --contract \
+                 deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)"
+            );
         }
     }
 }

@@ -622,7 +622,8 @@ fn audit_says_what_is_missing_and_where_it_could_not_connect() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(stderr(&out).lines().count(), 1, "one line per error: {}", stderr(&out));
+    let errors = stderr(&out).lines().filter(|l| l.starts_with("error: ")).count();
+    assert_eq!(errors, 1, "one line per error: {}", stderr(&out));
 }
 
 #[test]
@@ -834,30 +835,123 @@ fn docs_commands_name_paths_that_exist() {
     }
 }
 
-/// deploy/README's pre-merge check of an onboarding, step by step.
+/// deploy/README's onboarding block, run as written (each line's comment
+/// dropped) in a directory holding a copy of deploy/: onboard writes the set,
+/// the pre-merge check passes, offboard prints the reverse.
 #[test]
-fn deploy_readme_pre_merge_check_passes() {
+fn deploy_readme_onboarding_commands_run_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("onboarding/vergabe");
+    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy"), &dir.path().join("deploy"));
     let readme = read_doc("deploy/README.md");
-    assert!(readme.contains("cnpg-guard check deploy/examples/good onboarding/vergabe"));
-    let o = guard_env(
-        &[
-            "onboard",
-            "--cluster",
-            "apps-pg",
-            "--namespace",
-            "vergabe-teilnahme",
-            "--role",
-            "vergabe",
-            "--database",
-            "vergabe_db",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = guard_env(&["check", "deploy/examples/good", out.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let block = readme
+        .split("## Onboarding and offboarding a consumer")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("deploy/README's onboarding block");
+    let lines: Vec<&str> = block.lines().map(|l| l.split("   #").next().unwrap_or(l).trim()).collect();
+    assert_eq!(lines.len(), 3, "{block}");
+    for (line, first) in lines.iter().zip(["onboard", "check", "offboard"]) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&words[..2], ["cnpg-guard", first], "{line}");
+        let o = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+            .args(&words[1..])
+            .current_dir(dir.path())
+            .env_remove("CNPG_GUARD_CONTRACT")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{line}: {}{}", stdout(&o), stderr(&o));
+        assert!(!stderr(&o).contains("warning"), "{line}: {}", stderr(&o));
+    }
+    assert!(dir.path().join("onboarding/vergabe/04-database.yaml").exists());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `check`, `onboard`, `offboard` and `audit` say on stderr which contract
+/// they judge against, and warn when it is the one built into the binary
+/// (older than the repository's once a consumer has been registered).
+#[test]
+fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["check", "deploy/examples/good"],
+        &["onboard", "--namespace", "shop", "--role", "shop", "--database", "shop_db"],
+        &["offboard", "--namespace", "vergabe-teilnahme"],
+        &["audit"],
+    ];
+    for command in commands {
+        let name = command[0];
+        let out = guard_env(command, &[("HOME", home)]);
+        let err = stderr(&out);
+        assert!(
+            err.lines().next().is_some_and(|l| l.starts_with(&format!(
+                "warning: {name}: judging against the contract built into this binary (revision "
+            )) && l.ends_with("pass --contract deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)")),
+            "{command:?}: {err}"
+        );
+        let mut with_file = command.to_vec();
+        with_file.extend(["--contract", "deploy/base/contract.yaml"]);
+        let out = guard_env(&with_file, &[("HOME", home)]);
+        let err = stderr(&out);
+        assert!(
+            err.lines().next() == Some(&format!("{name}: contract deploy/base/contract.yaml (--contract)")),
+            "{with_file:?}: {err}"
+        );
+        assert!(!err.contains("warning: "), "{with_file:?}: {err}");
+        let out = guard_env(command, &[("HOME", home), ("CNPG_GUARD_CONTRACT", "deploy/base/contract.yaml")]);
+        assert!(
+            stderr(&out)
+                .lines()
+                .next()
+                .is_some_and(|l| l == format!("{name}: contract deploy/base/contract.yaml (CNPG_GUARD_CONTRACT)")),
+            "{command:?}: {}",
+            stderr(&out)
+        );
+        // stdout stays the command's own output.
+        assert!(!stdout(&out).contains("contract deploy/base"), "{}", stdout(&out));
+    }
+}
+
+/// The lines of README's fenced blocks (```LANG) under the heading `heading`.
+fn readme_blocks(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find(heading).unwrap_or_else(|| panic!("README has no {heading}"));
+    let section = &readme[start + heading.len()..];
+    let end = section.find("\n#").unwrap_or(section.len());
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in section[..end].lines() {
+        if line.starts_with("```") {
+            inside = !inside;
+        } else if inside {
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+/// Every CI snippet of README judges against the repository's contract: a
+/// pre-merge check of a newly registered consumer must not be judged by the
+/// binary's built-in contract.
+#[test]
+fn every_ci_snippet_passes_the_repositorys_contract() {
+    let lines = readme_blocks("### In CI\n");
+    let checks: Vec<&String> = lines.iter().filter(|l| l.contains("cnpg-guard check")).collect();
+    assert!(checks.len() >= 2, "{lines:?}");
+    for line in checks {
+        assert!(line.contains("--contract deploy/base/contract.yaml"), "{line}");
+    }
 }
