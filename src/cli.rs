@@ -235,22 +235,27 @@ fn run_audit(args: AuditArgs) -> i32 {
     // The audit's own error line says what failed; kube's client would log
     // the same failure once more.
     crate::logging::init_logging_with(LogFormat::Text, "warn,kube_client=off");
+    // Every exit prints its report in the chosen format: JSON is always one
+    // object (as check's), also when nothing could be read.
+    let failed = |message: String| {
+        if args.output == crate::audit::AuditFormat::Json {
+            print!("{}", check::render(&check::Report::failed(message.clone()), Format::Json, false));
+        }
+        print_error(&message);
+        2
+    };
     let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            print_error(&format!(
+            return failed(format!(
                 "{}: {e}",
                 crate::server::contract_source(args.contract.as_deref())
             ));
-            return 2;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 2;
-        }
+        Err(e) => return failed(format!("cannot start the runtime: {e}")),
     };
     let inventory = runtime.block_on(async {
         use crate::audit::AuditError;
@@ -266,10 +271,7 @@ fn run_audit(args: AuditArgs) -> i32 {
     });
     let inventory = match inventory {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+        Err(e) => return failed(e.to_string()),
     };
     let (report, notes) = crate::audit::judge(inventory, &contract);
     print!("{}", crate::audit::render(&report, &notes, args.output));

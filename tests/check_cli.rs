@@ -955,3 +955,43 @@ fn every_ci_snippet_passes_the_repositorys_contract() {
         assert!(line.contains("--contract deploy/base/contract.yaml"), "{line}");
     }
 }
+
+/// `audit --output json` prints one JSON object on every exit, as `check`
+/// does: no kubeconfig, an unreachable API server, an unreadable contract.
+#[test]
+fn audit_json_is_one_object_on_every_exit() {
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["audit", "--output", "json"], "no kubeconfig"),
+        (&["audit", "--output", "json", "--kubeconfig", kubeconfig], "https://127.0.0.1:"),
+        (
+            &["audit", "--output", "json", "--contract", "/no/such/contract.yaml"],
+            "--contract: /no/such/contract.yaml",
+        ),
+    ];
+    for (args, reason) in cases {
+        let out = guard_env(args, &[("HOME", home.path().to_str().unwrap())]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {}", stdout(&out)));
+        assert_eq!(report["summary"]["exitCode"], 2, "{report}");
+        assert!(
+            report["summary"]["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "{args:?}: {report}"
+        );
+        assert_eq!(report["findings"], serde_json::json!([]));
+        assert!(stderr(&out).contains(reason), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -88,6 +88,8 @@ pub struct Metrics {
     pub watch_synced: Family<WatchLabels, Gauge>,
     pub watch_age_seconds: Family<WatchLabels, Gauge<f64, AtomicU64>>,
     pub existing_violations: Family<RuleLabels, Gauge>,
+    pub audit_runs: Family<ResultLabels, Counter>,
+    pub audit_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -168,8 +170,22 @@ impl Metrics {
             "Violations found in the live cluster by the last periodic audit, by rule",
             existing_violations.clone(),
         );
+        let audit_runs = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "audit_runs",
+            "Periodic audits of the live cluster, by result (ok, failed)",
+            audit_runs.clone(),
+        );
+        let audit_failing = Gauge::default();
+        registry.register(
+            "audit_failing",
+            "1 while the last periodic audit failed (existing_violations then show the last one that ran)",
+            audit_failing.clone(),
+        );
         let metrics = Metrics {
             registry,
+            audit_runs,
+            audit_failing,
             watch_synced,
             watch_age_seconds,
             existing_violations,
@@ -215,6 +231,7 @@ impl Metrics {
             let labels = ResultLabels { result: result.into() };
             let _ = self.contract_reloads.get_or_create(&labels);
             let _ = self.certificate_reloads.get_or_create(&labels);
+            let _ = self.audit_runs.get_or_create(&labels);
         }
         for reason in REJECT_REASONS {
             let _ = self
