@@ -58,6 +58,10 @@ pub struct CheckArgs {
     /// List every skipped check (by default one line per reason, with a count).
     #[arg(long, short)]
     pub verbose: bool,
+    /// List every skipped document (not a Kubernetes object, or a kind the
+    /// contract does not cover), one line each (JSON lists them always).
+    #[arg(long)]
+    pub list_skipped: bool,
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
@@ -200,7 +204,10 @@ fn run_check(args: CheckArgs) -> i32 {
             crate::server::contract_source(args.contract.as_deref())
         )),
     };
-    print!("{}", check::render(&report, args.output, args.verbose));
+    print!(
+        "{}",
+        check::render_listing(&report, args.output, args.verbose, args.list_skipped)
+    );
     if let Some(e) = &report.error {
         print_error(e);
     }

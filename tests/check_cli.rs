@@ -995,3 +995,137 @@ fn audit_json_is_one_object_on_every_exit() {
         assert!(stderr(&out).contains(reason), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// A document of CloudNativePG's group with a kind CloudNativePG does not
+/// have (a misspelling) is an error naming the kind it likely meant, never
+/// a silent skip; CloudNativePG's other kinds are skipped as uncovered.
+#[test]
+fn a_misspelt_cnpg_kind_is_an_error_not_a_skip() {
+    let input = "\
+apiVersion: postgresql.cnpg.io/v1
+kind: Databse
+metadata: {name: shop-db, namespace: databases}
+spec: {cluster: {name: apps-pg}, name: shop_db, owner: apps_admin}
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: ScheduledBackup
+metadata: {name: nightly, namespace: databases}
+---
+apiVersion: postgresql.cnpg.io/v2
+kind: Cluster
+metadata: {name: apps-pg, namespace: databases}
+";
+    let out = guard(&["check", "--contract", "deploy/base/contract.yaml", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ERROR <stdin>:1: postgresql.cnpg.io/v1 has no kind \"Databse\" (did you mean Database?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR <stdin>:10: postgresql.cnpg.io/v2 Cluster: CloudNativePG serves postgresql.cnpg.io/v1 only"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("0 objects, 0 denied, 0 warned, 1 skipped, 2 unreadable"), "{text}");
+}
+
+/// A directory holding a Helm chart is named as one, with how to check it
+/// (render it first); a templated file outside a chart says the same.
+#[test]
+fn a_helm_chart_must_be_rendered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("charts/shop");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: shop\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-db\n  labels:\n    {{- include \"shop.labels\" . | nindent 4 }}\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
+    let out = guard(&["check", "--contract", "deploy/base/contract.yaml", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "ERROR {}: a Helm chart (Chart.yaml): its templates are not manifests until rendered; check the rendering: helm template RELEASE {} | cnpg-guard check -",
+            chart.display(),
+            chart.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("invalid type"), "{text}");
+    // One templated file, not in a chart.
+    let out = guard(
+        &["check", "--contract", "deploy/base/contract.yaml", chart.join("templates/secret.yaml").to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("it holds {{ … }}: a template must be rendered first"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `--list-skipped` names every skipped document and why; JSON lists them
+/// always (`skippedDocuments`).
+#[test]
+fn skipped_documents_can_be_listed() {
+    let input = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop}
+---
+just: a value
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+";
+    let args = ["check", "--contract", "deploy/base/contract.yaml"];
+    let out = guard(&[&args[..], &["-"]].concat(), Some(input));
+    assert!(!stdout(&out).contains("SKIPPED"), "{}", stdout(&out));
+    let out = guard(&[&args[..], &["--list-skipped", "-"]].concat(), Some(input));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("SKIPPED <stdin>:1: v1 ConfigMap settings: a kind the contract does not cover"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SKIPPED <stdin>:5: not a Kubernetes object (no apiVersion or kind)"),
+        "{text}"
+    );
+    let out = guard(&[&args[..], &["--output", "json", "-"]].concat(), Some(input));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = report["skippedDocuments"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{report}");
+    assert_eq!(skipped[0]["kind"], "ConfigMap");
+    assert_eq!(skipped[0]["line"], 1);
+    assert_eq!(report["summary"]["skippedDocuments"], 2);
+    let out = guard(&[&args[..], &["--output", "github", "--list-skipped", "-"]].concat(), Some(input));
+    assert!(
+        stdout(&out).contains("::notice title=cnpg-guard skipped document::<stdin>:1: v1 ConfigMap settings"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// GitHub annotations of stdin input name no file (there is none in the
+/// repository to annotate): the message says where in stdin.
+#[test]
+fn github_annotations_on_stdin_say_so() {
+    let input = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n";
+    let out = guard(
+        &["check", "--contract", "deploy/base/contract.yaml", "--output", "github", "-"],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(!text.contains("file="), "{text}");
+    assert!(
+        text.contains("::error title=cnpg-guard client-label-registered::<stdin>:1: [client-label-registered] Namespace shop"),
+        "{text}"
+    );
+}
