@@ -1129,3 +1129,66 @@ fn github_annotations_on_stdin_say_so() {
         "{text}"
     );
 }
+
+/// `serve --kubeconfig` with an API server that cannot be reached stays up
+/// and not ready (README's exit codes say so), says its watches cannot sync
+/// (not that last known facts are used: none were ever known), once per
+/// watch rather than on every retry; an unreadable kubeconfig stops it.
+#[test]
+fn serve_with_an_unreachable_api_server_stays_up_not_ready_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "text"])
+        .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+        .args(["--dev-cert-dir", dir.path().join("dev").to_str().unwrap()])
+        .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The watches retry every 2 s at most: 4 s is several retries.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let running = child.try_wait().unwrap().is_none();
+    let ready = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{admin}/readyz"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(running, "serve exited: {text}");
+    if let Ok(code) = ready {
+        assert_eq!(code, "503", "{text}");
+    }
+    assert!(!text.contains("last known facts"), "{text}");
+    let cannot_sync = text.lines().filter(|l| l.contains("watch cannot sync")).count();
+    assert_eq!(cannot_sync, 3, "once per watch (2 shared-cluster watches and the bootstrap Secret): {text}");
+    assert!(!text.contains("ERROR kube_client"), "{text}");
+
+    // A kubeconfig that cannot be read is a start-up error: exit 1.
+    let out = guard_env(
+        &["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--kubeconfig", "/no/such/kubeconfig"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
