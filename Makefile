@@ -116,11 +116,7 @@ review-cost: ## Instructions per review of each request of the bench mix (callgr
 	done | awk '{ print } { w += $$(NF-2); s += $$(NF-2) * $$(NF-1) } \
 	  END { if (w) printf "%-22s            %9d instructions per request\n", "weighted mix", s / w }'
 
-e2e: ## Against a cluster with the guard deployed: server-side dry-run of examples (good pass, bad denied by cnpg-guard)
-	$(KUBECTL) apply --dry-run=server -f deploy/examples/good/namespace-databases.yaml -f deploy/examples/good/consumer-namespace.yaml
-	@for f in deploy/examples/bad/*.yaml; do \
-	  out=$$($(KUBECTL) apply --dry-run=server -f $$f 2>&1); \
-	  echo "$$out" | grep -q 'denied the request: \[' || { echo "$$f was not denied by cnpg-guard:"; echo "$$out"; exit 1; }; \
-	  echo "$$f: denied"; done
+e2e: ## Against a cluster with the guard deployed: server-side dry-run of the good namespaces, and of each document of deploy/examples/bad on its own (each denied by cnpg-guard with its file's rule)
+	@KUBECTL='$(KUBECTL)' tests/e2e.sh
 
 .PHONY: help build run test lint check certs image image-test preflight deploy undeploy status logs audit fuzz soak attack bench review-cost e2e
