@@ -578,7 +578,8 @@ fn offboard_prints_the_reverse_steps_in_a_safe_order() {
         "databaseReclaimPolicy",
         "# BREAK-GLASS: dropping a database is a break-glass act (data-retained)",
         "WARNING: data loss",
-        "kubectl annotate database vergabe-db -n databases cnpg-guard.railiance.io/break-glass='<ticket>: offboarding vergabe-teilnahme'  # break-glass: a member of railiance:platform-admins",
+        "#   the next three commands as a member of railiance:platform-admins (impersonating: append --as=<you> --as-group=<group>)",
+        "kubectl annotate database vergabe-db -n databases cnpg-guard.railiance.io/break-glass='<ticket>: offboarding vergabe-teilnahme'\n",
         "kubectl patch database vergabe-db -n databases --type=merge -p '{\"spec\":{\"ensure\":\"absent\"}}'",
         "kubectl delete database vergabe-db -n databases",
         "# step 4: drop role vergabe",
@@ -596,6 +597,11 @@ fn offboard_prints_the_reverse_steps_in_a_safe_order() {
             order[w],
             order[w + 1]
         );
+    }
+    // Every command line ends with the command, so flags can be appended
+    // (--as, --dry-run=server) without landing in a shell comment.
+    for l in text.lines().filter(|l| l.starts_with("    ")) {
+        assert!(!l.contains(" #"), "a comment after a command: {l}");
     }
     let warning = text.lines().find(|l| l.starts_with("WARNING:")).unwrap();
     assert!(warning.contains("vergabe_db"), "{warning}");
