@@ -30,11 +30,14 @@ WORKDIR /src
 # Dependency layer: build every dependency against placeholder sources. This
 # layer is reused until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-# Cargo.toml declares benches/rules.rs, so a placeholder must exist too.
-RUN mkdir src benches \
+# Cargo.toml declares benches/rules.rs and two tests with their own runner
+# (tests/ is not in the context), so placeholders must exist for them too.
+RUN mkdir src benches tests \
  && echo 'fn main() {}' > src/main.rs \
  && : > src/lib.rs \
  && echo 'fn main() {}' > benches/rules.rs \
+ && echo 'fn main() {}' > tests/envtest.rs \
+ && echo 'fn main() {}' > tests/field_inventory.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-gnu --bin cnpg-guard \
  && rm -rf src benches
 

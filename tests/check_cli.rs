@@ -1192,3 +1192,25 @@ fn serve_with_an_unreachable_api_server_stays_up_not_ready_and_quiet() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+/// A contract that names no `bootstrap` protects CloudNativePG's default
+/// owner, `app` (database `app`, Secret `<cluster>-app`): a Secret that
+/// hands `app`'s connection string to another namespace is denied.
+#[test]
+fn without_bootstrap_the_contract_protects_cnpgs_default_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let contract = dir.path().join("contract.yaml");
+    std::fs::write(
+        &contract,
+        "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: shop-pg\n  namespace: db\n  consumers: [{namespace: shop, role: shop, databases: [shop]}]\n",
+    )
+    .unwrap();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: leak, namespace: shop}\nstringData: {uri: 'postgresql://app:x@shop-pg-rw.db.svc:5432/app'}\n";
+    let out = guard(&["check", "--contract", contract.to_str().unwrap(), "-"], Some(secret));
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("DENY <stdin>:1: [bootstrap-secret-confined] Secret shop/leak"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -128,7 +128,16 @@ fn rbac_reads_only_the_bootstrap_secret() {
             }
             if rule["resources"].as_array().unwrap().iter().any(|r| r == "secrets") {
                 assert_eq!(doc["kind"], "Role", "Secrets only through a namespaced Role");
-                assert_eq!(rule["resourceNames"], serde_json::json!(["apps-pg-credentials"]));
+                // The contract's bootstrap Secret(s), in their shared namespace.
+                let contract =
+                    cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
+                let (namespaces, secrets): (Vec<&str>, Vec<&str>) = contract
+                    .clusters
+                    .iter()
+                    .map(|c| (c.namespace.as_str(), c.bootstrap.secret.as_str()))
+                    .unzip();
+                assert!(namespaces.contains(&doc["metadata"]["namespace"].as_str().unwrap()), "{doc}");
+                assert_eq!(rule["resourceNames"], serde_json::json!(secrets));
             }
         }
     }
@@ -209,8 +218,27 @@ fn both_dockerfiles_build_the_same_image() {
     ] {
         assert!(prebuilt.iter().any(|l| l == line), "{line} missing from {prebuilt:?}");
     }
-    // Both build the binary the same way: statically linked, glibc target.
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    // Every bench and test target Cargo.toml declares by path has a
+    // placeholder in the builder (benches/ is copied, tests/ is not): cargo
+    // refuses a manifest whose declared target file is missing.
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let mut declared = Vec::new();
+    for (section, dir) in [("[[test]]", "tests"), ("[[bench]]", "benches")] {
+        for block in manifest.split(section).skip(1) {
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("name = "))
+                .map(|n| n.trim_matches('"'))
+                .unwrap();
+            declared.push(format!("> {dir}/{name}.rs"));
+        }
+    }
+    assert!(declared.len() >= 3, "{declared:?}");
+    for placeholder in declared {
+        assert!(dockerfile.contains(&placeholder), "Dockerfile: no placeholder {placeholder}");
+    }
+    // Both build the binary the same way: statically linked, glibc target.
     let script = std::fs::read_to_string(root().join("tests/image.sh")).unwrap();
     for text in [&dockerfile, &script] {
         assert!(text.contains("-C target-feature=+crt-static"));
