@@ -246,7 +246,10 @@ fn run_audit(args: AuditArgs) -> i32 {
     // object (as check's), also when nothing could be read.
     let failed = |message: String| {
         if args.output == crate::audit::AuditFormat::Json {
-            print!("{}", check::render(&check::Report::failed(message.clone()), Format::Json, false));
+            print!(
+                "{}",
+                check::render(&check::Report::failed(message.clone()), Format::Json, false)
+            );
         }
         print_error(&message);
         2

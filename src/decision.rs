@@ -368,12 +368,14 @@ mod tests {
         assert!(!d.allowed);
         let message = d.message();
         assert!(
-            message.contains(
-                "the old object already had a narrower or different violation at this field"
-            ) && message.contains("this change widens or replaces it"),
+            message.contains("the old object already had a narrower or different violation at this field")
+                && message.contains("this change widens or replaces it"),
             "{message}"
         );
-        assert!(message.starts_with("[network-posture] NetworkPolicy databases/extra: spec.ingress[0].from[0].ipBlock: "), "{message}");
+        assert!(
+            message.starts_with("[network-posture] NetworkPolicy databases/extra: spec.ingress[0].from[0].ipBlock: "),
+            "{message}"
+        );
         let fresh = "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: extra, namespace: databases}, spec: {podSelector: {}}}";
         let d = decide(&update(fresh, &widened), &contract(), &NoFacts);
         assert!(!d.allowed);

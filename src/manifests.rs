@@ -566,7 +566,11 @@ fn skip_reason(value: &Value) -> Result<&'static str, String> {
             ));
         }
     }
-    if value.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).is_none()
+    if value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .is_none()
         && Kind::from_api_version(api_version, kind).is_some()
     {
         return Ok("no metadata.name");
@@ -582,7 +586,8 @@ fn similar(a: &str, b: &str) -> bool {
     match long.len() - short.len() {
         0 => {
             let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-            diff.len() == 1 || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
+            diff.len() == 1
+                || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
         }
         1 => {
             let i = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());

@@ -841,7 +841,10 @@ fn docs_commands_name_paths_that_exist() {
 #[test]
 fn deploy_readme_onboarding_commands_run_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy"), &dir.path().join("deploy"));
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy"),
+        &dir.path().join("deploy"),
+    );
     let readme = read_doc("deploy/README.md");
     let block = readme
         .split("## Onboarding and offboarding a consumer")
@@ -849,7 +852,10 @@ fn deploy_readme_onboarding_commands_run_as_written() {
         .and_then(|s| s.split("```sh\n").nth(1))
         .and_then(|s| s.split("```").next())
         .expect("deploy/README's onboarding block");
-    let lines: Vec<&str> = block.lines().map(|l| l.split("   #").next().unwrap_or(l).trim()).collect();
+    let lines: Vec<&str> = block
+        .lines()
+        .map(|l| l.split("   #").next().unwrap_or(l).trim())
+        .collect();
     assert_eq!(lines.len(), 3, "{block}");
     for (line, first) in lines.iter().zip(["onboard", "check", "offboard"]) {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -888,7 +894,15 @@ fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
     let home = home.path().to_str().unwrap();
     let commands: [&[&str]; 4] = [
         &["check", "deploy/examples/good"],
-        &["onboard", "--namespace", "shop", "--role", "shop", "--database", "shop_db"],
+        &[
+            "onboard",
+            "--namespace",
+            "shop",
+            "--role",
+            "shop",
+            "--database",
+            "shop_db",
+        ],
         &["offboard", "--namespace", "vergabe-teilnahme"],
         &["audit"],
     ];
@@ -899,7 +913,8 @@ fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
         assert!(
             err.lines().next().is_some_and(|l| l.starts_with(&format!(
                 "warning: {name}: judging against the contract built into this binary (revision "
-            )) && l.ends_with("pass --contract deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)")),
+            )) && l
+                .ends_with("pass --contract deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)")),
             "{command:?}: {err}"
         );
         let mut with_file = command.to_vec();
@@ -911,7 +926,10 @@ fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
             "{with_file:?}: {err}"
         );
         assert!(!err.contains("warning: "), "{with_file:?}: {err}");
-        let out = guard_env(command, &[("HOME", home), ("CNPG_GUARD_CONTRACT", "deploy/base/contract.yaml")]);
+        let out = guard_env(
+            command,
+            &[("HOME", home), ("CNPG_GUARD_CONTRACT", "deploy/base/contract.yaml")],
+        );
         assert!(
             stderr(&out)
                 .lines()
@@ -928,7 +946,9 @@ fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
 /// The lines of README's fenced blocks (```LANG) under the heading `heading`.
 fn readme_blocks(heading: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme.find(heading).unwrap_or_else(|| panic!("README has no {heading}"));
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no {heading}"));
     let section = &readme[start + heading.len()..];
     let end = section.find("\n#").unwrap_or(section.len());
     let mut lines = Vec::new();
@@ -975,7 +995,10 @@ fn audit_json_is_one_object_on_every_exit() {
     let kubeconfig = kubeconfig.to_str().unwrap();
     let cases: [(&[&str], &str); 3] = [
         (&["audit", "--output", "json"], "no kubeconfig"),
-        (&["audit", "--output", "json", "--kubeconfig", kubeconfig], "https://127.0.0.1:"),
+        (
+            &["audit", "--output", "json", "--kubeconfig", kubeconfig],
+            "https://127.0.0.1:",
+        ),
         (
             &["audit", "--output", "json", "--contract", "/no/such/contract.yaml"],
             "--contract: /no/such/contract.yaml",
@@ -1023,10 +1046,16 @@ metadata: {name: apps-pg, namespace: databases}
         "{text}"
     );
     assert!(
-        text.contains("ERROR <stdin>:10: postgresql.cnpg.io/v2 Cluster: CloudNativePG serves postgresql.cnpg.io/v1 only"),
+        text.contains(
+            "ERROR <stdin>:10: postgresql.cnpg.io/v2 Cluster: CloudNativePG serves postgresql.cnpg.io/v1 only"
+        ),
         "{text}"
     );
-    assert!(text.trim_end().ends_with("0 objects, 0 denied, 0 warned, 1 skipped, 2 unreadable"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("0 objects, 0 denied, 0 warned, 1 skipped, 2 unreadable"),
+        "{text}"
+    );
 }
 
 /// A directory holding a Helm chart is named as one, with how to check it
@@ -1043,7 +1072,15 @@ fn a_helm_chart_must_be_rendered_first() {
     )
     .unwrap();
     std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
-    let out = guard(&["check", "--contract", "deploy/base/contract.yaml", dir.path().to_str().unwrap()], None);
+    let out = guard(
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(
@@ -1057,7 +1094,12 @@ fn a_helm_chart_must_be_rendered_first() {
     assert!(!text.contains("invalid type"), "{text}");
     // One templated file, not in a chart.
     let out = guard(
-        &["check", "--contract", "deploy/base/contract.yaml", chart.join("templates/secret.yaml").to_str().unwrap()],
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            chart.join("templates/secret.yaml").to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
@@ -1104,7 +1146,10 @@ metadata: {name: shop}
     assert_eq!(skipped[0]["kind"], "ConfigMap");
     assert_eq!(skipped[0]["line"], 1);
     assert_eq!(report["summary"]["skippedDocuments"], 2);
-    let out = guard(&[&args[..], &["--output", "github", "--list-skipped", "-"]].concat(), Some(input));
+    let out = guard(
+        &[&args[..], &["--output", "github", "--list-skipped", "-"]].concat(),
+        Some(input),
+    );
     assert!(
         stdout(&out).contains("::notice title=cnpg-guard skipped document::<stdin>:1: v1 ConfigMap settings"),
         "{}",
@@ -1116,16 +1161,26 @@ metadata: {name: shop}
 /// repository to annotate): the message says where in stdin.
 #[test]
 fn github_annotations_on_stdin_say_so() {
-    let input = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n";
+    let input =
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n";
     let out = guard(
-        &["check", "--contract", "deploy/base/contract.yaml", "--output", "github", "-"],
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            "--output",
+            "github",
+            "-",
+        ],
         Some(input),
     );
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(!text.contains("file="), "{text}");
     assert!(
-        text.contains("::error title=cnpg-guard client-label-registered::<stdin>:1: [client-label-registered] Namespace shop"),
+        text.contains(
+            "::error title=cnpg-guard client-label-registered::<stdin>:1: [client-label-registered] Namespace shop"
+        ),
         "{text}"
     );
 }
@@ -1182,12 +1237,23 @@ fn serve_with_an_unreachable_api_server_stays_up_not_ready_and_quiet() {
     }
     assert!(!text.contains("last known facts"), "{text}");
     let cannot_sync = text.lines().filter(|l| l.contains("watch cannot sync")).count();
-    assert_eq!(cannot_sync, 3, "once per watch (2 shared-cluster watches and the bootstrap Secret): {text}");
+    assert_eq!(
+        cannot_sync, 3,
+        "once per watch (2 shared-cluster watches and the bootstrap Secret): {text}"
+    );
     assert!(!text.contains("ERROR kube_client"), "{text}");
 
     // A kubeconfig that cannot be read is a start-up error: exit 1.
     let out = guard_env(
-        &["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--kubeconfig", "/no/such/kubeconfig"],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+            "/no/such/kubeconfig",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -129,14 +129,16 @@ fn rbac_reads_only_the_bootstrap_secret() {
             if rule["resources"].as_array().unwrap().iter().any(|r| r == "secrets") {
                 assert_eq!(doc["kind"], "Role", "Secrets only through a namespaced Role");
                 // The contract's bootstrap Secret(s), in their shared namespace.
-                let contract =
-                    cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
+                let contract = cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
                 let (namespaces, secrets): (Vec<&str>, Vec<&str>) = contract
                     .clusters
                     .iter()
                     .map(|c| (c.namespace.as_str(), c.bootstrap.secret.as_str()))
                     .unzip();
-                assert!(namespaces.contains(&doc["metadata"]["namespace"].as_str().unwrap()), "{doc}");
+                assert!(
+                    namespaces.contains(&doc["metadata"]["namespace"].as_str().unwrap()),
+                    "{doc}"
+                );
                 assert_eq!(rule["resourceNames"], serde_json::json!(secrets));
             }
         }
@@ -236,7 +238,10 @@ fn both_dockerfiles_build_the_same_image() {
     }
     assert!(declared.len() >= 3, "{declared:?}");
     for placeholder in declared {
-        assert!(dockerfile.contains(&placeholder), "Dockerfile: no placeholder {placeholder}");
+        assert!(
+            dockerfile.contains(&placeholder),
+            "Dockerfile: no placeholder {placeholder}"
+        );
     }
     // Both build the binary the same way: statically linked, glibc target.
     let script = std::fs::read_to_string(root().join("tests/image.sh")).unwrap();

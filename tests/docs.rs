@@ -23,8 +23,14 @@ const HERE: &[(&str, i32)] = &[
     ("kubectl kustomize deploy/overlays/self-signed", 0),
     ("cnpg-guard check deploy/examples/good", 0),
     ("cnpg-guard check deploy/examples/bad", 1),
-    ("set -o pipefail; kubectl kustomize deploy/overlays/cert-manager | cnpg-guard check -", 0),
-    ("cnpg-guard check --output json deploy/examples/good deploy/base > findings.json", 0),
+    (
+        "set -o pipefail; kubectl kustomize deploy/overlays/cert-manager | cnpg-guard check -",
+        0,
+    ),
+    (
+        "cnpg-guard check --output json deploy/examples/good deploy/base > findings.json",
+        0,
+    ),
     (
         "cnpg-guard onboard --cluster apps-pg --namespace vergabe-teilnahme --role vergabe --database vergabe_db --out onboarding/vergabe",
         0,
@@ -37,7 +43,10 @@ const HERE: &[(&str, i32)] = &[
         "cnpg-guard check --contract deploy/base/contract.yaml deploy/examples/good onboarding/vergabe",
         0,
     ),
-    ("cnpg-guard offboard --contract deploy/base/contract.yaml --namespace vergabe-teilnahme", 0),
+    (
+        "cnpg-guard offboard --contract deploy/base/contract.yaml --namespace vergabe-teilnahme",
+        0,
+    ),
 ];
 
 /// README's curl: run against `cnpg-guard serve` in development mode, on a
@@ -56,15 +65,39 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     // --release -- serve`, the same serve.
     ("make run", "tests/image.sh", "database-create-denied.json"),
     // A release build and install; README gives its time.
-    ("cargo install --locked --path .", "README.md", "`cargo install --path` builds in this repository's `target/`"),
+    (
+        "cargo install --locked --path .",
+        "README.md",
+        "`cargo install --path` builds in this repository's `target/`",
+    ),
     // Against kube-apiserver (make envtest): the same steps as make deploy
     // (the overlay rendered with kustomize's defaults, applied with the
     // webhook last), as written for make e2e.
-    ("make deploy", "tests/envtest/cases.rs", "self_signed_overlay_renders_and_applies_without_the_webhook"),
-    ("make certs && make deploy OVERLAY=self-signed", "tests/envtest/cases.rs", "webhook_configuration_applies_last_and_reaches_the_guard"),
-    ("make status", "tests/envtest/cases.rs", "guard_syncs_as_the_shipped_service_account"),
-    ("make e2e", "tests/envtest/cases.rs", "make_e2e_denies_every_bad_document_on_its_own"),
-    ("make logs", "tests/envtest/cases.rs", "guard_decisions_reach_the_api_server_audit_log"),
+    (
+        "make deploy",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay_renders_and_applies_without_the_webhook",
+    ),
+    (
+        "make certs && make deploy OVERLAY=self-signed",
+        "tests/envtest/cases.rs",
+        "webhook_configuration_applies_last_and_reaches_the_guard",
+    ),
+    (
+        "make status",
+        "tests/envtest/cases.rs",
+        "guard_syncs_as_the_shipped_service_account",
+    ),
+    (
+        "make e2e",
+        "tests/envtest/cases.rs",
+        "make_e2e_denies_every_bad_document_on_its_own",
+    ),
+    (
+        "make logs",
+        "tests/envtest/cases.rs",
+        "guard_decisions_reach_the_api_server_audit_log",
+    ),
     (
         "make deploy KUBECTL='kubectl --as=<you> --as-group=railiance:platform-admins'",
         "tests/envtest/cases.rs",
@@ -75,7 +108,11 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
         "tests/envtest/cases.rs",
         "self_protection_admits_alice_of_the_break_glass_group",
     ),
-    ("cnpg-guard audit", "tests/envtest/cases.rs", "audit_reports_violations_made_while_the_webhook_was_off"),
+    (
+        "cnpg-guard audit",
+        "tests/envtest/cases.rs",
+        "audit_reports_violations_made_while_the_webhook_was_off",
+    ),
     (
         "cnpg-guard audit --kubeconfig admin.conf --output json",
         "tests/envtest/cases.rs",
@@ -91,8 +128,16 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
         "tests/webhook.rs",
         "ratcheting_break_glass_and_exempt_users",
     ),
-    ("kubectl delete cluster apps-pg -n databases", "tests/envtest/cases.rs", "collection_delete_of_the_shared_cluster_is_denied"),
-    ("kubectl delete validatingwebhookconfiguration cnpg-guard", "tests/envtest/cases.rs", "webhook_configuration_is_recreated_and_enforces_again"),
+    (
+        "kubectl delete cluster apps-pg -n databases",
+        "tests/envtest/cases.rs",
+        "collection_delete_of_the_shared_cluster_is_denied",
+    ),
+    (
+        "kubectl delete validatingwebhookconfiguration cnpg-guard",
+        "tests/envtest/cases.rs",
+        "webhook_configuration_is_recreated_and_enforces_again",
+    ),
     (
         "kubectl delete validatingwebhookconfiguration cnpg-guard --as=<you> --as-group=railiance:platform-admins",
         "tests/envtest/cases.rs",
@@ -101,14 +146,46 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     // The self-signed overlay's install and rotation: applying needs a
     // cluster whose pods mount the Secret; the render runs here, the reload
     // of a rotated certificate while serving is a webhook test.
-    ("make certs && make deploy OVERLAY=self-signed", "tests/envtest/cases.rs", "self_signed_overlay"),
-    ("kubectl kustomize deploy/overlays/self-signed | kubectl apply -f -", "tests/envtest/cases.rs", "self_signed_overlay_renders_and_applies_without_the_webhook"),
-    ("c=deploy/overlays/self-signed/certs", "tests/webhook.rs", "certificate_rotation_while_serving"),
-    ("cp $c/ca.crt /tmp/cnpg-guard-old-ca.crt", "tests/webhook.rs", "certificate_rotation_while_serving"),
-    ("make certs", "Makefile", "$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365"),
-    ("cat /tmp/cnpg-guard-old-ca.crt >> $c/ca.crt", "tests/webhook.rs", "certificate_rotation_while_serving"),
-    ("sed -i '/END CERTIFICATE/q' $c/ca.crt", "tests/webhook.rs", "certificate_rotation_while_serving"),
-    ("rm /tmp/cnpg-guard-old-ca.crt", "tests/webhook.rs", "certificate_rotation_while_serving"),
+    (
+        "make certs && make deploy OVERLAY=self-signed",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay",
+    ),
+    (
+        "kubectl kustomize deploy/overlays/self-signed | kubectl apply -f -",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay_renders_and_applies_without_the_webhook",
+    ),
+    (
+        "c=deploy/overlays/self-signed/certs",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "cp $c/ca.crt /tmp/cnpg-guard-old-ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "make certs",
+        "Makefile",
+        "$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365",
+    ),
+    (
+        "cat /tmp/cnpg-guard-old-ca.crt >> $c/ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "sed -i '/END CERTIFICATE/q' $c/ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "rm /tmp/cnpg-guard-old-ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
 ];
 
 fn root() -> &'static Path {
@@ -241,7 +318,13 @@ fn documented_commands_run_as_written_on_a_fresh_copy() {
     // The CI snippets' checks (YAML blocks of README's "In CI"), as a job
     // runs them: pipefail on, in the repository's root.
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let ci = readme.split("### In CI").nth(1).unwrap().split("\n### ").next().unwrap();
+    let ci = readme
+        .split("### In CI")
+        .nth(1)
+        .unwrap()
+        .split("\n### ")
+        .next()
+        .unwrap();
     let checks: Vec<&str> = ci
         .lines()
         .map(|l| l.trim().trim_start_matches("- ").trim())
@@ -306,7 +389,11 @@ fn readmes_curl_gets_the_documented_denial() {
     let out = bash(dir.path(), &path, &command);
     let _ = serve.kill();
     let _ = serve.wait();
-    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // README shows the answer; the annotations are a map (any order).
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let response = &answer["response"];

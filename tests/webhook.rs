@@ -238,7 +238,10 @@ async fn oversize_body_is_413() {
         .send()
         .await
         .unwrap();
-    assert_eq!((resp.version(), resp.status().as_u16()), (reqwest::Version::HTTP_2, 200));
+    assert_eq!(
+        (resp.version(), resp.status().as_u16()),
+        (reqwest::Version::HTTP_2, 200)
+    );
     assert!(
         server
             .metrics()

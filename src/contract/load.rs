@@ -595,7 +595,11 @@ mod tests {
         let s = c.cluster("db", "shop-pg").unwrap();
         // Without `bootstrap`: CloudNativePG's initdb defaults.
         assert_eq!(
-            (s.bootstrap.role.as_str(), s.bootstrap.database.as_str(), s.bootstrap.secret.as_str()),
+            (
+                s.bootstrap.role.as_str(),
+                s.bootstrap.database.as_str(),
+                s.bootstrap.secret.as_str()
+            ),
             ("app", "app", "shop-pg-app")
         );
         assert_eq!(s.baseline_policies[2], "allow-ingress-from-app-namespaces-shop-pg");
@@ -737,9 +741,7 @@ sharedClusters:
                 "c.yaml:8:29: sharedClusters[0].consumers[1].role: role \"shop\" is already registered by consumers[0]",
                 "c.yaml:8:47: sharedClusters[0].consumers[1].databases[0]: database \"shop\" is already registered by consumers[0]",
                 "c.yaml:8:53: sharedClusters[0].consumers[1].databases[1]: database \"postgres\" is reserved",
-                &format!(
-                    "c.yaml:10:11: sharedClusters[0].consumers[2].role: \"app\" is reserved ({RESERVED_ROLES})"
-                ),
+                &format!("c.yaml:10:11: sharedClusters[0].consumers[2].role: \"app\" is reserved ({RESERVED_ROLES})"),
                 "c.yaml:12:9: sharedClusters[0].consumers[2].databases[0]: database \"template1\" is reserved",
             ]
         );

@@ -201,9 +201,15 @@ impl LiveFacts {
                                 reminded = Instant::now();
                                 let secs = broken.as_secs();
                                 match (h.synced, newly) {
-                                    (true, true) => tracing::warn!(watch = %name, error = %e, "watch broken; the last known facts are used, with a warning"),
-                                    (true, _) => tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch still broken; the last known facts are used, with a warning"),
-                                    (false, _) => tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch cannot sync: no facts are known yet, so reviews that need them are denied and /readyz is false until it does"),
+                                    (true, true) => {
+                                        tracing::warn!(watch = %name, error = %e, "watch broken; the last known facts are used, with a warning")
+                                    }
+                                    (true, _) => {
+                                        tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch still broken; the last known facts are used, with a warning")
+                                    }
+                                    (false, _) => {
+                                        tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch cannot sync: no facts are known yet, so reviews that need them are denied and /readyz is false until it does")
+                                    }
                                 }
                             }
                             h.last_error = Some(e.to_string());

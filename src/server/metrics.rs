@@ -346,7 +346,10 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("cnpg_guard_review_duration_seconds_bucket"))
             .collect();
-        assert!(buckets.last().is_some_and(|l| l.contains(r#"le="+Inf""#)), "{buckets:?}");
+        assert!(
+            buckets.last().is_some_and(|l| l.contains(r#"le="+Inf""#)),
+            "{buckets:?}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 

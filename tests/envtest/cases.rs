@@ -550,7 +550,10 @@ fn make_e2e_denies_every_bad_document_on_its_own(env: &mut Env) {
         text.contains(&format!("e2e: every one of {bad} bad documents denied")),
         "{text}"
     );
-    assert!(text.contains("owner-registered.yaml Database template1-db: refused by CloudNativePG's CRD"), "{text}");
+    assert!(
+        text.contains("owner-registered.yaml Database template1-db: refused by CloudNativePG's CRD"),
+        "{text}"
+    );
     note(&format!("make e2e: {bad} bad documents, each denied on its own"));
 }
 
