@@ -7,6 +7,9 @@ OVERLAY   ?= cert-manager
 NAMESPACE := cnpg-guard
 BIN       := target/release/cnpg-guard
 KUSTOMIZE := $(KUBECTL) kustomize
+# The contract check and audit judge against (the repository's, not the one
+# built into the binary, which knows no consumer registered since).
+CONTRACT  ?= deploy/base/contract.yaml
 # Where `make certs` writes the self-signed overlay's key material (git-ignored).
 CERTS_DIR := deploy/overlays/self-signed/certs
 # The contract's breakGlass.groups, which deploy/base/self-protection.yaml
@@ -37,8 +40,8 @@ lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 check: build ## Check the shipped example manifests (good must pass, bad must be denied)
-	$(BIN) check deploy/examples/good
-	@if $(BIN) check deploy/examples/bad >/dev/null; then echo "deploy/examples/bad passed: that is a bug"; exit 1; fi
+	$(BIN) check --contract $(CONTRACT) deploy/examples/good
+	@if $(BIN) check --contract $(CONTRACT) deploy/examples/bad >/dev/null; then echo "deploy/examples/bad passed: that is a bug"; exit 1; fi
 	@echo "deploy/examples/bad: denied, as it must be"
 
 certs: build ## Make a CA + serving certificate for the self-signed overlay into deploy/overlays/self-signed/certs/ (never committed)
@@ -88,8 +91,8 @@ status: ## Show the guard's pods, readiness, webhook and recent decisions
 logs: ## Tail the guard's logs (stderr) and audit records (stdout)
 	$(KUBECTL) -n $(NAMESPACE) logs -l app.kubernetes.io/name=cnpg-guard -f --tail=50 --max-log-requests=4
 
-audit: build ## Audit the live cluster (current kubeconfig); OUTPUT=text|json|policyreport
-	$(BIN) audit --output $(or $(OUTPUT),text)
+audit: build ## Audit the live cluster (current kubeconfig) against CONTRACT (deploy/base/contract.yaml); OUTPUT=text|json|policyreport
+	$(BIN) audit --contract $(CONTRACT) --output $(or $(OUTPUT),text)
 
 fuzz: ## Property-based fuzzing of the decoder, rules, DSN parsers and contract loader (PROPTEST_CASES, default 20000 per property)
 	PROPTEST_CASES=$(or $(PROPTEST_CASES),20000) timeout 1200 $(CARGO) test --release --locked --test hostile_input
