@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# cnpg-guard container image: a static (musl) binary on distroless, running as
-# uid/gid 65532. Build from the repository root:
+# cnpg-guard container image for build systems that reach a registry: a
+# builder stage compiles the binary, statically linked; the final stage is
+# the same as Dockerfile.prebuilt's (tests/deploy_manifests.rs compares them),
+# which `make image` uses with a binary built on the host when no registry is
+# reachable. Build from the repository root:
 #
 #   docker build -t ghcr.io/railiance/cnpg-guard:0.1.0 .
 #
@@ -15,14 +18,10 @@ ARG RUST_VERSION=1.95
 # ---- builder -----------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS builder
 
-# musl-gcc compiles the C and assembly parts of ring and jemalloc for the musl target.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends musl-tools \
- && rm -rf /var/lib/apt/lists/*
-RUN rustup target add x86_64-unknown-linux-musl
-
-# Strip symbols for a smaller image; the release profile in Cargo.toml stays as it is.
-ENV CC_x86_64_unknown_linux_musl=musl-gcc \
+# A static-pie binary against glibc (crt-static), as `make image` builds it:
+# it needs nothing from the image it runs in. Symbols stripped for a smaller
+# image; the release profile in Cargo.toml stays as it is.
+ENV RUSTFLAGS="-C target-feature=+crt-static" \
     CARGO_TERM_COLOR=never \
     CARGO_PROFILE_RELEASE_STRIP=symbols
 
@@ -31,12 +30,15 @@ WORKDIR /src
 # Dependency layer: build every dependency against placeholder sources. This
 # layer is reused until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-# Cargo.toml declares benches/rules.rs, so a placeholder must exist too.
-RUN mkdir src benches \
+# Cargo.toml declares benches/rules.rs and two tests with their own runner
+# (tests/ is not in the context), so placeholders must exist for them too.
+RUN mkdir src benches tests \
  && echo 'fn main() {}' > src/main.rs \
  && : > src/lib.rs \
  && echo 'fn main() {}' > benches/rules.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl --bin cnpg-guard \
+ && echo 'fn main() {}' > tests/envtest.rs \
+ && echo 'fn main() {}' > tests/field_inventory.rs \
+ && cargo build --release --locked --target x86_64-unknown-linux-gnu --bin cnpg-guard \
  && rm -rf src benches
 
 # The real sources. COPY keeps the files' modification times, which may be
@@ -46,13 +48,16 @@ COPY src ./src
 COPY benches ./benches
 COPY deploy/base/contract.yaml ./deploy/base/contract.yaml
 RUN touch src/lib.rs src/main.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl --bin cnpg-guard \
- && cp target/x86_64-unknown-linux-musl/release/cnpg-guard /cnpg-guard \
+ && cargo build --release --locked --target x86_64-unknown-linux-gnu --bin cnpg-guard \
+ && cp target/x86_64-unknown-linux-gnu/release/cnpg-guard /cnpg-guard \
  && /cnpg-guard --version
 
 # ---- runtime -----------------------------------------------------------------
-# Static, no shell, no package manager; the :nonroot tag's default user is 65532.
-FROM gcr.io/distroless/static-debian12:nonroot
+# Nothing but the static binary: no shell, no package manager, no libc. The
+# process runs as uid/gid 65532; run it with a read-only root file system
+# (the Deployment does). Development mode writes its certificate to
+# --dev-cert-dir, which must then be a writable mount (a tmpfs).
+FROM scratch
 
 LABEL org.opencontainers.image.title="cnpg-guard" \
       org.opencontainers.image.description="Enforces the shared CloudNativePG cluster contract: admission webhook, offline check and live audit" \

@@ -41,7 +41,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Contract file (default: the embedded apps-pg contract).
+    /// Contract file (default: the one built into the binary, with a warning:
+    /// pass your repository's, e.g. deploy/base/contract.yaml).
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
     pub contract: Option<PathBuf>,
     /// Output format.
@@ -57,6 +58,10 @@ pub struct CheckArgs {
     /// List every skipped check (by default one line per reason, with a count).
     #[arg(long, short)]
     pub verbose: bool,
+    /// List every skipped document (not a Kubernetes object, or a kind the
+    /// contract does not cover), one line each (JSON lists them always).
+    #[arg(long)]
+    pub list_skipped: bool,
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
@@ -90,7 +95,8 @@ pub struct AuditArgs {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Contract file (default: the embedded apps-pg contract).
+    /// Contract file (default: the one built into the binary, with a warning:
+    /// pass your repository's, e.g. deploy/base/contract.yaml).
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
     pub contract: Option<PathBuf>,
     /// Output format.
@@ -110,10 +116,22 @@ pub enum ContractCommand {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Serve(args) => run_serve(*args),
-        Command::Check(args) => run_check(args),
-        Command::Audit(args) => run_audit(args),
-        Command::Onboard(args) => crate::onboard::run_onboard(*args),
-        Command::Offboard(args) => crate::onboard::run_offboard(*args),
+        Command::Check(args) => {
+            announce_contract("check", args.contract.as_deref());
+            run_check(args)
+        }
+        Command::Audit(args) => {
+            announce_contract("audit", args.contract.as_deref());
+            run_audit(args)
+        }
+        Command::Onboard(args) => {
+            announce_contract("onboard", args.contract.as_deref());
+            crate::onboard::run_onboard(*args)
+        }
+        Command::Offboard(args) => {
+            announce_contract("offboard", args.contract.as_deref());
+            crate::onboard::run_offboard(*args)
+        }
         Command::Certs(args) => match write_certs(&args) {
             Ok(()) => 0,
             Err(e) => {
@@ -147,6 +165,30 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// One line on stderr naming the contract a command judges against, and a
+/// warning when it is the one built into the binary: once a consumer has been
+/// registered in the repository's contract, the built-in one is older, and a
+/// new consumer's change would be judged "not a registered consumer".
+fn announce_contract(command: &str, path: Option<&std::path::Path>) {
+    match path {
+        Some(p) => eprintln!(
+            "{command}: contract {} ({})",
+            p.display(),
+            crate::server::contract_source(Some(p))
+        ),
+        None => {
+            let revision = contract::Contract::embedded()
+                .map(|c| c.revision)
+                .unwrap_or_else(|_| "?".to_owned());
+            eprintln!(
+                "warning: {command}: judging against the contract built into this binary (revision {revision}); \
+                 consumers registered since it was built are unknown to it: pass --contract \
+                 deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)"
+            );
+        }
+    }
+}
+
 /// `error: ` before each line of an error (a contract's errors come all at once).
 fn print_error(e: &str) {
     for line in e.lines() {
@@ -165,7 +207,10 @@ fn run_check(args: CheckArgs) -> i32 {
             crate::server::contract_source(args.contract.as_deref())
         )),
     };
-    print!("{}", check::render(&report, args.output, args.verbose));
+    print!(
+        "{}",
+        check::render_listing(&report, args.output, args.verbose, args.list_skipped)
+    );
     if let Some(e) = &report.error {
         print_error(e);
     }
@@ -200,22 +245,30 @@ fn run_audit(args: AuditArgs) -> i32 {
     // The audit's own error line says what failed; kube's client would log
     // the same failure once more.
     crate::logging::init_logging_with(LogFormat::Text, "warn,kube_client=off");
+    // Every exit prints its report in the chosen format: JSON is always one
+    // object (as check's), also when nothing could be read.
+    let failed = |message: String| {
+        if args.output == crate::audit::AuditFormat::Json {
+            print!(
+                "{}",
+                check::render(&check::Report::failed(message.clone()), Format::Json, false)
+            );
+        }
+        print_error(&message);
+        2
+    };
     let contract = match contract::load(args.contract.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            print_error(&format!(
+            return failed(format!(
                 "{}: {e}",
                 crate::server::contract_source(args.contract.as_deref())
             ));
-            return 2;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 2;
-        }
+        Err(e) => return failed(format!("cannot start the runtime: {e}")),
     };
     let inventory = runtime.block_on(async {
         use crate::audit::AuditError;
@@ -231,10 +284,7 @@ fn run_audit(args: AuditArgs) -> i32 {
     });
     let inventory = match inventory {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+        Err(e) => return failed(e.to_string()),
     };
     let (report, notes) = crate::audit::judge(inventory, &contract);
     print!("{}", crate::audit::render(&report, &notes, args.output));

@@ -182,7 +182,7 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
         None => None,
     };
 
-    for violation in found.violations {
+    for mut violation in found.violations {
         let mode = contract.mode(violation.rule);
         let disposition = match mode {
             Mode::Audit => Disposition::Audited,
@@ -195,6 +195,9 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
             Mode::Enforce if break_glass.is_some() => Disposition::BreakGlass,
             Mode::Enforce => Disposition::Denied,
         };
+        if disposition == Disposition::Denied {
+            note_widened(&mut violation, &preexisting);
+        }
         decision.findings.push(Finding {
             violation,
             mode,
@@ -209,6 +212,29 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
         decision.break_glass_refused = false;
     }
     decision
+}
+
+/// A denied violation at a field where the old object already violated the
+/// same rule with another value (a widened CIDR, another port, another
+/// untrusted extension) says so: the old one alone would be ratcheted as
+/// pre-existing, and the denial should not read like a first offence.
+fn note_widened(violation: &mut Violation, preexisting: &BTreeSet<RatchetKey>) {
+    let Some((_, _, old_what, _)) = preexisting
+        .iter()
+        .find(|(rule, field, _, _)| *rule == violation.rule && *field == violation.field)
+    else {
+        return;
+    };
+    let before = if *old_what == violation.what {
+        String::new()
+    } else {
+        format!(" (before: {old_what})")
+    };
+    violation.what = format!(
+        "{}; the old object already had a narrower or different violation at this field{before}, \
+         which alone would be allowed as pre-existing: this change widens or replaces it",
+        violation.what
+    );
 }
 
 /// The verdict on a violation by absence (a protected object that does not
@@ -330,6 +356,30 @@ mod tests {
             .iter()
             .map(|f| (f.violation.rule.as_str(), f.violation.field.as_str(), f.disposition))
             .collect()
+    }
+
+    /// A widened pre-existing violation is denied, and its denial says the
+    /// old object already had a narrower one there (not a first offence);
+    /// a violation at a field the old object did not violate says nothing.
+    #[test]
+    fn a_widened_violation_says_the_old_object_had_a_narrower_one() {
+        let widened = POLICY.replace("10.1.2.3/32", "0.0.0.0/0");
+        let d = decide(&update(POLICY, &widened), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        let message = d.message();
+        assert!(
+            message.contains("the old object already had a narrower or different violation at this field")
+                && message.contains("this change widens or replaces it"),
+            "{message}"
+        );
+        assert!(
+            message.starts_with("[network-posture] NetworkPolicy databases/extra: spec.ingress[0].from[0].ipBlock: "),
+            "{message}"
+        );
+        let fresh = "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: extra, namespace: databases}, spec: {podSelector: {}}}";
+        let d = decide(&update(fresh, &widened), &contract(), &NoFacts);
+        assert!(!d.allowed);
+        assert!(!d.message().contains("already had"), "{}", d.message());
     }
 
     #[test]

@@ -8,9 +8,12 @@ pub enum LogFormat {
 
 /// Structured logs to stderr (stdout carries output and decision records).
 /// `RUST_LOG` overrides the default level (info). Text is coloured only
-/// when stderr is a terminal (not in a CI log or a file).
+/// when stderr is a terminal (not in a CI log or a file). kube's client
+/// logs an ERROR line for every failed request, each retry of a broken
+/// watch included (several a second while the API server is down); the
+/// guard logs a broken watch itself, once and then once a minute.
 pub fn init_logging(format: LogFormat) {
-    init_logging_with(format, "info");
+    init_logging_with(format, "info,kube_client::client::builder=off");
 }
 
 /// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset.

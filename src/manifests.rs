@@ -33,7 +33,22 @@ pub enum InputError {
     Parse { path: String, line: usize, message: String },
     #[error("{path}:{line}: nested deeper than {MAX_FLOW_DEPTH} levels of [ and {{; refused without parsing")]
     TooDeep { path: String, line: usize },
+    #[error("{path}: {}", helm_chart_message(path))]
+    HelmChart { path: String },
 }
+
+/// What to do with a Helm chart: its templates are not manifests yet.
+fn helm_chart_message(path: &str) -> String {
+    format!(
+        "a Helm chart (Chart.yaml): its templates are not manifests until rendered; \
+         check the rendering: helm template RELEASE {path} | cnpg-guard check -"
+    )
+}
+
+/// Said after a parse error of a text that holds `{{`: a template
+/// (Helm, Go templates) parses as YAML only once rendered.
+const TEMPLATE_HINT: &str =
+    "; it holds {{ … }}: a template must be rendered first (e.g. helm template RELEASE CHART | cnpg-guard check -)";
 
 impl InputError {
     /// The input the error is about (`<stdin>` for stdin).
@@ -42,7 +57,8 @@ impl InputError {
             InputError::Io { path, .. }
             | InputError::TooLarge { path }
             | InputError::Parse { path, .. }
-            | InputError::TooDeep { path, .. } => path,
+            | InputError::TooDeep { path, .. }
+            | InputError::HelmChart { path } => path,
         }
     }
 
@@ -110,7 +126,8 @@ pub fn read_all(paths: &[String]) -> Inputs {
         let p = Path::new(path);
         if p.is_dir() {
             let mut files = Vec::new();
-            if let Err(source) = walk(p, &mut files) {
+            let mut charts = Vec::new();
+            if let Err(source) = walk(p, &mut files, &mut charts) {
                 inputs.unreadable.push(InputError::Io {
                     path: path.clone(),
                     source,
@@ -120,6 +137,12 @@ pub fn read_all(paths: &[String]) -> Inputs {
             files.sort();
             for f in files {
                 inputs.add(read_file(&f));
+            }
+            charts.sort();
+            for chart in charts {
+                inputs.unreadable.push(InputError::HelmChart {
+                    path: chart.display().to_string(),
+                });
             }
         } else {
             inputs.add(read_file(p));
@@ -137,7 +160,13 @@ impl Inputs {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The manifest files under `dir`; a directory holding a `Chart.yaml` is a
+/// Helm chart, reported in `charts` and not read.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, charts: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if dir.join("Chart.yaml").is_file() {
+        charts.push(dir.to_path_buf());
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -147,7 +176,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, charts)?;
         } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
             out.push(path);
         }
@@ -198,10 +227,14 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, InputErr
         match <Strict as serde::Deserialize>::deserialize(de) {
             Ok(Strict(v)) => values.push(v),
             Err(e) => {
+                let mut message = yaml_message(&e);
+                if text.contains("{{") {
+                    message.push_str(TEMPLATE_HINT);
+                }
                 return Err(InputError::Parse {
                     path: file.to_owned(),
                     line: e.location().map_or(1, |l| l.line()),
-                    message: yaml_message(&e),
+                    message,
                 });
             }
         }
@@ -457,6 +490,7 @@ impl From<&InputError> for Unreadable {
             InputError::TooDeep { .. } => {
                 format!("nested deeper than {MAX_FLOW_DEPTH} levels of [ and {{; refused without parsing")
             }
+            InputError::HelmChart { path } => helm_chart_message(path),
         };
         Unreadable {
             file: e.path().to_owned(),
@@ -466,12 +500,101 @@ impl From<&InputError> for Unreadable {
     }
 }
 
-/// Typed objects from documents, plus how many documents were skipped and
-/// which could not be read.
+/// Typed objects from documents, plus the documents that were skipped and
+/// those that could not be read.
 pub struct Decoded {
     pub objects: Vec<Located>,
-    pub skipped: usize,
+    pub skipped: Vec<SkippedDocument>,
     pub errors: Vec<Unreadable>,
+}
+
+/// A document that is not checked: not a Kubernetes object, or of a kind
+/// the contract does not cover.
+#[derive(Debug, Clone)]
+pub struct SkippedDocument {
+    pub file: String,
+    pub line: Option<usize>,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub reason: &'static str,
+}
+
+/// CloudNativePG's kinds in `postgresql.cnpg.io/v1`. A kind of that group
+/// that is not one of them is a misspelling (`Databse`), refused rather than
+/// skipped: a misspelt Database would otherwise pass unchecked.
+const CNPG_KINDS: [&str; 10] = [
+    "Backup",
+    "Cluster",
+    "ClusterImageCatalog",
+    "Database",
+    "FailoverQuorum",
+    "ImageCatalog",
+    "Pooler",
+    "Publication",
+    "ScheduledBackup",
+    "Subscription",
+];
+const CNPG_GROUP: &str = "postgresql.cnpg.io";
+
+/// Why a document of no covered kind is skipped, or the error when it
+/// claims CloudNativePG's group with a kind or version CloudNativePG lacks.
+fn skip_reason(value: &Value) -> Result<&'static str, String> {
+    let (Some(api_version), Some(kind)) = (
+        value.get("apiVersion").and_then(Value::as_str),
+        value.get("kind").and_then(Value::as_str),
+    ) else {
+        return Ok("not a Kubernetes object (no apiVersion or kind)");
+    };
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    if group == CNPG_GROUP {
+        if !CNPG_KINDS.contains(&kind) {
+            let near = CNPG_KINDS
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(kind) || similar(k, kind))
+                .map(|k| format!(" (did you mean {k}?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{api_version} has no kind {kind:?}{near}: CloudNativePG's kinds are {}; \
+                 the API server would refuse it, and the guard cannot check it",
+                CNPG_KINDS.join(", ")
+            ));
+        }
+        if version != "v1" {
+            return Err(format!(
+                "{api_version} {kind}: CloudNativePG serves {CNPG_GROUP}/v1 only; the guard cannot check it"
+            ));
+        }
+    }
+    if value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .is_none()
+        && Kind::from_api_version(api_version, kind).is_some()
+    {
+        return Ok("no metadata.name");
+    }
+    Ok("a kind the contract does not cover")
+}
+
+/// Two kind names one edit apart (a letter missing, added, changed or two
+/// swapped): enough to name the kind a typo meant.
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    match long.len() - short.len() {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            diff.len() == 1
+                || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
+        }
+        1 => {
+            let i = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+            short[i..] == long[i + 1..]
+        }
+        _ => false,
+    }
 }
 
 /// Decodes the documents of covered kinds. Namespaced objects without a
@@ -479,12 +602,33 @@ pub struct Decoded {
 pub fn decode(documents: Vec<Document>, default_namespace: &str) -> Decoded {
     let mut out = Decoded {
         objects: Vec::new(),
-        skipped: 0,
+        skipped: Vec::new(),
         errors: Vec::new(),
     };
     for doc in documents {
         let Some((kind, namespace, name)) = identify(&doc.value, default_namespace) else {
-            out.skipped += 1;
+            let text = |key: &str| doc.value.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+            match skip_reason(&doc.value) {
+                Ok(reason) => out.skipped.push(SkippedDocument {
+                    api_version: text("apiVersion"),
+                    kind: text("kind"),
+                    name: doc
+                        .value
+                        .get("metadata")
+                        .and_then(|m| m.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    file: doc.file,
+                    line: doc.line,
+                    reason,
+                }),
+                Err(message) => out.errors.push(Unreadable {
+                    file: doc.file,
+                    line: doc.line,
+                    message,
+                }),
+            }
             continue;
         };
         match Object::decode(kind, doc.value) {

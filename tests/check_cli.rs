@@ -622,7 +622,8 @@ fn audit_says_what_is_missing_and_where_it_could_not_connect() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(stderr(&out).lines().count(), 1, "one line per error: {}", stderr(&out));
+    let errors = stderr(&out).lines().filter(|l| l.starts_with("error: ")).count();
+    assert_eq!(errors, 1, "one line per error: {}", stderr(&out));
 }
 
 #[test]
@@ -834,30 +835,448 @@ fn docs_commands_name_paths_that_exist() {
     }
 }
 
-/// deploy/README's pre-merge check of an onboarding, step by step.
+/// deploy/README's onboarding block, run as written (each line's comment
+/// dropped) in a directory holding a copy of deploy/: onboard writes the set,
+/// the pre-merge check passes, offboard prints the reverse.
 #[test]
-fn deploy_readme_pre_merge_check_passes() {
+fn deploy_readme_onboarding_commands_run_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("onboarding/vergabe");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy"),
+        &dir.path().join("deploy"),
+    );
     let readme = read_doc("deploy/README.md");
-    assert!(readme.contains("cnpg-guard check deploy/examples/good onboarding/vergabe"));
-    let o = guard_env(
+    let block = readme
+        .split("## Onboarding and offboarding a consumer")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("deploy/README's onboarding block");
+    let lines: Vec<&str> = block
+        .lines()
+        .map(|l| l.split("   #").next().unwrap_or(l).trim())
+        .collect();
+    assert_eq!(lines.len(), 3, "{block}");
+    for (line, first) in lines.iter().zip(["onboard", "check", "offboard"]) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&words[..2], ["cnpg-guard", first], "{line}");
+        let o = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+            .args(&words[1..])
+            .current_dir(dir.path())
+            .env_remove("CNPG_GUARD_CONTRACT")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{line}: {}{}", stdout(&o), stderr(&o));
+        assert!(!stderr(&o).contains("warning"), "{line}: {}", stderr(&o));
+    }
+    assert!(dir.path().join("onboarding/vergabe/04-database.yaml").exists());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `check`, `onboard`, `offboard` and `audit` say on stderr which contract
+/// they judge against, and warn when it is the one built into the binary
+/// (older than the repository's once a consumer has been registered).
+#[test]
+fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["check", "deploy/examples/good"],
         &[
             "onboard",
-            "--cluster",
-            "apps-pg",
             "--namespace",
-            "vergabe-teilnahme",
+            "shop",
             "--role",
-            "vergabe",
+            "shop",
             "--database",
-            "vergabe_db",
-            "--out",
-            out.to_str().unwrap(),
+            "shop_db",
+        ],
+        &["offboard", "--namespace", "vergabe-teilnahme"],
+        &["audit"],
+    ];
+    for command in commands {
+        let name = command[0];
+        let out = guard_env(command, &[("HOME", home)]);
+        let err = stderr(&out);
+        assert!(
+            err.lines().next().is_some_and(|l| l.starts_with(&format!(
+                "warning: {name}: judging against the contract built into this binary (revision "
+            )) && l
+                .ends_with("pass --contract deploy/base/contract.yaml (or set CNPG_GUARD_CONTRACT)")),
+            "{command:?}: {err}"
+        );
+        let mut with_file = command.to_vec();
+        with_file.extend(["--contract", "deploy/base/contract.yaml"]);
+        let out = guard_env(&with_file, &[("HOME", home)]);
+        let err = stderr(&out);
+        assert!(
+            err.lines().next() == Some(&format!("{name}: contract deploy/base/contract.yaml (--contract)")),
+            "{with_file:?}: {err}"
+        );
+        assert!(!err.contains("warning: "), "{with_file:?}: {err}");
+        let out = guard_env(
+            command,
+            &[("HOME", home), ("CNPG_GUARD_CONTRACT", "deploy/base/contract.yaml")],
+        );
+        assert!(
+            stderr(&out)
+                .lines()
+                .next()
+                .is_some_and(|l| l == format!("{name}: contract deploy/base/contract.yaml (CNPG_GUARD_CONTRACT)")),
+            "{command:?}: {}",
+            stderr(&out)
+        );
+        // stdout stays the command's own output.
+        assert!(!stdout(&out).contains("contract deploy/base"), "{}", stdout(&out));
+    }
+}
+
+/// The lines of README's fenced blocks (```LANG) under the heading `heading`.
+fn readme_blocks(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no {heading}"));
+    let section = &readme[start + heading.len()..];
+    let end = section.find("\n#").unwrap_or(section.len());
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in section[..end].lines() {
+        if line.starts_with("```") {
+            inside = !inside;
+        } else if inside {
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+/// Every CI snippet of README judges against the repository's contract: a
+/// pre-merge check of a newly registered consumer must not be judged by the
+/// binary's built-in contract.
+#[test]
+fn every_ci_snippet_passes_the_repositorys_contract() {
+    let lines = readme_blocks("### In CI\n");
+    let checks: Vec<&String> = lines.iter().filter(|l| l.contains("cnpg-guard check")).collect();
+    assert!(checks.len() >= 2, "{lines:?}");
+    for line in checks {
+        assert!(line.contains("--contract deploy/base/contract.yaml"), "{line}");
+    }
+}
+
+/// `audit --output json` prints one JSON object on every exit, as `check`
+/// does: no kubeconfig, an unreachable API server, an unreadable contract.
+#[test]
+fn audit_json_is_one_object_on_every_exit() {
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["audit", "--output", "json"], "no kubeconfig"),
+        (
+            &["audit", "--output", "json", "--kubeconfig", kubeconfig],
+            "https://127.0.0.1:",
+        ),
+        (
+            &["audit", "--output", "json", "--contract", "/no/such/contract.yaml"],
+            "--contract: /no/such/contract.yaml",
+        ),
+    ];
+    for (args, reason) in cases {
+        let out = guard_env(args, &[("HOME", home.path().to_str().unwrap())]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {}", stdout(&out)));
+        assert_eq!(report["summary"]["exitCode"], 2, "{report}");
+        assert!(
+            report["summary"]["error"].as_str().is_some_and(|e| e.contains(reason)),
+            "{args:?}: {report}"
+        );
+        assert_eq!(report["findings"], serde_json::json!([]));
+        assert!(stderr(&out).contains(reason), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// A document of CloudNativePG's group with a kind CloudNativePG does not
+/// have (a misspelling) is an error naming the kind it likely meant, never
+/// a silent skip; CloudNativePG's other kinds are skipped as uncovered.
+#[test]
+fn a_misspelt_cnpg_kind_is_an_error_not_a_skip() {
+    let input = "\
+apiVersion: postgresql.cnpg.io/v1
+kind: Databse
+metadata: {name: shop-db, namespace: databases}
+spec: {cluster: {name: apps-pg}, name: shop_db, owner: apps_admin}
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: ScheduledBackup
+metadata: {name: nightly, namespace: databases}
+---
+apiVersion: postgresql.cnpg.io/v2
+kind: Cluster
+metadata: {name: apps-pg, namespace: databases}
+";
+    let out = guard(&["check", "--contract", "deploy/base/contract.yaml", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ERROR <stdin>:1: postgresql.cnpg.io/v1 has no kind \"Databse\" (did you mean Database?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ERROR <stdin>:10: postgresql.cnpg.io/v2 Cluster: CloudNativePG serves postgresql.cnpg.io/v1 only"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("0 objects, 0 denied, 0 warned, 1 skipped, 2 unreadable"),
+        "{text}"
+    );
+}
+
+/// A directory holding a Helm chart is named as one, with how to check it
+/// (render it first); a templated file outside a chart says the same.
+#[test]
+fn a_helm_chart_must_be_rendered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("charts/shop");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: shop\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-db\n  labels:\n    {{- include \"shop.labels\" . | nindent 4 }}\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
+    let out = guard(
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "ERROR {}: a Helm chart (Chart.yaml): its templates are not manifests until rendered; check the rendering: helm template RELEASE {} | cnpg-guard check -",
+            chart.display(),
+            chart.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("invalid type"), "{text}");
+    // One templated file, not in a chart.
+    let out = guard(
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            chart.join("templates/secret.yaml").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("it holds {{ … }}: a template must be rendered first"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `--list-skipped` names every skipped document and why; JSON lists them
+/// always (`skippedDocuments`).
+#[test]
+fn skipped_documents_can_be_listed() {
+    let input = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop}
+---
+just: a value
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+";
+    let args = ["check", "--contract", "deploy/base/contract.yaml"];
+    let out = guard(&[&args[..], &["-"]].concat(), Some(input));
+    assert!(!stdout(&out).contains("SKIPPED"), "{}", stdout(&out));
+    let out = guard(&[&args[..], &["--list-skipped", "-"]].concat(), Some(input));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("SKIPPED <stdin>:1: v1 ConfigMap settings: a kind the contract does not cover"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SKIPPED <stdin>:5: not a Kubernetes object (no apiVersion or kind)"),
+        "{text}"
+    );
+    let out = guard(&[&args[..], &["--output", "json", "-"]].concat(), Some(input));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = report["skippedDocuments"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{report}");
+    assert_eq!(skipped[0]["kind"], "ConfigMap");
+    assert_eq!(skipped[0]["line"], 1);
+    assert_eq!(report["summary"]["skippedDocuments"], 2);
+    let out = guard(
+        &[&args[..], &["--output", "github", "--list-skipped", "-"]].concat(),
+        Some(input),
+    );
+    assert!(
+        stdout(&out).contains("::notice title=cnpg-guard skipped document::<stdin>:1: v1 ConfigMap settings"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// GitHub annotations of stdin input name no file (there is none in the
+/// repository to annotate): the message says where in stdin.
+#[test]
+fn github_annotations_on_stdin_say_so() {
+    let input =
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n";
+    let out = guard(
+        &[
+            "check",
+            "--contract",
+            "deploy/base/contract.yaml",
+            "--output",
+            "github",
+            "-",
+        ],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(!text.contains("file="), "{text}");
+    assert!(
+        text.contains(
+            "::error title=cnpg-guard client-label-registered::<stdin>:1: [client-label-registered] Namespace shop"
+        ),
+        "{text}"
+    );
+}
+
+/// `serve --kubeconfig` with an API server that cannot be reached stays up
+/// and not ready (README's exit codes say so), says its watches cannot sync
+/// (not that last known facts are used: none were ever known), once per
+/// watch rather than on every retry; an unreadable kubeconfig stops it.
+#[test]
+fn serve_with_an_unreachable_api_server_stays_up_not_ready_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\nusers: [{{name: u, user: {{token: t}}}}]\n"),
+    )
+    .unwrap();
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "text"])
+        .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+        .args(["--dev-cert-dir", dir.path().join("dev").to_str().unwrap()])
+        .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The watches retry every 2 s at most: 4 s is several retries.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let running = child.try_wait().unwrap().is_none();
+    let ready = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{admin}/readyz"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(running, "serve exited: {text}");
+    if let Ok(code) = ready {
+        assert_eq!(code, "503", "{text}");
+    }
+    assert!(!text.contains("last known facts"), "{text}");
+    let cannot_sync = text.lines().filter(|l| l.contains("watch cannot sync")).count();
+    assert_eq!(
+        cannot_sync, 3,
+        "once per watch (2 shared-cluster watches and the bootstrap Secret): {text}"
+    );
+    assert!(!text.contains("ERROR kube_client"), "{text}");
+
+    // A kubeconfig that cannot be read is a start-up error: exit 1.
+    let out = guard_env(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+            "/no/such/kubeconfig",
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = guard_env(&["check", "deploy/examples/good", out.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+/// A contract that names no `bootstrap` protects CloudNativePG's default
+/// owner, `app` (database `app`, Secret `<cluster>-app`): a Secret that
+/// hands `app`'s connection string to another namespace is denied.
+#[test]
+fn without_bootstrap_the_contract_protects_cnpgs_default_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let contract = dir.path().join("contract.yaml");
+    std::fs::write(
+        &contract,
+        "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: shop-pg\n  namespace: db\n  consumers: [{namespace: shop, role: shop, databases: [shop]}]\n",
+    )
+    .unwrap();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: leak, namespace: shop}\nstringData: {uri: 'postgresql://app:x@shop-pg-rw.db.svc:5432/app'}\n";
+    let out = guard(&["check", "--contract", contract.to_str().unwrap(), "-"], Some(secret));
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("DENY <stdin>:1: [bootstrap-secret-confined] Secret shop/leak"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -128,7 +128,18 @@ fn rbac_reads_only_the_bootstrap_secret() {
             }
             if rule["resources"].as_array().unwrap().iter().any(|r| r == "secrets") {
                 assert_eq!(doc["kind"], "Role", "Secrets only through a namespaced Role");
-                assert_eq!(rule["resourceNames"], serde_json::json!(["apps-pg-credentials"]));
+                // The contract's bootstrap Secret(s), in their shared namespace.
+                let contract = cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
+                let (namespaces, secrets): (Vec<&str>, Vec<&str>) = contract
+                    .clusters
+                    .iter()
+                    .map(|c| (c.namespace.as_str(), c.bootstrap.secret.as_str()))
+                    .unzip();
+                assert!(
+                    namespaces.contains(&doc["metadata"]["namespace"].as_str().unwrap()),
+                    "{doc}"
+                );
+                assert_eq!(rule["resourceNames"], serde_json::json!(secrets));
             }
         }
     }
@@ -170,6 +181,73 @@ fn deployment_is_hardened() {
     for arg in c["args"].as_array().unwrap().iter().skip(1) {
         let flag = arg.as_str().unwrap().split('=').next().unwrap();
         assert!(help.contains(flag), "{flag} is not a serve flag");
+    }
+}
+
+/// The final stage of a Dockerfile: its lines from the last `FROM` on,
+/// comments and blank lines left out.
+fn final_stage(rel: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+    lines[from..]
+        .iter()
+        .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The registry Dockerfile (a builder stage) and Dockerfile.prebuilt (a
+/// binary built on the host, `make image`) end in the same final stage: the
+/// same image layout, FROM scratch, uid 65532, `serve` by default.
+#[test]
+fn both_dockerfiles_build_the_same_image() {
+    let registry = final_stage("Dockerfile");
+    let prebuilt = final_stage("Dockerfile.prebuilt");
+    let same_source = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.replace("COPY --from=builder /cnpg-guard ", "COPY cnpg-guard "))
+            .collect()
+    };
+    assert_eq!(same_source(&registry), same_source(&prebuilt));
+    assert_eq!(prebuilt[0], "FROM scratch");
+    for line in [
+        "COPY cnpg-guard /usr/local/bin/cnpg-guard",
+        "USER 65532:65532",
+        r#"ENTRYPOINT ["/usr/local/bin/cnpg-guard"]"#,
+        r#"CMD ["serve"]"#,
+    ] {
+        assert!(prebuilt.iter().any(|l| l == line), "{line} missing from {prebuilt:?}");
+    }
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    // Every bench and test target Cargo.toml declares by path has a
+    // placeholder in the builder (benches/ is copied, tests/ is not): cargo
+    // refuses a manifest whose declared target file is missing.
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let mut declared = Vec::new();
+    for (section, dir) in [("[[test]]", "tests"), ("[[bench]]", "benches")] {
+        for block in manifest.split(section).skip(1) {
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("name = "))
+                .map(|n| n.trim_matches('"'))
+                .unwrap();
+            declared.push(format!("> {dir}/{name}.rs"));
+        }
+    }
+    assert!(declared.len() >= 3, "{declared:?}");
+    for placeholder in declared {
+        assert!(
+            dockerfile.contains(&placeholder),
+            "Dockerfile: no placeholder {placeholder}"
+        );
+    }
+    // Both build the binary the same way: statically linked, glibc target.
+    let script = std::fs::read_to_string(root().join("tests/image.sh")).unwrap();
+    for text in [&dockerfile, &script] {
+        assert!(text.contains("-C target-feature=+crt-static"));
+        assert!(text.contains("--target x86_64-unknown-linux-gnu") || text.contains("--target \"$triple\""));
     }
 }
 

@@ -561,3 +561,24 @@ async fn audit_of_a_clean_cluster_exits_zero_and_an_unreachable_one_errors() {
     api.set_broken(true);
     assert!(audit::inventory(&api.client(), &contract, true).await.is_err());
 }
+
+/// The age a decision gives aged facts is the outage's, not the time since
+/// the watch's last event: a quiet watch was current until it broke.
+#[tokio::test]
+async fn aged_facts_count_from_the_break_not_from_the_last_event() {
+    let api = seeded();
+    let (live, contract) = synced(&api, Duration::from_secs(60)).await;
+    let apps = contract.cluster("databases", "apps-pg").unwrap();
+    // A quiet watch: no event for over two seconds.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    api.set_broken(true);
+    wait_for(
+        || matches!(live.role_provisioned(apps, "vergabe"), Fact::Aged(true, _)),
+        "aged facts",
+    )
+    .await;
+    let Fact::Aged(_, note) = live.role_provisioned(apps, "vergabe") else {
+        panic!("not aged");
+    };
+    assert!(note.starts_with("0 s old (watch "), "{note}");
+}

@@ -329,7 +329,12 @@ fn invalid_input_exits_2_and_writes_nothing(#[case] overrides: &[&str], #[case] 
     let o = guard(&args);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
     assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
-    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    // The line naming the contract (cnpg-guard check_cli tests it), then errors only.
+    assert!(
+        stderr(&o).lines().skip(1).all(|l| l.starts_with("error: ")),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(stdout(&o), "", "nothing printed on error");
     assert_eq!(
         std::fs::read_dir(&out).unwrap().count(),
@@ -573,7 +578,8 @@ fn offboard_prints_the_reverse_steps_in_a_safe_order() {
         "databaseReclaimPolicy",
         "# BREAK-GLASS: dropping a database is a break-glass act (data-retained)",
         "WARNING: data loss",
-        "kubectl annotate database vergabe-db -n databases cnpg-guard.railiance.io/break-glass='<ticket>: offboarding vergabe-teilnahme'  # break-glass: a member of railiance:platform-admins",
+        "#   the next three commands as a member of railiance:platform-admins (impersonating: append --as=<you> --as-group=<group>)",
+        "kubectl annotate database vergabe-db -n databases cnpg-guard.railiance.io/break-glass='<ticket>: offboarding vergabe-teilnahme'\n",
         "kubectl patch database vergabe-db -n databases --type=merge -p '{\"spec\":{\"ensure\":\"absent\"}}'",
         "kubectl delete database vergabe-db -n databases",
         "# step 4: drop role vergabe",
@@ -591,6 +597,11 @@ fn offboard_prints_the_reverse_steps_in_a_safe_order() {
             order[w],
             order[w + 1]
         );
+    }
+    // Every command line ends with the command, so flags can be appended
+    // (--as, --dry-run=server) without landing in a shell comment.
+    for l in text.lines().filter(|l| l.starts_with("    ")) {
+        assert!(!l.contains(" #"), "a comment after a command: {l}");
     }
     let warning = text.lines().find(|l| l.starts_with("WARNING:")).unwrap();
     assert!(warning.contains("vergabe_db"), "{warning}");

@@ -189,6 +189,10 @@ async fn missing_uid_and_mismatched_kind_are_400() {
     );
 }
 
+/// A body over --max-body-bytes gets the 413 over HTTP/1.1 and over HTTP/2
+/// (where the answer may not carry `Connection: close`, and the rest of the
+/// body is read and dropped so the stream ends as the client expects); the
+/// HTTP/2 connection keeps serving.
 #[tokio::test]
 async fn oversize_body_is_413() {
     let server = Server::start_with(Options {
@@ -201,6 +205,50 @@ async fn oversize_body_is_413() {
     let (status, resp) = post(&server.client(), &server.url(), review.to_string()).await;
     assert_eq!(status, 413);
     assert!(resp["error"].as_str().unwrap().contains("--max-body-bytes"));
+
+    let h2 = reqwest::Client::builder()
+        .tls_backend_preconfigured({
+            let mut c = rustls_config(&server.pki.ca, None);
+            c.alpn_protocols = vec![b"h2".to_vec()];
+            c
+        })
+        .http2_prior_knowledge()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let resp = h2
+            .post(server.url())
+            .header("Content-Type", "application/json")
+            .body(review.to_string())
+            .send()
+            .await
+            .expect("the 413, not a reset stream");
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.status().as_u16(), 413);
+        assert!(resp.headers().get("connection").is_none());
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("--max-body-bytes"), "{body}");
+    }
+    // The same connection still judges reviews.
+    let resp = h2
+        .post(server.url())
+        .header("Content-Type", "application/json")
+        .body(fixture("namespace-create-allowed.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (resp.version(), resp.status().as_u16()),
+        (reqwest::Version::HTTP_2, 200)
+    );
+    assert!(
+        server
+            .metrics()
+            .contains("cnpg_guard_connections_total{event=\"accepted\"} 2"),
+        "one HTTP/1.1 and one HTTP/2 connection: {}",
+        server.metrics()
+    );
 }
 
 #[tokio::test]
@@ -320,7 +368,7 @@ async fn output_is_bounded() {
 /// Metrics say what happened: connections accepted and cut at the TLS
 /// handshake and the HTTP/2 preface, a client that aborts its upload
 /// (`client_aborted`, not `bad_request`), a body that is not a review
-/// (`bad_request`), and every request in `review_duration_seconds`.
+/// (`bad_request`), and every review request in `review_duration_seconds`.
 #[tokio::test]
 async fn metrics_name_what_happened() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -394,13 +442,30 @@ async fn metrics_name_what_happened() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(accepted >= 4, "{metrics}");
-    // The aborted upload, the 400 and the review are all timed.
-    let timed: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("cnpg_guard_review_duration_seconds_count "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(timed >= 3, "{metrics}");
+    // The aborted upload, the 400 and the review are all timed; requests
+    // that are not reviews (another method or path) are not.
+    for (path, status) in [("/validate", 405), ("/other", 404)] {
+        let resp = server
+            .client()
+            .get(format!("https://localhost:{}{path}", server.port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status);
+    }
+    let timed = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("cnpg_guard_review_duration_seconds_count "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    while timed(&metrics) < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = server.metrics();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(timed(&server.metrics()), 3, "{metrics}");
 }
 
 /// Request bodies are bounded before they are read: a body announced over

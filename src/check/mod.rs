@@ -7,7 +7,7 @@
 mod report;
 
 pub use crate::manifests::{Document, InputError, Inputs, Unreadable};
-pub use report::{Format, render};
+pub use report::{Format, render, render_listing};
 
 use crate::contract::Contract;
 use crate::decision::{Decision, decide};
@@ -36,7 +36,7 @@ pub struct Checked {
 pub struct Report {
     pub checked: Vec<Checked>,
     /// Documents that are not Kubernetes objects, or of kinds not covered.
-    pub skipped_documents: usize,
+    pub skipped_documents: Vec<crate::manifests::SkippedDocument>,
     /// Inputs and objects of covered kinds that cannot be read (exit 2).
     pub unreadable: Vec<Unreadable>,
     /// Why nothing could be checked at all (the contract cannot be read,

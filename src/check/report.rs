@@ -19,9 +19,11 @@ pub enum Format {
 
 /// `--output json`: always one object, also when the check could not run.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
     findings: Vec<JsonFinding<'a>>,
     skipped: Vec<JsonSkipped<'a>>,
+    skipped_documents: Vec<JsonSkippedDocument<'a>>,
     unreadable: Vec<JsonUnreadable<'a>>,
     summary: JsonSummary<'a>,
 }
@@ -53,6 +55,17 @@ struct JsonSkipped<'a> {
     name: &'a str,
     rule: &'static str,
     check: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSkippedDocument<'a> {
+    file: &'a str,
+    line: Option<usize>,
+    api_version: &'a str,
+    kind: &'a str,
+    name: &'a str,
     reason: &'a str,
 }
 
@@ -116,6 +129,12 @@ fn count(n: usize, one: &str, many: &str) -> String {
 /// Renders `report`; text and github end with a summary line. With
 /// `verbose`, every skipped check is listed, not one line per reason.
 pub fn render(report: &Report, format: Format, verbose: bool) -> String {
+    render_listing(report, format, verbose, false)
+}
+
+/// [`render`], and with `list_skipped` one line per skipped document (text,
+/// github; JSON always lists them in `skippedDocuments`).
+pub fn render_listing(report: &Report, format: Format, verbose: bool, list_skipped: bool) -> String {
     let mut out = String::new();
     match format {
         Format::Json => {
@@ -164,15 +183,28 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                     message: &u.message,
                 })
                 .collect();
+            let skipped_documents = report
+                .skipped_documents
+                .iter()
+                .map(|d| JsonSkippedDocument {
+                    file: &d.file,
+                    line: d.line,
+                    api_version: &d.api_version,
+                    kind: &d.kind,
+                    name: &d.name,
+                    reason: d.reason,
+                })
+                .collect();
             let json = JsonReport {
                 findings,
                 skipped,
+                skipped_documents,
                 unreadable,
                 summary: JsonSummary {
                     objects: report.checked.len(),
                     denied: report.denied(),
                     warned: report.warned(),
-                    skipped_documents: report.skipped_documents,
+                    skipped_documents: report.skipped_documents.len(),
                     skipped_checks: report.skipped_checks(),
                     unreadable: report.unreadable.len(),
                     error: report.error.as_deref(),
@@ -182,7 +214,7 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
             // Serializing strings and numbers cannot fail; should it, the
             // output is still one JSON object.
             out = serde_json::to_string_pretty(&json).unwrap_or_else(|e| {
-                serde_json::json!({"findings": [], "skipped": [], "unreadable": [], "summary": {"error": e.to_string(), "exitCode": 2}}).to_string()
+                serde_json::json!({"findings": [], "skipped": [], "skippedDocuments": [], "unreadable": [], "summary": {"error": e.to_string(), "exitCode": 2}}).to_string()
             });
             out.push('\n');
         }
@@ -219,6 +251,11 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                     );
                 }
             }
+            if list_skipped {
+                for d in &report.skipped_documents {
+                    let _ = writeln!(out, "SKIPPED {}: {}", at(&d.file, d.line), skipped_document(d));
+                }
+            }
             let _ = writeln!(out, "{}", summary(report));
         }
         Format::Github => {
@@ -227,7 +264,7 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                     out,
                     "::error {}title=cnpg-guard::{}",
                     location(&u.file, u.line),
-                    escape(&u.message)
+                    escape(&format!("{}{}", stdin_prefix(&u.file, u.line), u.message))
                 );
             }
             for c in &report.checked {
@@ -242,7 +279,7 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                         "::{level} {}title=cnpg-guard {}::{}",
                         location(&c.file, c.line),
                         f.violation.rule,
-                        escape(&f.violation.line())
+                        escape(&format!("{}{}", stdin_prefix(&c.file, c.line), f.violation.line()))
                     );
                 }
                 if verbose {
@@ -252,7 +289,7 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                             "::notice {}title=cnpg-guard skipped {}::{}",
                             location(&c.file, c.line),
                             s.rule,
-                            escape(&s.line())
+                            escape(&format!("{}{}", stdin_prefix(&c.file, c.line), s.line()))
                         );
                     }
                 }
@@ -269,19 +306,65 @@ pub fn render(report: &Report, format: Format, verbose: bool) -> String {
                     );
                 }
             }
+            if list_skipped {
+                for d in &report.skipped_documents {
+                    let _ = writeln!(
+                        out,
+                        "::notice {}title=cnpg-guard skipped document::{}",
+                        location(&d.file, d.line),
+                        escape(&format!("{}{}", stdin_prefix(&d.file, d.line), skipped_document(d)))
+                    );
+                }
+            }
             let _ = writeln!(out, "{}", summary(report));
         }
     }
     out
 }
 
-/// `file=F,line=N,` for a workflow command (empty for no file).
+/// What `check -` calls its input: no file of the repository.
+const STDIN: &str = "<stdin>";
+
+/// `file=F,line=N,` for a workflow command. Input from stdin (a rendered
+/// kustomization, say) has no file in the repository to annotate: its
+/// annotations are the job's, with no location, and the message says where
+/// in stdin the document starts ([`stdin_prefix`]).
 fn location(file: &str, line: Option<usize>) -> String {
+    if file == STDIN {
+        return String::new();
+    }
     let mut s = format!("file={},", escape_property(file));
     if let Some(line) = line {
         let _ = write!(s, "line={line},");
     }
     s
+}
+
+/// `<stdin>:N: ` before a message about a document read from stdin.
+fn stdin_prefix(file: &str, line: Option<usize>) -> String {
+    match (file == STDIN, line) {
+        (false, _) => String::new(),
+        (true, Some(line)) => format!("{STDIN}:{line}: "),
+        (true, None) => format!("{STDIN}: "),
+    }
+}
+
+/// `apiVersion kind name: reason` of a skipped document.
+fn skipped_document(d: &crate::manifests::SkippedDocument) -> String {
+    let mut s = String::new();
+    for part in [&d.api_version, &d.kind, &d.name] {
+        if !part.is_empty() {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(part);
+        }
+    }
+    if s.is_empty() {
+        d.reason.to_owned()
+    } else {
+        format!("{s}: {}", d.reason)
+    }
 }
 
 fn summary(report: &Report) -> String {
@@ -291,7 +374,7 @@ fn summary(report: &Report) -> String {
         report.checked.len(),
         report.denied(),
         report.warned(),
-        report.skipped_documents
+        report.skipped_documents.len()
     );
     if skipped_checks > 0 {
         let _ = write!(s, " ({skipped_checks} checks skipped: facts not in the checked files)");

@@ -123,6 +123,19 @@ fn sees_every_tenant(role: &str) -> Option<&'static str> {
 /// Parses and validates contract text; `file` names it in errors. Every
 /// problem of the file is reported at once ([`ContractError::Several`]).
 pub fn parse(source: &str, file: &str) -> Result<Contract, ContractError> {
+    // YAML syntax first: the typed pass stops at its first missing field,
+    // which a syntax error further down (an indentation slip) would
+    // otherwise be reported as ("missing field `consumers`").
+    if let Err(e) = serde_norway::from_str::<serde::de::IgnoredAny>(source) {
+        let location = e.location();
+        return Err(ContractError::Syntax {
+            file: file.to_owned(),
+            line: location.as_ref().map(|l| l.line()).unwrap_or(1),
+            column: location.as_ref().map(|l| l.column()).unwrap_or(1),
+            field: "(YAML syntax)".to_owned(),
+            message: strip_location(&e.to_string()),
+        });
+    }
     let de = serde_norway::Deserializer::from_str(source);
     let raw: ContractFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let location = e.inner().location();
@@ -372,11 +385,14 @@ impl Validator<'_> {
             }
             let name = c.name.clone();
             let subst = |s: &str| s.replace("apps-pg", &name);
+            // CloudNativePG's own defaults for `spec.bootstrap.initdb`: owner
+            // and database `app`, its Secret `<cluster>-app`. A contract for a
+            // cluster bootstrapped otherwise (the seed's apps_admin) says so.
             let b = c.bootstrap.unwrap_or_default();
             let bootstrap = Bootstrap {
-                role: b.role.unwrap_or_else(|| "apps_admin".into()),
-                database: b.database.unwrap_or_else(|| "apps_meta".into()),
-                secret: b.secret.unwrap_or_else(|| subst("apps-pg-credentials")),
+                role: b.role.unwrap_or_else(|| "app".into()),
+                database: b.database.unwrap_or_else(|| "app".into()),
+                secret: b.secret.unwrap_or_else(|| format!("{name}-app")),
             };
             self.pg_identifier(&format!("{at}.bootstrap.role"), &bootstrap.role)?;
             self.pg_identifier(&format!("{at}.bootstrap.database"), &bootstrap.database)?;
@@ -642,7 +658,15 @@ mod tests {
         )
         .unwrap();
         let s = c.cluster("db", "shop-pg").unwrap();
-        assert_eq!(s.bootstrap.secret, "shop-pg-credentials");
+        // Without `bootstrap`: CloudNativePG's initdb defaults.
+        assert_eq!(
+            (
+                s.bootstrap.role.as_str(),
+                s.bootstrap.database.as_str(),
+                s.bootstrap.secret.as_str()
+            ),
+            ("app", "app", "shop-pg-app")
+        );
         assert_eq!(s.baseline_policies[2], "allow-ingress-from-app-namespaces-shop-pg");
         assert_eq!(s.client_label, "railiance.io/postgres-client");
         assert_eq!(s.default_deny_policy, "default-deny-all");
@@ -654,6 +678,17 @@ mod tests {
         let e = parse(src, "c.yaml").unwrap_err().to_string();
         assert!(e.starts_with("c.yaml:9:"), "{e}");
         assert!(e.contains("sharedClusters[0].consumers[0].databases"), "{e}");
+    }
+
+    /// A YAML syntax error is reported as one, where the parser found it,
+    /// not as the field the typed pass missed before reaching it.
+    #[test]
+    fn a_yaml_syntax_error_is_reported_as_one() {
+        let src = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n  - name: apps-pg\n    namespace: databases\n   consumers: []\n";
+        let e = parse(src, "c.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("c.yaml:6:"), "{e}");
+        assert!(e.contains("(YAML syntax)"), "{e}");
+        assert!(!e.contains("missing field"), "{e}");
     }
 
     #[test]
@@ -675,7 +710,7 @@ mod tests {
     }
 
     #[rstest::rstest]
-    #[case::bootstrap_role("apps_admin", Some("the bootstrap role"))]
+    #[case::bootstrap_role("app", Some("the bootstrap role"))]
     #[case::postgres("postgres", Some("a role CloudNativePG reserves"))]
     #[case::streaming_replica("streaming_replica", Some("a role CloudNativePG reserves"))]
     #[case::another_consumer("vergabe", Some("the role of consumers[0]"))]
@@ -812,7 +847,7 @@ sharedClusters:
   - {namespace: shop, role: shop, databases: [shop]}
   - {namespace: shop, role: shop, databases: [shop, postgres]}
   - namespace: other
-    role: apps_admin
+    role: app
     databases:
       - template1
 ";
@@ -828,9 +863,7 @@ sharedClusters:
                 "c.yaml:8:29: sharedClusters[0].consumers[1].role: role \"shop\" is already registered by consumers[0]",
                 "c.yaml:8:47: sharedClusters[0].consumers[1].databases[0]: database \"shop\" is already registered by consumers[0]",
                 "c.yaml:8:53: sharedClusters[0].consumers[1].databases[1]: database \"postgres\" is reserved",
-                &format!(
-                    "c.yaml:10:11: sharedClusters[0].consumers[2].role: \"apps_admin\" is reserved ({RESERVED_ROLES})"
-                ),
+                &format!("c.yaml:10:11: sharedClusters[0].consumers[2].role: \"app\" is reserved ({RESERVED_ROLES})"),
                 "c.yaml:12:9: sharedClusters[0].consumers[2].databases[0]: database \"template1\" is reserved",
             ]
         );

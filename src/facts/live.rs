@@ -27,6 +27,9 @@ use crate::model::{Kind, Object, secret};
 
 type Key = (String, String);
 
+/// How often a watch that stays broken is logged again.
+const REMIND_EVERY: Duration = Duration::from_secs(60);
+
 /// The longest wait between two attempts to restart a broken watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -166,6 +169,7 @@ impl LiveFacts {
         // with a full list, so recovery is proven by a complete resync
         // (InitDone), never assumed from silence.
         let mut backoff = Duration::from_millis(250);
+        let mut reminded = Instant::now();
         loop {
             // Buffers Init..InitDone so a relist replaces the state atomically.
             let mut buffer: Option<Vec<K>> = None;
@@ -192,9 +196,23 @@ impl LiveFacts {
                     Err(e) => {
                         let mut s = self.write();
                         if let Some(h) = s.health.get_mut(&name) {
-                            if h.broken_since.is_none() {
-                                tracing::warn!(watch = %name, error = %e, "watch broken; the last known facts are used, with a warning");
-                                h.broken_since = Some(Instant::now());
+                            // Once when it breaks, then once a minute while it stays broken.
+                            let newly = h.broken_since.is_none();
+                            let broken = h.broken_since.get_or_insert_with(Instant::now).elapsed();
+                            if newly || reminded.elapsed() >= REMIND_EVERY {
+                                reminded = Instant::now();
+                                let secs = broken.as_secs();
+                                match (h.synced, newly) {
+                                    (true, true) => {
+                                        tracing::warn!(watch = %name, error = %e, "watch broken; the last known facts are used, with a warning")
+                                    }
+                                    (true, _) => {
+                                        tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch still broken; the last known facts are used, with a warning")
+                                    }
+                                    (false, _) => {
+                                        tracing::warn!(watch = %name, error = %e, broken_seconds = secs, "watch cannot sync: no facts are known yet, so reviews that need them are denied and /readyz is false until it does")
+                                    }
+                                }
                             }
                             h.last_error = Some(e.to_string());
                         }
@@ -379,11 +397,13 @@ impl LiveFacts {
         let Some(since) = h.broken_since else {
             return Freshness::Fresh;
         };
+        // The facts were current until the watch broke (a quiet watch is
+        // not an old one): their age is the outage's.
         let broken = since.elapsed();
         Freshness::Aged {
             note: format!(
                 "{} s old (watch {watch} broken: {})",
-                h.last_ok.elapsed().as_secs(),
+                broken.as_secs(),
                 h.last_error.as_deref().unwrap_or("unknown error")
             ),
             past_bound: broken > self.stale_after,

@@ -72,9 +72,12 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
              and all its data in {cname}; it cannot be undone. Back it up first."
         ));
         line(&format!(
-            "    kubectl annotate database {obj} -n {cns} {}='<ticket>: offboarding {ns}'  # break-glass: a member of {}",
-            break_glass.annotation,
+            "#   the next three commands as a member of {} (impersonating: append --as=<you> --as-group=<group>)",
             groups.join(" or ")
+        ));
+        line(&format!(
+            "    kubectl annotate database {obj} -n {cns} {}='<ticket>: offboarding {ns}'",
+            break_glass.annotation
         ));
         line(&format!(
             "    kubectl patch database {obj} -n {cns} --type=merge -p '{{\"spec\":{{\"ensure\":\"absent\"}}}}'"

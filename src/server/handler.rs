@@ -31,13 +31,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 #[derive(Clone, Copy)]
 struct Arrived(Instant);
 
-/// Times every request from its arrival (before its body is read) to its
-/// answer: `review_duration_seconds` covers the whole request.
+/// Times every review from its arrival (before its body is read) to its
+/// answer: `review_duration_seconds` covers the whole request. Requests that
+/// are not reviews (another method, another path: 405, 404) are not timed.
 async fn timed(State(state): State<Arc<AppState>>, mut request: axum::extract::Request, next: Next) -> Response {
     let arrived = Instant::now();
+    let is_review = request.method() == axum::http::Method::POST && request.uri().path() == "/validate";
     request.extensions_mut().insert(Arrived(arrived));
     let response = next.run(request).await;
-    state.metrics.latency.observe(arrived.elapsed().as_secs_f64());
+    if is_review {
+        state.metrics.latency.observe(arrived.elapsed().as_secs_f64());
+    }
     response
 }
 
@@ -97,9 +101,15 @@ async fn validate(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > state.max_body_bytes) {
+    let version = request.version();
+    if let Some(announced) = announced.filter(|&n| n > state.max_body_bytes) {
         state.metrics.reject("too_large");
-        return too_large();
+        if version == axum::http::Version::HTTP_2 {
+            // Read and drop the rest, so the stream ends as the client
+            // expects (curl reports a reset stream as a framing error).
+            tokio::spawn(drain(request.into_body(), announced, left()));
+        }
+        return too_large(version);
     }
     // Bodies in flight are bounded as a whole: a request reserves what it
     // may hold (its Content-Length, else --max-body-bytes) before reading it,
@@ -120,7 +130,7 @@ async fn validate(
         Ok(body) => body,
         Err(BodyError::TooLarge(_)) => {
             state.metrics.reject("too_large");
-            return too_large();
+            return too_large(version);
         }
         Err(e @ BodyError::Aborted(_)) => {
             // The body did not arrive whole: the client gave up or was cut.
@@ -217,15 +227,41 @@ async fn validate(
     reply(answer)
 }
 
-fn too_large() -> Response {
+/// The most of an oversize HTTP/2 body read (and dropped at once) after its
+/// 413, so that the stream ends normally; a larger one is reset.
+const DRAIN_AT_MOST: usize = 64 * 1024 * 1024;
+
+/// Reads an oversize body to its end and drops it, frame by frame (memory
+/// stays within the stream's window), within `time` and [`DRAIN_AT_MOST`];
+/// past either the body is dropped, which resets the stream (NO_ERROR).
+async fn drain(body: Body, announced: usize, time: Duration) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut left = announced.min(DRAIN_AT_MOST);
+    let until = tokio::time::Instant::now() + time;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, body.frame()).await {
+        let n = frame.data_ref().map_or(0, |d| d.len());
+        if n > left {
+            break;
+        }
+        left -= n;
+    }
+}
+
+fn too_large(version: axum::http::Version) -> Response {
     let mut response = json(
         StatusCode::PAYLOAD_TOO_LARGE,
         admission::error_body(413, "the request body is larger than --max-body-bytes"),
     );
-    // The rest of the body is not read: close rather than drain it.
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    // HTTP/1.1: the rest of the body is not read; close rather than drain
+    // it. HTTP/2 has no `Connection` header (a response carrying one is
+    // malformed): the rest of the body is drained on its stream alone
+    // ([`drain`]), the connection stays open.
+    if version < axum::http::Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
     response
 }
 

@@ -88,6 +88,8 @@ pub struct Metrics {
     pub watch_synced: Family<WatchLabels, Gauge>,
     pub watch_age_seconds: Family<WatchLabels, Gauge<f64, AtomicU64>>,
     pub existing_violations: Family<RuleLabels, Gauge>,
+    pub audit_runs: Family<ResultLabels, Counter>,
+    pub audit_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -168,8 +170,22 @@ impl Metrics {
             "Violations found in the live cluster by the last periodic audit, by rule",
             existing_violations.clone(),
         );
+        let audit_runs = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "audit_runs",
+            "Periodic audits of the live cluster, by result (ok, failed)",
+            audit_runs.clone(),
+        );
+        let audit_failing = Gauge::default();
+        registry.register(
+            "audit_failing",
+            "1 while the last periodic audit failed (existing_violations then show the last one that ran)",
+            audit_failing.clone(),
+        );
         let metrics = Metrics {
             registry,
+            audit_runs,
+            audit_failing,
             watch_synced,
             watch_age_seconds,
             existing_violations,
@@ -215,6 +231,7 @@ impl Metrics {
             let labels = ResultLabels { result: result.into() };
             let _ = self.contract_reloads.get_or_create(&labels);
             let _ = self.certificate_reloads.get_or_create(&labels);
+            let _ = self.audit_runs.get_or_create(&labels);
         }
         for reason in REJECT_REASONS {
             let _ = self
@@ -261,8 +278,41 @@ impl Metrics {
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
-        out
+        stable_series_order(&out)
     }
+}
+
+/// The families print in the order they were registered, but a family's
+/// series in its hash map's order, which changes from one scrape or process
+/// to the next. The series of each counter and gauge family are sorted
+/// (a histogram's lines keep their `le` order).
+fn stable_series_order(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut series: Vec<&str> = Vec::new();
+    let mut sortable = false;
+    let flush = |series: &mut Vec<&str>, sortable: bool, out: &mut String| {
+        if sortable {
+            series.sort_unstable();
+        }
+        for line in series.drain(..) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut series, sortable, &mut out);
+            if let Some(kind) = line.strip_prefix("# TYPE ") {
+                sortable = kind.ends_with(" counter") || kind.ends_with(" gauge");
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            series.push(line);
+        }
+    }
+    flush(&mut series, sortable, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -270,6 +320,38 @@ mod tests {
     use super::*;
     use crate::contract::RuleId;
     use crate::model::Kind;
+
+    /// Two registries filled in opposite orders print the same text: families
+    /// in registration order, each counter's and gauge's series sorted.
+    #[test]
+    fn series_print_in_a_stable_order() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        for (m, events) in [(&a, ["refused", "accepted"]), (&b, ["accepted", "refused"])] {
+            for event in events {
+                m.connections.get_or_create(&EventLabels { event }).inc();
+            }
+        }
+        a.latency.observe(0.01);
+        b.latency.observe(0.01);
+        assert_eq!(a.encode(), b.encode());
+        let text = a.encode();
+        let connections: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("cnpg_guard_connections_total{"))
+            .collect();
+        let mut sorted = connections.clone();
+        sorted.sort_unstable();
+        assert_eq!(connections, sorted);
+        let buckets: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("cnpg_guard_review_duration_seconds_bucket"))
+            .collect();
+        assert!(
+            buckets.last().is_some_and(|l| l.contains(r#"le="+Inf""#)),
+            "{buckets:?}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
 
     /// Before the first event every family is there, each known label set at zero.
     #[test]

@@ -186,7 +186,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     }
     if let (Some(client), true) = (client, args.audit_interval > 0) {
         state.metrics.existing_violations_known();
-        let (from, to) = (state.clone(), state.clone());
+        let (from, to, ran) = (state.clone(), state.clone(), state.clone());
         tokio::spawn(crate::audit::periodic::run(
             client,
             move || from.contract.load_full(),
@@ -197,6 +197,10 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
                         rule: rule.as_str().into(),
                     })
                     .set(n);
+            },
+            move |ok| {
+                Metrics::count_result(&ran.metrics.audit_runs, ok);
+                ran.metrics.audit_failing.set(i64::from(!ok));
             },
             Duration::from_secs(args.audit_interval),
         ));

@@ -48,6 +48,11 @@ pub const TESTS: &[(&str, Test, bool)] = &[
         false,
     ),
     (
+        "make_e2e_denies_every_bad_document_on_its_own",
+        make_e2e_denies_every_bad_document_on_its_own,
+        false,
+    ),
+    (
         "collection_delete_of_a_database_that_drops_its_data_is_denied_until_break_glass",
         collection_delete_of_a_database_that_drops_its_data_is_denied_until_break_glass,
         false,
@@ -522,6 +527,41 @@ fn every_bad_example_is_denied_with_its_rule_by_dry_run_and_server_side_apply(en
         }
     }
     note(&format!("{count} bad documents denied three ways each"));
+}
+
+/// README's `make e2e`, as written, against this control plane: every
+/// document of every bad example is denied on its own (or refused by the
+/// CRD where tests/e2e.sh lists it, as [`refused_by_the_crd`] does here).
+fn make_e2e_denies_every_bad_document_on_its_own(env: &mut Env) {
+    env.guard();
+    let kubectl = format!(
+        "kubectl --kubeconfig={} --request-timeout=20s",
+        env.cp.admin_kubeconfig.display()
+    );
+    let out = run(
+        Command::new("make")
+            .arg("e2e")
+            .arg(format!("KUBECTL={kubectl}"))
+            .current_dir(&env.repo),
+        None,
+        Duration::from_secs(240),
+    );
+    assert!(out.ok(), "make e2e: {}", out.describe());
+    let text = out.text();
+    let bad: usize = std::fs::read_dir(env.example("bad"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| yaml_docs(&std::fs::read_to_string(p).unwrap()).len())
+        .sum();
+    assert!(
+        text.contains(&format!("e2e: every one of {bad} bad documents denied")),
+        "{text}"
+    );
+    assert!(
+        text.contains("owner-registered.yaml Database template1-db: refused by CloudNativePG's CRD"),
+        "{text}"
+    );
+    note(&format!("make e2e: {bad} bad documents, each denied on its own"));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,415 @@
+//! Every command in the docs' shell blocks (README.md, deploy/README.md,
+//! deploy/overlays/self-signed/README.md) is run by a test: here, as
+//! written, in a fresh copy of what a clone holds (deploy/, tests/fixtures/),
+//! when it needs no cluster; otherwise by the test or script named for it,
+//! which is checked to exist. A command added to the docs without either
+//! fails `every_documented_command_is_run_somewhere`. The CI snippets'
+//! `cnpg-guard check` lines run here too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DOCS: [&str; 3] = ["README.md", "deploy/README.md", "deploy/overlays/self-signed/README.md"];
+
+/// Commands run here, in this order (later ones use what earlier ones
+/// wrote), with the exit code the docs give them.
+const HERE: &[(&str, i32)] = &[
+    ("cnpg-guard contract validate deploy/base/contract.yaml", 0),
+    (
+        "cnpg-guard certs --out deploy/overlays/self-signed/certs --service cnpg-guard --namespace cnpg-guard --days 365",
+        0,
+    ),
+    ("kubectl kustomize deploy/overlays/cert-manager", 0),
+    ("kubectl kustomize deploy/overlays/self-signed", 0),
+    ("cnpg-guard check deploy/examples/good", 0),
+    ("cnpg-guard check deploy/examples/bad", 1),
+    (
+        "set -o pipefail; kubectl kustomize deploy/overlays/cert-manager | cnpg-guard check -",
+        0,
+    ),
+    (
+        "cnpg-guard check --output json deploy/examples/good deploy/base > findings.json",
+        0,
+    ),
+    (
+        "cnpg-guard onboard --cluster apps-pg --namespace vergabe-teilnahme --role vergabe --database vergabe_db --out onboarding/vergabe",
+        0,
+    ),
+    (
+        "cnpg-guard onboard --contract deploy/base/contract.yaml --cluster apps-pg --namespace vergabe-teilnahme --role vergabe --database vergabe_db --out onboarding/vergabe",
+        0,
+    ),
+    (
+        "cnpg-guard check --contract deploy/base/contract.yaml deploy/examples/good onboarding/vergabe",
+        0,
+    ),
+    (
+        "cnpg-guard offboard --contract deploy/base/contract.yaml --namespace vergabe-teilnahme",
+        0,
+    ),
+];
+
+/// README's curl: run against `cnpg-guard serve` in development mode, on a
+/// free port instead of 8443 and with its own --dev-cert-dir (the machine
+/// may be running another serve), both substituted into the command.
+const CURL: &str = "curl --cacert /tmp/cnpg-guard-dev/ca.crt -H 'Content-Type: application/json' --data @tests/fixtures/reviews/database-create-denied.json 'https://localhost:8443/validate?timeout=10s'";
+
+/// Commands that need more than a test here has (a cluster with running
+/// pods, the whole test suite, a release build): the file that runs them,
+/// or the same steps, and a text in it that names that test.
+const ELSEWHERE: &[(&str, &str, &str)] = &[
+    // The whole suite and CI.
+    ("make test", ".ci/run", "make test"),
+    // serve in development mode with README's review over TLS: the image's
+    // smoke test (CI) and the webhook tests; `make run` is `cargo run
+    // --release -- serve`, the same serve.
+    ("make run", "tests/image.sh", "database-create-denied.json"),
+    // A release build and install; README gives its time.
+    (
+        "cargo install --locked --path .",
+        "README.md",
+        "`cargo install --path` builds in this repository's `target/`",
+    ),
+    // Against kube-apiserver (make envtest): the same steps as make deploy
+    // (the overlay rendered with kustomize's defaults, applied with the
+    // webhook last), as written for make e2e.
+    (
+        "make deploy",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay_renders_and_applies_without_the_webhook",
+    ),
+    (
+        "make certs && make deploy OVERLAY=self-signed",
+        "tests/envtest/cases.rs",
+        "webhook_configuration_applies_last_and_reaches_the_guard",
+    ),
+    (
+        "make status",
+        "tests/envtest/cases.rs",
+        "guard_syncs_as_the_shipped_service_account",
+    ),
+    (
+        "make e2e",
+        "tests/envtest/cases.rs",
+        "make_e2e_denies_every_bad_document_on_its_own",
+    ),
+    (
+        "make logs",
+        "tests/envtest/cases.rs",
+        "guard_decisions_reach_the_api_server_audit_log",
+    ),
+    (
+        "make deploy KUBECTL='kubectl --as=<you> --as-group=railiance:platform-admins'",
+        "tests/envtest/cases.rs",
+        "self_protection_admits_alice_of_the_break_glass_group",
+    ),
+    (
+        "make undeploy KUBECTL='kubectl --as=<you> --as-group=railiance:platform-admins'",
+        "tests/envtest/cases.rs",
+        "self_protection_admits_alice_of_the_break_glass_group",
+    ),
+    (
+        "cnpg-guard audit",
+        "tests/envtest/cases.rs",
+        "audit_reports_violations_made_while_the_webhook_was_off",
+    ),
+    (
+        "cnpg-guard audit --kubeconfig admin.conf --output json",
+        "tests/envtest/cases.rs",
+        "audit_reports_violations_made_while_the_webhook_was_off",
+    ),
+    (
+        "cnpg-guard audit --output policyreport | kubectl apply -f -",
+        "tests/envtest/cases.rs",
+        "audit_policyreport_output_applies",
+    ),
+    (
+        "kubectl annotate cluster apps-pg -n databases cnpg-guard.railiance.io/break-glass=\"CHG-1234 planned rebuild\"",
+        "tests/webhook.rs",
+        "ratcheting_break_glass_and_exempt_users",
+    ),
+    (
+        "kubectl delete cluster apps-pg -n databases",
+        "tests/envtest/cases.rs",
+        "collection_delete_of_the_shared_cluster_is_denied",
+    ),
+    (
+        "kubectl delete validatingwebhookconfiguration cnpg-guard",
+        "tests/envtest/cases.rs",
+        "webhook_configuration_is_recreated_and_enforces_again",
+    ),
+    (
+        "kubectl delete validatingwebhookconfiguration cnpg-guard --as=<you> --as-group=railiance:platform-admins",
+        "tests/envtest/cases.rs",
+        "self_protection_admits_alice_of_the_break_glass_group",
+    ),
+    // The self-signed overlay's install and rotation: applying needs a
+    // cluster whose pods mount the Secret; the render runs here, the reload
+    // of a rotated certificate while serving is a webhook test.
+    (
+        "make certs && make deploy OVERLAY=self-signed",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay",
+    ),
+    (
+        "kubectl kustomize deploy/overlays/self-signed | kubectl apply -f -",
+        "tests/envtest/cases.rs",
+        "self_signed_overlay_renders_and_applies_without_the_webhook",
+    ),
+    (
+        "c=deploy/overlays/self-signed/certs",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "cp $c/ca.crt /tmp/cnpg-guard-old-ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "make certs",
+        "Makefile",
+        "$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365",
+    ),
+    (
+        "cat /tmp/cnpg-guard-old-ca.crt >> $c/ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "sed -i '/END CERTIFICATE/q' $c/ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+    (
+        "rm /tmp/cnpg-guard-old-ca.crt",
+        "tests/webhook.rs",
+        "certificate_rotation_while_serving",
+    ),
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The commands of a doc's ```sh blocks: continuation lines joined, each
+/// line's trailing `# comment` and comment-only lines left out.
+fn commands(doc: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut pending = String::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            inside = line == "```sh";
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let line = match line.find("  #").or_else(|| line.find("   #")) {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(start) = line.strip_suffix('\\') {
+            pending.push_str(start.trim_end());
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(line);
+        out.push(std::mem::take(&mut pending));
+    }
+    out
+}
+
+#[test]
+fn every_documented_command_is_run_somewhere() {
+    let mut missing = Vec::new();
+    for doc in DOCS {
+        for command in commands(doc) {
+            let known = command == CURL
+                || HERE.iter().any(|(c, _)| *c == command)
+                || ELSEWHERE.iter().any(|(c, _, _)| *c == command);
+            if !known {
+                missing.push(format!("{doc}: {command}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "documented commands no test runs (add them to tests/docs.rs):\n  {}",
+        missing.join("\n  ")
+    );
+    // And the tests named for the others exist.
+    for (command, file, needle) in ELSEWHERE {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(text.contains(needle), "{command}: {file} does not hold {needle:?}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        // Key material a developer made is not part of a clone.
+        if entry.file_name() == "certs" && from.ends_with("self-signed") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A directory holding what a clone holds for these commands, and a PATH
+/// on which `cnpg-guard` is the binary under test.
+fn fresh_copy() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("deploy"), &dir.path().join("deploy"));
+    copy_dir(&root().join("tests/fixtures"), &dir.path().join("tests/fixtures"));
+    let bin = dir.path().join(".bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_cnpg-guard"), bin.join("cnpg-guard")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    (dir, path)
+}
+
+fn has(tool: &str) -> bool {
+    Command::new(tool).arg("--help").output().is_ok()
+}
+
+fn bash(dir: &Path, path: &str, command: &str) -> std::process::Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn documented_commands_run_as_written_on_a_fresh_copy() {
+    let (dir, path) = fresh_copy();
+    let kubectl = has("kubectl");
+    for (command, code) in HERE {
+        if command.contains("kubectl") && !kubectl {
+            println!("docs: skipped (no kubectl on PATH): {command}");
+            continue;
+        }
+        let out = bash(dir.path(), &path, command);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{command}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The CI snippets' checks (YAML blocks of README's "In CI"), as a job
+    // runs them: pipefail on, in the repository's root.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let ci = readme
+        .split("### In CI")
+        .nth(1)
+        .unwrap()
+        .split("\n### ")
+        .next()
+        .unwrap();
+    let checks: Vec<&str> = ci
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- ").trim())
+        .filter(|l| l.contains("cnpg-guard check") && !l.contains('`'))
+        .collect();
+    assert_eq!(checks.len(), 2, "{ci}");
+    for check in checks {
+        if check.contains("kubectl") && !kubectl {
+            println!("docs: skipped (no kubectl on PATH): {check}");
+            continue;
+        }
+        let out = bash(dir.path(), &path, &format!("set -o pipefail; {check}"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{check}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{check}");
+    }
+    assert!(dir.path().join("cnpg-guard.json").exists());
+    let findings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("findings.json")).unwrap()).unwrap();
+    assert_eq!(findings["summary"]["exitCode"], 0);
+    assert!(dir.path().join("onboarding/vergabe/01-contract-entry.yaml").exists());
+}
+
+#[test]
+fn readmes_curl_gets_the_documented_denial() {
+    if !has("curl") {
+        println!("docs: skipped README's curl: no curl on PATH");
+        return;
+    }
+    let (dir, path) = fresh_copy();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, admin) = (free(), free());
+    let dev: PathBuf = dir.path().join("dev");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+        .args(["--dev-cert-dir", dev.to_str().unwrap()])
+        .env_remove("CNPG_GUARD_CONTRACT")
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !dev.join("ca.crt").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let command = CURL
+        .replace("/tmp/cnpg-guard-dev", dev.to_str().unwrap())
+        .replace(":8443/", &format!(":{port}/"));
+    let out = bash(dir.path(), &path, &command);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // README shows the answer; the annotations are a map (any order).
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response = &answer["response"];
+    assert_eq!(answer["kind"], "AdmissionReview");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    assert_eq!(response["status"]["reason"], "Forbidden");
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(r#"[owner-registered] Database databases/rogue-db: spec.owner: "apps_admin" is reserved"#),
+        "{answer}"
+    );
+    assert_eq!(
+        response["auditAnnotations"],
+        serde_json::json!({"decision": "deny", "rules": "owner-registered"})
+    );
+}
