@@ -38,6 +38,7 @@ RUN mkdir src benches tests \
  && echo 'fn main() {}' > benches/rules.rs \
  && echo 'fn main() {}' > tests/envtest.rs \
  && echo 'fn main() {}' > tests/field_inventory.rs \
+ && echo 'fn main() {}' > tests/pgtest.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-gnu --bin cnpg-guard \
  && rm -rf src benches
 

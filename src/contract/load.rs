@@ -759,7 +759,7 @@ mod tests {
     #[case::not_a_name("Bad_Name", Some("sharedClusters[0].consumers[1].passwordSecret"))]
     fn password_secret_is_checked_at_load(#[case] secret: &str, #[case] refused: Option<&str>) {
         let src = format!(
-            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - namespace: b\n    role: shop\n    databases: [b]\n    passwordSecret: shop-login\n  - {{namespace: a, role: vergabe, databases: [a], passwordSecret: {secret}}}\n"
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  bootstrap: {{role: apps_admin, database: apps_meta, secret: apps-pg-credentials}}\n  consumers:\n  - namespace: b\n    role: shop\n    databases: [b]\n    passwordSecret: shop-login\n  - {{namespace: a, role: vergabe, databases: [a], passwordSecret: {secret}}}\n"
         );
         match (parse(&src, "c.yaml"), refused) {
             (Ok(c), None) => {

@@ -355,7 +355,8 @@ spec:
     fn a_secret_named_in_the_contract_is_the_roles_own() {
         let contract = crate::contract::parse(
             "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  \
-             namespace: databases\n  consumers:\n  - {namespace: v, role: vergabe, databases: [vergabe_db], \
+             namespace: databases\n  bootstrap: {role: apps_admin, database: apps_meta, secret: apps-pg-credentials}\n  \
+             consumers:\n  - {namespace: v, role: vergabe, databases: [vergabe_db], \
              passwordSecret: vergabe-login}\n",
             "<test>",
         )
