@@ -58,6 +58,13 @@ const CURL: &str = "curl --cacert /tmp/cnpg-guard-dev/ca.crt -H 'Content-Type: a
 /// pods, the whole test suite, a release build): the file that runs them,
 /// or the same steps, and a text in it that names that test.
 const ELSEWHERE: &[(&str, &str, &str)] = &[
+    // onboard's step 2 for the Cluster as it is, applied with kubectl to a
+    // Cluster with and without the lists (against kube-apiserver).
+    (
+        "kubectl get cluster apps-pg -n databases -o yaml | cnpg-guard onboard --contract deploy/base/contract.yaml --cluster apps-pg --namespace vergabe-teilnahme --role vergabe --database vergabe_db --cluster-object - --out onboarding/vergabe",
+        "tests/envtest/cases.rs",
+        "onboard_role_step_applies_to_a_cluster_with_and_without_the_lists",
+    ),
     // The whole suite and CI.
     ("make test", ".ci/run", "make test"),
     // serve in development mode with README's review over TLS: the image's

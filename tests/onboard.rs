@@ -638,3 +638,82 @@ fn offboard_refuses_what_is_not_registered(#[case] args: &[&str], #[case] expect
     assert!(stderr(&o).contains(expected), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
 }
+
+/// Step 2 for the Cluster as it is (`--cluster-object`): it applies to the
+/// seed's Cluster without spec.managed and spec.postgresql, and to the
+/// example Cluster that has both; a second run has nothing to add; an
+/// object that is not the shared Cluster is refused.
+#[test]
+fn the_role_step_fits_the_cluster_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = yaml_docs(&read(&root().join("deploy/examples/good/apps-pg-cluster.yaml"))).remove(0);
+    let mut bare = good.clone();
+    bare["spec"].as_object_mut().unwrap().remove("managed");
+    bare["spec"].as_object_mut().unwrap().remove("postgresql");
+    for (case, cluster) in [("bare", bare), ("good", good)] {
+        let file = dir.path().join(format!("{case}.yaml"));
+        std::fs::write(&file, serde_norway::to_string(&cluster).unwrap()).unwrap();
+        let out = dir.path().join(format!("{case}-1"));
+        let o = onboard_shop(&out, &["--cluster-object", s(&file)]);
+        assert_eq!(o.status.code(), Some(0), "{case}: {}", stderr(&o));
+        let ops: json_patch::Patch =
+            serde_norway::from_str(&read(&out.join("02-cluster-role-patch.yaml"))).expect("an RFC 6902 patch");
+        let mut patched = cluster.clone();
+        json_patch::patch(&mut patched, &ops).unwrap_or_else(|e| panic!("{case}: the patch applies: {e}"));
+        let roles: Vec<&str> = patched["spec"]["managed"]["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        let hba: Vec<&str> = patched["spec"]["postgresql"]["pg_hba"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            hba[..2],
+            ["host shop_db shop all scram-sha-256", "host all shop all reject"],
+            "{case}"
+        );
+        if case == "good" {
+            assert_eq!(roles, ["vergabe", "shop"]);
+            assert_eq!(
+                hba[2..],
+                [
+                    "host vergabe_db vergabe all scram-sha-256",
+                    "host all vergabe all reject"
+                ]
+            );
+        } else {
+            assert_eq!(roles, ["shop"]);
+        }
+        std::fs::write(&file, serde_norway::to_string(&patched).unwrap()).unwrap();
+        let again = dir.path().join(format!("{case}-2"));
+        let o = onboard_shop(&again, &["--cluster-object", s(&file)]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let ops: json_patch::Patch = serde_norway::from_str(&read(&again.join("02-cluster-role-patch.yaml"))).unwrap();
+        assert!(ops.0.is_empty(), "{case}: a second run adds nothing: {ops:?}");
+    }
+    let o = guard_with_stdin(
+        &[
+            "onboard",
+            "--namespace",
+            "shop",
+            "--role",
+            "shop",
+            "--database",
+            "shop_db",
+            "--cluster-object",
+            "-",
+        ],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: databases}\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--cluster-object -: expected Cluster databases/apps-pg, found Secret databases/x"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -141,6 +141,90 @@ fn yaml<T: Serialize>(value: &T) -> Result<String, OnboardError> {
     Ok(serde_norway::to_string(value)?)
 }
 
+#[derive(Serialize)]
+struct ManagedRoles<'a> {
+    roles: [ManagedRole<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PgHba<'a> {
+    #[serde(rename = "pg_hba")]
+    pg_hba: Vec<&'a str>,
+}
+
+/// Step 2's JSON patch: the role appended to `spec.managed.roles` and the
+/// role's lines put first in `spec.postgresql.pg_hba`. With the Cluster's
+/// current `spec`, only what it lacks is added, and a list (or its parent)
+/// it does not have yet is created (RFC 6902 `add` needs the parent).
+fn cluster_patch(
+    current: Option<&serde_json::Value>,
+    role: ManagedRole<'_>,
+    lines: [&str; 2],
+) -> Result<String, OnboardError> {
+    let mut ops: Vec<String> = Vec::new();
+    let at = |path: &str| current.and_then(|spec| spec.pointer(path));
+    let has_role = at("/managed/roles")
+        .and_then(|r| r.as_array())
+        .is_some_and(|roles| roles.iter().any(|r| r["name"] == role.name));
+    if !has_role {
+        ops.push(match (current, at("/managed/roles"), at("/managed")) {
+            (Some(_), None, None) => yaml(&[PatchOp {
+                op: "add",
+                path: "/spec/managed",
+                value: ManagedRoles { roles: [role] },
+            }])?,
+            (Some(_), None, Some(_)) => yaml(&[PatchOp {
+                op: "add",
+                path: "/spec/managed/roles",
+                value: [role],
+            }])?,
+            _ => yaml(&[PatchOp {
+                op: "add",
+                path: "/spec/managed/roles/-",
+                value: role,
+            }])?,
+        });
+    }
+    let present: Vec<&str> = at("/postgresql/pg_hba")
+        .and_then(|l| l.as_array())
+        .map(|l| l.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let missing: Vec<&str> = lines.into_iter().filter(|l| !present.contains(l)).collect();
+    if !missing.is_empty() {
+        ops.push(match (current, at("/postgresql/pg_hba"), at("/postgresql")) {
+            (Some(_), None, None) => yaml(&[PatchOp {
+                op: "add",
+                path: "/spec/postgresql",
+                value: PgHba { pg_hba: missing },
+            }])?,
+            (Some(_), None, Some(_)) => yaml(&[PatchOp {
+                op: "add",
+                path: "/spec/postgresql/pg_hba",
+                value: missing,
+            }])?,
+            // Inserted at the top, own databases first: PostgreSQL takes the
+            // first matching line, so no broader line can let the role in
+            // elsewhere.
+            _ => yaml(
+                &missing
+                    .iter()
+                    .rev()
+                    .map(|line| PatchOp {
+                        op: "add",
+                        path: "/spec/postgresql/pg_hba/0",
+                        value: *line,
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
+        });
+    }
+    if ops.is_empty() {
+        return Ok("[]\n".to_owned());
+    }
+    Ok(ops.concat())
+}
+
 /// The DSN of the role, with the password or its placeholder.
 pub(crate) fn uri(plan: &Plan<'_>, password: &str) -> String {
     format!(
@@ -208,34 +292,19 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     // 2. The managed role and its pg_hba lines, as an RFC 6902 patch of the Cluster.
     let role_secret = plan.role_secret();
     let [own_line, reject_line] = plan.hba_lines();
-    let role_op = PatchOp {
-        op: "add",
-        path: "/spec/managed/roles/-",
-        value: ManagedRole {
-            name: role,
-            ensure: "present",
-            login: true,
-            superuser: false,
-            createdb: false,
-            createrole: false,
-            replication: false,
-            bypassrls: false,
-            in_roles: plan.member_of(),
-            password_secret: NameRef { name: &role_secret },
-        },
+    let role_entry = ManagedRole {
+        name: role,
+        ensure: "present",
+        login: true,
+        superuser: false,
+        createdb: false,
+        createrole: false,
+        replication: false,
+        bypassrls: false,
+        in_roles: plan.member_of(),
+        password_secret: NameRef { name: &role_secret },
     };
-    // Inserted at the top, own databases first: PostgreSQL takes the first
-    // matching line, so no broader line can let the role in elsewhere.
-    let line_op = |value: String| PatchOp {
-        op: "add",
-        path: "/spec/postgresql/pg_hba/0",
-        value,
-    };
-    let body = [
-        yaml(&[role_op])?,
-        yaml(&[line_op(reject_line.clone()), line_op(own_line.clone())])?,
-    ]
-    .concat();
+    let body = cluster_patch(plan.current.as_ref(), role_entry, [&own_line, &reject_line])?;
     steps.push(Step {
         number: 2,
         file: "02-cluster-role-patch.yaml",
@@ -254,10 +323,16 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
             "GitOps: append the role to spec.managed.roles and put the two lines first in spec.postgresql.pg_hba \
              in the Cluster manifest instead."
                 .to_owned(),
-            "A Cluster without spec.managed.roles or spec.postgresql.pg_hba yet needs those lists first (an empty \
-             list: `kubectl patch cluster ... --type=merge -p '{\"spec\":{\"managed\":{\"roles\":[]}}}'` only when \
-             it has none)."
-                .to_owned(),
+            match plan.current {
+                Some(_) => "Written for the Cluster given with --cluster-object: it adds only what that Cluster \
+                            lacks, creating spec.managed.roles and spec.postgresql.pg_hba where they are missing."
+                    .to_owned(),
+                None => format!(
+                    "Written for a Cluster that has spec.managed.roles and spec.postgresql.pg_hba. For any Cluster, \
+                     pass it: kubectl get cluster {} -n {} -o yaml | cnpg-guard onboard ... --cluster-object -",
+                    c.name, c.namespace
+                ),
+            },
         ],
         body,
         markdown: false,

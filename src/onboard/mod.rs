@@ -56,6 +56,12 @@ pub struct OnboardArgs {
     /// contrib modules): CloudNativePG creates it as superuser.
     #[arg(long = "extension", value_name = "NAME")]
     pub extensions: Vec<String>,
+    /// The shared Cluster as it is now: a manifest file, or - for
+    /// `kubectl get cluster <name> -n <namespace> -o yaml` on stdin. Step 2's
+    /// patch then applies whether or not the Cluster has spec.managed.roles
+    /// and spec.postgresql.pg_hba yet, and leaves out what it already has.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_object: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -162,6 +168,8 @@ pub enum OnboardError {
     Yaml(#[from] serde_norway::Error),
     #[error("cannot generate a password: the system random number generator failed")]
     Random,
+    #[error("--cluster-object {path}: {why}")]
+    ClusterObject { path: String, why: String },
     #[error(
         "--extension {extension:?} is not in {cluster}'s allowedExtensions ({allowed}): CloudNativePG creates extensions as superuser; ask the platform team to add it to the contract"
     )]
@@ -189,6 +197,8 @@ pub(crate) struct Plan<'c> {
     pub registered: Option<&'c Consumer>,
     /// Extensions to create in the database (each in allowedExtensions).
     pub extensions: Vec<String>,
+    /// The Cluster's `spec` as it is now (`--cluster-object`), if given.
+    pub current: Option<serde_json::Value>,
 }
 
 impl Plan<'_> {
@@ -447,6 +457,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             database: db.clone(),
             registered,
             extensions: args.extensions.clone(),
+            current: None,
         })
     } else {
         Err(errors)
@@ -468,6 +479,35 @@ fn generate_password() -> Result<String, OnboardError> {
     Ok(password)
 }
 
+/// The `spec` of the shared Cluster from a manifest (`-`: stdin), checked
+/// to be that Cluster.
+fn read_cluster_object(path: &std::path::Path, cluster: &SharedCluster) -> Result<serde_json::Value, OnboardError> {
+    let error = |why: String| OnboardError::ClusterObject {
+        path: path.display().to_string(),
+        why,
+    };
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| error(e.to_string()))?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?
+    };
+    let object: serde_json::Value = serde_norway::from_str(&text).map_err(|e| error(e.to_string()))?;
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    if kind != "Cluster" || name != cluster.name || (!namespace.is_empty() && namespace != cluster.namespace) {
+        return Err(error(format!(
+            "expected Cluster {}/{}, found {} {namespace}/{name}",
+            cluster.namespace,
+            cluster.name,
+            if kind.is_empty() { "no kind" } else { kind }
+        )));
+    }
+    Ok(object.get("spec").cloned().unwrap_or_else(|| serde_json::json!({})))
+}
+
 fn load(path: Option<&std::path::Path>) -> Result<Contract, OnboardError> {
     Ok(crate::contract::load(path)?)
 }
@@ -480,7 +520,10 @@ fn contract_display(path: Option<&std::path::Path>) -> String {
 
 fn onboard(args: &OnboardArgs) -> Result<(), Vec<OnboardError>> {
     let contract = load(args.contract.as_deref()).map_err(|e| vec![e])?;
-    let plan = validate(args, &contract)?;
+    let mut plan = validate(args, &contract)?;
+    if let Some(path) = &args.cluster_object {
+        plan.current = Some(read_cluster_object(path, plan.cluster).map_err(|e| vec![e])?);
+    }
     if let Some(c) = plan.registered {
         eprintln!(
             "note: {} is already registered with role {} and database(s) {} in {}: re-running is idempotent; \

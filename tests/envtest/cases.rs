@@ -48,6 +48,11 @@ pub const TESTS: &[(&str, Test, bool)] = &[
         false,
     ),
     (
+        "onboard_role_step_applies_to_a_cluster_with_and_without_the_lists",
+        onboard_role_step_applies_to_a_cluster_with_and_without_the_lists,
+        false,
+    ),
+    (
         "make_e2e_denies_every_bad_document_on_its_own",
         make_e2e_denies_every_bad_document_on_its_own,
         false,
@@ -532,6 +537,110 @@ fn every_bad_example_is_denied_with_its_rule_by_dry_run_and_server_side_apply(en
 /// README's `make e2e`, as written, against this control plane: every
 /// document of every bad example is denied on its own (or refused by the
 /// CRD where tests/e2e.sh lists it, as [`refused_by_the_crd`] does here).
+/// `cnpg-guard onboard --cluster-object` writes step 2 for the Cluster as
+/// it is, and `kubectl patch --type=json --patch-file` applies it as
+/// written: on a Cluster without spec.managed and spec.postgresql, on one
+/// with spec.managed but no roles list, and on one with both lists (the
+/// role appended, the two lines put first). A second run has nothing to add.
+fn onboard_role_step_applies_to_a_cluster_with_and_without_the_lists(env: &mut Env) {
+    env.guard();
+    let ns = "onboard-scratch";
+    let contract = env.dir.join("objects/onboard-contract.yaml");
+    std::fs::write(
+        &contract,
+        format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: scratch\n  \
+             namespace: {ns}\n  bootstrap: {{role: app, database: app, secret: scratch-app}}\n  consumers: []\n"
+        ),
+    )
+    .unwrap();
+    env.k(&["create", "namespace", ns]).expect_ok();
+    let base = json!({"instances": 1, "storage": {"size": "1Gi"}});
+    let mut managed_only = base.clone();
+    managed_only["managed"] = json!({"services": {"disabledDefaultServices": ["ro"]}});
+    let mut both = base.clone();
+    both["managed"] = json!({"roles": [{"name": "other", "ensure": "present", "login": true}]});
+    both["postgresql"] = json!({"pg_hba": ["hostssl all all 10.0.0.0/8 scram-sha-256"]});
+    for (case, spec) in [("bare", base), ("managed-only", managed_only), ("both", both)] {
+        let cluster = env.write_json(
+            &format!("onboard-{case}"),
+            &json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                    "metadata": {"name": "scratch", "namespace": ns}, "spec": spec}),
+        );
+        env.k(&["create", "-f", &path(&cluster)]).expect_ok();
+        let onboard = |out_dir: &str| {
+            let live = env
+                .k(&["get", "cluster", "scratch", "-n", ns, "-o", "yaml"])
+                .expect_ok();
+            let dir = env.dir.join("objects").join(out_dir);
+            let out = run(
+                Command::new(BIN)
+                    .args(["onboard", "--contract"])
+                    .arg(&contract)
+                    .args(["--cluster", "scratch", "--namespace", "shop-frontend", "--role", "shop"])
+                    .args(["--database", "shop_db", "--cluster-object", "-", "--out"])
+                    .arg(&dir),
+                Some(live.stdout.as_bytes()),
+                Duration::from_secs(30),
+            );
+            assert!(out.ok(), "{case}: onboard: {}", out.describe());
+            dir.join("02-cluster-role-patch.yaml")
+        };
+        let patch = onboard(&format!("onboard-{case}-1"));
+        env.k(&[
+            "patch",
+            "cluster",
+            "scratch",
+            "-n",
+            ns,
+            "--type=json",
+            "--patch-file",
+            &path(&patch),
+        ])
+        .expect_ok();
+        let got: Value = serde_json::from_str(
+            &env.k(&["get", "cluster", "scratch", "-n", ns, "-o", "json"])
+                .expect_ok()
+                .stdout,
+        )
+        .unwrap();
+        let roles: Vec<&str> = got["spec"]["managed"]["roles"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{case}: no roles: {got}"))
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        assert!(roles.contains(&"shop"), "{case}: {roles:?}");
+        let hba: Vec<&str> = got["spec"]["postgresql"]["pg_hba"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{case}: no pg_hba: {got}"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            hba[..2],
+            ["host shop_db shop all scram-sha-256", "host all shop all reject"],
+            "{case}: {hba:?}"
+        );
+        if case == "both" {
+            assert_eq!(roles, ["other", "shop"]);
+            assert_eq!(hba[2], "hostssl all all 10.0.0.0/8 scram-sha-256");
+        }
+        let again = onboard(&format!("onboard-{case}-2"));
+        let text = std::fs::read_to_string(&again).unwrap();
+        assert!(
+            text.lines().any(|l| l == "[]"),
+            "{case}: a second run adds nothing:\n{text}"
+        );
+        env.k(&["delete", "cluster", "scratch", "-n", ns, "--wait=false"])
+            .expect_ok();
+        wait_until("the scratch Cluster to go", Duration::from_secs(20), || {
+            let out = env.k(&["get", "cluster", "scratch", "-n", ns]);
+            if out.ok() { Err(out.describe()) } else { Ok(()) }
+        });
+    }
+}
+
 fn make_e2e_denies_every_bad_document_on_its_own(env: &mut Env) {
     env.guard();
     let kubectl = format!(
