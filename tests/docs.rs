@@ -9,7 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DOCS: [&str; 3] = ["README.md", "deploy/README.md", "deploy/overlays/self-signed/README.md"];
+const DOCS: [&str; 4] = [
+    "README.md",
+    "deploy/README.md",
+    "deploy/overlays/self-signed/README.md",
+    "DEVELOPMENT.md",
+];
 
 /// Commands run here, in this order (later ones use what earlier ones
 /// wrote), with the exit code the docs give them.
@@ -58,6 +63,27 @@ const CURL: &str = "curl --cacert /tmp/cnpg-guard-dev/ca.crt -H 'Content-Type: a
 /// pods, the whole test suite, a release build): the file that runs them,
 /// or the same steps, and a text in it that names that test.
 const ELSEWHERE: &[(&str, &str, &str)] = &[
+    // DEVELOPMENT.md's examples of running one test: the tests they name.
+    (
+        "cargo test --locked --lib rules::auth_posture",
+        "src/rules/auth_posture.rs",
+        "fn clusters(",
+    ),
+    (
+        "cargo test --locked --test webhook verdicts",
+        "tests/webhook.rs",
+        "async fn verdicts(",
+    ),
+    (
+        "cargo test --locked --test envtest -- every_bad_example",
+        "tests/envtest/cases.rs",
+        "fn every_bad_example_is_denied_with_its_rule_by_dry_run_and_server_side_apply(",
+    ),
+    (
+        "cargo test --locked --test pgtest -- denied_hba",
+        "tests/pgtest/cases.rs",
+        "fn denied_hba_trust_line_logs_in_without_password(",
+    ),
     // onboard's step 2 for the Cluster as it is, applied with kubectl to a
     // Cluster with and without the lists (against kube-apiserver).
     (
