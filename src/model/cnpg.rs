@@ -321,7 +321,96 @@ pub struct PoolerSpec {
     /// The pgbouncer pods' template (read only where it can reach the
     /// cluster's credentials or the node).
     #[serde(default)]
-    pub template: Option<k8s_openapi::api::core::v1::PodTemplateSpec>,
+    pub template: Option<PodTemplate>,
+}
+
+/// A pod template, as far as the rules read it: the node namespaces it
+/// shares and every Secret it names.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PodTemplate {
+    #[serde(default)]
+    pub spec: Option<PodSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub host_network: Option<bool>,
+    #[serde(default, rename = "hostPID")]
+    pub host_pid: Option<bool>,
+    #[serde(default, rename = "hostIPC")]
+    pub host_ipc: Option<bool>,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    #[serde(default)]
+    pub init_containers: Vec<Container>,
+}
+
+/// A Secret named in a pod template (Kubernetes defaults the name to "").
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SecretName {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Volume {
+    #[serde(default)]
+    pub secret: Option<SecretVolume>,
+    #[serde(default)]
+    pub projected: Option<ProjectedVolume>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolume {
+    #[serde(default)]
+    pub secret_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProjectedVolume {
+    #[serde(default)]
+    pub sources: Vec<ProjectedSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProjectedSource {
+    #[serde(default)]
+    pub secret: Option<SecretName>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+    #[serde(default)]
+    pub env_from: Vec<EnvFrom>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    #[serde(default)]
+    pub value_from: Option<EnvSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvSource {
+    #[serde(default)]
+    pub secret_key_ref: Option<SecretName>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvFrom {
+    #[serde(default)]
+    pub secret_ref: Option<SecretName>,
 }
 
 /// `spec.pgbouncer`.

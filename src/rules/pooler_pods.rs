@@ -6,10 +6,9 @@
 //! CloudNativePG generates for the cluster, or an `authQuerySecret` that
 //! logs pgbouncer in with one).
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
-
 use super::{Cx, RuleId};
 use crate::contract::SharedCluster;
+use crate::model::cnpg::{Container, PodSpec};
 use crate::model::{Object, Operation};
 
 pub(super) fn check(cx: &mut Cx<'_>) {
@@ -68,12 +67,11 @@ fn host_namespaces(cx: &mut Cx<'_>, spec: &PodSpec) {
 /// projected), and each container's `env` and `envFrom`.
 fn secret_reads(spec: &PodSpec) -> Vec<(String, &str)> {
     let mut out = Vec::new();
-    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+    for (i, v) in spec.volumes.iter().enumerate() {
         if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
             out.push((format!("volumes[{i}].secret.secretName"), name));
         }
-        let sources = v.projected.as_ref().and_then(|p| p.sources.as_ref());
-        for (j, source) in sources.into_iter().flatten().enumerate() {
+        for (j, source) in v.projected.iter().flat_map(|p| &p.sources).enumerate() {
             if let Some(s) = &source.secret {
                 out.push((
                     format!("volumes[{i}].projected.sources[{j}].secret.name"),
@@ -83,12 +81,12 @@ fn secret_reads(spec: &PodSpec) -> Vec<(String, &str)> {
         }
     }
     let groups: [(&str, &[Container]); 2] = [
-        ("initContainers", spec.init_containers.as_deref().unwrap_or_default()),
+        ("initContainers", &spec.init_containers),
         ("containers", &spec.containers),
     ];
     for (group, containers) in groups {
         for (i, c) in containers.iter().enumerate() {
-            for (j, e) in c.env.iter().flatten().enumerate() {
+            for (j, e) in c.env.iter().enumerate() {
                 if let Some(s) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
                     out.push((
                         format!("{group}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
@@ -96,7 +94,7 @@ fn secret_reads(spec: &PodSpec) -> Vec<(String, &str)> {
                     ));
                 }
             }
-            for (j, e) in c.env_from.iter().flatten().enumerate() {
+            for (j, e) in c.env_from.iter().enumerate() {
                 if let Some(s) = &e.secret_ref {
                     out.push((format!("{group}[{i}].envFrom[{j}].secretRef.name"), s.name.as_str()));
                 }
