@@ -11,7 +11,7 @@
 //! which Databases own a role once that watch has been broken for longer
 //! than `stale_after` (a Database created meanwhile may own it).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -21,21 +21,16 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 
-use super::{Fact, Facts, PasswordDigest};
+use super::store::Store;
+use super::{Fact, Facts};
 use crate::contract::{Contract, SharedCluster};
 use crate::model::{Kind, Object, secret};
-
-type Key = (String, String);
 
 /// How often a watch that stays broken is logged again.
 const REMIND_EVERY: Duration = Duration::from_secs(60);
 
 /// The longest wait between two attempts to restart a broken watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-fn key(c: &SharedCluster) -> Key {
-    (c.namespace.clone(), c.name.clone())
-}
 
 /// The CNPG API resource for a kind (`clusters`, `databases`, `poolers`).
 pub fn cnpg_resource(kind: &str, plural: &str) -> ApiResource {
@@ -70,16 +65,7 @@ impl WatchHealth {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Present managed roles of each shared Cluster (absent Cluster: no entry).
-    roles: HashMap<Key, HashSet<String>>,
-    /// Per shared namespace: Database CR name -> (cluster, owner, `spec.name`).
-    databases: HashMap<String, HashMap<String, (String, String, String)>>,
-    /// Per shared cluster: owner -> Database CRs (`ns/name`).
-    owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
-    /// Per shared cluster: database (`spec.name`) -> Database CRs (`ns/name`).
-    names: HashMap<Key, HashMap<String, BTreeSet<String>>>,
-    /// SHA-256 of each shared cluster's bootstrap password.
-    bootstrap: HashMap<Key, PasswordDigest>,
+    store: Store,
     health: HashMap<String, WatchHealth>,
 }
 
@@ -148,13 +134,13 @@ impl LiveFacts {
         for c in &self.contract.clusters {
             let secrets: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
             let facts = self.clone();
-            let k = key(c);
+            let shared = c.clone();
             let config = watcher::Config::default().fields(&format!("metadata.name={}", c.bootstrap.secret));
             tokio::spawn(facts.clone().run(
                 secret_watch(&c.namespace, &c.bootstrap.secret),
                 secrets,
                 config,
-                move |s, ev| LiveFacts::on_secret(&k, s, ev),
+                move |s, ev| LiveFacts::on_secret(&shared, s, ev),
             ));
         }
     }
@@ -259,8 +245,7 @@ impl LiveFacts {
     fn on_cluster(&self, s: &mut State, ev: Event<DynamicObject>) {
         let (object, present) = match ev {
             Event::Init => {
-                let ours: HashSet<Key> = self.contract.clusters.iter().map(key).collect();
-                s.roles.retain(|k, _| !ours.contains(k));
+                s.store.forget_clusters(&self.contract);
                 return;
             }
             Event::InitDone => return,
@@ -269,29 +254,26 @@ impl LiveFacts {
         };
         let ns = object.metadata.namespace.clone().unwrap_or_default();
         let name = object.metadata.name.clone().unwrap_or_default();
-        if self.contract.cluster(&ns, &name).is_none() {
+        let Some(shared) = self.contract.cluster(&ns, &name) else {
             return;
-        }
+        };
         if !present {
-            s.roles.remove(&(ns, name));
+            s.store.put_cluster(shared, None);
             return;
         }
         match decode(Kind::Cluster, &object) {
-            Some(Object::Cluster(c)) => {
-                let roles = c.present_roles().map(str::to_owned).collect();
-                s.roles.insert((ns, name), roles);
+            Some(Object::Cluster(c)) => s.store.put_cluster(shared, Some(&c)),
+            _ => {
+                s.store.put_cluster(shared, None);
+                tracing::warn!(%ns, %name, "cannot read the shared Cluster; its roles are unknown");
             }
-            _ => tracing::warn!(%ns, %name, "cannot read the shared Cluster; its roles are unknown"),
         }
     }
 
     fn on_database(&self, ns: &str, s: &mut State, ev: Event<DynamicObject>) {
         let (object, present) = match ev {
             Event::Init => {
-                s.databases.remove(ns);
-                let ours: HashSet<Key> = self.contract.clusters_in(ns).map(key).collect();
-                s.owners.retain(|k, _| !ours.contains(k));
-                s.names.retain(|k, _| !ours.contains(k));
+                s.store.forget_databases(&self.contract, ns);
                 return;
             }
             Event::InitDone => return,
@@ -299,64 +281,27 @@ impl LiveFacts {
             Event::Delete(o) => (o, false),
         };
         let name = object.metadata.name.clone().unwrap_or_default();
-        let id = format!("{ns}/{name}");
-        // Forget what this Database said before.
-        if let Some((cluster, owner, database)) = s.databases.entry(ns.to_owned()).or_default().remove(&name) {
-            let k = (ns.to_owned(), cluster);
-            if let Some(owned) = s.owners.get_mut(&k).and_then(|o| o.get_mut(&owner)) {
-                owned.remove(&id);
-            }
-            if let Some(crs) = s.names.get_mut(&k).and_then(|n| n.get_mut(&database)) {
-                crs.remove(&id);
-            }
-        }
         if !present {
+            s.store.put_database(&self.contract, ns, &name, None);
             return;
         }
-        let Some(Object::Database(d)) = decode(Kind::Database, &object) else {
-            tracing::warn!(%ns, %name, "cannot read a Database; its owner is unknown");
-            return;
-        };
-        let (cluster, owner, database) = (d.spec.cluster.name.clone(), d.spec.owner.clone(), d.spec.name.clone());
-        if self.contract.cluster(ns, &cluster).is_none() {
-            return;
+        match decode(Kind::Database, &object) {
+            Some(Object::Database(d)) => s.store.put_database(&self.contract, ns, &name, Some(&d)),
+            _ => {
+                s.store.put_database(&self.contract, ns, &name, None);
+                tracing::warn!(%ns, %name, "cannot read a Database; its owner is unknown");
+            }
         }
-        s.owners
-            .entry((ns.to_owned(), cluster.clone()))
-            .or_default()
-            .entry(owner.clone())
-            .or_default()
-            .insert(id.clone());
-        s.names
-            .entry((ns.to_owned(), cluster.clone()))
-            .or_default()
-            .entry(database.clone())
-            .or_default()
-            .insert(id);
-        s.databases
-            .entry(ns.to_owned())
-            .or_default()
-            .insert(name, (cluster, owner, database));
     }
 
-    fn on_secret(k: &Key, s: &mut State, ev: Event<Secret>) {
+    fn on_secret(shared: &SharedCluster, s: &mut State, ev: Event<Secret>) {
         match ev {
-            Event::Init => {
-                s.bootstrap.remove(k);
-            }
+            Event::Init | Event::Delete(_) => s.store.put_bootstrap(shared, None),
             Event::InitDone => {}
-            Event::Delete(_) => {
-                s.bootstrap.remove(k);
+            // The value is hashed in the store and dropped with the object.
+            Event::Apply(secret) | Event::InitApply(secret) => {
+                s.store.put_bootstrap(shared, secret::value(&secret, "password"))
             }
-            Event::Apply(secret) | Event::InitApply(secret) => match secret::value(&secret, "password") {
-                // The value is hashed here and dropped with the object.
-                Some(pw) if !pw.is_empty() => {
-                    s.bootstrap.insert(k.clone(), PasswordDigest::of(pw));
-                }
-                _ => {
-                    s.bootstrap.remove(k);
-                }
-            },
         }
     }
 
@@ -446,7 +391,7 @@ impl Facts for LiveFacts {
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
         let s = self.read();
         self.answer(&s, &cluster_watch(&cluster.namespace), false, || {
-            s.roles.get(&key(cluster)).is_some_and(|r| r.contains(role))
+            s.store.role_provisioned(cluster, role)
         })
     }
 
@@ -455,11 +400,7 @@ impl Facts for LiveFacts {
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
         let s = self.read();
         self.answer(&s, &database_watch(&cluster.namespace), true, || {
-            s.owners
-                .get(&key(cluster))
-                .and_then(|o| o.get(role))
-                .map(|d| d.iter().cloned().collect())
-                .unwrap_or_default()
+            s.store.databases_owned_by(cluster, role)
         })
     }
 
@@ -469,11 +410,7 @@ impl Facts for LiveFacts {
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
         let s = self.read();
         self.answer(&s, &database_watch(&cluster.namespace), false, || {
-            s.names
-                .get(&key(cluster))
-                .and_then(|n| n.get(database))
-                .map(|d| d.iter().cloned().collect())
-                .unwrap_or_default()
+            s.store.database_crs_named(cluster, database)
         })
     }
 
@@ -485,7 +422,7 @@ impl Facts for LiveFacts {
             &s,
             &secret_watch(&cluster.namespace, &cluster.bootstrap.secret),
             false,
-            || s.bootstrap.get(&key(cluster)).is_some_and(|d| d.matches(value)),
+            || s.store.is_bootstrap_password(cluster, value).unwrap_or(false),
         )
     }
 }

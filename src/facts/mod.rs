@@ -1,12 +1,15 @@
 //! Cross-object knowledge the rules need, behind one interface.
 //!
 //! A rule never guesses: when a fact is not available it gets
-//! [`Fact::Unknown`] with a reason, and reports the check as skipped.
-//! [`offline::OfflineFacts`] answers from a set of manifests (for `check`);
-//! the live cluster is another implementation of the same trait.
+//! [`Fact::Unknown`] with a reason, and reports the check as skipped. The
+//! facts live in one store (`store.rs`), with the queries written once;
+//! [`live::LiveFacts`] folds kube watches into it (`serve`) and answers with
+//! how fresh the watches are, [`offline::OfflineFacts`] folds a set of
+//! manifests into it (`check`, `audit`, `serve --facts-from`).
 
 pub mod live;
 pub mod offline;
+mod store;
 
 use crate::contract::SharedCluster;
 

@@ -5,9 +5,8 @@
 //! cluster's own manifest (the platform repository is then being checked as a
 //! whole); otherwise it is unknown and the checks that need it are skipped.
 
-use std::collections::{HashMap, HashSet};
-
-use super::{Fact, Facts, PasswordDigest};
+use super::store::Store;
+use super::{Fact, Facts};
 use crate::contract::{Contract, SharedCluster};
 use crate::manifests::{self, Unreadable};
 
@@ -22,22 +21,9 @@ pub enum FactsFromError {
 }
 use crate::model::{Object, secret};
 
-type Key = (String, String);
-
 #[derive(Debug, Default, Clone)]
 pub struct OfflineFacts {
-    /// Shared clusters whose manifest is in the set, with their present roles.
-    roles: HashMap<Key, HashSet<String>>,
-    /// Database owners per shared cluster: role -> Database CRs.
-    owners: HashMap<Key, HashMap<String, Vec<String>>>,
-    /// Database CRs per shared cluster and database name.
-    names: HashMap<Key, HashMap<String, Vec<String>>>,
-    /// SHA-256 of the bootstrap password, where the set holds it.
-    bootstrap: HashMap<Key, PasswordDigest>,
-}
-
-fn key(c: &SharedCluster) -> Key {
-    (c.namespace.clone(), c.name.clone())
+    store: Store,
 }
 
 impl OfflineFacts {
@@ -65,47 +51,29 @@ impl OfflineFacts {
 
     /// Builds facts from `(namespace, object)` pairs.
     pub fn from_objects<'a>(contract: &Contract, objects: impl IntoIterator<Item = (&'a str, &'a Object)>) -> Self {
-        let mut facts = OfflineFacts::default();
+        let mut store = Store::default();
         for (namespace, object) in objects {
             let name = object.metadata().name.as_deref().unwrap_or_default();
             match object {
                 Object::Cluster(c) => {
                     if let Some(shared) = contract.cluster(namespace, name) {
-                        let roles = c.present_roles().map(str::to_owned).collect();
-                        facts.roles.insert(key(shared), roles);
+                        store.put_cluster(shared, Some(c));
                     }
                 }
-                Object::Database(d) => {
-                    if let Some(shared) = contract.cluster(namespace, &d.spec.cluster.name) {
-                        facts
-                            .names
-                            .entry(key(shared))
-                            .or_default()
-                            .entry(d.spec.name.clone())
-                            .or_default()
-                            .push(format!("{namespace}/{name}"));
-                        facts
-                            .owners
-                            .entry(key(shared))
-                            .or_default()
-                            .entry(d.spec.owner.clone())
-                            .or_default()
-                            .push(format!("{namespace}/{name}"));
-                    }
-                }
+                Object::Database(d) => store.put_database(contract, namespace, name, Some(d)),
                 Object::Secret(s) => {
                     for shared in contract.clusters_in(namespace) {
                         if shared.bootstrap.secret == name
                             && let Some(pw) = secret::value(s, "password").filter(|p| !p.is_empty())
                         {
-                            facts.bootstrap.insert(key(shared), PasswordDigest::of(pw));
+                            store.put_bootstrap(shared, Some(pw));
                         }
                     }
                 }
                 _ => {}
             }
         }
-        facts
+        OfflineFacts { store }
     }
 
     fn unknown_cluster(cluster: &SharedCluster) -> String {
@@ -118,40 +86,28 @@ impl OfflineFacts {
 
 impl Facts for OfflineFacts {
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
-        match self.roles.get(&key(cluster)) {
-            Some(roles) => Fact::Known(roles.contains(role)),
-            None => Fact::Unknown(Self::unknown_cluster(cluster)),
+        if !self.store.knows_cluster(cluster) {
+            return Fact::Unknown(Self::unknown_cluster(cluster));
         }
+        Fact::Known(self.store.role_provisioned(cluster, role))
     }
 
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
-        if !self.roles.contains_key(&key(cluster)) {
+        if !self.store.knows_cluster(cluster) {
             return Fact::Unknown(Self::unknown_cluster(cluster));
         }
-        Fact::Known(
-            self.owners
-                .get(&key(cluster))
-                .and_then(|o| o.get(role))
-                .cloned()
-                .unwrap_or_default(),
-        )
+        Fact::Known(self.store.databases_owned_by(cluster, role))
     }
 
     /// The other manifests of the set are what `check` can know: a
     /// duplicate among them is one, whether or not the Cluster is there.
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
-        Fact::Known(
-            self.names
-                .get(&key(cluster))
-                .and_then(|n| n.get(database))
-                .cloned()
-                .unwrap_or_default(),
-        )
+        Fact::Known(self.store.database_crs_named(cluster, database))
     }
 
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
-        match self.bootstrap.get(&key(cluster)) {
-            Some(digest) => Fact::Known(digest.matches(value)),
+        match self.store.is_bootstrap_password(cluster, value) {
+            Some(known) => Fact::Known(known),
             None => Fact::Unknown(format!(
                 "the bootstrap Secret {}/{} with a password is not among the checked files",
                 cluster.namespace, cluster.bootstrap.secret

@@ -1,0 +1,157 @@
+//! The one store of facts: folded from watch events in `serve`
+//! ([`super::LiveFacts`]) and from manifests in `check` and `audit`
+//! ([`super::OfflineFacts`]). It keeps only what the rules ask (the present
+//! managed roles of each shared Cluster, the Database CRs of each shared
+//! cluster by owner and by database name, and the SHA-256 of each bootstrap
+//! password), and answers in hash lookups. Each source says how far its
+//! answers can be trusted; the queries are written here once.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::PasswordDigest;
+use crate::contract::{Contract, SharedCluster};
+use crate::model::{Cluster, Database};
+
+/// A shared cluster: (namespace, name).
+pub(crate) type Key = (String, String);
+
+pub(crate) fn key(c: &SharedCluster) -> Key {
+    (c.namespace.clone(), c.name.clone())
+}
+
+/// What one Database CR says that the rules ask about.
+#[derive(Debug, Clone)]
+struct DatabaseCr {
+    cluster: String,
+    owner: String,
+    database: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Store {
+    /// Present managed roles of each shared Cluster seen (absent: no entry).
+    roles: HashMap<Key, HashSet<String>>,
+    /// Per shared namespace: Database CR name -> what it says.
+    databases: HashMap<String, HashMap<String, DatabaseCr>>,
+    /// Per shared cluster: owner -> Database CRs (`ns/name`).
+    owners: HashMap<Key, HashMap<String, BTreeSet<String>>>,
+    /// Per shared cluster: database (`spec.name`) -> Database CRs (`ns/name`).
+    names: HashMap<Key, HashMap<String, BTreeSet<String>>>,
+    /// SHA-256 of each shared cluster's bootstrap password.
+    bootstrap: HashMap<Key, PasswordDigest>,
+}
+
+impl Store {
+    /// A shared Cluster as it is now (`None`: gone, or unreadable).
+    pub fn put_cluster(&mut self, shared: &SharedCluster, cluster: Option<&Cluster>) {
+        match cluster {
+            Some(c) => {
+                let roles = c.present_roles().map(str::to_owned).collect();
+                self.roles.insert(key(shared), roles);
+            }
+            None => {
+                self.roles.remove(&key(shared));
+            }
+        }
+    }
+
+    /// Forgets every shared Cluster (a watch starting over).
+    pub fn forget_clusters(&mut self, contract: &Contract) {
+        let ours: HashSet<Key> = contract.clusters.iter().map(key).collect();
+        self.roles.retain(|k, _| !ours.contains(k));
+    }
+
+    /// A Database CR of namespace `ns` as it is now (`None`: gone, or
+    /// unreadable). Only CRs of a shared cluster are kept.
+    pub fn put_database(&mut self, contract: &Contract, ns: &str, name: &str, db: Option<&Database>) {
+        let id = format!("{ns}/{name}");
+        if let Some(old) = self.databases.entry(ns.to_owned()).or_default().remove(name) {
+            let k = (ns.to_owned(), old.cluster);
+            if let Some(crs) = self.owners.get_mut(&k).and_then(|o| o.get_mut(&old.owner)) {
+                crs.remove(&id);
+            }
+            if let Some(crs) = self.names.get_mut(&k).and_then(|n| n.get_mut(&old.database)) {
+                crs.remove(&id);
+            }
+        }
+        let Some(d) = db else { return };
+        let Some(shared) = contract.cluster(ns, &d.spec.cluster.name) else {
+            return;
+        };
+        let k = key(shared);
+        self.owners
+            .entry(k.clone())
+            .or_default()
+            .entry(d.spec.owner.clone())
+            .or_default()
+            .insert(id.clone());
+        self.names
+            .entry(k)
+            .or_default()
+            .entry(d.spec.name.clone())
+            .or_default()
+            .insert(id);
+        self.databases.entry(ns.to_owned()).or_default().insert(
+            name.to_owned(),
+            DatabaseCr {
+                cluster: d.spec.cluster.name.clone(),
+                owner: d.spec.owner.clone(),
+                database: d.spec.name.clone(),
+            },
+        );
+    }
+
+    /// Forgets the Database CRs of namespace `ns` (a watch starting over).
+    pub fn forget_databases(&mut self, contract: &Contract, ns: &str) {
+        self.databases.remove(ns);
+        let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
+        self.owners.retain(|k, _| !ours.contains(k));
+        self.names.retain(|k, _| !ours.contains(k));
+    }
+
+    /// The bootstrap password of `shared` (`None` or empty: unknown). Only
+    /// its hash is kept.
+    pub fn put_bootstrap(&mut self, shared: &SharedCluster, password: Option<&[u8]>) {
+        match password.filter(|p| !p.is_empty()) {
+            Some(pw) => {
+                self.bootstrap.insert(key(shared), PasswordDigest::of(pw));
+            }
+            None => {
+                self.bootstrap.remove(&key(shared));
+            }
+        }
+    }
+
+    /// Whether the store has seen the shared Cluster itself.
+    pub fn knows_cluster(&self, cluster: &SharedCluster) -> bool {
+        self.roles.contains_key(&key(cluster))
+    }
+
+    /// Is `role` a present managed role of the shared Cluster?
+    pub fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> bool {
+        self.roles.get(&key(cluster)).is_some_and(|r| r.contains(role))
+    }
+
+    /// The Database CRs (`ns/name`) of the shared cluster owned by `role`.
+    pub fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Vec<String> {
+        Self::listed(&self.owners, cluster, role)
+    }
+
+    /// The Database CRs (`ns/name`) of the shared cluster for `database`.
+    pub fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Vec<String> {
+        Self::listed(&self.names, cluster, database)
+    }
+
+    /// Whether `value` is the bootstrap password, if the store knows it.
+    pub fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Option<bool> {
+        self.bootstrap.get(&key(cluster)).map(|d| d.matches(value))
+    }
+
+    fn listed(index: &HashMap<Key, HashMap<String, BTreeSet<String>>>, c: &SharedCluster, by: &str) -> Vec<String> {
+        index
+            .get(&key(c))
+            .and_then(|i| i.get(by))
+            .map(|crs| crs.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
