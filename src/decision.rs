@@ -70,19 +70,54 @@ pub struct Decision {
     pub exempt: bool,
 }
 
+/// What a review comes to, as decision records, metrics and the API
+/// server's audit annotations name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Allow,
+    Deny,
+    /// Allowed, with warnings.
+    Warn,
+    /// Denied by a rule, allowed by break-glass.
+    BreakGlass,
+    /// Allowed because the requester is exempt (the CNPG operator).
+    Exempt,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Allow,
+        Verdict::Deny,
+        Verdict::Warn,
+        Verdict::Exempt,
+        Verdict::BreakGlass,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::Warn => "warn",
+            Verdict::BreakGlass => "break-glass",
+            Verdict::Exempt => "exempt",
+        }
+    }
+}
+
 impl Decision {
-    /// `allow`, `deny`, `warn` (allowed with warnings), `break-glass` or `exempt`.
-    pub fn label(&self) -> &'static str {
+    /// What the review comes to.
+    pub fn verdict(&self) -> Verdict {
         if !self.allowed {
-            "deny"
+            Verdict::Deny
         } else if self.break_glass.is_some() && self.has(Disposition::BreakGlass) {
-            "break-glass"
+            Verdict::BreakGlass
         } else if self.exempt && self.has(Disposition::Exempt) {
-            "exempt"
+            Verdict::Exempt
         } else if self.findings.iter().any(|f| f.disposition != Disposition::Audited) {
-            "warn"
+            Verdict::Warn
         } else {
-            "allow"
+            Verdict::Allow
         }
     }
 
@@ -307,7 +342,7 @@ mod tests {
             ]
         );
         assert_eq!(d.message().lines().count(), 2);
-        assert_eq!(d.label(), "deny");
+        assert_eq!(d.verdict().as_str(), "deny");
     }
 
     #[test]
@@ -319,7 +354,7 @@ mod tests {
         assert_eq!(d.findings[0].disposition, Disposition::Warned);
         assert_eq!(d.warnings().len(), 1);
         assert!(d.warnings()[0].starts_with("[client-label-registered] "));
-        assert_eq!(d.label(), "warn");
+        assert_eq!(d.verdict().as_str(), "warn");
 
         let src = crate::contract::EMBEDDED_CONTRACT.replace("rules: {}", "rules: {client-label-registered: audit}");
         let c = crate::contract::parse(&src, "t").unwrap();
@@ -327,7 +362,7 @@ mod tests {
         assert!(d.allowed);
         assert!(d.warnings().is_empty());
         assert_eq!(d.findings[0].disposition, Disposition::Audited);
-        assert_eq!(d.label(), "allow");
+        assert_eq!(d.verdict().as_str(), "allow");
     }
 
     #[test]
@@ -476,7 +511,7 @@ mod tests {
         let d = decide(&admin, &contract(), &NoFacts);
         assert!(d.allowed);
         assert_eq!(d.break_glass.as_deref(), Some("INC-42 planned rebuild"));
-        assert_eq!(d.label(), "break-glass");
+        assert_eq!(d.verdict().as_str(), "break-glass");
         assert!(d.warnings().iter().all(|w| w.chars().count() <= 120));
 
         let someone = with_user(delete(cluster), "eve", &["system:authenticated"]);
@@ -560,7 +595,7 @@ mod tests {
             &NoFacts,
         );
         assert!(d.allowed);
-        assert_eq!(d.label(), "break-glass");
+        assert_eq!(d.verdict().as_str(), "break-glass");
         assert_eq!(d.break_glass.as_deref(), Some("OPS-7 offboarding vergabe"));
         assert!(d.warnings()[0].starts_with("[data-retained] (break-glass) "));
     }
@@ -574,6 +609,6 @@ mod tests {
         );
         let d = decide(&r, &contract(), &NoFacts);
         assert!(d.allowed);
-        assert_eq!(d.label(), "exempt");
+        assert_eq!(d.verdict().as_str(), "exempt");
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::decision::Decision;
+use crate::decision::{Decision, Verdict};
 use crate::model::{Kind, LAST_APPLIED, Review};
 use crate::rules::Skipped;
 
@@ -37,7 +37,7 @@ pub struct DecisionRecord<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub dry_run: bool,
-    pub decision: &'static str,
+    pub decision: Verdict,
     pub rules: Vec<&'static str>,
     pub findings: Vec<RecordedFinding<'a>>,
     /// Findings beyond the record's bound ([`MAX_FINDINGS`]), not listed.
@@ -113,7 +113,7 @@ impl<'a> DecisionRecord<'a> {
             namespace: &review.namespace,
             name: &review.name,
             dry_run: review.dry_run,
-            decision: decision.label(),
+            decision: decision.verdict(),
             rules: decision.rules().iter().map(|r| r.as_str()).collect(),
             findings: decision
                 .findings

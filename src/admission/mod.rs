@@ -19,7 +19,7 @@ pub use parse::{APISERVER_FIELD_ORDER, BadReview, Parsed, Request, parse};
 pub use respond::{respond, to_body};
 
 use crate::contract::{Contract, Mode};
-use crate::decision::decide;
+use crate::decision::{Verdict, decide};
 use crate::decision_log::DecisionRecord;
 use crate::facts::Facts;
 use crate::model::{Kind, Operation};
@@ -37,7 +37,7 @@ pub struct Answer {
 #[derive(Debug)]
 pub enum Outcome {
     /// A covered kind was judged.
-    Reviewed(Verdict),
+    Reviewed(Judged),
     /// A kind, operation or subresource the contract does not cover: allowed untouched.
     NotCovered,
     /// Not a review the guard can judge (the reason is in the body).
@@ -48,11 +48,10 @@ pub enum Outcome {
 
 /// A judged review: what the decision log and the metrics need.
 #[derive(Debug)]
-pub struct Verdict {
+pub struct Judged {
     pub kind: Kind,
     pub operation: Operation,
-    /// `allow`, `deny`, `warn`, `break-glass` or `exempt`.
-    pub decision: &'static str,
+    pub verdict: Verdict,
     /// Each finding's rule and mode.
     pub findings: Vec<(RuleId, Mode)>,
     /// The decision record: one JSON line, Secret values redacted.
@@ -94,14 +93,14 @@ pub fn answer(body: &[u8], contract: &Contract, facts: &dyn Facts, received: Ins
     )
     .to_line();
     tracing::debug!(uid = %req.uid, kind = %review.kind, operation = review.operation.as_str(),
-        ns = %review.namespace, name = %review.name, decision = decision.label(), "reviewed");
+        ns = %review.namespace, name = %review.name, decision = decision.verdict().as_str(), "reviewed");
     Answer {
         status: 200,
         body,
-        outcome: Outcome::Reviewed(Verdict {
+        outcome: Outcome::Reviewed(Judged {
             kind: review.kind,
             operation: review.operation,
-            decision: decision.label(),
+            verdict: decision.verdict(),
             findings: decision.findings.iter().map(|f| (f.violation.rule, f.mode)).collect(),
             record,
         }),

@@ -20,7 +20,7 @@ pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
         resp.warnings = Some(warnings);
     }
     resp.audit_annotations
-        .insert("decision".into(), decision.label().into());
+        .insert("decision".into(), decision.verdict().as_str().into());
     let rules = decision.rules();
     if !rules.is_empty() {
         resp.audit_annotations.insert(

@@ -10,7 +10,7 @@ pub use crate::manifests::{Document, InputError, Inputs, Unreadable};
 pub use report::{Format, render, render_listing};
 
 use crate::contract::Contract;
-use crate::decision::{Decision, decide};
+use crate::decision::{Decision, Verdict, decide};
 use crate::facts::OfflineFacts;
 use crate::manifests;
 use crate::model::{Kind, Review};
@@ -60,7 +60,7 @@ impl Report {
     pub fn warned(&self) -> usize {
         self.checked
             .iter()
-            .filter(|c| c.decision.allowed && c.decision.label() != "allow")
+            .filter(|c| c.decision.allowed && c.decision.verdict() != Verdict::Allow)
             .count()
     }
 

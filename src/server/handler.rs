@@ -200,15 +200,15 @@ async fn validate(
     };
     let m = &state.metrics;
     match &answer.outcome {
-        Outcome::Reviewed(verdict) => {
+        Outcome::Reviewed(judged) => {
             m.reviews
                 .get_or_create(&ReviewLabels {
-                    kind: verdict.kind.as_str(),
-                    operation: verdict.operation.as_str(),
-                    decision: verdict.decision,
+                    kind: judged.kind.as_str(),
+                    operation: judged.operation.as_str(),
+                    decision: judged.verdict.as_str(),
                 })
                 .inc();
-            for (rule, mode) in &verdict.findings {
+            for (rule, mode) in &judged.findings {
                 m.violations
                     .get_or_create(&ViolationLabels {
                         rule: rule.as_str(),
@@ -216,7 +216,7 @@ async fn validate(
                     })
                     .inc();
             }
-            state.decision_log.write(&verdict.record);
+            state.decision_log.write(&judged.record);
         }
         Outcome::Bad(e) => {
             m.reject("bad_request");

@@ -5,6 +5,8 @@
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
+
+use crate::decision::Verdict;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -50,8 +52,8 @@ pub struct RuleLabels {
     pub rule: String,
 }
 
-/// The decisions a review is counted under ([`crate::decision::Decision::label`]).
-pub const DECISIONS: [&str; 5] = ["allow", "deny", "warn", "exempt", "break-glass"];
+/// The decisions a review is counted under.
+pub const DECISIONS: [Verdict; 5] = Verdict::ALL;
 /// Why a request is not reviewed (`rejected_requests_total{reason}`).
 pub const REJECT_REASONS: [&str; 6] = [
     "bad_request",
@@ -214,7 +216,7 @@ impl Metrics {
                     let _ = self.reviews.get_or_create(&ReviewLabels {
                         kind: kind.as_str(),
                         operation: operation.as_str(),
-                        decision,
+                        decision: decision.as_str(),
                     });
                 }
             }
