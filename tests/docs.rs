@@ -348,14 +348,14 @@ fn documented_commands_run_as_written_on_a_fresh_copy() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // The CI snippets' checks (YAML blocks of README's "In CI"), as a job
-    // runs them: pipefail on, in the repository's root.
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let ci = readme
-        .split("### In CI")
+    // The CI snippets' checks (YAML blocks of docs/ci.md's "In CI"), as a
+    // job runs them: pipefail on, in the repository's root.
+    let page = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
+    let ci = page
+        .split("## In CI")
         .nth(1)
         .unwrap()
-        .split("\n### ")
+        .split("\n## ")
         .next()
         .unwrap();
     let checks: Vec<&str> = ci
