@@ -360,13 +360,7 @@ fn documented_commands_run_as_written_on_a_fresh_copy() {
     // The CI snippets' checks (YAML blocks of docs/ci.md's "In CI"), as a
     // job runs them: pipefail on, in the repository's root.
     let page = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
-    let ci = page
-        .split("## In CI")
-        .nth(1)
-        .unwrap()
-        .split("\n## ")
-        .next()
-        .unwrap();
+    let ci = page.split("## In CI").nth(1).unwrap().split("\n## ").next().unwrap();
     let checks: Vec<&str> = ci
         .lines()
         .map(|l| l.trim().trim_start_matches("- ").trim())
