@@ -106,7 +106,7 @@ soak: build ## Minutes of steady load with 10% malformed/oversize reviews: no er
 	$(CARGO) build --release --locked --examples
 	target/release/examples/soak --seconds $(or $(SOAK_SECONDS),180) --rate $(or $(SOAK_RATE),200)
 
-attack: ## Hostile clients of issue 18 against a release serve on 127.0.0.1 (valid reviews at 20/s alongside): latency, peak RSS, fds, back-to-idle; a few minutes, stops by itself (ATTACK_SECONDS per attack)
+attack: ## Hostile clients against a release serve on 127.0.0.1 (valid reviews at 20/s alongside): latency, peak RSS, fds, back-to-idle; a few minutes, stops by itself (ATTACK_SECONDS per attack)
 	$(CARGO) build --release --locked --bin cnpg-guard --example attack
 	timeout 900 target/release/examples/attack --seconds $(or $(ATTACK_SECONDS),10)
 

@@ -1,5 +1,5 @@
 //! The command line: argument structs and dispatch. Each subcommand is a
-//! thin door into the library; exit codes are documented in README.md.
+//! thin door into the library; exit codes are documented in docs/operations.md.
 
 use std::path::PathBuf;
 

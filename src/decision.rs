@@ -1,5 +1,5 @@
 //! From findings to a verdict: modes, ratcheting, break-glass and exempt
-//! users (CONTRACT.md, "Decisions"). The webhook, `check` and `audit` all
+//! users (docs/contract.md, "Decisions"). The webhook, `check` and `audit` all
 //! call [`decide`]; none of them judges on its own.
 
 use std::collections::BTreeSet;

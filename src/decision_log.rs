@@ -1,5 +1,5 @@
-//! The decision log: one JSON line per decision (CONTRACT.md, "Audit
-//! trail"), with every Secret value redacted before anything is serialized.
+//! The decision log: one JSON line per decision (docs/operations.md,
+//! "Decision log"), with every Secret value redacted before anything is serialized.
 
 use std::io::Write;
 

@@ -784,12 +784,12 @@ fn read_doc(rel: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
 }
 
-/// The README's `serve` table has a row, with a description, for every flag
-/// `serve --help` shows.
+/// The `serve` table of docs/operations.md has a row, with a description,
+/// for every flag `serve --help` shows.
 #[test]
 fn readme_lists_every_serve_flag() {
     let help = stdout(&guard_env(&["serve", "--help"], &[]));
-    let readme = read_doc("README.md");
+    let readme = read_doc("docs/operations.md");
     let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
     let flags: Vec<&str> = help
         .lines()
@@ -802,18 +802,24 @@ fn readme_lists_every_serve_flag() {
         let row = rows
             .iter()
             .find(|r| r.contains(&format!("`--{flag}`")))
-            .unwrap_or_else(|| panic!("--{flag} is not in the README's serve table"));
+            .unwrap_or_else(|| panic!("--{flag} is not in docs/operations.md's serve table"));
         let description = row.rsplit('|').nth(1).unwrap_or_default().trim();
         assert!(description.len() > 10, "--{flag} has no description: {row}");
     }
 }
 
-/// Commands in the READMEs' code blocks name only paths the repository has
+/// Commands in the docs' code blocks name only paths the repository has
 /// (or that a documented step writes first).
 #[test]
 fn docs_commands_name_paths_that_exist() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for doc in ["README.md", "deploy/README.md"] {
+    for doc in [
+        "README.md",
+        "deploy/README.md",
+        "docs/operations.md",
+        "docs/ci.md",
+        "docs/contract.md",
+    ] {
         let text = read_doc(doc);
         let mut in_block = false;
         for line in text.lines() {
@@ -943,12 +949,12 @@ fn every_judging_command_names_its_contract_and_warns_about_the_built_in_one() {
     }
 }
 
-/// The lines of README's fenced blocks (```LANG) under the heading `heading`.
+/// The lines of docs/ci.md's fenced blocks (```LANG) under the heading `heading`.
 fn readme_blocks(heading: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ci.md")).unwrap();
     let start = readme
         .find(heading)
-        .unwrap_or_else(|| panic!("README has no {heading}"));
+        .unwrap_or_else(|| panic!("docs/ci.md has no {heading}"));
     let section = &readme[start + heading.len()..];
     let end = section.find("\n#").unwrap_or(section.len());
     let mut lines = Vec::new();
@@ -963,12 +969,12 @@ fn readme_blocks(heading: &str) -> Vec<String> {
     lines
 }
 
-/// Every CI snippet of README judges against the repository's contract: a
+/// Every CI snippet of docs/ci.md judges against the repository's contract: a
 /// pre-merge check of a newly registered consumer must not be judged by the
 /// binary's built-in contract.
 #[test]
 fn every_ci_snippet_passes_the_repositorys_contract() {
-    let lines = readme_blocks("### In CI\n");
+    let lines = readme_blocks("## In CI\n");
     let checks: Vec<&String> = lines.iter().filter(|l| l.contains("cnpg-guard check")).collect();
     assert!(checks.len() >= 2, "{lines:?}");
     for line in checks {
@@ -1186,7 +1192,7 @@ fn github_annotations_on_stdin_say_so() {
 }
 
 /// `serve --kubeconfig` with an API server that cannot be reached stays up
-/// and not ready (README's exit codes say so), says its watches cannot sync
+/// and not ready (the documented exit codes say so), says its watches cannot sync
 /// (not that last known facts are used: none were ever known), once per
 /// watch rather than on every retry; an unreadable kubeconfig stops it.
 #[test]

@@ -1,5 +1,5 @@
 //! The shipped deployment agrees with the code: the webhook intercepts
-//! exactly what CONTRACT.md lists (and the server handles), keeps the
+//! exactly what docs/contract.md lists (and the server handles), keeps the
 //! cluster repairable, and the RBAC never reaches Secrets beyond the
 //! bootstrap Secret; the overlays render with kustomize's default options;
 //! the mounted contract is the embedded one; the self-protection policy
@@ -590,6 +590,7 @@ fn nothing_tells_anyone_to_loosen_kustomize() {
     for top in [
         "README.md",
         "SECURITY.md",
+        "docs",
         "Makefile",
         "Dockerfile",
         ".dockerignore",

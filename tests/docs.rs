@@ -1,16 +1,20 @@
-//! Every command in the docs' shell blocks (README.md, deploy/README.md,
-//! deploy/overlays/self-signed/README.md) is run by a test: here, as
-//! written, in a fresh copy of what a clone holds (deploy/, tests/fixtures/),
-//! when it needs no cluster; otherwise by the test or script named for it,
-//! which is checked to exist. A command added to the docs without either
-//! fails `every_documented_command_is_run_somewhere`. The CI snippets'
+//! Every command in the docs' shell blocks (the pages in `DOCS`) is run by
+//! a test: here, as written, in a fresh copy of what a clone holds
+//! (deploy/, tests/fixtures/), when it needs no cluster; otherwise by the
+//! test or script named for it, which is checked to exist. A command added
+//! to the docs without either fails
+//! `every_documented_command_is_run_somewhere`. The CI snippets' (docs/ci.md)
 //! `cnpg-guard check` lines run here too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const DOCS: [&str; 4] = [
+const DOCS: [&str; 8] = [
     "README.md",
+    "docs/operations.md",
+    "docs/ci.md",
+    "docs/contract.md",
+    "BENCHMARKS.md",
     "deploy/README.md",
     "deploy/overlays/self-signed/README.md",
     "DEVELOPMENT.md",
@@ -93,6 +97,11 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     // The whole suite and CI.
     ("make test", ".ci/run", "make test"),
+    // BENCHMARKS.md's measurements: never asserted in a test (timings
+    // depend on the machine); the Makefile recipe each one runs.
+    ("make bench", "Makefile", "target/release/examples/bench --seconds"),
+    ("make review-cost", "Makefile", "valgrind --tool=callgrind"),
+    ("make attack", "Makefile", "target/release/examples/attack --seconds"),
     // serve in development mode with README's review over TLS: the image's
     // smoke test (CI) and the webhook tests; `make run` is `cargo run
     // --release -- serve`, the same serve.
@@ -348,16 +357,10 @@ fn documented_commands_run_as_written_on_a_fresh_copy() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // The CI snippets' checks (YAML blocks of README's "In CI"), as a job
-    // runs them: pipefail on, in the repository's root.
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let ci = readme
-        .split("### In CI")
-        .nth(1)
-        .unwrap()
-        .split("\n### ")
-        .next()
-        .unwrap();
+    // The CI snippets' checks (YAML blocks of docs/ci.md's "In CI"), as a
+    // job runs them: pipefail on, in the repository's root.
+    let page = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
+    let ci = page.split("## In CI").nth(1).unwrap().split("\n## ").next().unwrap();
     let checks: Vec<&str> = ci
         .lines()
         .map(|l| l.trim().trim_start_matches("- ").trim())

@@ -1,5 +1,5 @@
 //! pgtest: what the guard admits and denies, measured on a real PostgreSQL
-//! server set up as CloudNativePG 1.28.4 sets up an instance (issue 28).
+//! server set up as CloudNativePG 1.28.4 sets up an instance.
 //!
 //! `PG_BIN` names a directory holding `initdb`, `postgres` and `psql`
 //! (Debian: /usr/lib/postgresql/15/bin). Without it the suite prints one

@@ -1,4 +1,4 @@
-//! The attacks of issue 18, each until `Target::until`, to 127.0.0.1 only.
+//! The hostile clients, each until `Target::until`, to 127.0.0.1 only.
 //! Connection attacks reopen what the guard closes (after a short pause),
 //! so the pressure lasts the whole attack.
 

@@ -1,4 +1,4 @@
-//! `make attack`: the hostile clients of issue 18 against a release
+//! `make attack`: hostile clients against a release
 //! `cnpg-guard serve` on 127.0.0.1 (free ports, shipped defaults), each on a
 //! fresh server while valid reviews are sent at 20/s. Per attack: the valid
 //! reviews' p50/p99 and errors, peak RSS (VmHWM), the most open fds, and how

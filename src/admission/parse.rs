@@ -165,8 +165,8 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// says it is another kind) makes [`parse`] read the body again with
 /// kube-core's [`Request`] and explain it. This pass is the one piece of
 /// the parse kept for its cost: reading the objects as text first and
-/// decoding them after costs 48 % more instructions over the bench mix
-/// (BENCHMARKS.md).
+/// decoding them after scans every object twice (measured:
+/// docs/benchmarks-history.md, "The restructuring round").
 struct OnePass<'a> {
     request: Request<'a>,
     object: Option<Object>,

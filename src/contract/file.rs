@@ -1,5 +1,5 @@
 //! The contract file as written by people: field names are an interface
-//! (CONTRACT.md, "The contract file"), so they are spelled exactly here and
+//! (docs/contract.md, "The file"), so they are spelled exactly here and
 //! unknown fields are refused rather than silently ignored.
 
 use std::collections::BTreeMap;

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use cnpg::{Cluster, Database, Pooler};
 
-/// The kinds the contract covers (CONTRACT.md, "What is intercepted").
+/// The kinds the contract covers (docs/contract.md, "What is intercepted").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Cluster,

@@ -42,7 +42,7 @@ pub struct ServeArgs {
     /// cannot within its deadline gets HTTP 429. At least --max-body-bytes. A body must
     /// keep 256 KiB/s after its first second, or it is cut (408).
     /// This bounds the guard's memory: a review's working memory is at most
-    /// about 8 times its body (README, "Reliability: bounds and sizing").
+    /// about 8 times its body (docs/operations.md, "Reliability: bounds and sizing").
     /// 16 MiB holds two of the largest UPDATEs the API server can send.
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes_in_flight: usize,

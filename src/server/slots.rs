@@ -12,10 +12,10 @@
 //! milliseconds between reviews, and its new ones are in their handshake;
 //! closing one makes the client reconnect (a TLS handshake, the costliest
 //! thing the guard does), and an HTTP/1.1 request sent as it closes fails.
-//! Under load that fed itself: the soak example at 2,000 reviews/s, on a CPU
-//! shared with two busy loops, failed up to half of the valid reviews; with
-//! only keep-alive connections protected, newcomers still closed each
-//! other's handshakes (up to 22,613 evictions in 15 s).
+//! Under load that fed itself: the soak example at a high rate, on a CPU
+//! shared with busy loops, failed many of the valid reviews; with only
+//! keep-alive connections protected, newcomers still closed each other's
+//! handshakes (BENCHMARKS.md, "A busy client keeps its connections").
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

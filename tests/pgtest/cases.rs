@@ -398,7 +398,7 @@ fn admitted_tenant_cannot_call_other_tenants_security_definer_function(s: &Suite
     assert!(called.is_empty(), "cross-tenant calls:\n    {}", called.join("\n    "));
 }
 
-/// The lines issue 28 proposes, added by hand: each consumer its own
+/// The per-consumer pg_hba lines, added by hand: each consumer its own
 /// database over TLS, then one reject line for all consumers.
 fn per_consumer_hba_lines_written_by_hand_keep_tenants_apart(s: &Suite) {
     let tenants = s.tenants();
