@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use cnpg_guard::model::kinds::{KINDS, Reach};
+
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
@@ -42,17 +44,16 @@ fn webhook_rules_are_exactly_the_contract_table() {
             }
         }
     }
-    let want: BTreeSet<String> = [
-        ("postgresql.cnpg.io", "clusters", &["CREATE", "UPDATE", "DELETE"][..]),
-        ("postgresql.cnpg.io", "databases", &["CREATE", "UPDATE", "DELETE"]),
-        ("postgresql.cnpg.io", "poolers", &["CREATE", "UPDATE"]),
-        ("", "namespaces", &["CREATE", "UPDATE", "DELETE"]),
-        ("networking.k8s.io", "networkpolicies", &["CREATE", "UPDATE", "DELETE"]),
-        ("", "secrets", &["CREATE", "UPDATE"]),
-    ]
-    .iter()
-    .flat_map(|(g, r, ops)| ops.iter().map(move |o| format!("{g}/{r}/{o}")))
-    .collect();
+    // The table of covered kinds, everywhere-intercepted rows.
+    let want: BTreeSet<String> = KINDS
+        .iter()
+        .filter(|k| k.reach == Reach::Everywhere)
+        .flat_map(|k| {
+            k.operations
+                .iter()
+                .map(move |o| format!("{}/{}/{}", k.group, k.plural, o.as_str()))
+        })
+        .collect();
     assert_eq!(got, want);
     assert_eq!(hook["failurePolicy"], "Fail");
     assert_eq!(hook["sideEffects"], "None");
@@ -87,11 +88,15 @@ fn services_are_intercepted_only_in_the_shared_namespaces() {
     );
     let hook = &hooks[1];
     assert_eq!(hook["name"], "services.cnpg-guard.railiance.io");
-    assert_eq!(
-        hook["rules"],
-        serde_json::json!([{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["services"],
-            "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}])
-    );
+    let shared: Vec<serde_json::Value> = KINDS
+        .iter()
+        .filter(|k| k.reach == Reach::SharedNamespaces)
+        .map(|k| {
+            serde_json::json!({"apiGroups": [k.group], "apiVersions": [k.version], "resources": [k.plural],
+                "operations": k.operations.iter().map(|o| o.as_str()).collect::<Vec<_>>(), "scope": "Namespaced"})
+        })
+        .collect();
+    assert_eq!(hook["rules"], serde_json::Value::Array(shared));
     for key in [
         "failurePolicy",
         "sideEffects",

@@ -21,9 +21,13 @@ use crate::contract::Contract;
 use crate::decision::decide_missing;
 use crate::facts::live::cnpg_resource;
 use crate::model::Kind;
+use crate::model::kinds::KINDS;
 use crate::rules;
 
 pub use policy_report::policy_reports;
+
+/// CloudNativePG's API group.
+const CNPG_GROUP: &str = "postgresql.cnpg.io";
 
 /// What the live cluster holds, plus what could not be looked at.
 #[derive(Debug, Default)]
@@ -127,12 +131,9 @@ pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool)
         secrets_listed: list_secrets,
         ..Inventory::default()
     };
-    for (kind, plural) in [
-        ("Cluster", "clusters"),
-        ("Database", "databases"),
-        ("Pooler", "poolers"),
-    ] {
-        list_cnpg(client, &cnpg_resource(kind, plural), &mut inv).await?;
+    // Every CloudNativePG kind of the table, in all namespaces.
+    for k in KINDS.iter().filter(|k| k.group == CNPG_GROUP) {
+        list_cnpg(client, &cnpg_resource(k.name, k.plural), &mut inv).await?;
     }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let items = list_all(&namespaces).await.map_err(|source| AuditError::List {

@@ -7,6 +7,7 @@
 pub mod cnpg;
 mod decode;
 pub mod hba;
+pub mod kinds;
 mod lean;
 pub mod secret;
 
@@ -46,51 +47,35 @@ impl Kind {
         Kind::Service,
     ];
 
+    /// Its row in the table of covered kinds.
+    pub fn info(self) -> &'static kinds::KindInfo {
+        &kinds::KINDS[self as usize]
+    }
+
     /// The covered kind for an API group and kind, or `None`.
     pub fn from_group_kind(group: &str, kind: &str) -> Option<Kind> {
-        Some(match (group, kind) {
-            ("postgresql.cnpg.io", "Cluster") => Kind::Cluster,
-            ("postgresql.cnpg.io", "Database") => Kind::Database,
-            ("postgresql.cnpg.io", "Pooler") => Kind::Pooler,
-            ("", "Namespace") => Kind::Namespace,
-            ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
-            ("", "Secret") => Kind::Secret,
-            ("", "Service") => Kind::Service,
-            _ => return None,
-        })
+        kinds::KINDS
+            .iter()
+            .find(|k| k.group == group && k.name == kind)
+            .map(|k| k.kind)
     }
 
     /// The covered kind for a manifest's `apiVersion` and `kind`.
     pub fn from_api_version(api_version: &str, kind: &str) -> Option<Kind> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        if version != "v1" {
-            return None;
-        }
-        Kind::from_group_kind(group, kind)
+        Kind::from_group_kind(group, kind).filter(|k| k.info().version == version)
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Cluster => "Cluster",
-            Kind::Database => "Database",
-            Kind::Pooler => "Pooler",
-            Kind::Namespace => "Namespace",
-            Kind::NetworkPolicy => "NetworkPolicy",
-            Kind::Secret => "Secret",
-            Kind::Service => "Service",
-        }
+        self.info().name
     }
 
     pub fn api_version(self) -> &'static str {
-        match self {
-            Kind::Cluster | Kind::Database | Kind::Pooler => "postgresql.cnpg.io/v1",
-            Kind::Namespace | Kind::Secret | Kind::Service => "v1",
-            Kind::NetworkPolicy => "networking.k8s.io/v1",
-        }
+        self.info().api_version
     }
 
     pub fn is_namespaced(self) -> bool {
-        self != Kind::Namespace
+        self.info().namespaced
     }
 }
 
