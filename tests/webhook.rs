@@ -790,7 +790,9 @@ async fn certificate_rotation_while_serving() {
 
     // Garbage first: the last good certificate keeps being served.
     std::fs::write(&server.pki.cert, "not a certificate").unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server
+        .wait_for_metric("cnpg_guard_certificate_reloads_total{result=\"failed\"} 1")
+        .await;
     let fresh_old = client(&server.pki.ca, None);
     assert_eq!(
         post(&fresh_old, &server.url(), fixture("namespace-create-allowed.json"))
@@ -809,7 +811,9 @@ async fn certificate_rotation_while_serving() {
     let renewed = write_pki(server.dir.path(), "renewed-");
     std::fs::copy(&renewed.cert, &server.pki.cert).unwrap();
     std::fs::copy(&renewed.key, &server.pki.key).unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server
+        .wait_for_metric("cnpg_guard_certificate_reloads_total{result=\"ok\"} 1")
+        .await;
 
     // The connection in use keeps working (it was established before).
     let (status, _) = post(&old_client, &server.url(), fixture("namespace-create-allowed.json")).await;
@@ -853,7 +857,9 @@ async fn contract_reload_keeps_the_last_good_contract() {
         "        databases: [vergabe_db]\n      - namespace: random-app\n        role: random\n        databases: [random_db]\n",
     );
     std::fs::write(&path, &with_consumer).unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server
+        .wait_for_metric("cnpg_guard_contract_reloads_total{result=\"ok\"} 1")
+        .await;
     let (_, r) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
     assert_eq!(r["response"]["allowed"], true, "{}", server.logs());
 
@@ -863,7 +869,9 @@ async fn contract_reload_keeps_the_last_good_contract() {
         "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: [oops\n",
     )
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server
+        .wait_for_metric("cnpg_guard_contract_reloads_total{result=\"failed\"} 1")
+        .await;
     let (_, r) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
     assert_eq!(r["response"]["allowed"], true);
     assert!(server.logs().contains("contract reload failed"), "{}", server.logs());
@@ -1043,7 +1051,12 @@ async fn contract_deleted_truncated_or_garbage_keeps_the_last_good_one() {
             None => std::fs::remove_file(&path).unwrap(),
             Some(c) => std::fs::write(&path, c).unwrap(),
         }
-        tokio::time::sleep(Duration::from_millis(2200)).await;
+        server
+            .wait_for_metric(&format!(
+                "cnpg_guard_contract_reloads_total{{result=\"failed\"}} {}",
+                n + 1
+            ))
+            .await;
         // Every valid review still gets a correct verdict.
         let (_, denied) = post(&client, &server.url(), fixture("namespace-create-denied.json")).await;
         assert_eq!(denied["response"]["allowed"], false, "{fault}");

@@ -171,6 +171,25 @@ impl Server {
         admin_get(self.admin, "/metrics").map(|(_, b)| b).unwrap_or_default()
     }
 
+    /// Polls `/metrics` until it holds `line` (a reload has run, say), for
+    /// at most 10 s.
+    #[allow(dead_code)]
+    pub async fn wait_for_metric(&self, line: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let metrics = self.metrics();
+            if metrics.contains(line) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 10 s for {line}:\n{metrics}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
