@@ -425,6 +425,13 @@ mod tests {
     }
 
     proptest! {
+        // Shrunk failures are kept with the others in tests/regressions/.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/regressions/decision_log.txt",
+            ))),
+            ..proptest::test_runner::Config::default()
+        })]
         #[test]
         fn secret_update_patch_equals_the_reference_on_any_pair(old in secret_value(), new in secret_value()) {
             prop_assert_eq!(secret_patch(&old, &new), reference_patch(&old, &new));

@@ -314,6 +314,13 @@ mod tests {
     use super::*;
 
     proptest! {
+        // Shrunk failures are kept with the others in tests/regressions/.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/regressions/dsn.txt",
+            ))),
+            ..proptest::test_runner::Config::default()
+        })]
         /// `lines` splits exactly as `str::lines`.
         #[test]
         fn lines_are_str_lines(text in "[a\r\n\u{e9} ]{0,40}") {

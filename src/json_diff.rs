@@ -577,6 +577,13 @@ mod tests {
     }
 
     proptest! {
+        // Shrunk failures are kept with the others in tests/regressions/.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/regressions/json_diff.txt",
+            ))),
+            ..proptest::test_runner::Config::default()
+        })]
         #[test]
         fn equals_json_patch_on_any_pair(old in json_value(), new in json_value()) {
             same_as_json_patch(&old, &new);

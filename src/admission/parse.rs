@@ -699,6 +699,13 @@ mod tests {
     }
 
     proptest! {
+        // Shrunk failures are kept with the others in tests/regressions/.
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/regressions/admission_parse.txt",
+            ))),
+            ..proptest::test_runner::Config::default()
+        })]
         /// Whatever the field order and whatever is wrong with the request,
         /// the one pass (with its fallback) reads a body exactly as
         /// kube-core's request does.
