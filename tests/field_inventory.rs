@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use cnpg_guard::model::Kind;
+use cnpg_guard::model::kinds::KINDS;
 use cnpg_guard::rules::coverage::{FIELDS, NESTED, class_of};
 use serde_json::Value;
 
@@ -76,11 +76,12 @@ fn main() {
 fn every_cnpg_spec_field_is_classified(dir: &std::path::Path) {
     let mut in_crds = BTreeSet::new();
     let mut unclassified = Vec::new();
-    for (kind, plural) in [
-        (Kind::Cluster, "clusters"),
-        (Kind::Database, "databases"),
-        (Kind::Pooler, "poolers"),
-    ] {
+    // Every CloudNativePG kind of the table of covered kinds.
+    for (kind, plural) in KINDS
+        .iter()
+        .filter(|k| k.group == "postgresql.cnpg.io")
+        .map(|k| (k.kind, k.plural))
+    {
         let spec = spec_schema(dir, plural);
         let mut paths = names(&spec);
         for (k, parent) in NESTED.iter().filter(|(k, _)| *k == kind) {
