@@ -295,6 +295,13 @@ pub fn decide_missing(violation: Violation, contract: &Contract) -> Decision {
 
 /// On UPDATE: what the old object already violated, judged as if created,
 /// each at its field with its offending value.
+///
+/// This is a second pass of the rules, over the old object, and it runs
+/// only when the new object has violations (most reviews have none). It
+/// cannot be folded into the first pass: a rule reads one object whole
+/// (a pg_hba line's meaning depends on the lines before it, a role's on the
+/// other roles), so "what the old object violated" is only known by
+/// judging the old object as the rules judge any object.
 fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTreeSet<RatchetKey> {
     let (Operation::Update, Some(old)) = (review.operation, &review.old_object) else {
         return BTreeSet::new();
