@@ -644,3 +644,24 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// The review fixtures' generator reads the table of covered kinds from
+/// tests/fixtures/kinds.json; this keeps that file equal to the table
+/// (`KINDS_WRITE=1 cargo test --test deploy_manifests` writes it anew).
+#[test]
+fn the_fixture_generator_reads_the_table_of_kinds() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kinds.json");
+    let want = cnpg_guard::model::kinds::table_json();
+    if std::env::var_os("KINDS_WRITE").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&want).unwrap() + "\n").unwrap();
+    }
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        got, want,
+        "tests/fixtures/kinds.json is not the table: KINDS_WRITE=1 writes it anew"
+    );
+    let generator =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reviews/make_fixtures.py"))
+            .unwrap();
+    assert!(generator.contains("kinds.json"), "make_fixtures.py reads the table");
+}

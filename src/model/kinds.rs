@@ -93,6 +93,31 @@ const fn core(kind: Kind, name: &'static str, plural: &'static str, reach: Reach
     }
 }
 
+/// The table as JSON, for tools outside Rust (the review fixtures'
+/// generator reads `tests/fixtures/kinds.json`, which a test keeps equal to
+/// this).
+pub fn table_json() -> serde_json::Value {
+    serde_json::Value::Array(
+        KINDS
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "kind": k.name,
+                    "group": k.group,
+                    "version": k.version,
+                    "plural": k.plural,
+                    "namespaced": k.namespaced,
+                    "operations": k.operations.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+                    "where": match k.reach {
+                        Reach::Everywhere => "everywhere",
+                        Reach::SharedNamespaces => "shared namespaces",
+                    },
+                })
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
