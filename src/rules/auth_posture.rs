@@ -6,7 +6,6 @@
 use super::{Cx, Evidence, RuleId};
 use crate::contract::SharedCluster;
 use crate::model::hba::{self, Connection, HbaEntry, Token, Unreadable};
-use crate::model::{Object, Operation};
 
 const RULE: RuleId = RuleId::AuthPosture;
 
@@ -16,14 +15,9 @@ const RULE: RuleId = RuleId::AuthPosture;
 const WEAK_METHODS: &[&str] = &["trust", "password", "ident", "peer"];
 
 pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else {
+    let Some((shared, c)) = cx.written_shared_cluster() else {
         return;
     };
-    let Some(Object::Cluster(c)) = &r.object else { return };
     let pg = c.postgresql();
     for (i, line) in pg.pg_hba.iter().enumerate() {
         check_hba_entry(cx, &format!("spec.postgresql.pg_hba[{i}]"), line);
@@ -42,14 +36,9 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
 }
 
 pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
+    let Some((_, p)) = cx.written_shared_pooler() else {
         return;
-    }
-    let Some(Object::Pooler(p)) = &r.object else { return };
-    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
-        return;
-    }
+    };
     for (i, line) in p.spec.pgbouncer.iter().flat_map(|b| &b.pg_hba).enumerate() {
         check_hba_entry(cx, &format!("spec.pgbouncer.pg_hba[{i}]"), line);
     }

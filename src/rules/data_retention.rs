@@ -69,11 +69,9 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
 }
 
 pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete || cx.contract.cluster(&r.namespace, &r.name).is_none() {
+    let Some((_, c)) = cx.written_shared_cluster() else {
         return;
-    }
-    let Some(Object::Cluster(c)) = &r.object else { return };
+    };
     if c.metadata
         .annotations
         .as_ref()
@@ -106,14 +104,9 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
 }
 
 pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
+    let Some((_, p)) = cx.written_shared_pooler() else {
         return;
-    }
-    let Some(Object::Pooler(p)) = &r.object else { return };
-    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
-        return;
-    }
+    };
     if p.spec.pgbouncer.as_ref().and_then(|b| b.paused) == Some(true) {
         cx.violation(
             RULE,

@@ -15,11 +15,9 @@ const RULE: RuleId = RuleId::NetworkPosture;
 const CLUSTER_LABEL: &str = "cnpg.io/cluster";
 
 pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete || cx.contract.cluster(&r.namespace, &r.name).is_none() {
+    let Some((_, c)) = cx.written_shared_cluster() else {
         return;
-    }
-    let Some(Object::Cluster(c)) = &r.object else { return };
+    };
     for (i, service) in c.additional_services().iter().enumerate() {
         if let Some(spec) = &service.service_template.spec {
             check_exposure(
@@ -33,14 +31,9 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
 }
 
 pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
+    let Some((_, p)) = cx.written_shared_pooler() else {
         return;
-    }
-    let Some(Object::Pooler(p)) = &r.object else { return };
-    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
-        return;
-    }
+    };
     if let Some(ServiceExposure { type_, external_ips }) =
         p.spec.service_template.as_ref().and_then(|t| t.spec.as_ref())
     {

@@ -7,20 +7,15 @@ use std::collections::HashSet;
 
 use super::{Cx, RuleId};
 use crate::contract::{Consumer, SharedCluster};
+use crate::model::Object;
 use crate::model::cnpg::RoleConfiguration;
-use crate::model::{Object, Operation};
 
 const RULE: RuleId = RuleId::RoleRegistered;
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else {
+    let Some((shared, new)) = cx.written_shared_cluster() else {
         return;
     };
-    let Some(Object::Cluster(new)) = &r.object else { return };
     let roles: &[RoleConfiguration] = new
         .spec
         .managed

@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use crate::contract::RuleId;
 use crate::contract::{Contract, SharedCluster};
 use crate::facts::{Fact, Facts};
-use crate::model::{Kind, Review};
+use crate::model::{Cluster, Kind, Object, Operation, Pooler, Review};
 
 /// One broken promise of the contract, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -355,6 +355,34 @@ impl<'a> Cx<'a> {
                 None
             }
         }
+    }
+
+    /// The shared Cluster this review writes (CREATE or UPDATE), with its
+    /// contract entry: where every Cluster rule starts.
+    pub fn written_shared_cluster(&self) -> Option<(&'a SharedCluster, &'a Cluster)> {
+        let r: &'a Review = self.review;
+        if r.operation == Operation::Delete {
+            return None;
+        }
+        let contract: &'a Contract = self.contract;
+        let shared = contract.cluster(&r.namespace, &r.name)?;
+        match &r.object {
+            Some(Object::Cluster(c)) => Some((shared, c)),
+            _ => None,
+        }
+    }
+
+    /// A Pooler this review writes (CREATE or UPDATE) for a shared cluster,
+    /// with that cluster's contract entry: where every Pooler rule starts.
+    pub fn written_shared_pooler(&self) -> Option<(&'a SharedCluster, &'a Pooler)> {
+        let r: &'a Review = self.review;
+        if r.operation == Operation::Delete {
+            return None;
+        }
+        let Some(Object::Pooler(p)) = &r.object else {
+            return None;
+        };
+        Some((self.referenced_cluster(&p.spec.cluster.name)?, p))
     }
 
     /// The shared cluster a Database or Pooler in this review points at by

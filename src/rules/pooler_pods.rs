@@ -9,15 +9,9 @@
 use super::{Cx, RuleId};
 use crate::contract::SharedCluster;
 use crate::model::cnpg::{Container, PodSpec};
-use crate::model::{Object, Operation};
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(Object::Pooler(p)) = &r.object else { return };
-    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
+    let Some((shared, p)) = cx.written_shared_pooler() else {
         return;
     };
     if let Some(secret) = p.spec.pgbouncer.as_ref().and_then(|b| b.auth_query_secret.as_ref())

@@ -20,7 +20,6 @@ use std::collections::HashMap;
 use super::{Cx, RuleId};
 use crate::contract::Consumer;
 use crate::model::hba::{self, Connection, HbaEntry, HbaLine, Token};
-use crate::model::{Object, Operation};
 
 const RULE: RuleId = RuleId::TenantIsolated;
 
@@ -158,14 +157,9 @@ pub fn consumer_lines(consumer: &Consumer) -> [String; 2] {
 }
 
 pub(super) fn check(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(shared) = cx.contract.cluster(&r.namespace, &r.name) else {
+    let Some((shared, c)) = cx.written_shared_cluster() else {
         return;
     };
-    let Some(Object::Cluster(c)) = &r.object else { return };
     let parsed: Vec<(usize, HbaLine)> = c
         .postgresql()
         .pg_hba
