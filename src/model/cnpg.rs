@@ -3,7 +3,11 @@
 //! fields still decodes. Field names follow the CNPG 1.28 CRDs.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::sync::OnceLock;
+
 use serde::Deserialize;
+
+use super::hba::{HbaEntry, Unreadable};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LocalObjectReference {
@@ -41,6 +45,7 @@ impl Cluster {
             pg_hba: Vec::new(),
             pg_ident: Vec::new(),
             enable_alter_system: None,
+            hba: OnceLock::new(),
         };
         self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
     }
@@ -96,6 +101,21 @@ pub struct PostgresConfiguration {
     pub pg_ident: Vec<String>,
     #[serde(default)]
     pub enable_alter_system: Option<bool>,
+    /// `pg_hba` read as PostgreSQL reads it, once per object.
+    #[serde(skip)]
+    hba: OnceLock<Vec<HbaLines>>,
+}
+
+/// The lines of one pg_hba entry, each classified or why not.
+pub type HbaLines = Vec<Result<HbaEntry, Unreadable>>;
+
+impl PostgresConfiguration {
+    /// Each `pg_hba` entry, line by line as PostgreSQL reads the file
+    /// CloudNativePG writes it into; parsed the first time a rule asks.
+    pub fn hba(&self) -> &[HbaLines] {
+        self.hba
+            .get_or_init(|| self.pg_hba.iter().map(|e| super::hba::parse_hba(e)).collect())
+    }
 }
 
 /// `spec.replica`.

@@ -19,8 +19,8 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
         return;
     };
     let pg = c.postgresql();
-    for (i, line) in pg.pg_hba.iter().enumerate() {
-        check_hba_entry(cx, &format!("spec.postgresql.pg_hba[{i}]"), line);
+    for (i, (entry, lines)) in pg.pg_hba.iter().zip(pg.hba()).enumerate() {
+        check_hba_entry(cx, &format!("spec.postgresql.pg_hba[{i}]"), entry, lines);
     }
     for (i, line) in pg.pg_ident.iter().enumerate() {
         check_ident_entry(cx, shared, &format!("spec.postgresql.pg_ident[{i}]"), line);
@@ -39,8 +39,13 @@ pub(super) fn check_pooler(cx: &mut Cx<'_>) {
     let Some((_, p)) = cx.written_shared_pooler() else {
         return;
     };
-    for (i, line) in p.spec.pgbouncer.iter().flat_map(|b| &b.pg_hba).enumerate() {
-        check_hba_entry(cx, &format!("spec.pgbouncer.pg_hba[{i}]"), line);
+    for (i, entry) in p.spec.pgbouncer.iter().flat_map(|b| &b.pg_hba).enumerate() {
+        check_hba_entry(
+            cx,
+            &format!("spec.pgbouncer.pg_hba[{i}]"),
+            entry,
+            &hba::parse_hba(entry),
+        );
     }
 }
 
@@ -57,10 +62,9 @@ fn place(line: usize, lines: usize) -> String {
 /// writes: a `host*` line may not use a weak method; an `include`
 /// directive is refused, since what it includes is not visible; a line the
 /// guard cannot classify is refused, since it cannot vouch for it.
-fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str) {
-    let parsed = hba::parse_hba(entry);
-    let count = parsed.len();
-    for (n, line) in parsed.into_iter().enumerate() {
+fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str, lines: &[Result<HbaEntry, Unreadable>]) {
+    let count = lines.len();
+    for (n, line) in lines.iter().enumerate() {
         let at = place(n + 1, count);
         match line {
             Err(Unreadable { why, .. }) => cx.violation_with(

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use super::{Cx, RuleId};
 use crate::contract::Consumer;
-use crate::model::hba::{self, Connection, HbaEntry, HbaLine, Token};
+use crate::model::hba::{Connection, HbaEntry, HbaLine, Token};
 
 const RULE: RuleId = RuleId::TenantIsolated;
 
@@ -160,15 +160,15 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     let Some((shared, c)) = cx.written_shared_cluster() else {
         return;
     };
-    let parsed: Vec<(usize, HbaLine)> = c
+    // Lines the guard cannot read are denied by auth-posture; here they
+    // match nothing.
+    let parsed: Vec<(usize, &HbaLine)> = c
         .postgresql()
-        .pg_hba
+        .hba()
         .iter()
         .enumerate()
-        .flat_map(|(i, entry)| {
-            // Lines the guard cannot read are denied by auth-posture; here
-            // they match nothing.
-            hba::parse_hba(entry).into_iter().filter_map(move |l| match l {
+        .flat_map(|(i, lines)| {
+            lines.iter().filter_map(move |l| match l {
                 Ok(HbaEntry::Line(line)) if line.connection != Connection::Local => Some((i, line)),
                 _ => None,
             })
@@ -185,7 +185,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     };
     let mut lines: Vec<Effective<'_>> = parsed
         .iter()
-        .map(|(i, line)| Effective {
+        .map(|&(i, line)| Effective {
             line,
             source: format!("spec.postgresql.pg_hba[{i}]"),
         })
