@@ -223,13 +223,7 @@ impl Plan<'_> {
         if !databases.contains(&self.database) {
             databases.push(self.database.clone());
         }
-        crate::rules::tenant_reach::consumer_lines(&Consumer {
-            namespace: self.namespace.clone(),
-            role: self.role.clone(),
-            databases,
-            member_of: Vec::new(),
-            password_secret: None,
-        })
+        crate::rules::tenant_reach::consumer_lines(&self.role, &databases)
     }
 
     pub fn database_object(&self) -> String {

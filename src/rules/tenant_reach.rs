@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 
 use super::{Cx, RuleId};
-use crate::contract::Consumer;
 use crate::model::hba::{Connection, HbaEntry, HbaLine, Token};
 
 const RULE: RuleId = RuleId::TenantIsolated;
@@ -143,16 +142,12 @@ fn literal_user(t: &Token) -> bool {
     t.quoted || !(t.text == "all" || t.text.starts_with(['+', '@', '/']))
 }
 
-/// The lines that keep `consumer` to its own databases, as `onboard`
+/// The lines that keep `role` to its own `databases`, as `onboard`
 /// writes them: its databases first, then everything else refused.
-pub fn consumer_lines(consumer: &Consumer) -> [String; 2] {
+pub fn consumer_lines(role: &str, databases: &[String]) -> [String; 2] {
     [
-        format!(
-            "host {} {} all scram-sha-256",
-            consumer.databases.join(","),
-            consumer.role
-        ),
-        format!("host all {} all reject", consumer.role),
+        format!("host {} {role} all scram-sha-256", databases.join(",")),
+        format!("host all {role} all reject"),
     ]
 }
 
@@ -275,7 +270,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             more.push(consumer.role.as_str());
             continue;
         }
-        let [own, reject] = consumer_lines(consumer);
+        let [own, reject] = consumer_lines(&consumer.role, &consumer.databases);
         cx.violation(
             RULE,
             "spec.postgresql.pg_hba",
