@@ -425,6 +425,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
         ("auth-posture", "Pooler", _) => return "spec.pgbouncer.pg_hba[0]",
         ("data-retained", "Database", _) => return "spec.ensure",
         ("data-retained", "Cluster", _) => return "metadata.annotations[cnpg.io/hibernation]",
+        ("network-posture", "Service", "apps-pg-rw") => return "metadata.name",
         ("network-posture", "Service", _) => return "spec.type",
         ("bootstrap-secret-confined", "Secret", "replication-certificate") => {
             return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]";
