@@ -25,6 +25,8 @@ mod fixture;
 mod guard;
 #[path = "envtest/proc.rs"]
 mod proc;
+#[path = "envtest/runner.rs"]
+mod runner;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -34,16 +36,6 @@ use fixture::{Env, Skip};
 
 fn env_dir(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from)
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(panic without a message)".into()
-    }
 }
 
 enum Outcome {
@@ -57,7 +49,7 @@ fn run_one(env: &mut Env, test: cases::Test) -> Outcome {
         Ok(()) => Outcome::Ok,
         Err(payload) => match payload.downcast_ref::<Skip>() {
             Some(Skip(reason)) => Outcome::Ignored(reason.clone()),
-            None => Outcome::Failed(panic_message(payload.as_ref())),
+            None => Outcome::Failed(runner::panic_message(payload.as_ref())),
         },
     }
 }
@@ -70,30 +62,7 @@ fn main() {
         }
         return;
     }
-    // Name filters, as libtest takes them; libtest's own flags (and the value
-    // of those that take one) are accepted and ignored.
-    let mut filters: Vec<&String> = Vec::new();
-    let mut takes_value = false;
-    for a in &args {
-        if std::mem::take(&mut takes_value) {
-            continue;
-        }
-        if a.starts_with('-') {
-            takes_value = !a.contains('=')
-                && [
-                    "--test-threads",
-                    "--skip",
-                    "--format",
-                    "--color",
-                    "--logfile",
-                    "-Z",
-                    "--shuffle-seed",
-                ]
-                .contains(&a.as_str());
-        } else {
-            filters.push(a);
-        }
-    }
+    let filters = runner::name_filters(&args);
 
     let Some(assets) = env_dir("KUBEBUILDER_ASSETS") else {
         println!(
@@ -117,7 +86,10 @@ fn main() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        println!("    panicked{at}:\n{}", proc::indent(&panic_message(info.payload())));
+        println!(
+            "    panicked{at}:\n{}",
+            proc::indent(&runner::panic_message(info.payload()))
+        );
     }));
 
     let started = Instant::now();
@@ -138,7 +110,7 @@ fn main() {
         Ok(env) => env,
         Err(payload) => {
             println!("test control_plane_starts_with_the_cnpg_crds ... FAILED");
-            println!("{}", proc::indent(&panic_message(payload.as_ref())));
+            println!("{}", proc::indent(&runner::panic_message(payload.as_ref())));
             println!(
                 "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
                 cases::TESTS.len(),

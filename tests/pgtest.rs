@@ -24,6 +24,8 @@ mod fixture;
 #[allow(dead_code)]
 #[path = "envtest/proc.rs"]
 mod proc;
+#[path = "envtest/runner.rs"]
+mod runner;
 #[path = "pgtest/server.rs"]
 mod server;
 
@@ -33,16 +35,6 @@ use std::time::Instant;
 
 use fixture::Suite;
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(panic without a message)".into()
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -51,30 +43,7 @@ fn main() {
         }
         return;
     }
-    // Name filters, as libtest takes them; libtest's own flags (and the value
-    // of those that take one) are accepted and ignored.
-    let mut filters: Vec<&String> = Vec::new();
-    let mut takes_value = false;
-    for a in &args {
-        if std::mem::take(&mut takes_value) {
-            continue;
-        }
-        if a.starts_with('-') {
-            takes_value = !a.contains('=')
-                && [
-                    "--test-threads",
-                    "--skip",
-                    "--format",
-                    "--color",
-                    "--logfile",
-                    "-Z",
-                    "--shuffle-seed",
-                ]
-                .contains(&a.as_str());
-        } else {
-            filters.push(a);
-        }
-    }
+    let filters = runner::name_filters(&args);
 
     let Some(pg_bin) = std::env::var_os("PG_BIN").filter(|v| !v.is_empty()).map(PathBuf::from) else {
         println!(
@@ -95,7 +64,10 @@ fn main() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        println!("    panicked{at}:\n{}", proc::indent(&panic_message(info.payload())));
+        println!(
+            "    panicked{at}:\n{}",
+            proc::indent(&runner::panic_message(info.payload()))
+        );
     }));
 
     let started = Instant::now();
@@ -119,7 +91,7 @@ fn main() {
         Ok(s) => s,
         Err(payload) => {
             println!("test admitted_setup_is_written_by_onboard ... FAILED");
-            println!("{}", proc::indent(&panic_message(payload.as_ref())));
+            println!("{}", proc::indent(&runner::panic_message(payload.as_ref())));
             println!(
                 "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
                 cases::TESTS.len(),
@@ -144,7 +116,7 @@ fn main() {
             }
             Err(payload) => {
                 println!("test {name} ... FAILED");
-                failures.push((name, panic_message(payload.as_ref())));
+                failures.push((name, runner::panic_message(payload.as_ref())));
             }
         }
     }
