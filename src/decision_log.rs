@@ -40,7 +40,7 @@ pub struct DecisionRecord<'a> {
     pub decision: Verdict,
     pub rules: Vec<&'static str>,
     pub findings: Vec<RecordedFinding<'a>>,
-    /// Findings beyond the record's bound ([`MAX_FINDINGS`]), not listed.
+    /// Report beyond the record's bound ([`MAX_FINDINGS`]), not listed.
     #[serde(skip_serializing_if = "is_zero")]
     pub findings_omitted: usize,
     pub skipped: Vec<String>,

@@ -3,7 +3,7 @@
 //! One pipeline, three doors:
 //!
 //! ```text
-//! bytes -> AdmissionReview -> Review -> rules(contract, facts) -> Findings -> Decision -> response + decision record
+//! bytes -> AdmissionReview -> Review -> rules(contract, facts) -> Report -> Decision -> response + decision record
 //! manifests (check) ---------^                                               ^
 //! live objects (audit) ------^                                               |
 //! ```

@@ -1,5 +1,5 @@
 //! Every field of the CloudNativePG Cluster, Database and Pooler specs is
-//! classified in `src/rules/coverage.rs`: a CNPG upgrade that adds a field
+//! classified in its kind's descriptor (`src/model/kinds/<kind>.rs`): a CNPG upgrade that adds a field
 //! fails here until someone decides what it hands out. Reads the CRDs from
 //! the directory named by `CNPG_CRDS` (CI: ../shared/cnpg-crds; a release's
 //! `config/crd/bases`), and skips with one line without it. Its own runner
@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cnpg_guard::model::kinds::KINDS;
-use cnpg_guard::rules::coverage::{FIELDS, NESTED, class_of};
 use serde_json::Value;
 
 fn crds() -> Option<PathBuf> {
@@ -77,15 +76,11 @@ fn every_cnpg_spec_field_is_classified(dir: &std::path::Path) {
     let mut in_crds = BTreeSet::new();
     let mut unclassified = Vec::new();
     // Every CloudNativePG kind of the table of covered kinds.
-    for (kind, plural) in KINDS
-        .iter()
-        .filter(|k| k.group == "postgresql.cnpg.io")
-        .map(|k| (k.kind, k.plural))
-    {
-        let spec = spec_schema(dir, plural);
+    for d in KINDS.iter().filter(|k| k.group == "postgresql.cnpg.io") {
+        let kind = d.kind;
+        let spec = spec_schema(dir, d.plural);
         let mut paths = names(&spec);
-        for (k, parent) in NESTED.iter().filter(|(k, _)| *k == kind) {
-            assert_eq!(*k, kind);
+        for parent in d.nested {
             let children = names(&spec["properties"][*parent]);
             assert!(
                 !children.is_empty(),
@@ -94,7 +89,7 @@ fn every_cnpg_spec_field_is_classified(dir: &std::path::Path) {
             paths.extend(children.into_iter().map(|c| format!("{parent}.{c}")));
         }
         for path in paths {
-            if class_of(kind, &path).is_none() {
+            if d.class_of(&path).is_none() {
                 unclassified.push(format!("{kind} spec.{path}"));
             }
             in_crds.insert((kind.as_str(), path));
@@ -102,14 +97,15 @@ fn every_cnpg_spec_field_is_classified(dir: &std::path::Path) {
     }
     assert!(
         unclassified.is_empty(),
-        "fields the inventory does not classify (add them to src/rules/coverage.rs as harmless, checked or \
+        "fields the inventory does not classify (add them to the kind's descriptor in src/model/kinds/ as harmless, checked or \
          platform-only):\n  {}",
         unclassified.join("\n  ")
     );
-    let stale: Vec<String> = FIELDS
+    let stale: Vec<String> = KINDS
         .iter()
-        .filter(|(k, p, _)| !in_crds.contains(&(k.as_str(), (*p).to_owned())))
-        .map(|(k, p, _)| format!("{k} spec.{p}"))
+        .flat_map(|d| d.fields.iter().map(move |(p, _)| (d.name, *p)))
+        .filter(|(k, p)| !in_crds.contains(&(*k, (*p).to_owned())))
+        .map(|(k, p)| format!("{k} spec.{p}"))
         .collect();
     assert!(
         stale.is_empty(),

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use crate::check::{self, Checked, Document, Format, Report};
 use crate::contract::Contract;
 use crate::decision::decide_missing;
-use crate::facts::live::cnpg_resource;
+use crate::facts::live::api_resource;
 use crate::model::Kind;
 use crate::model::kinds::KINDS;
 use crate::rules;
@@ -133,7 +133,7 @@ pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool)
     };
     // Every CloudNativePG kind of the table, in all namespaces.
     for k in KINDS.iter().filter(|k| k.group == CNPG_GROUP) {
-        list_cnpg(client, &cnpg_resource(k.name, k.plural), &mut inv).await?;
+        list_cnpg(client, &api_resource(k), &mut inv).await?;
     }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let items = list_all(&namespaces).await.map_err(|source| AuditError::List {

@@ -8,9 +8,10 @@ mod modes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+pub use crate::rules::id::RuleId;
 pub use file::{API_VERSION, ContractFile, KIND};
 pub use load::{ContractError, EMBEDDED_CONTRACT, load, load_file, parse};
-pub use modes::{Mode, RuleId};
+pub use modes::Mode;
 
 /// A platform-approved consumer of a shared cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,4 @@
-//! The stable rule ids and the modes a contract sets per rule id.
-
-use std::fmt;
+//! The modes a contract sets per rule id.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,55 +22,5 @@ impl Mode {
             Mode::Warn => "warn",
             Mode::Audit => "audit",
         }
-    }
-}
-
-/// The stable rule ids: they appear in messages, metrics, decision records and
-/// mode overrides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RuleId {
-    ClusterIdentity,
-    RoleRegistered,
-    OwnerRegistered,
-    BootstrapSecretConfined,
-    ClientLabelRegistered,
-    NetworkPosture,
-    TenantIsolated,
-    AuthPosture,
-    DataRetained,
-}
-
-impl RuleId {
-    pub const ALL: [RuleId; 9] = [
-        RuleId::ClusterIdentity,
-        RuleId::RoleRegistered,
-        RuleId::OwnerRegistered,
-        RuleId::BootstrapSecretConfined,
-        RuleId::ClientLabelRegistered,
-        RuleId::NetworkPosture,
-        RuleId::TenantIsolated,
-        RuleId::AuthPosture,
-        RuleId::DataRetained,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleId::ClusterIdentity => "cluster-identity",
-            RuleId::RoleRegistered => "role-registered",
-            RuleId::OwnerRegistered => "owner-registered",
-            RuleId::BootstrapSecretConfined => "bootstrap-secret-confined",
-            RuleId::ClientLabelRegistered => "client-label-registered",
-            RuleId::NetworkPosture => "network-posture",
-            RuleId::TenantIsolated => "tenant-isolated",
-            RuleId::AuthPosture => "auth-posture",
-            RuleId::DataRetained => "data-retained",
-        }
-    }
-}
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }

@@ -16,7 +16,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
@@ -24,7 +23,8 @@ use kube::runtime::watcher::{self, Event};
 use super::store::Store;
 use super::{Fact, Facts};
 use crate::contract::{Contract, SharedCluster};
-use crate::model::{Kind, Object, secret};
+use crate::model::kinds::{Descriptor, Feeds, KINDS};
+use crate::model::{Kind, Object};
 
 /// How often a watch that stays broken is logged again.
 const REMIND_EVERY: Duration = Duration::from_secs(60);
@@ -32,14 +32,14 @@ const REMIND_EVERY: Duration = Duration::from_secs(60);
 /// The longest wait between two attempts to restart a broken watch.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// The CNPG API resource for a kind (`clusters`, `databases`, `poolers`).
-pub fn cnpg_resource(kind: &str, plural: &str) -> ApiResource {
+/// The API resource of a covered kind.
+pub fn api_resource(d: &Descriptor) -> ApiResource {
     ApiResource {
-        group: "postgresql.cnpg.io".into(),
-        version: "v1".into(),
-        api_version: "postgresql.cnpg.io/v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
+        group: d.group.into(),
+        version: d.version.into(),
+        api_version: d.api_version.into(),
+        kind: d.name.into(),
+        plural: d.plural.into(),
     }
 }
 
@@ -76,27 +76,57 @@ pub struct LiveFacts {
     stale_after: Duration,
 }
 
-/// The watch names a shared cluster's facts depend on.
-fn cluster_watch(ns: &str) -> String {
-    format!("clusters/{ns}")
+/// One watch: its name (`<plural>/<namespace>`, or
+/// `<plural>/<namespace>/<name>` for a watch of one object), the kind and
+/// namespace it covers, and the one object's name.
+struct Watch {
+    name: String,
+    kind: Kind,
+    namespace: String,
+    object: Option<String>,
 }
-fn database_watch(ns: &str) -> String {
-    format!("databases/{ns}")
+
+/// The name of the watch that feeds facts of `kind` in `ns` (`object`: a
+/// watch of that one object).
+fn watch_name(kind: Kind, ns: &str, object: Option<&str>) -> String {
+    let plural = kind.descriptor().plural;
+    match object {
+        Some(name) => format!("{plural}/{ns}/{name}"),
+        None => format!("{plural}/{ns}"),
+    }
 }
-fn secret_watch(ns: &str, name: &str) -> String {
-    format!("secret/{ns}/{name}")
+
+/// The watches the table of kinds asks for: per kind that feeds facts, one
+/// per shared namespace, or one per bootstrap Secret.
+fn watches(contract: &Contract) -> Vec<Watch> {
+    let namespaces: BTreeSet<&str> = contract.clusters.iter().map(|c| c.namespace.as_str()).collect();
+    let mut out = Vec::new();
+    for d in KINDS {
+        match d.feeds {
+            Feeds::Nothing => {}
+            Feeds::SharedNamespaces => out.extend(namespaces.iter().map(|ns| Watch {
+                name: watch_name(d.kind, ns, None),
+                kind: d.kind,
+                namespace: (*ns).to_owned(),
+                object: None,
+            })),
+            Feeds::BootstrapSecrets => out.extend(contract.clusters.iter().map(|c| Watch {
+                name: watch_name(d.kind, &c.namespace, Some(&c.bootstrap.secret)),
+                kind: d.kind,
+                namespace: c.namespace.clone(),
+                object: Some(c.bootstrap.secret.clone()),
+            })),
+        }
+    }
+    out
 }
 
 impl LiveFacts {
     /// Facts for the shared clusters of `contract`; no watch runs yet.
     pub fn new(contract: Arc<Contract>, stale_after: Duration) -> Arc<Self> {
         let mut state = State::default();
-        for c in &contract.clusters {
-            state.health.insert(cluster_watch(&c.namespace), WatchHealth::new());
-            state.health.insert(database_watch(&c.namespace), WatchHealth::new());
-            state
-                .health
-                .insert(secret_watch(&c.namespace, &c.bootstrap.secret), WatchHealth::new());
+        for w in watches(&contract) {
+            state.health.insert(w.name, WatchHealth::new());
         }
         Arc::new(LiveFacts {
             contract,
@@ -105,43 +135,22 @@ impl LiveFacts {
         })
     }
 
-    /// Starts one watch per (shared namespace, kind) and per bootstrap Secret.
+    /// Starts the watches the table of kinds asks for.
     pub fn spawn_watches(self: &Arc<Self>, client: Client) {
-        let namespaces: BTreeSet<String> = self.contract.clusters.iter().map(|c| c.namespace.clone()).collect();
-        for ns in namespaces {
-            let clusters: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), &ns, &cnpg_resource("Cluster", "clusters"));
+        for w in watches(&self.contract) {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), &w.namespace, &api_resource(w.kind.descriptor()));
+            let config = match &w.object {
+                Some(name) => watcher::Config::default().fields(&format!("metadata.name={name}")),
+                None => watcher::Config::default(),
+            };
             let facts = self.clone();
-            let name = cluster_watch(&ns);
+            let (kind, ns) = (w.kind, w.namespace);
             tokio::spawn(
                 facts
                     .clone()
-                    .run(name, clusters, watcher::Config::default(), move |s, ev| {
-                        facts.on_cluster(s, ev)
-                    }),
+                    .run(w.name, api, config, move |s, ev| facts.fold(kind, &ns, s, ev)),
             );
-            let databases: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), &ns, &cnpg_resource("Database", "databases"));
-            let facts = self.clone();
-            let ns2 = ns.clone();
-            tokio::spawn(facts.clone().run(
-                database_watch(&ns),
-                databases,
-                watcher::Config::default(),
-                move |s, ev| facts.on_database(&ns2, s, ev),
-            ));
-        }
-        for c in &self.contract.clusters {
-            let secrets: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
-            let facts = self.clone();
-            let shared = c.clone();
-            let config = watcher::Config::default().fields(&format!("metadata.name={}", c.bootstrap.secret));
-            tokio::spawn(facts.clone().run(
-                secret_watch(&c.namespace, &c.bootstrap.secret),
-                secrets,
-                config,
-                move |s, ev| LiveFacts::on_secret(&shared, s, ev),
-            ));
         }
     }
 
@@ -242,38 +251,12 @@ impl LiveFacts {
         }
     }
 
-    fn on_cluster(&self, s: &mut State, ev: Event<DynamicObject>) {
+    /// Folds one event of a watch of `kind` in `ns` into the store. An
+    /// object that cannot be read feeds nothing (its facts are unknown).
+    fn fold(&self, kind: Kind, ns: &str, s: &mut State, ev: Event<DynamicObject>) {
         let (object, present) = match ev {
             Event::Init => {
-                s.store.forget_clusters(&self.contract);
-                return;
-            }
-            Event::InitDone => return,
-            Event::Apply(o) | Event::InitApply(o) => (o, true),
-            Event::Delete(o) => (o, false),
-        };
-        let ns = object.metadata.namespace.clone().unwrap_or_default();
-        let name = object.metadata.name.clone().unwrap_or_default();
-        let Some(shared) = self.contract.cluster(&ns, &name) else {
-            return;
-        };
-        if !present {
-            s.store.put_cluster(shared, None);
-            return;
-        }
-        match decode(Kind::Cluster, &object) {
-            Some(Object::Cluster(c)) => s.store.put_cluster(shared, Some(&c)),
-            _ => {
-                s.store.put_cluster(shared, None);
-                tracing::warn!(%ns, %name, "cannot read the shared Cluster; its roles are unknown");
-            }
-        }
-    }
-
-    fn on_database(&self, ns: &str, s: &mut State, ev: Event<DynamicObject>) {
-        let (object, present) = match ev {
-            Event::Init => {
-                s.store.forget_databases(&self.contract, ns);
+                s.store.forget(&self.contract, ns, kind);
                 return;
             }
             Event::InitDone => return,
@@ -282,27 +265,16 @@ impl LiveFacts {
         };
         let name = object.metadata.name.clone().unwrap_or_default();
         if !present {
-            s.store.put_database(&self.contract, ns, &name, None);
+            s.store.put(&self.contract, ns, &name, kind, None);
             return;
         }
-        match decode(Kind::Database, &object) {
-            Some(Object::Database(d)) => s.store.put_database(&self.contract, ns, &name, Some(&d)),
-            _ => {
-                s.store.put_database(&self.contract, ns, &name, None);
-                tracing::warn!(%ns, %name, "cannot read a Database; its owner is unknown");
-            }
+        // The object (a Secret's value among it) is dropped here; the store
+        // keeps only what the rules ask (a password only as its hash).
+        let decoded = decode(kind, object);
+        if decoded.is_none() {
+            tracing::warn!(%ns, %name, %kind, "cannot read the object; the facts it feeds are unknown");
         }
-    }
-
-    fn on_secret(shared: &SharedCluster, s: &mut State, ev: Event<Secret>) {
-        match ev {
-            Event::Init | Event::Delete(_) => s.store.put_bootstrap(shared, None),
-            Event::InitDone => {}
-            // The value is hashed in the store and dropped with the object.
-            Event::Apply(secret) | Event::InitApply(secret) => {
-                s.store.put_bootstrap(shared, secret::value(&secret, "password"))
-            }
-        }
+        s.store.put(&self.contract, ns, &name, kind, decoded.as_ref());
     }
 
     /// Whether every watch has synced once (readiness).
@@ -380,7 +352,7 @@ enum Freshness {
     },
 }
 
-fn decode(kind: Kind, object: &DynamicObject) -> Option<Object> {
+fn decode(kind: Kind, object: DynamicObject) -> Option<Object> {
     let value = serde_json::to_value(object).ok()?;
     Object::decode(kind, value).ok()
 }
@@ -390,7 +362,7 @@ impl Facts for LiveFacts {
     /// its watch is broken: used, with a note of its age.
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
         let s = self.read();
-        self.answer(&s, &cluster_watch(&cluster.namespace), false, || {
+        self.answer(&s, &watch_name(Kind::Cluster, &cluster.namespace, None), false, || {
             s.store.role_provisioned(cluster, role)
         })
     }
@@ -399,7 +371,7 @@ impl Facts for LiveFacts {
     /// `--stale-after`, removing a role fails closed.
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
         let s = self.read();
-        self.answer(&s, &database_watch(&cluster.namespace), true, || {
+        self.answer(&s, &watch_name(Kind::Database, &cluster.namespace, None), true, || {
             s.store.databases_owned_by(cluster, role)
         })
     }
@@ -409,7 +381,7 @@ impl Facts for LiveFacts {
     /// conflict to report, not data to lose).
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
         let s = self.read();
-        self.answer(&s, &database_watch(&cluster.namespace), false, || {
+        self.answer(&s, &watch_name(Kind::Database, &cluster.namespace, None), false, || {
             s.store.database_crs_named(cluster, database)
         })
     }
@@ -420,7 +392,7 @@ impl Facts for LiveFacts {
         let s = self.read();
         self.answer(
             &s,
-            &secret_watch(&cluster.namespace, &cluster.bootstrap.secret),
+            &watch_name(Kind::Secret, &cluster.namespace, Some(&cluster.bootstrap.secret)),
             false,
             || s.store.is_bootstrap_password(cluster, value).unwrap_or(false),
         )

@@ -19,7 +19,7 @@ pub enum FactsFromError {
     #[error("--facts-from {0}: no Kubernetes objects found")]
     Empty(String),
 }
-use crate::model::{Object, secret};
+use crate::model::Object;
 
 #[derive(Debug, Default, Clone)]
 pub struct OfflineFacts {
@@ -54,24 +54,7 @@ impl OfflineFacts {
         let mut store = Store::default();
         for (namespace, object) in objects {
             let name = object.metadata().name.as_deref().unwrap_or_default();
-            match object {
-                Object::Cluster(c) => {
-                    if let Some(shared) = contract.cluster(namespace, name) {
-                        store.put_cluster(shared, Some(c));
-                    }
-                }
-                Object::Database(d) => store.put_database(contract, namespace, name, Some(d)),
-                Object::Secret(s) => {
-                    for shared in contract.clusters_in(namespace) {
-                        if shared.bootstrap.secret == name
-                            && let Some(pw) = secret::value(s, "password").filter(|p| !p.is_empty())
-                        {
-                            store.put_bootstrap(shared, Some(pw));
-                        }
-                    }
-                }
-                _ => {}
-            }
+            store.put(contract, namespace, name, object.kind(), Some(object));
         }
         OfflineFacts { store }
     }

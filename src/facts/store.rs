@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::PasswordDigest;
 use crate::contract::{Contract, SharedCluster};
-use crate::model::{Cluster, Database};
+use crate::model::{Cluster, Database, Kind, Object, secret};
 
 /// A shared cluster: (namespace, name).
 pub(crate) type Key = (String, String);
@@ -42,8 +42,57 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// An object of namespace `ns` as it is now (`None`: gone, or
+    /// unreadable), from a watch or a manifest: what it says that the rules
+    /// ask about is kept (see each kind's `feeds` in the table of kinds).
+    pub fn put(&mut self, contract: &Contract, ns: &str, name: &str, kind: Kind, object: Option<&Object>) {
+        match kind {
+            Kind::Cluster => {
+                if let Some(shared) = contract.cluster(ns, name) {
+                    let cluster = match object {
+                        Some(Object::Cluster(c)) => Some(&**c),
+                        _ => None,
+                    };
+                    self.put_cluster(shared, cluster);
+                }
+            }
+            Kind::Database => {
+                let database = match object {
+                    Some(Object::Database(d)) => Some(&**d),
+                    _ => None,
+                };
+                self.put_database(contract, ns, name, database);
+            }
+            Kind::Secret => {
+                for shared in contract.clusters_in(ns).filter(|c| c.bootstrap.secret == name) {
+                    let password = match object {
+                        Some(Object::Secret(s)) => secret::value(s, "password"),
+                        _ => None,
+                    };
+                    self.put_bootstrap(shared, password);
+                }
+            }
+            Kind::Pooler | Kind::Namespace | Kind::NetworkPolicy | Kind::Service => {}
+        }
+    }
+
+    /// Forgets what the objects of `kind` in `ns` fed (a watch starting
+    /// over with a full list).
+    pub fn forget(&mut self, contract: &Contract, ns: &str, kind: Kind) {
+        match kind {
+            Kind::Cluster => self.forget_clusters(contract, ns),
+            Kind::Database => self.forget_databases(contract, ns),
+            Kind::Secret => {
+                for shared in contract.clusters_in(ns) {
+                    self.put_bootstrap(shared, None);
+                }
+            }
+            Kind::Pooler | Kind::Namespace | Kind::NetworkPolicy | Kind::Service => {}
+        }
+    }
+
     /// A shared Cluster as it is now (`None`: gone, or unreadable).
-    pub fn put_cluster(&mut self, shared: &SharedCluster, cluster: Option<&Cluster>) {
+    fn put_cluster(&mut self, shared: &SharedCluster, cluster: Option<&Cluster>) {
         match cluster {
             Some(c) => {
                 let roles = c.present_roles().map(str::to_owned).collect();
@@ -55,15 +104,15 @@ impl Store {
         }
     }
 
-    /// Forgets every shared Cluster (a watch starting over).
-    pub fn forget_clusters(&mut self, contract: &Contract) {
-        let ours: HashSet<Key> = contract.clusters.iter().map(key).collect();
+    /// Forgets the shared Clusters of namespace `ns`.
+    fn forget_clusters(&mut self, contract: &Contract, ns: &str) {
+        let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
         self.roles.retain(|k, _| !ours.contains(k));
     }
 
     /// A Database CR of namespace `ns` as it is now (`None`: gone, or
     /// unreadable). Only CRs of a shared cluster are kept.
-    pub fn put_database(&mut self, contract: &Contract, ns: &str, name: &str, db: Option<&Database>) {
+    fn put_database(&mut self, contract: &Contract, ns: &str, name: &str, db: Option<&Database>) {
         let id = format!("{ns}/{name}");
         if let Some(old) = self.databases.entry(ns.to_owned()).or_default().remove(name) {
             let k = (ns.to_owned(), old.cluster);
@@ -101,8 +150,8 @@ impl Store {
         );
     }
 
-    /// Forgets the Database CRs of namespace `ns` (a watch starting over).
-    pub fn forget_databases(&mut self, contract: &Contract, ns: &str) {
+    /// Forgets the Database CRs of namespace `ns`.
+    fn forget_databases(&mut self, contract: &Contract, ns: &str) {
         self.databases.remove(ns);
         let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
         self.owners.retain(|k, _| !ours.contains(k));
@@ -111,7 +160,7 @@ impl Store {
 
     /// The bootstrap password of `shared` (`None` or empty: unknown). Only
     /// its hash is kept.
-    pub fn put_bootstrap(&mut self, shared: &SharedCluster, password: Option<&[u8]>) {
+    fn put_bootstrap(&mut self, shared: &SharedCluster, password: Option<&[u8]>) {
         match password.filter(|p| !p.is_empty()) {
             Some(pw) => {
                 self.bootstrap.insert(key(shared), PasswordDigest::of(pw));

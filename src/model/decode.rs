@@ -8,7 +8,7 @@ use std::fmt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::Value;
 
-use super::{Kind, Object, lean, secret};
+use super::{Kind, Object};
 
 fn not_an_object(kind: Kind) -> DecodeError {
     DecodeError {
@@ -42,7 +42,7 @@ pub(crate) enum Declared {
 }
 
 impl Declared {
-    fn into_error(self, kind: Kind) -> DecodeError {
+    pub(crate) fn into_error(self, kind: Kind) -> DecodeError {
         match self {
             Declared::Kind(k) => says_it_is(kind, &k),
             Declared::ApiVersion(v) => DecodeError {
@@ -54,8 +54,18 @@ impl Declared {
     }
 }
 
+/// An error when a CloudNativePG object says it is another kind than it
+/// was decoded as (their structs keep the `kind` they read, so the object
+/// is read once).
+pub(crate) fn declared_kind(kind: Kind, declared: Option<&str>) -> Result<(), DecodeError> {
+    match declared {
+        Some(declared) if declared != kind.as_str() => Err(says_it_is(kind, declared)),
+        _ => Ok(()),
+    }
+}
+
 /// Decodes one `T`; with `track`, the error names the field.
-fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+pub(crate) fn typed<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
     kind: Kind,
     input: D,
     track: bool,
@@ -167,55 +177,13 @@ impl Object {
         input.deserialize_option(InPlace(kind))
     }
 
-    /// The one decoder per kind: the lean wire types (`managedFields` and
-    /// kubectl's last-applied copy skipped unparsed, a Secret's `data`
-    /// borrowed until base64-decoded), checked against the kind the object
-    /// says it is. With `track`, an error names the field.
+    /// The one decoder per kind (each kind's descriptor has it): the lean
+    /// wire types (`managedFields` and kubectl's last-applied copy skipped
+    /// unparsed, a Secret's `data` borrowed until base64-decoded), checked
+    /// against the kind the object says it is. With `track`, an error names
+    /// the field.
     fn decode_from<'de, D: serde::Deserializer<'de>>(kind: Kind, input: D, track: bool) -> Result<Object, DecodeError> {
-        let object = match kind {
-            Kind::Cluster => Object::Cluster(Box::new(typed(kind, input, track)?)),
-            Kind::Database => Object::Database(Box::new(typed(kind, input, track)?)),
-            Kind::Pooler => Object::Pooler(Box::new(typed(kind, input, track)?)),
-            Kind::Namespace => {
-                let wire: lean::LeanNamespace<'de> = typed(kind, input, track)?;
-                Object::Namespace(Box::new(wire.into_namespace().map_err(|d| d.into_error(kind))?))
-            }
-            Kind::NetworkPolicy => {
-                let wire: lean::LeanNetworkPolicy<'de> = typed(kind, input, track)?;
-                Object::NetworkPolicy(Box::new(wire.into_network_policy().map_err(|d| d.into_error(kind))?))
-            }
-            Kind::Service => {
-                let wire: lean::LeanService<'de> = typed(kind, input, track)?;
-                Object::Service(Box::new(wire.into_service().map_err(|d| d.into_error(kind))?))
-            }
-            Kind::Secret => {
-                let wire: secret::Wire<'de> = typed(kind, input, track)?;
-                Object::Secret(Box::new(wire.into_secret().map_err(|e| match e {
-                    secret::WireError::Declared(d) => d.into_error(kind),
-                    secret::WireError::Base64(key) => DecodeError {
-                        kind,
-                        field: format!("data.{key}"),
-                        message: "is not valid base64 (value not shown: Secret)".into(),
-                    },
-                })?))
-            }
-        };
-        object.check_declared_kind()
-    }
-
-    /// The object, unless it says it is another kind than it was decoded
-    /// as (the CloudNativePG structs keep the `kind` they read).
-    fn check_declared_kind(self) -> Result<Object, DecodeError> {
-        let declared = match &self {
-            Object::Cluster(o) => o.kind.as_deref(),
-            Object::Database(o) => o.kind.as_deref(),
-            Object::Pooler(o) => o.kind.as_deref(),
-            Object::Namespace(_) | Object::NetworkPolicy(_) | Object::Secret(_) | Object::Service(_) => None,
-        };
-        match declared {
-            Some(declared) if declared != self.kind().as_str() => Err(says_it_is(self.kind(), declared)),
-            _ => Ok(self),
-        }
+        Object::decode_as(kind, input, track)
     }
 }
 

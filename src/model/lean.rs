@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::Declared;
+use super::decode::Declared;
 
 /// An object on the wire: its type fields, lean metadata, `spec` and
 /// `status` (`IgnoredAny` for a kind without one).

@@ -9,119 +9,30 @@ mod decode;
 pub mod hba;
 pub mod kinds;
 mod lean;
+pub mod mirror;
 pub mod secret;
 
-pub(crate) use decode::{Declared, lean_metadata};
+pub(crate) use decode::lean_metadata;
+
 pub use decode::{DecodeError, LAST_APPLIED};
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use cnpg::{Cluster, Database, Pooler};
-
-/// The kinds the contract covers (docs/contract.md, "What is intercepted").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Cluster,
-    Database,
-    Pooler,
-    Namespace,
-    NetworkPolicy,
-    Secret,
-    /// Only in the shared namespaces: a Service can expose the cluster's pods.
-    Service,
-}
+pub use kinds::cluster::Cluster;
+pub use kinds::database::Database;
+pub use kinds::pooler::Pooler;
+pub use kinds::{Kind, Object};
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::Cluster,
-        Kind::Database,
-        Kind::Pooler,
-        Kind::Namespace,
-        Kind::NetworkPolicy,
-        Kind::Secret,
-        Kind::Service,
-    ];
-
-    /// Its row in the table of covered kinds.
-    pub fn info(self) -> &'static kinds::KindInfo {
-        &kinds::KINDS[self as usize]
+    /// Its descriptor (the row of the table of kinds).
+    pub fn info(self) -> &'static kinds::Descriptor {
+        self.descriptor()
     }
-
-    /// The covered kind for an API group and kind, or `None`.
-    pub fn from_group_kind(group: &str, kind: &str) -> Option<Kind> {
-        kinds::KINDS
-            .iter()
-            .find(|k| k.group == group && k.name == kind)
-            .map(|k| k.kind)
-    }
-
-    /// The covered kind for a manifest's `apiVersion` and `kind`.
-    pub fn from_api_version(api_version: &str, kind: &str) -> Option<Kind> {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        Kind::from_group_kind(group, kind).filter(|k| k.info().version == version)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.info().name
-    }
-
-    pub fn api_version(self) -> &'static str {
-        self.info().api_version
-    }
-
-    pub fn is_namespaced(self) -> bool {
-        self.info().namespaced
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A typed object of a covered kind.
-#[derive(Debug, Clone)]
-pub enum Object {
-    Cluster(Box<Cluster>),
-    Database(Box<Database>),
-    Pooler(Box<Pooler>),
-    Namespace(Box<Namespace>),
-    NetworkPolicy(Box<NetworkPolicy>),
-    Secret(Box<Secret>),
-    Service(Box<Service>),
 }
 
 impl Object {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Object::Cluster(_) => Kind::Cluster,
-            Object::Database(_) => Kind::Database,
-            Object::Pooler(_) => Kind::Pooler,
-            Object::Namespace(_) => Kind::Namespace,
-            Object::NetworkPolicy(_) => Kind::NetworkPolicy,
-            Object::Secret(_) => Kind::Secret,
-            Object::Service(_) => Kind::Service,
-        }
-    }
-
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Object::Cluster(o) => &o.metadata,
-            Object::Database(o) => &o.metadata,
-            Object::Pooler(o) => &o.metadata,
-            Object::Namespace(o) => &o.metadata,
-            Object::NetworkPolicy(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-        }
-    }
-
     pub fn annotation(&self, key: &str) -> Option<&str> {
         annotation(self.metadata(), key)
     }

@@ -134,7 +134,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Base64Text<'a> {
 /// Why a [`Wire`] is not a Secret.
 pub(crate) enum WireError {
     /// It says it is another kind or version.
-    Declared(super::Declared),
+    Declared(super::decode::Declared),
     /// The value of this `data` key is not base64.
     Base64(String),
 }
@@ -143,8 +143,12 @@ impl Wire<'_> {
     /// The Secret, its `data` values base64-decoded.
     pub(crate) fn into_secret(self) -> Result<Secret, WireError> {
         match (&self.api_version, &self.kind) {
-            (Some(v), _) if v != "v1" => return Err(WireError::Declared(super::Declared::ApiVersion(v.to_string()))),
-            (_, Some(k)) if k != "Secret" => return Err(WireError::Declared(super::Declared::Kind(k.to_string()))),
+            (Some(v), _) if v != "v1" => {
+                return Err(WireError::Declared(super::decode::Declared::ApiVersion(v.to_string())));
+            }
+            (_, Some(k)) if k != "Secret" => {
+                return Err(WireError::Declared(super::decode::Declared::Kind(k.to_string())));
+            }
             _ => {}
         }
         let data = match self.data {

@@ -217,13 +217,13 @@ impl Plan<'_> {
     }
 
     /// The pg_hba lines that keep the role to its databases (the registered
-    /// ones and the one being onboarded): see [`crate::rules::tenant_reach`].
+    /// ones and the one being onboarded): see [`crate::rules::tenant_isolated::reach`].
     pub fn hba_lines(&self) -> [String; 2] {
         let mut databases: Vec<String> = self.registered.map(|c| c.databases.clone()).unwrap_or_default();
         if !databases.contains(&self.database) {
             databases.push(self.database.clone());
         }
-        crate::rules::tenant_reach::consumer_lines(&self.role, &databases)
+        crate::rules::tenant_isolated::reach::consumer_lines(&self.role, &databases)
     }
 
     pub fn database_object(&self) -> String {

@@ -128,7 +128,7 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
     line(&format!(
         "# Then remove {role}'s two pg_hba lines (once the role is gone, they guard nothing); each patch tests the line first:"
     ));
-    for hba_line in crate::rules::tenant_reach::consumer_lines(&consumer.role, &consumer.databases) {
+    for hba_line in crate::rules::tenant_isolated::reach::consumer_lines(&consumer.role, &consumer.databases) {
         line(&format!(
             "    j=$(kubectl get cluster {cname} -n {cns} -o json | jq '.spec.postgresql.pg_hba | index(\"{hba_line}\")')"
         ));

@@ -3,19 +3,24 @@
 //! `pg_ident` maps onto privileged or other tenants' roles, and `ALTER
 //! SYSTEM` (configuration the guard never sees) are refused.
 
-use super::{Cx, Evidence, RuleId};
+use super::{Cx, Evidence, Rule, RuleId, written};
 use crate::contract::SharedCluster;
 use crate::model::hba::{self, Connection, HbaEntry, Token, Unreadable};
+use crate::model::{Cluster, Pooler};
 
-const RULE: RuleId = RuleId::AuthPosture;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::AuthPosture,
+    names: &[],
+    checks: &[written!(Cluster, cluster), written!(Pooler, pooler)],
+};
 
 /// Methods that let a network client in without a real password or
 /// certificate: `trust` (nothing), `password` (clear text), `ident` (the
 /// client's word), `peer` (meaningless over a network).
 const WEAK_METHODS: &[&str] = &["trust", "password", "ident", "peer"];
 
-pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let Some((shared, c)) = cx.written_shared_cluster() else {
+fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
+    let Some(shared) = cx.shared_cluster() else {
         return;
     };
     let pg = c.postgresql();
@@ -27,7 +32,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
     if pg.enable_alter_system == Some(true) {
         cx.violation(
-            RULE,
             "spec.postgresql.enableAlterSystem",
             "ALTER SYSTEM changes the server's configuration (authentication included) where the guard cannot see it",
             "remove enableAlterSystem or set it to false; change parameters in spec.postgresql.parameters",
@@ -35,10 +39,10 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
 }
 
-pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let Some((_, p)) = cx.written_shared_pooler() else {
+fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
+    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
         return;
-    };
+    }
     for (i, entry) in p.spec.pgbouncer.iter().flat_map(|b| &b.pg_hba).enumerate() {
         check_hba_entry(
             cx,
@@ -69,7 +73,6 @@ fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str, lines: &[Result<Hb
         match line {
             Err(Unreadable { why, .. }) => cx.violation_with(
                 Evidence::of(entry),
-                RULE,
                 field,
                 format!(
                     "{at}the guard cannot read this pg_hba line as PostgreSQL would ({why}), so it cannot vouch for it"
@@ -77,7 +80,6 @@ fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str, lines: &[Result<Hb
                 "write one rule per entry: TYPE DATABASE USER ADDRESS METHOD [OPTIONS], with a known method",
             ),
             Ok(HbaEntry::Include(kind)) => cx.violation(
-                RULE,
                 field,
                 format!("{at}{kind} reads authentication rules from a file the guard cannot see"),
                 "write the rules as pg_hba lines in the CR",
@@ -89,9 +91,7 @@ fn check_hba_entry(cx: &mut Cx<'_>, field: &str, entry: &str, lines: &[Result<Hb
                 let (kind, method) = (line.connection.as_str(), line.method.as_str());
                 // The whole entry pins it: widened in place (another address), it is new.
                 cx.violation_with(
-                    Evidence::of(entry),
-                    RULE,
-                    field,
+                    Evidence::of(entry), field,
                     format!(
                         "{at}{kind} connections with method {method} get in without a real password or certificate ({})",
                         match method {
@@ -126,7 +126,6 @@ fn check_ident_entry(cx: &mut Cx<'_>, shared: &SharedCluster, field: &str, entry
         if let Some(why) = why {
             cx.violation_with(
                 Evidence::of(entry),
-                RULE,
                 field,
                 format!("{at}{why}"),
                 "map an identity only onto the consumer role of the same name, never a privileged role, one \

@@ -1,39 +1,45 @@
 //! **cluster-identity**: a shared cluster is never renamed, replaced or
 //! deleted, and what points at it stays where it belongs.
 
-use super::{Cx, RuleId};
-use crate::model::{Cluster, Object, Operation, annotation, label};
+use super::{Cx, Rule, RuleId, deleted, written};
+use crate::model::kinds::namespace::Namespace;
+use crate::model::{Cluster, Database, Kind, Object, Operation, Pooler, annotation, label};
 
-const RULE: RuleId = RuleId::ClusterIdentity;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::ClusterIdentity,
+    names: &[Kind::Cluster, Kind::Namespace],
+    checks: &[
+        written!(Cluster, cluster),
+        deleted!(Cluster, cluster_deleted),
+        written!(Database, database),
+        written!(Pooler, pooler),
+        deleted!(Namespace, namespace_deleted),
+    ],
+};
 /// CNPG's switch for its own webhook checks.
 const VALIDATION: &str = "cnpg.io/validation";
 
-/// Cluster CREATE/UPDATE/DELETE.
-pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    let shared = cx.contract.cluster(&r.namespace, &r.name);
-
-    if r.operation == Operation::Delete {
-        if shared.is_some() {
-            cx.violation(
-                RULE,
-                "metadata.name",
-                "the shared Cluster cannot be deleted: its PVCs are owned by it and would be garbage-collected, and every consumer DSN names it",
-                "keep the Cluster; a rename in GitOps is a delete plus a create. For a planned teardown use break-glass",
-            );
-        }
-        return;
+/// A shared Cluster is never deleted.
+fn cluster_deleted(cx: &mut Cx<'_>, _: Option<&Cluster>) {
+    if cx.shared_cluster().is_some() {
+        cx.violation(
+            "metadata.name",
+            "the shared Cluster cannot be deleted: its PVCs are owned by it and would be garbage-collected, and every consumer DSN names it",
+            "keep the Cluster; a rename in GitOps is a delete plus a create. For a planned teardown use break-glass",
+        );
     }
-    let Some(Object::Cluster(new)) = &r.object else { return };
+}
 
-    let Some(shared) = shared else {
+/// Cluster CREATE/UPDATE.
+fn cluster(cx: &mut Cx<'_>, new: &Cluster) {
+    let r = cx.review;
+    let Some(shared) = cx.shared_cluster() else {
         // Not a contract cluster: it must not pose as one.
         let contract = cx.contract;
         if let Some(original) = contract.clusters.iter().find(|c| carries_identity(new, c))
             && let Some((key, value)) = original.identity_label.iter().next()
         {
             cx.violation(
-                RULE,
                 format!("metadata.labels[{key}]"),
                 format!(
                     "the identity label {key}={value} belongs to the shared cluster {}; this Cluster is not in the contract",
@@ -53,7 +59,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
                 Some(other) => format!("the identity label {key} is {other:?}, must be {value:?}"),
             };
             cx.violation(
-                RULE,
                 format!("metadata.labels[{key}]"),
                 what,
                 format!("keep the label {key}={value} on the shared Cluster"),
@@ -87,7 +92,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
             for (field, was, now) in pairs {
                 if was != now {
                     cx.violation(
-                        RULE,
                         format!(
                             "spec.bootstrap.initdb.{field}{}",
                             if field == "secret" { ".name" } else { "" }
@@ -115,7 +119,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
             for (field, want, now) in pairs {
                 if now != Some(want) {
                     cx.violation(
-                        RULE,
                         format!(
                             "spec.bootstrap.initdb.{field}{}",
                             if field == "secret" { ".name" } else { "" }
@@ -148,7 +151,6 @@ fn validation_annotation(cx: &mut Cx<'_>, value: Option<&str>) {
     // Callers only ask for objects that are or point at a shared cluster.
     if value.is_some_and(|v| v.eq_ignore_ascii_case("disabled")) {
         cx.violation(
-            RULE,
             format!("metadata.annotations[{VALIDATION}]"),
             "CNPG's own validation cannot be disabled on the shared cluster or what points at it",
             format!("remove the annotation {VALIDATION}"),
@@ -157,12 +159,11 @@ fn validation_annotation(cx: &mut Cx<'_>, value: Option<&str>) {
 }
 
 /// Namespace DELETE of a shared namespace.
-pub(super) fn check_namespace(cx: &mut Cx<'_>) {
+fn namespace_deleted(cx: &mut Cx<'_>, _: Option<&Namespace>) {
     let r = cx.review;
-    if r.operation == Operation::Delete && cx.contract.is_shared_namespace(&r.name) {
+    if cx.contract.is_shared_namespace(&r.name) {
         let clusters: Vec<&str> = cx.contract.clusters_in(&r.name).map(|c| c.name.as_str()).collect();
         cx.violation(
-            RULE,
             "metadata.name",
             format!(
                 "the shared namespace holds the shared cluster(s) {} and cannot be deleted",
@@ -175,14 +176,17 @@ pub(super) fn check_namespace(cx: &mut Cx<'_>) {
 
 /// Database and Pooler: where they live, what they point at, and CNPG's
 /// validation switch.
-pub(super) fn check_cluster_reference(cx: &mut Cx<'_>) {
+fn database(cx: &mut Cx<'_>, d: &Database) {
+    cluster_reference(cx, &d.spec.cluster.name, annotation(&d.metadata, VALIDATION));
+}
+
+fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
+    cluster_reference(cx, &p.spec.cluster.name, annotation(&p.metadata, VALIDATION));
+}
+
+fn cluster_reference(cx: &mut Cx<'_>, target: &str, validation: Option<&str>) {
     let r = cx.review;
-    let Some(object) = &r.object else { return };
-    let target = match object {
-        Object::Database(d) => d.spec.cluster.name.clone(),
-        Object::Pooler(p) => p.spec.cluster.name.clone(),
-        _ => return,
-    };
+    let target = target.to_owned();
 
     if r.operation == Operation::Update {
         let before = match &r.old_object {
@@ -195,7 +199,6 @@ pub(super) fn check_cluster_reference(cx: &mut Cx<'_>) {
             && (cx.referenced_cluster(&before).is_some() || cx.referenced_cluster(&target).is_some())
         {
             cx.violation(
-                RULE,
                 "spec.cluster.name",
                 format!("the cluster reference cannot change (was {before:?}, now {target:?})"),
                 format!(
@@ -212,7 +215,6 @@ pub(super) fn check_cluster_reference(cx: &mut Cx<'_>) {
     if shared.namespace != r.namespace {
         let (ns, name) = (shared.namespace.clone(), shared.name.clone());
         cx.violation(
-            RULE,
             "metadata.namespace",
             format!(
                 "a {} of the shared cluster {name} must live in its namespace {ns:?}",
@@ -221,7 +223,7 @@ pub(super) fn check_cluster_reference(cx: &mut Cx<'_>) {
             format!("create it in namespace {ns:?}"),
         );
     }
-    validation_annotation(cx, object.annotation(VALIDATION));
+    validation_annotation(cx, validation);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Findings, evaluate};
+use super::{Report, evaluate};
 use crate::contract::Contract;
 use crate::facts::{Facts, NoFacts, OfflineFacts};
 use crate::model::{Kind, Object, Operation, Review, User};
@@ -77,11 +77,11 @@ pub fn tenants_contract_with(cluster_fields: &str) -> Contract {
     crate::contract::parse(&source, "<tenants>").expect("test contract")
 }
 
-pub fn eval(review: &Review) -> Findings {
+pub fn eval(review: &Review) -> Report {
     evaluate(review, &contract(), &NoFacts)
 }
 
-pub fn eval_with(review: &Review, facts: &dyn Facts) -> Findings {
+pub fn eval_with(review: &Review, facts: &dyn Facts) -> Report {
     evaluate(review, &contract(), facts)
 }
 
@@ -100,7 +100,7 @@ pub fn facts_from(yamls: &[&str]) -> OfflineFacts {
 /// With `Some(field)`: exactly the violations of `rule` are present, and
 /// one is at `field`. With `None`: `rule` found nothing.
 #[track_caller]
-pub fn assert_only(findings: &Findings, rule: &str, field: Option<&str>) {
+pub fn assert_only(findings: &Report, rule: &str, field: Option<&str>) {
     let lines: Vec<String> = findings.violations.iter().map(|v| v.line()).collect();
     let mine: Vec<_> = findings.violations.iter().filter(|v| v.rule.as_str() == rule).collect();
     match field {

@@ -3,17 +3,17 @@
 
 use std::collections::BTreeSet;
 
-use super::{Cx, RuleId};
-use crate::model::{Object, Operation};
+use super::{Cx, Rule, RuleId, written};
+use crate::model::kinds::namespace::Namespace;
 
-const RULE: RuleId = RuleId::ClientLabelRegistered;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::ClientLabelRegistered,
+    names: &[],
+    checks: &[written!(Namespace, namespace)],
+};
 
-pub(super) fn check(cx: &mut Cx<'_>) {
+fn namespace(cx: &mut Cx<'_>, ns: &Namespace) {
     let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(Object::Namespace(ns)) = &r.object else { return };
     let Some(labels) = &ns.metadata.labels else { return };
     // Every client label key in use by some shared cluster (usually one).
     let keys: BTreeSet<&str> = cx.contract.clusters.iter().map(|c| c.client_label.as_str()).collect();
@@ -27,7 +27,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             .find(|c| c.client_label == key && c.name == *value)
         else {
             cx.violation(
-                RULE,
                 field,
                 format!("{key}={value} names no shared cluster"),
                 format!(
@@ -45,7 +44,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         };
         if cluster.consumer_by_namespace(&r.name).is_none() {
             cx.violation(
-                RULE,
                 field,
                 format!(
                     "namespace {:?} is not a registered consumer of {}",

@@ -5,15 +5,19 @@
 
 use std::collections::HashSet;
 
-use super::{Cx, RuleId};
+use super::{Cx, Rule, RuleId, written};
 use crate::contract::{Consumer, SharedCluster};
-use crate::model::Object;
-use crate::model::cnpg::RoleConfiguration;
+use crate::model::kinds::cluster::RoleConfiguration;
+use crate::model::{Cluster, Object};
 
-const RULE: RuleId = RuleId::RoleRegistered;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::RoleRegistered,
+    names: &[],
+    checks: &[written!(Cluster, cluster)],
+};
 
-pub(super) fn check(cx: &mut Cx<'_>) {
-    let Some((shared, new)) = cx.written_shared_cluster() else {
+fn cluster(cx: &mut Cx<'_>, new: &Cluster) {
+    let Some(shared) = cx.shared_cluster() else {
         return;
     };
     let roles: &[RoleConfiguration] = new
@@ -35,7 +39,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             check_password_secret(cx, shared, consumer, role, roles, &at);
         } else {
             cx.violation(
-                RULE,
                 format!("{at}.name"),
                 format!(
                     "role {:?} is not a registered consumer role of {}",
@@ -59,7 +62,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         for (flag, value) in flags {
             if value == Some(true) {
                 cx.violation(
-                    RULE,
                     format!("{at}.{flag}"),
                     format!("{whose} {:?} may not have {flag}", role.name),
                     format!("set {flag}: false or remove it"),
@@ -91,7 +93,6 @@ fn check_memberships(cx: &mut Cx<'_>, shared: &SharedCluster, consumer: &Consume
             "a role the contract does not grant this consumer".to_owned()
         };
         cx.violation(
-            RULE,
             format!("{at}.inRoles[{j}]"),
             format!(
                 "consumer role {:?} may not be a member of {member:?}: {what}",
@@ -118,7 +119,6 @@ fn check_bootstrap_secret(cx: &mut Cx<'_>, shared: &SharedCluster, role: &RoleCo
     };
     if secret != shared.bootstrap.secret {
         cx.violation(
-            RULE,
             format!("{at}.passwordSecret.name"),
             format!(
                 "the bootstrap role {:?} would take its password from Secret {secret:?}, not from the cluster's \
@@ -161,7 +161,6 @@ fn check_password_secret(
             )
         });
     cx.violation(
-        RULE,
         format!("{at}.passwordSecret.name"),
         why,
         format!(
@@ -217,12 +216,11 @@ fn removed_roles(cx: &mut Cx<'_>, shared: &SharedCluster, roles: &[RoleConfigura
     }
     for (field, name) in going {
         let fact = cx.facts.databases_owned_by(shared, &name);
-        let Some(owned) = cx.fact(RULE, &field, &format!("role {name:?} owns no Database"), fact) else {
+        let Some(owned) = cx.fact(&field, &format!("role {name:?} owns no Database"), fact) else {
             continue;
         };
         if !owned.is_empty() {
             cx.violation(
-                RULE,
                 field,
                 format!("role {name:?} still owns the Database(s) {}", owned.join(", ")),
                 "remove or reassign those Databases first (see cnpg-guard offboard), then remove the role",

@@ -17,10 +17,9 @@
 
 use std::collections::HashMap;
 
-use super::{Cx, RuleId};
+use super::Cx;
+use crate::model::Cluster;
 use crate::model::hba::{Connection, HbaEntry, HbaLine, Token};
-
-const RULE: RuleId = RuleId::TenantIsolated;
 
 /// Whether a line matches: yes, no, or the guard cannot tell (a regular
 /// expression, a group membership, a file). An accepting line that may
@@ -151,8 +150,8 @@ pub fn consumer_lines(role: &str, databases: &[String]) -> [String; 2] {
     ]
 }
 
-pub(super) fn check(cx: &mut Cx<'_>) {
-    let Some((shared, c)) = cx.written_shared_cluster() else {
+pub(super) fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
+    let Some(shared) = cx.shared_cluster() else {
         return;
     };
     // Lines the guard cannot read are denied by auth-posture; here they
@@ -272,7 +271,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         }
         let [own, reject] = consumer_lines(&consumer.role, &consumer.databases);
         cx.violation(
-            RULE,
             "spec.postgresql.pg_hba",
             format!(
                 "consumer role {:?} ({}) can log in over the network to {} not its own: {} (first matching \
@@ -291,7 +289,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     }
     if !more.is_empty() {
         cx.violation(
-            RULE,
             "spec.postgresql.pg_hba",
             format!(
                 "{} more consumer roles can log in over the network to databases not their own (first: {})",
@@ -466,7 +463,7 @@ mod tests {
         let f = eval(&update(&old, &new));
         assert_only(&f, "tenant-isolated", Some("spec.postgresql.pg_hba"));
         let old_f = eval(&create(&old));
-        let keys = |f: &crate::rules::Findings| {
+        let keys = |f: &crate::rules::Report| {
             f.violations
                 .iter()
                 .filter(|v| v.rule.as_str() == "tenant-isolated")

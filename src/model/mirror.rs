@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// Annotations that let a mirroring controller copy a Secret out of its
 /// namespace.
-pub(super) const MIRROR_OUT: &[&str] = &[
+pub(crate) const MIRROR_OUT: &[&str] = &[
     "reflector.v1.k8s.emberstack.com/reflection-allowed",
     "reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces",
     "reflector.v1.k8s.emberstack.com/reflection-auto-enabled",
@@ -21,7 +21,7 @@ pub(super) const MIRROR_OUT: &[&str] = &[
 
 /// Where a mirror-out annotation lets a Secret go.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Reach<'a> {
+pub(crate) enum Targets<'a> {
     /// Only these namespaces, named exactly.
     Only(Vec<&'a str>),
     /// Namespaces that cannot be listed: every namespace, a pattern or a
@@ -32,7 +32,7 @@ pub(super) enum Reach<'a> {
 /// The mirror-out annotations on a Secret that are switched on, with where
 /// each lets it go. A switch (`reflection-allowed: "true"`) without its
 /// namespace list opens the Secret to every namespace.
-pub(super) fn mirror_out(annotations: Option<&BTreeMap<String, String>>) -> Vec<(&str, Reach<'_>)> {
+pub(crate) fn mirror_out(annotations: Option<&BTreeMap<String, String>>) -> Vec<(&str, Targets<'_>)> {
     let Some(annotations) = annotations else {
         return Vec::new();
     };
@@ -55,9 +55,9 @@ pub(super) fn mirror_out(annotations: Option<&BTreeMap<String, String>>) -> Vec<
                 let names: Vec<&str> = value.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
                 // Both controllers take regular expressions here.
                 if names.iter().all(|n| crate::names::is_dns_label(n)) {
-                    Reach::Only(names)
+                    Targets::Only(names)
                 } else {
-                    Reach::Open
+                    Targets::Open
                 }
             }
             "reflection-allowed" if annotations.contains_key(&sibling(key, "reflection-allowed-namespaces")) => {
@@ -69,7 +69,7 @@ pub(super) fn mirror_out(annotations: Option<&BTreeMap<String, String>>) -> Vec<
             "replication-allowed" if annotations.contains_key(&sibling(key, "replication-allowed-namespaces")) => {
                 continue;
             }
-            _ => Reach::Open,
+            _ => Targets::Open,
         };
         out.push((key, reach));
     }
@@ -85,7 +85,7 @@ fn sibling(key: &str, name: &str) -> String {
 
 /// `namespace/name` in an annotation value: what a mirror-in annotation
 /// (`reflector.../reflects`, `replicator.../replicate-from`) names.
-pub(super) fn source_of(value: &str) -> Option<(&str, &str)> {
+pub(crate) fn source_of(value: &str) -> Option<(&str, &str)> {
     value.trim().split_once('/')
 }
 
@@ -93,7 +93,7 @@ pub(super) fn source_of(value: &str) -> Option<(&str, &str)> {
 mod tests {
     use super::*;
 
-    fn reach(pairs: &[(&str, &str)]) -> Vec<(String, Reach<'static>)> {
+    fn reach(pairs: &[(&str, &str)]) -> Vec<(String, Targets<'static>)> {
         let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         let map: &'static BTreeMap<String, String> = Box::leak(Box::new(map));
         mirror_out(Some(map))
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn a_switch_without_its_list_opens_every_namespace() {
         let r = reach(&[("reflector.v1.k8s.emberstack.com/reflection-allowed", "true")]);
-        assert_eq!(r[0].1, Reach::Open);
+        assert_eq!(r[0].1, Targets::Open);
         let r = reach(&[
             ("reflector.v1.k8s.emberstack.com/reflection-allowed", "true"),
             (
@@ -114,10 +114,10 @@ mod tests {
             ),
         ]);
         assert_eq!(r.len(), 1);
-        assert_eq!(r[0].1, Reach::Only(vec!["shop", "vergabe"]));
+        assert_eq!(r[0].1, Targets::Only(vec!["shop", "vergabe"]));
         assert_eq!(
             reach(&[("replicator.v1.mittwald.de/replicate-to", "shop-.*")])[0].1,
-            Reach::Open
+            Targets::Open
         );
         assert!(reach(&[("replicator.v1.mittwald.de/replication-allowed", "false")]).is_empty());
     }

@@ -1,24 +1,23 @@
-//! What a shared cluster's Pooler pods may reach: not the node
-//! (**network-posture**: `hostNetwork` puts pgbouncer on the node, outside
-//! every NetworkPolicy; `hostPID`/`hostIPC` share the node's processes) and
-//! not the cluster's own credentials (**bootstrap-secret-confined**: a
-//! template volume or variable that reads the bootstrap Secret or a Secret
-//! CloudNativePG generates for the cluster, or an `authQuerySecret` that
-//! logs pgbouncer in with one).
+//! A shared cluster's Pooler pods do not read the cluster's own
+//! credentials: no template volume or variable that reads the bootstrap
+//! Secret or a Secret CloudNativePG generates for the cluster, and no
+//! `authQuerySecret` that logs pgbouncer in with one. (Its tests also
+//! cover network-posture's `hostNetwork`/`hostPID`/`hostIPC` checks of the
+//! same template.)
 
-use super::{Cx, RuleId};
+use super::Cx;
 use crate::contract::SharedCluster;
+use crate::model::Pooler;
 use crate::model::cnpg::{Container, PodSpec};
 
-pub(super) fn check(cx: &mut Cx<'_>) {
-    let Some((shared, p)) = cx.written_shared_pooler() else {
+pub(super) fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
+    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
         return;
     };
     if let Some(secret) = p.spec.pgbouncer.as_ref().and_then(|b| b.auth_query_secret.as_ref())
         && shared.is_cluster_secret(&secret.name)
     {
         cx.violation(
-            RuleId::BootstrapSecretConfined,
             "spec.pgbouncer.authQuerySecret.name",
             format!(
                 "pgbouncer would log in with {:?}, a credential of the shared cluster {} itself",
@@ -31,30 +30,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     let Some(spec) = p.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
         return;
     };
-    host_namespaces(cx, spec);
     credentials(cx, shared, spec);
-}
-
-fn host_namespaces(cx: &mut Cx<'_>, spec: &PodSpec) {
-    let shares = [
-        (
-            "hostNetwork",
-            spec.host_network,
-            "listens on the node, outside every NetworkPolicy",
-        ),
-        ("hostPID", spec.host_pid, "sees and signals every process on the node"),
-        ("hostIPC", spec.host_ipc, "shares the node's IPC namespace"),
-    ];
-    for (field, value, what) in shares {
-        if value == Some(true) {
-            cx.violation(
-                RuleId::NetworkPosture,
-                format!("spec.template.spec.{field}"),
-                format!("with {field} the shared cluster's pgbouncer {what}"),
-                format!("remove {field} or set it to false"),
-            );
-        }
-    }
 }
 
 /// Every place a pod template names a Secret: volumes (plain and
@@ -102,7 +78,6 @@ fn credentials(cx: &mut Cx<'_>, shared: &SharedCluster, spec: &PodSpec) {
     for (field, name) in secret_reads(spec) {
         if shared.is_cluster_secret(name) {
             cx.violation(
-                RuleId::BootstrapSecretConfined,
                 format!("spec.template.spec.{field}"),
                 format!(
                     "the Pooler's pods would read {name:?}, a credential of the shared cluster {} itself",

@@ -10,42 +10,44 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Cx, Evidence, RuleId, Violation};
 use crate::contract::{Contract, SharedCluster};
-use crate::model::{Kind, Object, Operation};
+use crate::model::Kind;
 
-const RULE: RuleId = RuleId::NetworkPosture;
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 const CLUSTER_LABEL: &str = "cnpg.io/cluster";
 const POSTGRES: i32 = 5432;
 const OPERATOR_PORTS: &[i32] = &[5432, 8000, 9187];
 
-pub(super) fn check(cx: &mut Cx<'_>) {
+/// A protected policy of a shared namespace is never deleted.
+pub(super) fn deleted(cx: &mut Cx<'_>, _: Option<&NetworkPolicy>) {
     let r = cx.review;
     let contract = cx.contract;
     for cluster in contract.clusters_in(&r.namespace) {
-        match (&r.operation, &r.object) {
-            (Operation::Delete, _) if cluster.is_protected_policy(&r.name) => {
-                cx.violation(
-                    RULE,
-                    "metadata.name",
-                    format!(
-                        "{} is part of the network posture of {} and cannot be deleted",
-                        r.name, cluster.name
-                    ),
-                    "keep the policy; change it in place if it must change",
-                );
+        if cluster.is_protected_policy(&r.name) {
+            cx.violation(
+                "metadata.name",
+                format!(
+                    "{} is part of the network posture of {} and cannot be deleted",
+                    r.name, cluster.name
+                ),
+                "keep the policy; change it in place if it must change",
+            );
+        }
+    }
+}
+
+/// The default-deny policy denies; every other policy that can select the
+/// shared cluster's pods admits only what the contract names.
+pub(super) fn written(cx: &mut Cx<'_>, np: &NetworkPolicy) {
+    let r = cx.review;
+    let contract = cx.contract;
+    for cluster in contract.clusters_in(&r.namespace) {
+        if r.name == cluster.default_deny_policy {
+            default_deny(cx, np);
+        } else if can_select(np.spec.as_ref().and_then(|s| s.pod_selector.as_ref()), cluster) {
+            let rules = np.spec.as_ref().and_then(|s| s.ingress.as_deref()).unwrap_or_default();
+            for (i, rule) in rules.iter().enumerate() {
+                ingress_rule(cx, cluster, i, rule);
             }
-            (Operation::Delete, _) => {}
-            (_, Some(Object::NetworkPolicy(np))) => {
-                if r.name == cluster.default_deny_policy {
-                    default_deny(cx, np);
-                } else if can_select(np.spec.as_ref().and_then(|s| s.pod_selector.as_ref()), cluster) {
-                    let rules = np.spec.as_ref().and_then(|s| s.ingress.as_deref()).unwrap_or_default();
-                    for (i, rule) in rules.iter().enumerate() {
-                        ingress_rule(cx, cluster, i, rule);
-                    }
-                }
-            }
-            _ => {}
         }
     }
 }
@@ -54,7 +56,7 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 /// absence is a violation too (`audit`, which sees the whole live state;
 /// a manifest set in `check` may be partial, so it does not ask).
 /// `exists(namespace, name)` says whether a NetworkPolicy exists.
-pub(super) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) -> Vec<Violation> {
+pub(crate) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) -> Vec<Violation> {
     let mut out = Vec::new();
     for cluster in &contract.clusters {
         let ns = cluster.namespace.as_str();
@@ -74,7 +76,7 @@ pub(super) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) 
                 format!("the baseline policy {name} of {} does not exist", cluster.name)
             };
             out.push(Violation {
-                rule: RULE,
+                rule: RuleId::NetworkPosture,
                 kind: Kind::NetworkPolicy,
                 object: [ns, "/", name].concat(),
                 field: "(object)".into(),
@@ -112,7 +114,6 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     if !is_empty_selector(spec.pod_selector.as_ref()) {
         cx.violation_with(
             ev,
-            RULE,
             "spec.podSelector",
             "the default-deny policy must select every pod",
             fix,
@@ -120,18 +121,11 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     }
     let types = spec.policy_types.clone().unwrap_or_else(|| vec!["Ingress".into()]);
     if !types.iter().any(|t| t == "Ingress") {
-        cx.violation_with(
-            ev,
-            RULE,
-            "spec.policyTypes",
-            "the default-deny policy must keep Ingress",
-            fix,
-        );
+        cx.violation_with(ev, "spec.policyTypes", "the default-deny policy must keep Ingress", fix);
     }
     if spec.ingress.as_ref().is_some_and(|i| !i.is_empty()) {
         cx.violation_with(
             ev,
-            RULE,
             "spec.ingress",
             "the default-deny policy must not allow any ingress",
             fix,
@@ -140,7 +134,6 @@ fn default_deny(cx: &mut Cx<'_>, np: &NetworkPolicy) {
     if types.iter().any(|t| t == "Egress") && spec.egress.as_ref().is_some_and(|e| !e.is_empty()) {
         cx.violation_with(
             ev,
-            RULE,
             "spec.egress",
             "the default-deny policy must not allow any egress",
             fix,
@@ -225,7 +218,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
     if peers.is_empty() {
         cx.violation_with(
             ev,
-            RULE,
             format!("{at}.from"),
             format!("a rule with no 'from' admits every source to the {} pods", cluster.name),
             format!(
@@ -240,7 +232,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         if peer.ip_block.is_some() {
             cx.violation_with(
                 ev,
-                RULE,
                 format!("{peer_at}.ipBlock"),
                 "ipBlock peers bypass the namespace registry",
                 "select consumer namespaces by the client label instead",
@@ -249,13 +240,7 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         }
         let Some(ns_sel) = &peer.namespace_selector else {
             if peer.pod_selector.is_none() {
-                cx.violation_with(
-                    ev,
-                    RULE,
-                    peer_at,
-                    "an empty peer admits every source",
-                    "name the sources",
-                );
+                cx.violation_with(ev, peer_at, "an empty peer admits every source", "name the sources");
             }
             // A podSelector alone: pods of the shared namespace itself.
             continue;
@@ -264,7 +249,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
         if is_empty_selector(Some(ns_sel)) {
             cx.violation_with(
                 ev,
-                RULE,
                 field,
                 "an empty namespaceSelector admits every namespace",
                 format!("select namespaces by {}={}", cluster.client_label, cluster.name),
@@ -276,7 +260,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
             Err(what) => {
                 cx.violation_with(
                     ev,
-                    RULE,
                     field,
                     what,
                     format!("select namespaces by {}={}", cluster.client_label, cluster.name),
@@ -289,7 +272,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
                 if !ports_within(rule, OPERATOR_PORTS) {
                     cx.violation_with(
                         ev,
-                        RULE,
                         format!("{at}.ports"),
                         format!(
                             "the operator namespace {} may reach only ports 5432, 8000 and 9187",
@@ -308,7 +290,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
             if !unregistered.is_empty() {
                 cx.violation_with(
                     ev,
-                    RULE,
                     field.clone(),
                     format!(
                         "namespace(s) {} are not registered consumers of {}",
@@ -321,7 +302,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
             if !ports_within(rule, &[POSTGRES]) {
                 cx.violation_with(
                     ev,
-                    RULE,
                     format!("{at}.ports"),
                     "consumer namespaces may reach only port 5432",
                     "restrict the rule to TCP port 5432",
@@ -333,7 +313,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
             Some(values) if values.len() == 1 && values.contains(cluster.name.as_str()) => {}
             Some(values) => cx.violation_with(
                 ev,
-                RULE,
                 field,
                 format!(
                     "selects {}={}, which is not this cluster's client label value",
@@ -344,7 +323,6 @@ fn ingress_rule(cx: &mut Cx<'_>, cluster: &SharedCluster, i: usize, rule: &Netwo
             ),
             None => cx.violation_with(
                 ev,
-                RULE,
                 field,
                 format!(
                     "selects namespaces by {}, a label the contract does not control",

@@ -5,19 +5,18 @@
 //! services, a Pooler's service template) or anyone writes it in the
 //! shared namespace.
 
-use super::{Cx, RuleId};
+use super::Cx;
 use crate::model::cnpg::ServiceExposure;
-use crate::model::{Object, Operation};
-
-const RULE: RuleId = RuleId::NetworkPosture;
+use crate::model::kinds::service::Service;
+use crate::model::{Cluster, Object, Pooler};
 
 /// The label CloudNativePG puts on every pod of a cluster.
 const CLUSTER_LABEL: &str = "cnpg.io/cluster";
 
-pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let Some((_, c)) = cx.written_shared_cluster() else {
+pub(super) fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
+    if cx.shared_cluster().is_none() {
         return;
-    };
+    }
     for (i, service) in c.additional_services().iter().enumerate() {
         if let Some(spec) = &service.service_template.spec {
             check_exposure(
@@ -30,10 +29,10 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
 }
 
-pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let Some((_, p)) = cx.written_shared_pooler() else {
+pub(super) fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
+    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
         return;
-    };
+    }
     if let Some(ServiceExposure { type_, external_ips }) =
         p.spec.service_template.as_ref().and_then(|t| t.spec.as_ref())
     {
@@ -49,17 +48,15 @@ pub(super) fn check_pooler(cx: &mut Cx<'_>) {
 /// A Service in a shared namespace that may select the cluster's pods:
 /// any, unless its selector pins `cnpg.io/cluster` to a cluster that is not
 /// shared (a Service without a selector can be pointed at any pod by hand).
-pub(super) fn check_service(cx: &mut Cx<'_>) {
+pub(super) fn service(cx: &mut Cx<'_>, s: &Service) {
     let r = cx.review;
-    if r.operation == Operation::Delete || !cx.contract.is_shared_namespace(&r.namespace) {
+    if !cx.contract.is_shared_namespace(&r.namespace) {
         return;
     }
-    let Some(Object::Service(s)) = &r.object else { return };
     generated_service(cx, s);
     let Some(spec) = &s.spec else { return };
     if spec.type_.as_deref() == Some("ExternalName") {
         cx.violation(
-            RULE,
             "spec.type",
             format!(
                 "an ExternalName Service in the shared namespace sends whoever resolves its name, with their \
@@ -98,7 +95,6 @@ fn generated_service(cx: &mut Cx<'_>, s: &k8s_openapi::api::core::v1::Service) {
     });
     if let Some(shared) = shared_name {
         cx.violation(
-            RULE,
             "metadata.name",
             format!(
                 "{:?} is the name CloudNativePG gives a Service of the shared cluster {}: applications that \
@@ -119,7 +115,6 @@ fn generated_service(cx: &mut Cx<'_>, s: &k8s_openapi::api::core::v1::Service) {
         .find(|o| o.api_version.starts_with("postgresql.cnpg.io/") && matches!(o.kind.as_str(), "Cluster" | "Pooler"));
     if let Some(o) = owner {
         cx.violation(
-            RULE,
             "metadata.ownerReferences",
             format!(
                 "this Service belongs to {} {:?}, which CloudNativePG manages: a change by anyone but the operator \
@@ -135,7 +130,6 @@ fn generated_service(cx: &mut Cx<'_>, s: &k8s_openapi::api::core::v1::Service) {
 fn check_exposure(cx: &mut Cx<'_>, at: &str, type_: Option<&str>, external_ips: bool) {
     if let Some(t @ ("LoadBalancer" | "NodePort")) = type_ {
         cx.violation(
-            RULE,
             format!("{at}.type"),
             format!(
                 "a {t} Service exposes the shared cluster's pods past the NetworkPolicy posture of their namespace"
@@ -145,11 +139,40 @@ fn check_exposure(cx: &mut Cx<'_>, at: &str, type_: Option<&str>, external_ips: 
     }
     if external_ips {
         cx.violation(
-            RULE,
             format!("{at}.externalIPs"),
             "externalIPs expose the shared cluster's pods past the NetworkPolicy posture of their namespace",
             "remove externalIPs; consumers connect from their registered namespaces",
         );
+    }
+}
+
+/// A shared cluster's Pooler pods stay off the node's namespaces:
+/// `hostNetwork` puts pgbouncer on the node, outside every NetworkPolicy;
+/// `hostPID`/`hostIPC` share the node's processes.
+pub(super) fn pooler_pods(cx: &mut Cx<'_>, p: &Pooler) {
+    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
+        return;
+    }
+    let Some(spec) = p.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+        return;
+    };
+    let shares = [
+        (
+            "hostNetwork",
+            spec.host_network,
+            "listens on the node, outside every NetworkPolicy",
+        ),
+        ("hostPID", spec.host_pid, "sees and signals every process on the node"),
+        ("hostIPC", spec.host_ipc, "shares the node's IPC namespace"),
+    ];
+    for (field, value, what) in shares {
+        if value == Some(true) {
+            cx.violation(
+                format!("spec.template.spec.{field}"),
+                format!("with {field} the shared cluster's pgbouncer {what}"),
+                format!("remove {field} or set it to false"),
+            );
+        }
     }
 }
 

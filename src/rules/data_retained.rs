@@ -3,10 +3,19 @@
 //! whose reclaim policy is `delete`), hibernating or demoting the shared
 //! cluster and pausing its pooler are break-glass acts.
 
-use super::{Cx, RuleId};
-use crate::model::{Object, Operation};
+use super::{Cx, Rule, RuleId, deleted, written};
+use crate::model::{Cluster, Database, Object, Pooler};
 
-const RULE: RuleId = RuleId::DataRetained;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::DataRetained,
+    names: &[],
+    checks: &[
+        written!(Cluster, cluster),
+        written!(Database, database),
+        deleted!(Database, database_deleted),
+        written!(Pooler, pooler),
+    ],
+};
 
 /// CloudNativePG's declarative hibernation annotation.
 const HIBERNATION: &str = "cnpg.io/hibernation";
@@ -14,40 +23,41 @@ const HIBERNATION: &str = "cnpg.io/hibernation";
 const BREAK_GLASS_FIX: &str =
     "this is a break-glass act: a member of a break-glass group sets the break-glass annotation with the ticket";
 
-pub(super) fn check_database(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    let Some(Object::Database(db)) = r.current() else {
-        if r.operation == Operation::Delete {
-            cx.violation(
-                RULE,
-                "spec.databaseReclaimPolicy",
-                "the request carries no stored object, so the guard cannot tell whether deleting it drops the database",
-                "retry; the API server sends the stored object with every DELETE",
-            );
-        }
+/// Deleting a Database CR whose reclaim policy is `delete` drops the
+/// database.
+fn database_deleted(cx: &mut Cx<'_>, db: Option<&Database>) {
+    let Some(db) = db else {
+        cx.violation(
+            "spec.databaseReclaimPolicy",
+            "the request carries no stored object, so the guard cannot tell whether deleting it drops the database",
+            "retry; the API server sends the stored object with every DELETE",
+        );
         return;
     };
     let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
         return;
     };
     let name = &db.spec.name;
-    if r.operation == Operation::Delete {
-        if db.spec.reclaims_by_delete() {
-            cx.violation(
-                RULE,
-                "spec.databaseReclaimPolicy",
-                format!(
-                    "the policy is delete, so deleting this Database drops database {name:?} on {} with all its data",
-                    shared.name
-                ),
-                format!("set databaseReclaimPolicy: retain first to keep the data, or {BREAK_GLASS_FIX} (offboarding)"),
-            );
-        }
-        return;
+    if db.spec.reclaims_by_delete() {
+        cx.violation(
+            "spec.databaseReclaimPolicy",
+            format!(
+                "the policy is delete, so deleting this Database drops database {name:?} on {} with all its data",
+                shared.name
+            ),
+            format!("set databaseReclaimPolicy: retain first to keep the data, or {BREAK_GLASS_FIX} (offboarding)"),
+        );
     }
+}
+
+fn database(cx: &mut Cx<'_>, db: &Database) {
+    let r = cx.review;
+    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
+        return;
+    };
+    let name = &db.spec.name;
     if db.spec.is_absent() {
         cx.violation(
-            RULE,
             "spec.ensure",
             format!(
                 "ensure: absent makes CloudNativePG drop database {name:?} on {} with all its data",
@@ -60,7 +70,6 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
         && db.spec.reclaims_by_delete();
     if newly_delete {
         cx.advisory(
-            RULE,
             "spec.databaseReclaimPolicy",
             format!("with policy delete, deleting this CR drops database {name:?} with all its data"),
             "keep the default retain unless the data may go with the CR",
@@ -68,10 +77,10 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
     }
 }
 
-pub(super) fn check_cluster(cx: &mut Cx<'_>) {
-    let Some((_, c)) = cx.written_shared_cluster() else {
+fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
+    if cx.shared_cluster().is_none() {
         return;
-    };
+    }
     if c.metadata
         .annotations
         .as_ref()
@@ -79,7 +88,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
         .is_some_and(|v| v.trim() == "on")
     {
         cx.violation(
-            RULE,
             format!("metadata.annotations[{HIBERNATION}]"),
             "hibernation stops every instance of the shared cluster: every consumer loses service",
             format!("remove the annotation, or {BREAK_GLASS_FIX}"),
@@ -87,7 +95,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
     if c.is_replica() {
         cx.violation(
-            RULE,
             "spec.replica.enabled",
             "a replica cluster demotes the shared primary: every consumer loses writes",
             format!("remove spec.replica.enabled, or {BREAK_GLASS_FIX}"),
@@ -95,7 +102,6 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
     if let Some(primary) = c.primary_elsewhere() {
         cx.violation(
-            RULE,
             "spec.replica.primary",
             format!("names {primary:?} as the primary of the topology, which demotes the shared cluster: every consumer loses writes"),
             format!("remove spec.replica.primary or set it to this cluster, or {BREAK_GLASS_FIX}"),
@@ -103,13 +109,12 @@ pub(super) fn check_cluster(cx: &mut Cx<'_>) {
     }
 }
 
-pub(super) fn check_pooler(cx: &mut Cx<'_>) {
-    let Some((_, p)) = cx.written_shared_pooler() else {
+fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
+    if cx.referenced_cluster(&p.spec.cluster.name).is_none() {
         return;
-    };
+    }
     if p.spec.pgbouncer.as_ref().and_then(|b| b.paused) == Some(true) {
         cx.violation(
-            RULE,
             "spec.pgbouncer.paused",
             "a paused pooler holds every consumer's connections",
             format!("remove paused: true, or {BREAK_GLASS_FIX}"),

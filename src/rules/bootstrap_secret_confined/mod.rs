@@ -7,26 +7,28 @@
 //! No message built here contains a Secret value: only keys, field paths,
 //! the (public) bootstrap role name and the form a credential was found in.
 
-use super::mirror::{self, MIRROR_OUT};
-use super::{Cx, Evidence, RuleId};
+mod pooler;
+
+use super::{Cx, Evidence, Rule, RuleId, written};
 use crate::contract::SharedCluster;
 use crate::dsn;
+use crate::model::kinds::secret::Secret;
+use crate::model::mirror::{self, MIRROR_OUT};
 use crate::model::secret::{self, Entry};
-use crate::model::{Object, Operation};
 
-const RULE: RuleId = RuleId::BootstrapSecretConfined;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::BootstrapSecretConfined,
+    names: &[crate::model::Kind::Secret],
+    checks: &[written!(Secret, secret), written!(Pooler, pooler::pooler)],
+};
 
 /// Candidate passwords longer than this are not hashed.
 const MAX_CANDIDATE: usize = 1024;
 /// Lines longer than this are not split into candidates.
 const MAX_SCANNED_LINE: usize = 4096;
 
-pub(super) fn check(cx: &mut Cx<'_>) {
+fn secret(cx: &mut Cx<'_>, s: &Secret) {
     let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(Object::Secret(s)) = &r.object else { return };
     if s.type_.as_deref() == Some("kubernetes.io/service-account-token") {
         return;
     }
@@ -40,7 +42,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
             for (key, value) in s.metadata.annotations.iter().flatten() {
                 if MIRROR_OUT.contains(&key.as_str()) && !value.trim().eq_ignore_ascii_case("false") {
                     cx.violation(
-                        RULE,
                         format!("metadata.annotations[{key}]"),
                         format!(
                             "this annotation lets a controller mirror {}, a credential of {}, out of {}",
@@ -63,7 +64,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         for (key, value) in s.metadata.annotations.iter().flatten() {
             if names_a_credential(value) {
                 cx.violation(
-                    RULE,
                     format!("metadata.annotations[{key}]"),
                     format!(
                         "mirrors {}, a credential of {}, out of {}",
@@ -99,7 +99,6 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     if is_user_key(entry.key) && text.trim() == role {
         cx.violation_with(
             Evidence::of(&*entry.value),
-            RULE,
             entry.field(),
             format!(
                 "the user is the bootstrap role {role}, which must not leave {}",
@@ -113,7 +112,6 @@ fn check_entry(cx: &mut Cx<'_>, cluster: &SharedCluster, entry: &Entry<'_>, pass
     if let Some(c) = creds.iter().find(|c| c.user.as_deref() == Some(role)) {
         cx.violation_with(
             Evidence::of(&*entry.value),
-            RULE,
             entry.field(),
             format!("{} connects as the bootstrap role {role}", c.form.describe()),
             "connect as the consumer's own role (cnpg-guard onboard), never the bootstrap credential",
@@ -159,7 +157,7 @@ fn probe_password<'v>(
     }
     for candidate in candidates.filter(|c| !c.is_empty() && c.len() <= MAX_CANDIDATE) {
         let fact = cx.facts.is_bootstrap_password(cluster, candidate);
-        match cx.fact(RULE, entry.field(), "no value holds the bootstrap password", fact) {
+        match cx.fact(entry.field(), "no value holds the bootstrap password", fact) {
             None => {
                 *password_known = false;
                 return;
@@ -167,7 +165,6 @@ fn probe_password<'v>(
             Some(true) => {
                 cx.violation_with(
                     Evidence::of(&*entry.value),
-                    RULE,
                     entry.field(),
                     format!("holds the bootstrap password of {}", cluster.name),
                     format!(

@@ -1,15 +1,17 @@
 //! **owner-registered**: a Database of a shared cluster is owned by a
 //! registered, provisioned consumer role and named as the registry says.
 
-use super::{Cx, RuleId};
-use crate::model::Object;
+use super::{Cx, Rule, RuleId, written};
+use crate::model::Database;
 use crate::names::{RESERVED_DATABASES, RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
-const RULE: RuleId = RuleId::OwnerRegistered;
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::OwnerRegistered,
+    names: &[],
+    checks: &[written!(Database, database)],
+};
 
-pub(super) fn check(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    let Some(Object::Database(db)) = &r.object else { return };
+fn database(cx: &mut Cx<'_>, db: &Database) {
     let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
         return;
     };
@@ -18,7 +20,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     let owner_reserved = is_reserved_role(owner, &shared.bootstrap.role);
     if owner_reserved {
         cx.violation(
-            RULE,
             "spec.owner",
             format!("{owner:?} is reserved ({RESERVED_ROLES})"),
             "set spec.owner to the consumer's registered role",
@@ -27,7 +28,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
     let name_reserved = is_reserved_database(name, &shared.bootstrap.database);
     if name_reserved {
         cx.violation(
-            RULE,
             "spec.name",
             format!("database name {name:?} is reserved ({RESERVED_DATABASES})"),
             "set spec.name to one of the consumer's registered databases",
@@ -39,7 +39,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
 
     match shared.consumer_by_role(owner) {
         None => cx.violation(
-            RULE,
             "spec.owner",
             format!("role {owner:?} is not a registered consumer of {}", shared.name),
             "register the consumer in the contract first (cnpg-guard onboard)",
@@ -47,7 +46,6 @@ pub(super) fn check(cx: &mut Cx<'_>) {
         Some(consumer) => {
             if !name_reserved && !consumer.databases.iter().any(|d| d == name) {
                 cx.violation(
-                    RULE,
                     "spec.name",
                     format!(
                         "database {name:?} is not registered for role {owner:?} (registered: {})",
@@ -57,9 +55,8 @@ pub(super) fn check(cx: &mut Cx<'_>) {
                 );
             }
             let fact = cx.facts.role_provisioned(shared, owner);
-            if let Some(false) = cx.fact(RULE, "spec.owner", &format!("role {owner:?} is provisioned"), fact) {
+            if let Some(false) = cx.fact("spec.owner", &format!("role {owner:?} is provisioned"), fact) {
                 cx.violation(
-                    RULE,
                     "spec.owner",
                     format!(
                         "role {owner:?} is not yet a managed role of the Cluster {}",

@@ -4,13 +4,23 @@
 //! operator will make; and a mirroring controller copies whatever Secret it
 //! is told to.
 
-use super::mirror::{self, Reach};
-use super::{Cx, RuleId};
-use crate::contract::SharedCluster;
-use crate::model::cnpg::Database;
-use crate::model::{Object, Operation};
+pub mod reach;
 
-const RULE: RuleId = RuleId::TenantIsolated;
+use super::{Cx, Rule, RuleId, written};
+use crate::contract::SharedCluster;
+use crate::model::Database;
+use crate::model::kinds::secret::Secret;
+use crate::model::mirror::{self, Targets};
+
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::TenantIsolated,
+    names: &[],
+    checks: &[
+        written!(Cluster, reach::cluster),
+        written!(Database, database),
+        written!(Secret, secret),
+    ],
+};
 
 /// A Database of a shared cluster: no copy of another database, no
 /// template, nothing in it owned by or granted to another role, only
@@ -23,13 +33,12 @@ fn one_cr_per_database(cx: &mut Cx<'_>, shared: &SharedCluster, database: &str) 
     let me = format!("{}/{}", r.namespace, r.name);
     let fact = cx.facts.database_crs_named(shared, database);
     let check = format!("no other Database CR manages database {database:?}");
-    let Some(crs) = cx.fact(RULE, "spec.name", &check, fact) else {
+    let Some(crs) = cx.fact("spec.name", &check, fact) else {
         return;
     };
     let others: Vec<&String> = crs.iter().filter(|cr| **cr != me).collect();
     if let Some(other) = others.first() {
         cx.violation(
-            RULE,
             "spec.name",
             format!(
                 "database {database:?} of cluster {} is already managed by Database {other}: two CRs would fight \
@@ -41,12 +50,7 @@ fn one_cr_per_database(cx: &mut Cx<'_>, shared: &SharedCluster, database: &str) 
     }
 }
 
-pub(super) fn check_database(cx: &mut Cx<'_>) {
-    let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(Object::Database(db)) = &r.object else { return };
+fn database(cx: &mut Cx<'_>, db: &Database) {
     let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
         return;
     };
@@ -57,7 +61,6 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
         .filter(|t| !matches!(*t, "template0" | "template1"))
     {
         cx.violation(
-            RULE,
             "spec.template",
             format!(
                 "the new database would be a copy of database {template:?}, made by CloudNativePG's superuser \
@@ -68,7 +71,6 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
     }
     if spec.is_template == Some(true) {
         cx.violation(
-            RULE,
             "spec.isTemplate",
             "a template database on a shared cluster can be copied by any role with CREATEDB or by another \
              Database CR",
@@ -82,7 +84,6 @@ pub(super) fn check_database(cx: &mut Cx<'_>) {
             continue;
         }
         cx.violation(
-            RULE,
             format!("spec.extensions[{i}].name"),
             format!(
                 "extension {:?} is not in {}'s allowedExtensions: CloudNativePG creates it as superuser, and an \
@@ -110,7 +111,6 @@ fn check_owned_objects(cx: &mut Cx<'_>, db: &Database) {
             }
             if let Some(other) = object.owner.as_deref().filter(|o| *o != owner) {
                 cx.violation(
-                    RULE,
                     format!("spec.{list}[{i}].owner"),
                     format!(
                         "{:?} would be owned by role {other:?}, not by the database's owner {owner:?}",
@@ -124,7 +124,6 @@ fn check_owned_objects(cx: &mut Cx<'_>, db: &Database) {
                     continue;
                 }
                 cx.violation(
-                    RULE,
                     format!("spec.{list}[{i}].usage[{j}].name"),
                     format!(
                         "grants usage of {:?} to {:?}, which is not the database's owner {owner:?}",
@@ -141,12 +140,8 @@ fn check_owned_objects(cx: &mut Cx<'_>, db: &Database) {
 /// outside the shared namespace may mirror one only into that consumer's
 /// namespace; on the role's Secret itself, mirror-out annotations may name
 /// only that namespace.
-pub(super) fn check_secret(cx: &mut Cx<'_>) {
+fn secret(cx: &mut Cx<'_>, s: &Secret) {
     let r = cx.review;
-    if r.operation == Operation::Delete {
-        return;
-    }
-    let Some(Object::Secret(s)) = &r.object else { return };
     let contract = cx.contract;
     if contract.is_shared_namespace(&r.namespace) {
         for shared in contract.clusters_in(&r.namespace) {
@@ -155,12 +150,11 @@ pub(super) fn check_secret(cx: &mut Cx<'_>) {
             };
             for (key, reach) in mirror::mirror_out(s.metadata.annotations.as_ref()) {
                 let stray = match reach {
-                    Reach::Only(names) => names.into_iter().find(|n| *n != consumer.namespace).map(str::to_owned),
-                    Reach::Open => Some("any namespace".to_owned()),
+                    Targets::Only(names) => names.into_iter().find(|n| *n != consumer.namespace).map(str::to_owned),
+                    Targets::Open => Some("any namespace".to_owned()),
                 };
                 if let Some(stray) = stray {
                     cx.violation(
-                        RULE,
                         format!("metadata.annotations[{key}]"),
                         format!(
                             "lets a controller mirror role {:?}'s Secret into {stray}, not only into its consumer's \
@@ -190,7 +184,6 @@ pub(super) fn check_secret(cx: &mut Cx<'_>) {
             };
             if owner.namespace != r.namespace {
                 cx.violation(
-                    RULE,
                     format!("metadata.annotations[{key}]"),
                     format!(
                         "mirrors {}, the credential of role {:?}, into {}: only its consumer's namespace {} may hold it",

@@ -1,0 +1,301 @@
+//! CloudNativePG's Cluster: the shared cluster itself.
+
+use std::sync::OnceLock;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::Class::{Checked, Harmless, PlatformOnly};
+use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Reach};
+use crate::model::cnpg::{LocalObjectReference, SecretRef, ServiceTemplate};
+use crate::model::decode::{DecodeError, declared_kind, typed};
+use crate::model::hba::{HbaEntry, Unreadable};
+use crate::rules::id::RuleId::{
+    AuthPosture, ClusterIdentity, DataRetained, NetworkPosture, RoleRegistered,
+};
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: Kind::Cluster,
+    group: CNPG_GROUP,
+    version: "v1",
+    api_version: "postgresql.cnpg.io/v1",
+    name: "Cluster",
+    plural: "clusters",
+    namespaced: true,
+    operations: CUD,
+    reach: Reach::Everywhere,
+    fields: &[
+        ("affinity", Harmless),
+        ("backup", PlatformOnly),
+        ("bootstrap", Checked(ClusterIdentity)),
+        ("bootstrap.initdb", Checked(ClusterIdentity)),
+        ("bootstrap.pg_basebackup", PlatformOnly),
+        ("bootstrap.recovery", PlatformOnly),
+        ("certificates", PlatformOnly),
+        ("description", Harmless),
+        ("enablePDB", Harmless),
+        ("enableSuperuserAccess", PlatformOnly),
+        ("env", PlatformOnly),
+        ("envFrom", PlatformOnly),
+        ("ephemeralVolumeSource", Harmless),
+        ("ephemeralVolumesSizeLimit", Harmless),
+        ("externalClusters", PlatformOnly),
+        ("failoverDelay", Harmless),
+        ("imageCatalogRef", PlatformOnly),
+        ("imageName", PlatformOnly),
+        ("imagePullPolicy", Harmless),
+        ("imagePullSecrets", Harmless),
+        ("inheritedMetadata", PlatformOnly),
+        ("instances", Harmless),
+        ("livenessProbeTimeout", Harmless),
+        ("logLevel", Harmless),
+        ("managed", Checked(RoleRegistered)),
+        ("managed.roles", Checked(RoleRegistered)),
+        ("managed.services", Checked(NetworkPosture)),
+        ("maxSyncReplicas", Harmless),
+        ("minSyncReplicas", Harmless),
+        ("monitoring", Harmless),
+        ("nodeMaintenanceWindow", Harmless),
+        ("plugins", PlatformOnly),
+        ("podSecurityContext", PlatformOnly),
+        ("postgresGID", PlatformOnly),
+        ("postgresUID", PlatformOnly),
+        ("postgresql", Checked(AuthPosture)),
+        ("postgresql.enableAlterSystem", Checked(AuthPosture)),
+        ("postgresql.extensions", PlatformOnly),
+        ("postgresql.ldap", PlatformOnly),
+        ("postgresql.parameters", PlatformOnly),
+        ("postgresql.pg_hba", Checked(AuthPosture)),
+        ("postgresql.pg_ident", Checked(AuthPosture)),
+        ("postgresql.promotionTimeout", Harmless),
+        ("postgresql.shared_preload_libraries", PlatformOnly),
+        ("postgresql.syncReplicaElectionConstraint", Harmless),
+        ("postgresql.synchronous", Harmless),
+        ("primaryUpdateMethod", Harmless),
+        ("primaryUpdateStrategy", Harmless),
+        ("priorityClassName", Harmless),
+        ("probes", Harmless),
+        ("projectedVolumeTemplate", PlatformOnly),
+        ("replica", Checked(DataRetained)),
+        ("replica.enabled", Checked(DataRetained)),
+        ("replica.minApplyDelay", Harmless),
+        ("replica.primary", Checked(DataRetained)),
+        ("replica.promotionToken", PlatformOnly),
+        ("replica.self", Checked(DataRetained)),
+        ("replica.source", PlatformOnly),
+        ("replicationSlots", Harmless),
+        ("resources", Harmless),
+        ("schedulerName", Harmless),
+        ("seccompProfile", PlatformOnly),
+        ("securityContext", PlatformOnly),
+        ("serviceAccountTemplate", PlatformOnly),
+        ("smartShutdownTimeout", Harmless),
+        ("startDelay", Harmless),
+        ("stopDelay", Harmless),
+        ("storage", PlatformOnly),
+        ("superuserSecret", PlatformOnly),
+        ("switchoverDelay", Harmless),
+        ("tablespaces", PlatformOnly),
+        ("topologySpreadConstraints", Harmless),
+        ("walStorage", PlatformOnly),
+    ],
+    nested: &["postgresql", "managed", "bootstrap", "replica"],
+    // Its managed roles: which roles are provisioned.
+    feeds: Feeds::SharedNamespaces,
+};
+
+pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Cluster, DecodeError> {
+    let cluster: Cluster = typed(Kind::Cluster, input, track)?;
+    declared_kind(Kind::Cluster, cluster.kind.as_deref())?;
+    Ok(cluster)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Cluster {
+    /// The object's own `kind`, when it states one: checked against the
+    /// request's kind after decoding, so the object is read once.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::lean_metadata")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ClusterSpec,
+}
+
+impl Cluster {
+    /// Names of the managed roles that exist (`ensure` not `absent`).
+    pub fn present_roles(&self) -> impl Iterator<Item = &str> {
+        self.spec
+            .managed
+            .iter()
+            .flat_map(|m| &m.roles)
+            .filter(|r| !r.is_absent())
+            .map(|r| r.name.as_str())
+    }
+}
+
+impl Cluster {
+    /// `spec.postgresql`, or the empty default.
+    pub fn postgresql(&self) -> &PostgresConfiguration {
+        static EMPTY: PostgresConfiguration = PostgresConfiguration {
+            pg_hba: Vec::new(),
+            pg_ident: Vec::new(),
+            enable_alter_system: None,
+            hba: OnceLock::new(),
+        };
+        self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// `spec.managed.services.additional[]`.
+    pub fn additional_services(&self) -> &[ManagedService] {
+        self.spec
+            .managed
+            .as_ref()
+            .and_then(|m| m.services.as_ref())
+            .map_or(&[], |s| s.additional.as_slice())
+    }
+
+    /// `spec.replica.enabled: true`: the cluster follows another one.
+    pub fn is_replica(&self) -> bool {
+        self.spec.replica.as_ref().and_then(|r| r.enabled) == Some(true)
+    }
+
+    /// `spec.replica.primary` names another cluster than `spec.replica.self`
+    /// (default: this Cluster's name): in a distributed topology, this
+    /// cluster is then a replica.
+    pub fn primary_elsewhere(&self) -> Option<&str> {
+        let replica = self.spec.replica.as_ref()?;
+        let primary = replica.primary.as_deref()?;
+        let me = replica
+            .self_
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default();
+        (primary != me).then_some(primary)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClusterSpec {
+    #[serde(default)]
+    pub bootstrap: Option<BootstrapConfiguration>,
+    #[serde(default)]
+    pub managed: Option<ManagedConfiguration>,
+    #[serde(default)]
+    pub postgresql: Option<PostgresConfiguration>,
+    #[serde(default)]
+    pub replica: Option<ReplicaClusterConfiguration>,
+}
+
+/// `spec.postgresql`: the fields that decide who may log in, and how.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresConfiguration {
+    #[serde(default, rename = "pg_hba")]
+    pub pg_hba: Vec<String>,
+    #[serde(default, rename = "pg_ident")]
+    pub pg_ident: Vec<String>,
+    #[serde(default)]
+    pub enable_alter_system: Option<bool>,
+    /// `pg_hba` read as PostgreSQL reads it, once per object.
+    #[serde(skip)]
+    hba: OnceLock<Vec<HbaLines>>,
+}
+
+/// The lines of one pg_hba entry, each classified or why not.
+pub type HbaLines = Vec<Result<HbaEntry, Unreadable>>;
+
+impl PostgresConfiguration {
+    /// Each `pg_hba` entry, line by line as PostgreSQL reads the file
+    /// CloudNativePG writes it into; parsed the first time a rule asks.
+    pub fn hba(&self) -> &[HbaLines] {
+        self.hba
+            .get_or_init(|| self.pg_hba.iter().map(|e| crate::model::hba::parse_hba(e)).collect())
+    }
+}
+
+/// `spec.replica`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReplicaClusterConfiguration {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// In a distributed topology: the cluster that is primary.
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// In a distributed topology: this cluster's own name there.
+    #[serde(rename = "self", default)]
+    pub self_: Option<String>,
+}
+
+/// `spec.managed.services`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ManagedServices {
+    #[serde(default)]
+    pub additional: Vec<ManagedService>,
+}
+
+/// `spec.managed.services.additional[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedService {
+    #[serde(default)]
+    pub selector_type: Option<String>,
+    #[serde(default)]
+    pub service_template: ServiceTemplate,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BootstrapConfiguration {
+    #[serde(default)]
+    pub initdb: Option<BootstrapInitDb>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct BootstrapInitDb {
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ManagedConfiguration {
+    #[serde(default)]
+    pub roles: Vec<RoleConfiguration>,
+    #[serde(default)]
+    pub services: Option<ManagedServices>,
+}
+
+/// `spec.managed.roles[]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleConfiguration {
+    pub name: String,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub ensure: Option<String>,
+    #[serde(default)]
+    pub login: Option<bool>,
+    #[serde(default)]
+    pub superuser: Option<bool>,
+    #[serde(default)]
+    pub createdb: Option<bool>,
+    #[serde(default)]
+    pub createrole: Option<bool>,
+    #[serde(default)]
+    pub replication: Option<bool>,
+    #[serde(default)]
+    pub bypassrls: Option<bool>,
+    #[serde(default)]
+    pub password_secret: Option<LocalObjectReference>,
+    #[serde(default)]
+    pub in_roles: Vec<String>,
+}
+
+impl RoleConfiguration {
+    pub fn is_absent(&self) -> bool {
+        self.ensure.as_deref() == Some("absent")
+    }
+}

@@ -1,0 +1,88 @@
+//! CloudNativePG's Pooler: pgbouncer in front of a cluster.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::Class::{Checked, Harmless, PlatformOnly};
+use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Reach};
+use crate::model::cnpg::{LocalObjectReference, PodTemplate, ServiceTemplate};
+use crate::model::decode::{DecodeError, declared_kind, typed};
+use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, NetworkPosture};
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    kind: Kind::Pooler,
+    group: CNPG_GROUP,
+    version: "v1",
+    api_version: "postgresql.cnpg.io/v1",
+    name: "Pooler",
+    plural: "poolers",
+    namespaced: true,
+    operations: CU,
+    reach: Reach::Everywhere,
+    fields: &[
+        ("cluster", Checked(ClusterIdentity)),
+        ("deploymentStrategy", Harmless),
+        ("instances", Harmless),
+        ("monitoring", Harmless),
+        ("pgbouncer", Checked(AuthPosture)),
+        ("pgbouncer.authQuery", PlatformOnly),
+        ("pgbouncer.authQuerySecret", Checked(BootstrapSecretConfined)),
+        ("pgbouncer.clientCASecret", PlatformOnly),
+        ("pgbouncer.clientTLSSecret", PlatformOnly),
+        ("pgbouncer.parameters", Harmless),
+        ("pgbouncer.paused", Checked(DataRetained)),
+        ("pgbouncer.pg_hba", Checked(AuthPosture)),
+        ("pgbouncer.poolMode", Harmless),
+        ("pgbouncer.serverCASecret", PlatformOnly),
+        ("pgbouncer.serverTLSSecret", PlatformOnly),
+        ("serviceTemplate", Checked(NetworkPosture)),
+        ("template", Checked(NetworkPosture)),
+        ("type", Harmless),
+    ],
+    nested: &["pgbouncer"],
+    feeds: Feeds::Nothing,
+};
+
+pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Pooler, DecodeError> {
+    let pooler: Pooler = typed(Kind::Pooler, input, track)?;
+    declared_kind(Kind::Pooler, pooler.kind.as_deref())?;
+    Ok(pooler)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pooler {
+    /// The object's own `kind`, when it states one: checked against the
+    /// request's kind after decoding, so the object is read once.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::lean_metadata")]
+    pub metadata: ObjectMeta,
+    pub spec: PoolerSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolerSpec {
+    pub cluster: LocalObjectReference,
+    #[serde(default)]
+    pub pgbouncer: Option<PgBouncerSpec>,
+    #[serde(default)]
+    pub service_template: Option<ServiceTemplate>,
+    /// The pgbouncer pods' template (read only where it can reach the
+    /// cluster's credentials or the node).
+    #[serde(default)]
+    pub template: Option<PodTemplate>,
+}
+
+/// `spec.pgbouncer`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PgBouncerSpec {
+    #[serde(default, rename = "pg_hba")]
+    pub pg_hba: Vec<String>,
+    #[serde(default)]
+    pub paused: Option<bool>,
+    /// The Secret pgbouncer's auth query logs in with.
+    #[serde(default)]
+    pub auth_query_secret: Option<LocalObjectReference>,
+}
