@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use cnpg_guard::model::kinds::{KINDS, Reach};
+use cnpg_guard::model::kinds::{Feeds, KINDS, Listed, Reach};
 
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
@@ -119,6 +119,49 @@ fn services_are_intercepted_only_in_the_shared_namespaces() {
         hook["namespaceSelector"],
         serde_json::json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": shared}]})
     );
+}
+
+/// The RBAC lets the guard read every kind where the table of kinds says
+/// `audit` lists it, and watch every kind whose objects feed its facts:
+/// a kind added to the table without its RBAC fails here.
+#[test]
+fn rbac_reads_what_the_table_of_kinds_lists_and_watches() {
+    let docs = yaml_docs("deploy/base/rbac.yaml");
+    let contract = cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
+    let grants = |doc_kind: &str, namespace: Option<&str>, group: &str, plural: &str, verb: &str| {
+        docs.iter()
+            .filter(|d| d["kind"] == doc_kind && namespace.is_none_or(|ns| d["metadata"]["namespace"] == ns))
+            .flat_map(|d| d["rules"].as_array().into_iter().flatten())
+            .any(|r| {
+                let has = |key: &str, v: &str| r[key].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+                has("apiGroups", group) && has("resources", plural) && has("verbs", verb)
+            })
+    };
+    for d in KINDS {
+        let mut verbs = vec!["list"];
+        if d.feeds != Feeds::Nothing {
+            verbs.push("watch");
+        }
+        for verb in verbs {
+            match d.listed {
+                Listed::Everywhere => assert!(
+                    grants("ClusterRole", None, d.group, d.plural, verb),
+                    "the ClusterRole does not {verb} {}",
+                    d.plural
+                ),
+                Listed::SharedNamespaces | Listed::BootstrapSecrets => {
+                    for c in &contract.clusters {
+                        assert!(
+                            grants("Role", Some(&c.namespace), d.group, d.plural, verb),
+                            "no Role in {} may {verb} {}",
+                            c.namespace,
+                            d.plural
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[test]

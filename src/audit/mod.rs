@@ -7,32 +7,33 @@
 pub mod periodic;
 mod policy_report;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use std::collections::{BTreeSet, HashSet};
+
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, TypeMeta};
-use serde::Serialize;
+use kube::api::{Api, DynamicObject, ListParams, ObjectList, TypeMeta};
 use serde::de::DeserializeOwned;
 
-use std::collections::HashSet;
-
-use crate::check::{self, Checked, Document, Format, Report};
+use crate::check::{self, Checked, Format, Report};
 use crate::contract::Contract;
 use crate::decision::decide_missing;
 use crate::facts::live::api_resource;
-use crate::model::Kind;
-use crate::model::kinds::KINDS;
+use crate::manifests::{Located, Unreadable};
+use crate::model::kinds::{Descriptor, KINDS, Listed};
+use crate::model::{Kind, Object};
 use crate::rules;
 
 pub use policy_report::policy_reports;
 
-/// CloudNativePG's API group.
-const CNPG_GROUP: &str = "postgresql.cnpg.io";
-
 /// What the live cluster holds, plus what could not be looked at.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    pub documents: Vec<Document>,
+    /// Every object of a covered kind that was listed, decoded.
+    pub objects: Vec<Located>,
+    /// Listed objects that do not decode as their kind.
+    pub unreadable: Vec<Unreadable>,
+    /// The kinds listed in full (where the table of kinds lists them):
+    /// only for these can an object's absence be judged.
+    pub complete: HashSet<Kind>,
     /// Checks that could not run and why (missing permissions, missing CRDs).
     pub notes: Vec<String>,
     /// Whether every Secret was listed (else only the bootstrap Secrets).
@@ -84,152 +85,174 @@ where
     }
 }
 
-fn push<K: Serialize>(docs: &mut Vec<Document>, objects: Vec<K>) {
-    for o in objects {
-        if let Ok(value) = serde_json::to_value(&o) {
-            docs.push(Document {
-                file: "cluster".into(),
-                line: None,
-                value,
+impl Inventory {
+    /// Decodes listed objects of `d`'s kind into the inventory.
+    fn add(&mut self, d: &Descriptor, objects: Vec<DynamicObject>) {
+        for mut o in objects {
+            o.types = Some(TypeMeta {
+                api_version: d.api_version.to_owned(),
+                kind: d.name.to_owned(),
             });
-        }
-    }
-}
-
-async fn list_cnpg(client: &Client, ar: &ApiResource, inv: &mut Inventory) -> Result<(), AuditError> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
-    match list_all(&api).await {
-        Ok(mut items) => {
-            for o in &mut items {
-                o.types = Some(TypeMeta {
-                    api_version: ar.api_version.clone(),
-                    kind: ar.kind.clone(),
-                });
+            let namespace = o.metadata.namespace.clone().unwrap_or_default();
+            let name = o.metadata.name.clone().unwrap_or_default();
+            let decoded = serde_json::to_value(o)
+                .map_err(|e| e.to_string())
+                .and_then(|value| Object::decode(d.kind, value).map_err(|e| e.to_string()));
+            match decoded {
+                Ok(object) => self.objects.push(Located {
+                    file: "cluster".into(),
+                    line: None,
+                    namespace,
+                    name,
+                    object,
+                }),
+                Err(message) => self.unreadable.push(Unreadable {
+                    file: "cluster".into(),
+                    line: None,
+                    message: format!(
+                        "{} {}: {message}",
+                        d.name,
+                        crate::model::display_name(&namespace, &name)
+                    ),
+                }),
             }
-            push(&mut inv.documents, items);
-            Ok(())
         }
-        Err(e) if status_of(&e) == Some(404) => {
-            inv.notes.push(format!(
-                "{} ({}) is not served: are the CNPG CRDs installed?",
-                ar.plural, ar.group
-            ));
-            Ok(())
-        }
-        Err(source) => Err(AuditError::List {
-            what: format!("{}.{}", ar.plural, ar.group),
-            source,
-        }),
     }
 }
 
-/// Lists every object of the intercepted kinds that the guard may read.
-/// With `list_secrets` false, Secrets are not listed cluster-wide (the
-/// guard's own RBAC forbids it) and only the bootstrap Secrets are read.
+/// Lists every object of the covered kinds that the guard may read, where
+/// the table of kinds says each is listed. With `list_secrets` false,
+/// Secrets are not listed cluster-wide (the guard's own RBAC forbids it)
+/// and only the bootstrap Secrets are read.
 pub async fn inventory(client: &Client, contract: &Contract, list_secrets: bool) -> Result<Inventory, AuditError> {
-    let mut inv = Inventory {
-        secrets_listed: list_secrets,
-        ..Inventory::default()
-    };
-    // Every CloudNativePG kind of the table, in all namespaces.
-    for k in KINDS.iter().filter(|k| k.group == CNPG_GROUP) {
-        list_cnpg(client, &api_resource(k), &mut inv).await?;
-    }
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let items = list_all(&namespaces).await.map_err(|source| AuditError::List {
-        what: "namespaces".into(),
-        source,
-    })?;
-    push(&mut inv.documents, items);
-
-    let shared: std::collections::BTreeSet<&str> = contract.clusters.iter().map(|c| c.namespace.as_str()).collect();
-    for ns in &shared {
-        let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), ns);
-        let items = list_all(&api).await.map_err(|source| AuditError::List {
-            what: format!("networkpolicies in {ns}"),
-            source,
-        })?;
-        push(&mut inv.documents, items);
-
-        // Services that could expose the shared cluster (network-posture).
-        let api: Api<Service> = Api::namespaced(client.clone(), ns);
-        match list_all(&api).await {
-            Ok(items) => push(&mut inv.documents, items),
-            Err(e) if status_of(&e) == Some(403) => inv.notes.push(format!(
-                "cannot list Services in {ns} (RBAC): exposure of the shared cluster by a Service was not checked"
-            )),
-            Err(source) => {
-                return Err(AuditError::List {
-                    what: format!("services in {ns}"),
-                    source,
-                });
-            }
-        }
-    }
-
-    // Secrets: the guard's own RBAC reads only the bootstrap Secret by name.
-    // With a kubeconfig that may list Secrets, every Secret is checked.
-    let all: Api<Secret> = Api::all(client.clone());
-    let listed = if list_secrets {
-        list_all(&all).await.map(Some)
-    } else {
-        Ok(None)
-    };
-    match listed {
-        Ok(Some(items)) => push(&mut inv.documents, items),
-        Err(e) if status_of(&e) != Some(403) => {
-            return Err(AuditError::List {
-                what: "secrets".into(),
-                source: e,
-            });
-        }
-        _ => {
-            inv.secrets_listed = false;
-            inv.notes.push(
-                "cannot list Secrets cluster-wide (RBAC): bootstrap-secret-confined was not checked on Secrets outside \
-                 the shared namespaces; run `cnpg-guard audit` with a kubeconfig that may list secrets to include them"
-                    .into(),
-            );
-            for c in &contract.clusters {
-                let api: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
-                match api.get_opt(&c.bootstrap.secret).await {
-                    Ok(Some(s)) => push(&mut inv.documents, vec![s]),
-                    Ok(None) => inv.notes.push(format!(
-                        "the bootstrap Secret {}/{} does not exist",
-                        c.namespace, c.bootstrap.secret
-                    )),
-                    Err(e) => inv.notes.push(format!(
-                        "cannot read the bootstrap Secret {}/{}: {e}",
-                        c.namespace, c.bootstrap.secret
-                    )),
+    let mut inv = Inventory::default();
+    let shared: BTreeSet<&str> = contract.clusters.iter().map(|c| c.namespace.as_str()).collect();
+    for d in KINDS {
+        let ar = api_resource(d);
+        let listed = match d.listed {
+            Listed::Everywhere => list_kind(&mut inv, d, Api::all_with(client.clone(), &ar), "").await?,
+            Listed::SharedNamespaces => {
+                let mut all = true;
+                for ns in &shared {
+                    let api = Api::namespaced_with(client.clone(), ns, &ar);
+                    all &= list_kind(&mut inv, d, api, ns).await?;
                 }
+                all
             }
+            Listed::BootstrapSecrets => bootstrap_secrets(&mut inv, d, client, contract, list_secrets).await?,
+        };
+        if listed {
+            inv.complete.insert(d.kind);
         }
     }
     Ok(inv)
 }
 
-/// Judges an inventory with the shared pipeline, and reports the
-/// protected objects that are missing from it.
-pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
-    let inputs = check::Inputs {
-        documents: inventory.documents,
-        unreadable: Vec::new(),
+/// Lists one kind through `api` (in namespace `ns`, or everywhere): false,
+/// with a note, when the kind is not served (its CRD is not installed) or
+/// the guard may not list it there.
+async fn list_kind(inv: &mut Inventory, d: &Descriptor, api: Api<DynamicObject>, ns: &str) -> Result<bool, AuditError> {
+    let whereabouts = if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in {ns}")
     };
-    let mut report = check::check_stored(inputs, contract, "default");
+    match list_all(&api).await {
+        Ok(items) => {
+            inv.add(d, items);
+            Ok(true)
+        }
+        Err(e) if status_of(&e) == Some(404) => {
+            inv.notes.push(format!(
+                "{} ({}) is not served: are the CNPG CRDs installed?",
+                d.plural, d.group
+            ));
+            Ok(false)
+        }
+        Err(e) if status_of(&e) == Some(403) => {
+            inv.notes.push(format!(
+                "cannot list {}{whereabouts} (RBAC): the rules on {} were not checked there",
+                d.plural, d.name
+            ));
+            Ok(false)
+        }
+        Err(source) => Err(AuditError::List {
+            what: format!("{}{whereabouts}", d.plural),
+            source,
+        }),
+    }
+}
+
+/// Secrets: the guard's own RBAC reads only the bootstrap Secret by name.
+/// With a kubeconfig that may list Secrets, every Secret is checked.
+async fn bootstrap_secrets(
+    inv: &mut Inventory,
+    d: &Descriptor,
+    client: &Client,
+    contract: &Contract,
+    list_secrets: bool,
+) -> Result<bool, AuditError> {
+    let ar = api_resource(d);
+    if list_secrets {
+        match list_all(&Api::<DynamicObject>::all_with(client.clone(), &ar)).await {
+            Ok(items) => {
+                inv.add(d, items);
+                inv.secrets_listed = true;
+                return Ok(true);
+            }
+            Err(e) if status_of(&e) != Some(403) => {
+                return Err(AuditError::List {
+                    what: "secrets".into(),
+                    source: e,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    inv.notes.push(
+        "cannot list Secrets cluster-wide (RBAC): bootstrap-secret-confined was not checked on Secrets outside \
+         the shared namespaces; run `cnpg-guard audit` with a kubeconfig that may list secrets to include them"
+            .into(),
+    );
+    for c in &contract.clusters {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &c.namespace, &ar);
+        match api.get_opt(&c.bootstrap.secret).await {
+            Ok(Some(s)) => inv.add(d, vec![s]),
+            Ok(None) => inv.notes.push(format!(
+                "the bootstrap Secret {}/{} does not exist",
+                c.namespace, c.bootstrap.secret
+            )),
+            Err(e) => inv.notes.push(format!(
+                "cannot read the bootstrap Secret {}/{}: {e}",
+                c.namespace, c.bootstrap.secret
+            )),
+        }
+    }
+    Ok(false)
+}
+
+/// Judges an inventory with the shared pipeline, and reports the
+/// protected objects that are missing from it (of the kinds listed in full).
+pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
+    let mut report = Report {
+        checked: check::judge_objects(inventory.objects, contract, true),
+        unreadable: inventory.unreadable,
+        ..Report::default()
+    };
     let present: HashSet<(Kind, &str, &str)> = report
         .checked
         .iter()
         .map(|c| (c.kind, c.namespace.as_str(), c.name.as_str()))
         .collect();
-    let missing = rules::missing(contract, &|kind, ns, name| present.contains(&(kind, ns, name)));
-    for violation in missing {
-        let (namespace, name) = violation.object.split_once('/').unwrap_or(("", &violation.object));
-        let (kind, namespace, name) = (violation.kind, namespace.to_owned(), name.to_owned());
+    let complete = &inventory.complete;
+    let missing = rules::missing(contract, &|kind, ns, name| {
+        !complete.contains(&kind) || present.contains(&(kind, ns, name))
+    });
+    for (namespace, name, violation) in missing {
         report.checked.push(Checked {
             file: "cluster (missing)".into(),
             line: None,
-            kind,
+            kind: violation.kind,
             namespace,
             name,
             decision: decide_missing(violation, contract),

@@ -6,7 +6,7 @@
 
 mod report;
 
-pub use crate::manifests::{Document, InputError, Inputs, Unreadable};
+pub use crate::manifests::{Document, InputError, Inputs, Located, Unreadable};
 pub use report::{Format, render, render_listing};
 
 use crate::contract::Contract;
@@ -106,21 +106,29 @@ fn judge(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_emp
         error: no_objects.then(|| NO_OBJECTS.to_owned()),
         ..Report::default()
     };
-    let objects = decoded.objects;
-    let facts = OfflineFacts::from_objects(contract, objects.iter().map(|o| (o.namespace.as_str(), &o.object)));
-    for located in objects {
-        let kind = located.object.kind();
-        let mut review = Review::create(located.object, located.namespace.clone(), located.name.clone());
-        review.stored = stored;
-        let decision = decide(&review, contract, &facts);
-        report.checked.push(Checked {
-            file: located.file,
-            line: located.line,
-            kind,
-            namespace: located.namespace,
-            name: located.name,
-            decision,
-        });
-    }
+    report.checked = judge_objects(decoded.objects, contract, stored);
     report
+}
+
+/// Each object as a CREATE, with facts from the whole set: the pipeline
+/// behind `check` (manifests) and `audit` (objects `stored` in the cluster).
+pub fn judge_objects(objects: Vec<Located>, contract: &Contract, stored: bool) -> Vec<Checked> {
+    let facts = OfflineFacts::from_objects(contract, objects.iter().map(|o| (o.namespace.as_str(), &o.object)));
+    objects
+        .into_iter()
+        .map(|located| {
+            let kind = located.object.kind();
+            let mut review = Review::create(located.object, located.namespace.clone(), located.name.clone());
+            review.stored = stored;
+            let decision = decide(&review, contract, &facts);
+            Checked {
+                file: located.file,
+                line: located.line,
+                kind,
+                namespace: located.namespace,
+                name: located.name,
+                decision,
+            }
+        })
+        .collect()
 }

@@ -146,9 +146,9 @@ pub fn evaluate(review: &Review, contract: &Contract, facts: &dyn Facts) -> Repo
 }
 
 /// Violations by absence: protected objects of the shared namespaces that
-/// do not exist. `exists(kind, namespace, name)` answers from a complete
-/// view of the cluster (`audit`).
-pub fn missing(contract: &Contract, exists: &dyn Fn(Kind, &str, &str) -> bool) -> Vec<Violation> {
+/// do not exist, each with its namespace and name. `exists(kind,
+/// namespace, name)` answers from a complete view of the cluster (`audit`).
+pub fn missing(contract: &Contract, exists: &dyn Fn(Kind, &str, &str) -> bool) -> Vec<(String, String, Violation)> {
     network_posture::missing(contract, &|ns, name| exists(Kind::NetworkPolicy, ns, name))
 }
 

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
-use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Reach};
+use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::{LocalObjectReference, SecretRef, ServiceTemplate};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
@@ -102,6 +102,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &["postgresql", "managed", "bootstrap", "replica"],
     // Its managed roles: which roles are provisioned.
     feeds: Feeds::SharedNamespaces,
+    listed: Listed::Everywhere,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Cluster, DecodeError> {

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
-use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Reach};
+use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::LocalObjectReference;
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{ClusterIdentity, DataRetained, OwnerRegistered, TenantIsolated};
@@ -48,6 +48,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &[],
     // Its owner and database name: which roles own which databases.
     feeds: Feeds::SharedNamespaces,
+    listed: Listed::Everywhere,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Database, DecodeError> {

@@ -112,6 +112,19 @@ pub enum Feeds {
     BootstrapSecrets,
 }
 
+/// How `audit` lists a kind, and so the read access the guard's RBAC
+/// grants for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// In every namespace (a ClusterRole), or all of a cluster-scoped kind.
+    Everywhere,
+    /// In the shared namespaces only (a Role in each).
+    SharedNamespaces,
+    /// Only each shared cluster's bootstrap Secret, by name; every one
+    /// with a kubeconfig that may list them (`audit`'s own).
+    BootstrapSecrets,
+}
+
 /// How a field of a kind's `spec` is covered (the field inventory).
 ///
 /// - **harmless**: no tenant gains access, and no data or service is lost,
@@ -159,6 +172,7 @@ pub struct Descriptor {
     /// The fields whose children are inventoried too.
     pub nested: &'static [&'static str],
     pub feeds: Feeds,
+    pub listed: Listed,
 }
 
 /// The group of CloudNativePG's kinds.

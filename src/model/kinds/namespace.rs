@@ -3,7 +3,7 @@
 
 pub use k8s_openapi::api::core::v1::Namespace;
 
-use super::{CUD, Descriptor, Feeds, Kind, Reach};
+use super::{CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::decode::{DecodeError, typed};
 use crate::model::lean::LeanNamespace;
 
@@ -20,6 +20,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     fields: &[],
     nested: &[],
     feeds: Feeds::Nothing,
+    listed: Listed::Everywhere,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Namespace, DecodeError> {

@@ -2,7 +2,7 @@
 
 pub use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-use super::{CUD, Descriptor, Feeds, Kind, Reach};
+use super::{CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::decode::{DecodeError, typed};
 use crate::model::lean::LeanNetworkPolicy;
 
@@ -19,6 +19,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     fields: &[],
     nested: &[],
     feeds: Feeds::Nothing,
+    listed: Listed::SharedNamespaces,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<NetworkPolicy, DecodeError> {

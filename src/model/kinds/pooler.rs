@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
-use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Reach};
+use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::{LocalObjectReference, PodTemplate, ServiceTemplate};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, NetworkPosture};
@@ -41,6 +41,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     ],
     nested: &["pgbouncer"],
     feeds: Feeds::Nothing,
+    listed: Listed::Everywhere,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Pooler, DecodeError> {

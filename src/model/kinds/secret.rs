@@ -3,7 +3,7 @@
 
 pub use k8s_openapi::api::core::v1::Secret;
 
-use super::{CU, Descriptor, Feeds, Kind, Reach};
+use super::{CU, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::decode::{DecodeError, typed};
 use crate::model::secret::{Wire, WireError};
 
@@ -21,6 +21,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &[],
     // The bootstrap password's fingerprint.
     feeds: Feeds::BootstrapSecrets,
+    listed: Listed::BootstrapSecrets,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Secret, DecodeError> {

@@ -3,7 +3,7 @@
 
 pub use k8s_openapi::api::core::v1::Service;
 
-use super::{CU, Descriptor, Feeds, Kind, Reach};
+use super::{CU, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::decode::{DecodeError, typed};
 use crate::model::lean::LeanService;
 
@@ -20,6 +20,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     fields: &[],
     nested: &[],
     feeds: Feeds::Nothing,
+    listed: Listed::SharedNamespaces,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Service, DecodeError> {

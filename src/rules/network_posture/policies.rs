@@ -56,7 +56,7 @@ pub(super) fn written(cx: &mut Cx<'_>, np: &NetworkPolicy) {
 /// absence is a violation too (`audit`, which sees the whole live state;
 /// a manifest set in `check` may be partial, so it does not ask).
 /// `exists(namespace, name)` says whether a NetworkPolicy exists.
-pub(crate) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) -> Vec<Violation> {
+pub(crate) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) -> Vec<(String, String, Violation)> {
     let mut out = Vec::new();
     for cluster in &contract.clusters {
         let ns = cluster.namespace.as_str();
@@ -75,7 +75,7 @@ pub(crate) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) 
             } else {
                 format!("the baseline policy {name} of {} does not exist", cluster.name)
             };
-            out.push(Violation {
+            let violation = Violation {
                 rule: RuleId::NetworkPosture,
                 kind: Kind::NetworkPolicy,
                 object: [ns, "/", name].concat(),
@@ -89,7 +89,8 @@ pub(crate) fn missing(contract: &Contract, exists: &dyn Fn(&str, &str) -> bool) 
                 fail_closed: false,
                 advisory: false,
                 evidence: None,
-            });
+            };
+            out.push((ns.to_owned(), name.clone(), violation));
         }
     }
     out
