@@ -47,12 +47,41 @@ impl Disposition {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A violation with what became of it: the one "finding" of the guard,
+/// as the decision record, `check`'s JSON and the policy reports show it.
+#[derive(Debug, Clone)]
 pub struct Finding {
-    #[serde(flatten)]
     pub violation: Violation,
     pub mode: Mode,
     pub disposition: Disposition,
+}
+
+impl Finding {
+    /// `{rule, mode, disposition, field, message}`, the message a
+    /// [`Violation::line`], cut to `max_message` characters (the cut
+    /// marked with …) when given.
+    pub fn serialize_cut<S: serde::Serializer>(&self, s: S, max_message: Option<usize>) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut message = self.violation.line();
+        if let Some(max) = max_message
+            && message.chars().count() > max
+        {
+            message = message.chars().take(max.saturating_sub(1)).collect::<String>() + "…";
+        }
+        let mut out = s.serialize_struct("Finding", 5)?;
+        out.serialize_field("rule", self.violation.rule.as_str())?;
+        out.serialize_field("mode", self.mode.as_str())?;
+        out.serialize_field("disposition", self.disposition.as_str())?;
+        out.serialize_field("field", &self.violation.field)?;
+        out.serialize_field("message", &message)?;
+        out.end()
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_cut(s, None)
+    }
 }
 
 /// The verdict on one review, with everything that led to it.

@@ -6,21 +6,31 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, Finding, Verdict};
 use crate::model::{Kind, LAST_APPLIED, Review};
 use crate::rules::Skipped;
 
 const REDACTED: &str = "<redacted>";
 const REDACTED_CHANGED: &str = "<redacted:changed>";
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordedFinding<'a> {
-    pub rule: &'static str,
-    pub mode: &'static str,
-    pub disposition: &'static str,
-    pub field: &'a str,
-    pub message: String,
+/// The findings a record lists, their messages cut to `max_message`
+/// characters when the record is over its bound.
+#[derive(Debug)]
+pub struct Findings<'a> {
+    pub listed: Vec<&'a Finding>,
+    pub max_message: Option<usize>,
+}
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Cut<'a>(&'a Finding, Option<usize>);
+        impl Serialize for Cut<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize_cut(s, self.1)
+            }
+        }
+        s.collect_seq(self.listed.iter().map(|f| Cut(f, self.max_message)))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -39,8 +49,8 @@ pub struct DecisionRecord<'a> {
     pub dry_run: bool,
     pub decision: Verdict,
     pub rules: Vec<&'static str>,
-    pub findings: Vec<RecordedFinding<'a>>,
-    /// Report beyond the record's bound ([`MAX_FINDINGS`]), not listed.
+    pub findings: Findings<'a>,
+    /// Findings beyond the record's bound ([`MAX_FINDINGS`]), not listed.
     #[serde(skip_serializing_if = "is_zero")]
     pub findings_omitted: usize,
     pub skipped: Vec<String>,
@@ -115,18 +125,10 @@ impl<'a> DecisionRecord<'a> {
             dry_run: review.dry_run,
             decision: decision.verdict(),
             rules: decision.rules().iter().map(|r| r.as_str()).collect(),
-            findings: decision
-                .findings
-                .iter()
-                .take(MAX_FINDINGS)
-                .map(|f| RecordedFinding {
-                    rule: f.violation.rule.as_str(),
-                    mode: f.mode.as_str(),
-                    disposition: f.disposition.as_str(),
-                    field: &f.violation.field,
-                    message: f.violation.line(),
-                })
-                .collect(),
+            findings: Findings {
+                listed: decision.findings.iter().take(MAX_FINDINGS).collect(),
+                max_message: None,
+            },
             findings_omitted: findings_total.saturating_sub(MAX_FINDINGS),
             skipped: decision.skipped.iter().take(MAX_FINDINGS).map(Skipped::line).collect(),
             aged_facts: decision
@@ -246,11 +248,7 @@ impl DecisionRecord<'_> {
             line = self.encode();
         }
         if line.len() > MAX_RECORD_BYTES {
-            for f in &mut self.findings {
-                if f.message.chars().count() > SHORT_MESSAGE_CHARS {
-                    f.message = f.message.chars().take(SHORT_MESSAGE_CHARS - 1).collect::<String>() + "…";
-                }
-            }
+            self.findings.max_message = Some(SHORT_MESSAGE_CHARS);
             line = self.encode();
         }
         line

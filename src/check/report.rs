@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::{Checked, Report};
-use crate::decision::Disposition;
+use crate::decision::{Disposition, Finding};
 use crate::rules::Skipped;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,27 +21,25 @@ pub enum Format {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsonReport<'a> {
-    findings: Vec<JsonFinding<'a>>,
+    findings: Vec<Located<'a, &'a Finding>>,
     skipped: Vec<JsonSkipped<'a>>,
     skipped_documents: Vec<JsonSkippedDocument<'a>>,
     unreadable: Vec<JsonUnreadable<'a>>,
     summary: JsonSummary<'a>,
 }
 
+/// A finding with the object it was found in.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonFinding<'a> {
+struct Located<'a, T> {
     file: &'a str,
     line: Option<usize>,
     api_version: &'static str,
     kind: &'static str,
     namespace: &'a str,
     name: &'a str,
-    rule: &'static str,
-    mode: &'static str,
-    disposition: &'static str,
-    field: &'a str,
-    message: String,
+    #[serde(flatten)]
+    finding: T,
 }
 
 #[derive(Serialize)]
@@ -142,18 +140,14 @@ pub fn render_listing(report: &Report, format: Format, verbose: bool, list_skipp
                 .checked
                 .iter()
                 .flat_map(|c| {
-                    c.decision.findings.iter().map(move |f| JsonFinding {
+                    c.decision.findings.iter().map(move |f| Located {
                         file: &c.file,
                         line: c.line,
                         api_version: c.kind.api_version(),
                         kind: c.kind.as_str(),
                         namespace: &c.namespace,
                         name: &c.name,
-                        rule: f.violation.rule.as_str(),
-                        mode: f.mode.as_str(),
-                        disposition: f.disposition.as_str(),
-                        field: &f.violation.field,
-                        message: f.violation.line(),
+                        finding: f,
                     })
                 })
                 .collect();
