@@ -2,13 +2,13 @@
 //! answers while the webhook port is saturated: the real `cnpg-guard serve`
 //! over real TLS, with clients that misbehave on purpose.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::h2raw::{self, ACK, DATA, END_STREAM, GOAWAY, PING, SETTINGS};
-use common::*;
+use support::h2raw::{self, ACK, DATA, END_STREAM, GOAWAY, PING, SETTINGS};
+use support::*;
 use tokio::io::AsyncWriteExt;
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;

@@ -16,7 +16,6 @@
 
 #[path = "envtest/cases.rs"]
 mod cases;
-mod common;
 #[path = "envtest/control_plane.rs"]
 mod control_plane;
 #[path = "envtest/fixture.rs"]
@@ -27,6 +26,7 @@ mod guard;
 mod proc;
 #[path = "envtest/runner.rs"]
 mod runner;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;

@@ -4,11 +4,14 @@
 //! a generated password stays in 0600 files, and offboarding runs in a safe
 //! order.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use rstest::rstest;
+use support::cli::{self, stderr, stdout};
+use support::{root, yaml_docs};
 use serde_json::Value;
 
 const FILES: [&str; 7] = [
@@ -21,47 +24,16 @@ const FILES: [&str; 7] = [
     "07-dsn-wiring.md",
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn guard(args: &[&str]) -> Output {
+    cli::guard(args, None)
 }
 
 fn guard_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("CNPG_GUARD_CONTRACT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cnpg-guard");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
-
-fn guard(args: &[&str]) -> Output {
-    guard_with_stdin(args, "")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    cli::guard(args, Some(stdin))
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-fn yaml_docs(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map(|de| serde::Deserialize::deserialize(de).expect("valid YAML"))
-        .filter(|v: &Value| !v.is_null())
-        .collect()
 }
 
 fn read(path: &Path) -> String {

@@ -28,6 +28,7 @@ mod proc;
 mod runner;
 #[path = "pgtest/server.rs"]
 mod server;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;

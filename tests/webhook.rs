@@ -1,14 +1,14 @@
 //! The webhook as kube-apiserver sees it: the real `cnpg-guard serve` over
 //! real HTTPS, fixtures shaped like real AdmissionReviews.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use base64::Engine;
-use common::*;
 use rstest::rstest;
 use serde_json::Value;
+use support::*;
 
 fn rules_of(resp: &Value) -> Vec<String> {
     resp["response"]["auditAnnotations"]["rules"]

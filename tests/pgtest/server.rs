@@ -16,6 +16,7 @@ use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa
 
 use crate::cnpg;
 use crate::proc::{Out, indent, run, scrub_env, tail_of};
+use crate::support::free_port;
 
 /// Bound of every psql call (connect_timeout and statement_timeout are
 /// shorter, so a timeout here means psql itself hung).
@@ -153,14 +154,6 @@ fn scratch_root() -> PathBuf {
         }
     })
     .clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .expect("local_addr")
-        .port()
 }
 
 /// A CA and a server certificate for 127.0.0.1/localhost (PEM: ca, cert, key).
