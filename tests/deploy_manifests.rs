@@ -4,7 +4,7 @@
 //! bootstrap Secret; the overlays render with kustomize's default options;
 //! the mounted contract is the embedded one; the self-protection policy
 //! guards exactly the guard's own objects for the contract's break-glass
-//! groups. Also `cnpg-guard certs`.
+//! groups. (`cnpg-guard certs` itself: tests/cli.rs.)
 
 mod support;
 
@@ -14,7 +14,6 @@ use std::process::Command;
 
 use cnpg_guard::model::kinds::{KINDS, Reach};
 
-use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use support::{copy_dir_except, root, yaml_docs, yaml_file};
 
@@ -248,41 +247,6 @@ fn both_dockerfiles_build_the_same_image() {
         assert!(text.contains("-C target-feature=+crt-static"));
         assert!(text.contains("--target x86_64-unknown-linux-gnu") || text.contains("--target \"$triple\""));
     }
-}
-
-#[test]
-fn certs_writes_key_material_for_the_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
-        .args(["certs", "--out"])
-        .arg(dir.path())
-        .args(["--service", "guard", "--namespace", "sec", "--days", "7"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cert = std::fs::read(dir.path().join("tls.crt")).unwrap();
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(&cert).unwrap();
-    let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
-    let sans = format!("{:?}", parsed.subject_alternative_name().unwrap().unwrap().value);
-    for name in ["guard.sec.svc", "guard.sec.svc.cluster.local"] {
-        assert!(sans.contains(name), "{sans}");
-    }
-    let days = (parsed.validity().not_after.timestamp() - parsed.validity().not_before.timestamp()) / 86400;
-    assert!((7..=8).contains(&days));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("tls.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o077, 0, "tls.key must be private");
-    }
-    use base64::Engine;
-    let bundle = std::fs::read_to_string(dir.path().join("ca-bundle.b64")).unwrap();
-    let ca = base64::engine::general_purpose::STANDARD.decode(bundle.trim()).unwrap();
-    assert_eq!(ca, std::fs::read(dir.path().join("ca.crt")).unwrap());
-    assert!(!dir.path().join("ca.key").exists());
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {

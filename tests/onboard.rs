@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Output;
 
 use rstest::rstest;
+use serde_json::Value;
 use support::cli::{self, stderr, stdout};
 use support::{root, yaml_docs};
-use serde_json::Value;
 
 const FILES: [&str; 7] = [
     "01-contract-entry.yaml",
@@ -301,7 +301,7 @@ fn invalid_input_exits_2_and_writes_nothing(#[case] overrides: &[&str], #[case] 
     let o = guard(&args);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
     assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
-    // The line naming the contract (cnpg-guard check_cli tests it), then errors only.
+    // The line naming the contract (tests/cli.rs tests it), then errors only.
     assert!(
         stderr(&o).lines().skip(1).all(|l| l.starts_with("error: ")),
         "{}",

@@ -460,7 +460,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
 
 /// Bad examples that CloudNativePG's CRD schema (x-kubernetes-validations)
 /// refuses before any validating webhook is called: the guard never sees
-/// them (its verdict on them is `cnpg-guard check`'s, tests/check_cli.rs).
+/// them (its verdict on them is `cnpg-guard check`'s, tests/check.rs).
 fn refused_by_the_crd(kind: &str, name: &str) -> Option<&'static str> {
     match (kind, name) {
         ("Database", "template1-db") => Some("spec.name: Invalid value: \"template1\": the name template1 is reserved"),

@@ -143,3 +143,15 @@ pub async fn eventually_async(within: Duration, mut condition: impl FnMut() -> b
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// base64 of `text`, wrapped every `width` characters as kustomize and
+/// `kubectl create secret -o yaml` write long values.
+pub fn wrapped_base64(text: &str, width: usize, eol: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+    b64.as_bytes()
+        .chunks(width)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(eol)
+}
