@@ -32,19 +32,6 @@ async fn open(server: &Server, alpn: &[u8]) -> Tls {
     connect(server, alpn, tokio::net::TcpSocket::new_v4().unwrap()).await
 }
 
-/// Waits (at most `within`) until the metrics hold `line`.
-async fn metric_appears(server: &Server, line: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let metrics = server.metrics();
-        if metrics.contains(line) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{line} missing in:\n{metrics}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Reads HTTP/2 frames until the connection ends, acknowledging SETTINGS
 /// and PINGs as a live client would if it has sent its preface (`answer`):
 /// (when it ended, GOAWAY seen).
@@ -87,12 +74,12 @@ async fn an_http2_preface_without_a_request_is_cut() {
         let (ended, _) = frames_until_closed(&mut tls, whole, Duration::from_secs(5)).await;
         assert!(ended - started < Duration::from_secs(3), "{:?}", ended - started);
     }
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"preface_timeout\"} 2",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"preface_timeout\"} 2",
+            Duration::from_secs(2),
+        )
+        .await;
 }
 
 /// An HTTP/2 connection that answered a review and then stays idle (while
@@ -127,12 +114,12 @@ async fn an_idle_http2_connection_gets_goaway() {
         idled >= Duration::from_millis(1500) && idled < Duration::from_secs(5),
         "{idled:?}"
     );
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"idle_timeout\"} 1",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"idle_timeout\"} 1",
+            Duration::from_secs(2),
+        )
+        .await;
 }
 
 /// An HTTP/2 client whose flow-control window never opens cannot hold its
@@ -154,12 +141,12 @@ async fn an_http2_answer_the_client_never_takes_is_cut() {
     let started = Instant::now();
     let (ended, _) = frames_until_closed(&mut tls, true, Duration::from_secs(6)).await;
     assert!(ended - started < Duration::from_secs(4), "{:?}", ended - started);
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
+            Duration::from_secs(2),
+        )
+        .await;
     // The review itself was judged.
     assert_eq!(server.audit_records().len(), 1);
 }
@@ -191,12 +178,12 @@ async fn a_pipelining_client_that_never_reads_is_cut() {
         }
         false
     });
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
-        Duration::from_secs(45),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
+            Duration::from_secs(45),
+        )
+        .await;
     let cut = tokio::time::timeout(Duration::from_secs(5), writing).await;
     assert!(matches!(cut, Ok(Ok(true))), "the connection was not closed: {cut:?}");
     let (status, _) = post(

@@ -19,27 +19,15 @@ fn a_world_readable_key_is_warned_about_at_start() {
     let pki = write_pki(dir.path(), "");
     std::fs::set_permissions(&pki.key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (port, admin) = (free_port(), free_port());
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ])
-        .arg("--tls-cert")
-        .arg(&pki.cert)
-        .arg("--tls-key")
-        .arg(&pki.key)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
+    let child = serve_command(&guard_bin(), port, admin, &pki.cert, &pki.key)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while admin_get(admin, "/readyz").is_none_or(|(c, _)| c != 200) {
-        assert!(std::time::Instant::now() < deadline, "not ready");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    assert!(
+        eventually(Duration::from_secs(20), || admin_ok(admin, "/readyz")),
+        "not ready"
+    );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -147,7 +135,7 @@ fn serve_listens_on_a_host_name_and_a_failed_start_keeps_the_dev_certificate() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let dev = dir.path().join("dev");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+    let mut child = Command::new(guard_bin())
         .args([
             "serve",
             "--listen",
@@ -242,7 +230,7 @@ fn serve_with_an_unreachable_api_server_stays_up_not_ready_and_quiet() {
     let kubeconfig = kubeconfig(dir.path(), port);
     let admin = free_port();
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+    let mut child = Command::new(guard_bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "text"])
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--dev-cert-dir", dir.path().join("dev").to_str().unwrap()])
