@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::h2raw::{self, ACK, DATA, END_STREAM, GOAWAY, PING, SETTINGS};
@@ -15,17 +14,12 @@ type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// A TLS connection to the webhook with one ALPN protocol.
 async fn connect(server: &Server, alpn: &[u8], socket: tokio::net::TcpSocket) -> Tls {
-    let mut config = rustls_config(&server.pki.ca, None);
-    config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = socket
         .connect(format!("127.0.0.1:{}", server.port).parse().unwrap())
         .await
         .unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
+    connector(&server.pki.ca, alpn).connect(name, tcp).await.unwrap()
 }
 
 async fn open(server: &Server, alpn: &[u8]) -> Tls {

@@ -27,19 +27,7 @@ async fn request_bodies_are_bounded_before_they_are_read() {
         ],
         ..Options::default()
     });
-    let addr = format!("127.0.0.1:{}", server.port);
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"http/1.1".to_vec()];
-        c
-    }));
-    let open = || async {
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        connector
-            .connect(name, tokio::net::TcpStream::connect(&addr).await.unwrap())
-            .await
-            .unwrap()
-    };
+    let open = || server.tls(b"http/1.1");
     let head = |timeout: &str, length: usize, expect: bool| {
         format!(
             "POST /validate?timeout={timeout} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n{}\r\n",
@@ -206,16 +194,7 @@ async fn connections_past_the_cap_make_room_or_are_refused_cheaply() {
         ..Options::default()
     });
     let addr = format!("127.0.0.1:{}", server.port);
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"http/1.1".to_vec()];
-        c
-    }));
-    let connect = || async {
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        connector.connect(name, tcp).await.unwrap()
-    };
+    let connect = || server.tls(b"http/1.1");
 
     // Three idle connections fill the cap; a valid review still gets in:
     // the connection quiet longest is closed to make room.

@@ -173,16 +173,7 @@ async fn slow_clients_are_cut_off() {
     assert!(closed_within(silent).await < Duration::from_secs(3));
 
     // HTTP/2 negotiated, then silence.
-    let h2 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"h2".to_vec()];
-        c
-    }));
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut tls = h2
-        .connect(rustls_pki_types::ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut tls = server.tls(b"h2").await;
     // The guard's own SETTINGS may come first; then the close.
     let mut rest = Vec::new();
     let started = std::time::Instant::now();
@@ -191,15 +182,8 @@ async fn slow_clients_are_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(3));
 
     // TLS done, then silence / half a header.
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"http/1.1".to_vec()];
-        c
-    }));
     for partial in [&b""[..], b"POST /validate HTTP/1.1\r\nHost: local"] {
-        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let mut tls = server.tls(b"http/1.1").await;
         tls.write_all(partial).await.unwrap();
         let mut buf = [0u8; 256];
         let started = std::time::Instant::now();
@@ -219,9 +203,7 @@ async fn slow_clients_are_cut_off() {
     }
 
     // An idle keep-alive connection after a complete request is closed too.
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let mut tls = server.tls(b"http/1.1").await;
     let body = fixture("namespace-create-allowed.json");
     let request = format!(
         "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -255,27 +237,10 @@ async fn metrics_name_what_happened() {
     plain.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(3), plain.read(&mut [0u8; 64])).await;
     // HTTP/2 negotiated, then silence.
-    let h2 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"h2".to_vec()];
-        c
-    }));
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let mut silent = h2
-        .connect(name.clone(), tokio::net::TcpStream::connect(&addr).await.unwrap())
-        .await
-        .unwrap();
+    let mut silent = server.tls(b"h2").await;
     let _ = tokio::time::timeout(Duration::from_secs(3), silent.read(&mut [0u8; 64])).await;
     // An upload announced as 100,000 bytes, abandoned after 10.
-    let h1 = tokio_rustls::TlsConnector::from(std::sync::Arc::new({
-        let mut c = rustls_config(&server.pki.ca, None);
-        c.alpn_protocols = vec![b"http/1.1".to_vec()];
-        c
-    }));
-    let mut upload = h1
-        .connect(name, tokio::net::TcpStream::connect(&addr).await.unwrap())
-        .await
-        .unwrap();
+    let mut upload = server.tls(b"http/1.1").await;
     upload
         .write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"apiVersi")
         .await

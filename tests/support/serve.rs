@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::https::{Pki, client, write_pki};
+use super::https::{Pki, client, connector, tls_connect, write_pki};
 use super::{eventually_async, free_port, guard_bin};
 
 /// `cnpg-guard serve` on 127.0.0.1:`port` (admin port `admin`) with this
@@ -117,6 +117,17 @@ impl Server {
 
     pub fn client(&self) -> reqwest::Client {
         client(&self.pki.ca, None)
+    }
+
+    /// The webhook's address, 127.0.0.1:PORT.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A TLS connection to the webhook offering one ALPN protocol
+    /// (`b"h2"`, `b"http/1.1"`), for clients that write their own bytes.
+    pub async fn tls(&self, alpn: &[u8]) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        tls_connect(&connector(&self.pki.ca, alpn), &self.addr()).await
     }
 
     pub fn logs(&self) -> String {
