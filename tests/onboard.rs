@@ -40,20 +40,25 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `onboard` of the consumer shop (role shop, database shop_db).
+const ONBOARD_SHOP: [&str; 7] = [
+    "onboard",
+    "--namespace",
+    "shop",
+    "--role",
+    "shop",
+    "--database",
+    "shop_db",
+];
+
+/// `onboard` of shop with `extra`, printed to stdout.
+fn onboard_shop_with(extra: &[&str]) -> Output {
+    guard(&[&ONBOARD_SHOP[..], extra].concat())
+}
+
+/// `onboard` of shop with `extra`, written to `out`.
 fn onboard_shop(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    guard(&args)
+    onboard_shop_with(&[&["--out", s(out)], extra].concat())
 }
 
 /// The embedded contract plus the registry entries of `entry` (step 1).
@@ -219,15 +224,7 @@ fn generated_content_is_on_contract() {
 
 #[test]
 fn stdout_is_one_checkable_stream_in_step_order() {
-    let o = guard(&[
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-    ]);
+    let o = onboard_shop_with(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     let mut at = 0;
@@ -339,16 +336,7 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn generate_password_without_out_is_refused() {
-    let o = guard(&[
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-        "--generate-password",
-    ]);
+    let o = onboard_shop_with(&["--generate-password"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--generate-password needs --out"), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
@@ -669,17 +657,7 @@ fn the_role_step_fits_the_cluster_it_is_given() {
         assert!(ops.0.is_empty(), "{case}: a second run adds nothing: {ops:?}");
     }
     let o = guard_with_stdin(
-        &[
-            "onboard",
-            "--namespace",
-            "shop",
-            "--role",
-            "shop",
-            "--database",
-            "shop_db",
-            "--cluster-object",
-            "-",
-        ],
+        &[&ONBOARD_SHOP[..], &["--cluster-object", "-"]].concat(),
         "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: databases}\n",
     );
     assert_eq!(o.status.code(), Some(2));
