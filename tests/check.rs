@@ -9,6 +9,14 @@ use serde_json::Value;
 use support::cli::{guard, stderr, stdout};
 use support::wrapped_base64;
 
+/// `check` against the repository's contract (deploy/base/contract.yaml).
+fn check_repo(args: &[&str], stdin: Option<&str>) -> Output {
+    guard(
+        &[&["check", "--contract", "deploy/base/contract.yaml"], args].concat(),
+        stdin,
+    )
+}
+
 const CANARY: &str = "CANARY-s3cr3t-7f1d9c";
 
 #[test]
@@ -136,17 +144,7 @@ fn github_annotations() {
 fn github_annotations_on_stdin_say_so() {
     let input =
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {railiance.io/postgres-client: apps-pg}}\n";
-    let out = guard(
-        &[
-            "check",
-            "--contract",
-            "deploy/base/contract.yaml",
-            "--output",
-            "github",
-            "-",
-        ],
-        Some(input),
-    );
+    let out = check_repo(&["--output", "github", "-"], Some(input));
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(!text.contains("file="), "{text}");
@@ -478,7 +476,7 @@ apiVersion: postgresql.cnpg.io/v2
 kind: Cluster
 metadata: {name: apps-pg, namespace: databases}
 ";
-    let out = guard(&["check", "--contract", "deploy/base/contract.yaml", "-"], Some(input));
+    let out = check_repo(&["-"], Some(input));
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(
@@ -512,15 +510,7 @@ fn a_helm_chart_must_be_rendered_first() {
     )
     .unwrap();
     std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
-    let out = guard(
-        &[
-            "check",
-            "--contract",
-            "deploy/base/contract.yaml",
-            dir.path().to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = check_repo(&[dir.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(
@@ -533,15 +523,7 @@ fn a_helm_chart_must_be_rendered_first() {
     );
     assert!(!text.contains("invalid type"), "{text}");
     // One templated file, not in a chart.
-    let out = guard(
-        &[
-            "check",
-            "--contract",
-            "deploy/base/contract.yaml",
-            chart.join("templates/secret.yaml").to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = check_repo(&[chart.join("templates/secret.yaml").to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout(&out).contains("it holds {{ … }}: a template must be rendered first"),
@@ -565,10 +547,9 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
 ";
-    let args = ["check", "--contract", "deploy/base/contract.yaml"];
-    let out = guard(&[&args[..], &["-"]].concat(), Some(input));
+    let out = check_repo(&["-"], Some(input));
     assert!(!stdout(&out).contains("SKIPPED"), "{}", stdout(&out));
-    let out = guard(&[&args[..], &["--list-skipped", "-"]].concat(), Some(input));
+    let out = check_repo(&["--list-skipped", "-"], Some(input));
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(
@@ -579,17 +560,14 @@ metadata: {name: shop}
         text.contains("SKIPPED <stdin>:5: not a Kubernetes object (no apiVersion or kind)"),
         "{text}"
     );
-    let out = guard(&[&args[..], &["--output", "json", "-"]].concat(), Some(input));
+    let out = check_repo(&["--output", "json", "-"], Some(input));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let skipped = report["skippedDocuments"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{report}");
     assert_eq!(skipped[0]["kind"], "ConfigMap");
     assert_eq!(skipped[0]["line"], 1);
     assert_eq!(report["summary"]["skippedDocuments"], 2);
-    let out = guard(
-        &[&args[..], &["--output", "github", "--list-skipped", "-"]].concat(),
-        Some(input),
-    );
+    let out = check_repo(&["--output", "github", "--list-skipped", "-"], Some(input));
     assert!(
         stdout(&out).contains("::notice title=cnpg-guard skipped document::<stdin>:1: v1 ConfigMap settings"),
         "{}",
