@@ -10,8 +10,8 @@ use cnpg_guard::facts::{NoFacts, OfflineFacts};
 use cnpg_guard::model::{Kind, Object, Operation, Review, User};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 use serde_json::{Value, json};
 
 fn request(name: &str) -> Value {
@@ -108,8 +108,8 @@ fn bench(c: &mut Criterion) {
     // The webhook's whole per-request work minus HTTP/TLS: parse the
     // AdmissionReview, decide, build the response and the audit record.
     // The mix is `make bench`'s load (compact JSON, as the API server sends).
-    let mix = common::mix();
-    let webhook = |body: &[u8]| common::review_once(body, &contract);
+    let mix = support::bench::mix();
+    let webhook = |body: &[u8]| support::bench::review_once(body, &contract);
     group.finish();
     let mut webhook_group = c.benchmark_group("webhook");
     for (name, body, _) in &mix {

@@ -18,9 +18,10 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-#[path = "common/mod.rs"]
-mod common;
-use common::{client, free_port, proc_cpu, proc_status_kib, spawn_guard, write_cert};
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::bench::{proc_cpu, proc_status_kib};
+use support::{bench_client as client, free_port, spawn_guard, write_pki};
 
 #[derive(Parser)]
 struct Args {
@@ -322,13 +323,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = write_cert(dir.path());
+    let ca = write_pki(dir.path(), "").ca;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let work = common::mix();
+    let work = support::bench::mix();
     let seq = sequence(&work);
 
     println!(

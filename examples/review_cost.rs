@@ -7,8 +7,8 @@
 //! `valgrind --tool=callgrind --toggle-collect=*review_once*` for each
 //! request of the mix and divides by N. Run alone it just does the work.
 
-#[path = "common/mod.rs"]
-mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 // The server's allocator: what a review costs includes its allocations.
 #[global_allocator]
@@ -21,7 +21,7 @@ fn main() {
         // Makefile's loop.
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        for (name, _, weight) in common::mix() {
+        for (name, _, weight) in support::bench::mix() {
             if writeln!(out, "{weight}\t{name}").is_err() {
                 break;
             }
@@ -30,9 +30,9 @@ fn main() {
     };
     let times: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100);
     let contract = cnpg_guard::contract::Contract::embedded().expect("embedded contract");
-    let mix = common::mix();
+    let mix = support::bench::mix();
     let (_, body, _) = mix.iter().find(|(n, _, _)| *n == name).expect("a request of the mix");
     for _ in 0..times {
-        std::hint::black_box(common::review_once(std::hint::black_box(body), &contract));
+        std::hint::black_box(support::bench::review_once(std::hint::black_box(body), &contract));
     }
 }

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-#[path = "common/mod.rs"]
-mod common;
-use common::{client, open_fds, proc_status_kib, spawn_guard, write_cert};
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::bench::{open_fds, proc_status_kib};
+use support::{bench_client as client, spawn_guard, write_pki};
 
 #[derive(Parser)]
 struct Args {
@@ -29,7 +30,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = write_cert(dir.path());
+    let ca = write_pki(dir.path(), "").ca;
     let (mut child, port, _) = spawn_guard(dir.path(), &["--max-body-bytes".into(), "262144".into()]);
     let pid = child.id();
     let valid: Vec<Vec<u8>> = std::fs::read_dir(Path::new("tests/fixtures/reviews"))

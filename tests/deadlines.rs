@@ -2,47 +2,28 @@
 //! answers while the webhook port is saturated: the real `cnpg-guard serve`
 //! over real TLS, with clients that misbehave on purpose.
 
-mod common;
+mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::h2raw::{self, ACK, DATA, END_STREAM, GOAWAY, PING, SETTINGS};
-use common::*;
+use support::h2raw::{self, ACK, DATA, END_STREAM, GOAWAY, PING, SETTINGS};
+use support::*;
 use tokio::io::AsyncWriteExt;
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// A TLS connection to the webhook with one ALPN protocol.
 async fn connect(server: &Server, alpn: &[u8], socket: tokio::net::TcpSocket) -> Tls {
-    let mut config = rustls_config(&server.pki.ca, None);
-    config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = socket
         .connect(format!("127.0.0.1:{}", server.port).parse().unwrap())
         .await
         .unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
+    connector(&server.pki.ca, alpn).connect(name, tcp).await.unwrap()
 }
 
 async fn open(server: &Server, alpn: &[u8]) -> Tls {
     connect(server, alpn, tokio::net::TcpSocket::new_v4().unwrap()).await
-}
-
-/// Waits (at most `within`) until the metrics hold `line`.
-async fn metric_appears(server: &Server, line: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let metrics = server.metrics();
-        if metrics.contains(line) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{line} missing in:\n{metrics}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Reads HTTP/2 frames until the connection ends, acknowledging SETTINGS
@@ -87,12 +68,12 @@ async fn an_http2_preface_without_a_request_is_cut() {
         let (ended, _) = frames_until_closed(&mut tls, whole, Duration::from_secs(5)).await;
         assert!(ended - started < Duration::from_secs(3), "{:?}", ended - started);
     }
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"preface_timeout\"} 2",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"preface_timeout\"} 2",
+            Duration::from_secs(2),
+        )
+        .await;
 }
 
 /// An HTTP/2 connection that answered a review and then stays idle (while
@@ -127,12 +108,12 @@ async fn an_idle_http2_connection_gets_goaway() {
         idled >= Duration::from_millis(1500) && idled < Duration::from_secs(5),
         "{idled:?}"
     );
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"idle_timeout\"} 1",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"idle_timeout\"} 1",
+            Duration::from_secs(2),
+        )
+        .await;
 }
 
 /// An HTTP/2 client whose flow-control window never opens cannot hold its
@@ -154,12 +135,12 @@ async fn an_http2_answer_the_client_never_takes_is_cut() {
     let started = Instant::now();
     let (ended, _) = frames_until_closed(&mut tls, true, Duration::from_secs(6)).await;
     assert!(ended - started < Duration::from_secs(4), "{:?}", ended - started);
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
-        Duration::from_secs(2),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
+            Duration::from_secs(2),
+        )
+        .await;
     // The review itself was judged.
     assert_eq!(server.audit_records().len(), 1);
 }
@@ -191,12 +172,12 @@ async fn a_pipelining_client_that_never_reads_is_cut() {
         }
         false
     });
-    metric_appears(
-        &server,
-        "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
-        Duration::from_secs(45),
-    )
-    .await;
+    server
+        .wait_for_metric_within(
+            "cnpg_guard_connections_total{event=\"write_timeout\"} 1",
+            Duration::from_secs(45),
+        )
+        .await;
     let cut = tokio::time::timeout(Duration::from_secs(5), writing).await;
     assert!(matches!(cut, Ok(Ok(true))), "the connection was not closed: {cut:?}");
     let (status, _) = post(

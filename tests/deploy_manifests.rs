@@ -4,7 +4,9 @@
 //! bootstrap Secret; the overlays render with kustomize's default options;
 //! the mounted contract is the embedded one; the self-protection policy
 //! guards exactly the guard's own objects for the contract's break-glass
-//! groups. Also `cnpg-guard certs`.
+//! groups. (`cnpg-guard certs` itself: tests/cli.rs.)
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,21 +14,12 @@ use std::process::Command;
 
 use cnpg_guard::model::kinds::{Feeds, KINDS, Listed, Reach};
 
-use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
-
-fn yaml_docs(rel: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_norway::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .filter(|v: &Value| !v.is_null())
-        .collect()
-}
+use support::{copy_dir_except, root, yaml_docs, yaml_file};
 
 #[test]
 fn webhook_rules_are_exactly_the_contract_table() {
-    let docs = yaml_docs("deploy/base/validatingwebhookconfiguration.yaml");
+    let docs = yaml_file(&root().join("deploy/base/validatingwebhookconfiguration.yaml"));
     let hook = &docs[0]["webhooks"][0];
     let mut got = BTreeSet::new();
     for rule in hook["rules"].as_array().unwrap() {
@@ -78,7 +71,7 @@ fn webhook_rules_are_exactly_the_contract_table() {
 /// the contract's.
 #[test]
 fn services_are_intercepted_only_in_the_shared_namespaces() {
-    let docs = yaml_docs("deploy/base/validatingwebhookconfiguration.yaml");
+    let docs = yaml_file(&root().join("deploy/base/validatingwebhookconfiguration.yaml"));
     let hooks = docs[0]["webhooks"].as_array().unwrap();
     assert_eq!(hooks.len(), 2);
     let first = &hooks[0];
@@ -166,7 +159,7 @@ fn rbac_reads_what_the_table_of_kinds_lists_and_watches() {
 
 #[test]
 fn rbac_reads_only_the_bootstrap_secret() {
-    for doc in yaml_docs("deploy/base/rbac.yaml") {
+    for doc in yaml_file(&root().join("deploy/base/rbac.yaml")) {
         for rule in doc["rules"].as_array().into_iter().flatten() {
             for verb in rule["verbs"].as_array().unwrap() {
                 assert!(
@@ -195,7 +188,7 @@ fn rbac_reads_only_the_bootstrap_secret() {
 
 #[test]
 fn deployment_is_hardened() {
-    let docs = yaml_docs("deploy/base/deployment.yaml");
+    let docs = yaml_file(&root().join("deploy/base/deployment.yaml"));
     let spec = &docs[0]["spec"];
     assert_eq!(spec["replicas"], 2);
     let pod = &spec["template"]["spec"];
@@ -299,52 +292,6 @@ fn both_dockerfiles_build_the_same_image() {
     }
 }
 
-#[test]
-fn certs_writes_key_material_for_the_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
-        .args(["certs", "--out"])
-        .arg(dir.path())
-        .args(["--service", "guard", "--namespace", "sec", "--days", "7"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cert = std::fs::read(dir.path().join("tls.crt")).unwrap();
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(&cert).unwrap();
-    let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
-    let sans = format!("{:?}", parsed.subject_alternative_name().unwrap().unwrap().value);
-    for name in ["guard.sec.svc", "guard.sec.svc.cluster.local"] {
-        assert!(sans.contains(name), "{sans}");
-    }
-    let days = (parsed.validity().not_after.timestamp() - parsed.validity().not_before.timestamp()) / 86400;
-    assert!((7..=8).contains(&days));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("tls.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o077, 0, "tls.key must be private");
-    }
-    use base64::Engine;
-    let bundle = std::fs::read_to_string(dir.path().join("ca-bundle.b64")).unwrap();
-    let ca = base64::engine::general_purpose::STANDARD.decode(bundle.trim()).unwrap();
-    assert_eq!(ca, std::fs::read(dir.path().join("ca.crt")).unwrap());
-    assert!(!dir.path().join("ca.key").exists());
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn docs_of(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .filter(|v: &Value| !v.is_null())
-        .collect()
-}
-
 fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
     docs.iter().find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
 }
@@ -353,22 +300,6 @@ fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().map(|s| s.as_str().unwrap()).collect())
         .unwrap_or_default()
-}
-
-fn copy_tree(from: &Path, to: &Path, skip: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path == skip {
-            continue;
-        }
-        let dest = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_tree(&path, &dest, skip);
-        } else {
-            std::fs::copy(&path, &dest).unwrap();
-        }
-    }
 }
 
 fn kustomize(dir: &Path) -> std::process::Output {
@@ -400,11 +331,8 @@ fn overlays_render_with_default_kustomize_options() {
     // proven to need only what the repository holds plus `make certs`.
     let tmp = tempfile::tempdir().unwrap();
     let deploy = tmp.path().join("deploy");
-    copy_tree(
-        &root().join("deploy"),
-        &deploy,
-        &root().join("deploy/overlays/self-signed/certs"),
-    );
+    let local_certs = root().join("deploy/overlays/self-signed/certs");
+    copy_dir_except(&root().join("deploy"), &deploy, &|path| path == local_certs);
     let certs = deploy.join("overlays/self-signed/certs");
     let out = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
         .args(["certs", "--out"])
@@ -424,7 +352,7 @@ fn overlays_render_with_default_kustomize_options() {
             "kubectl kustomize deploy/overlays/{overlay}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let docs = docs_of(&String::from_utf8(out.stdout).unwrap());
+        let docs = yaml_docs(&String::from_utf8(out.stdout).unwrap());
         assert!(find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").is_some());
         let binding = find(&docs, "ValidatingAdmissionPolicyBinding", "cnpg-guard-self-protection")
             .unwrap_or_else(|| panic!("{overlay}: no binding"));
@@ -474,7 +402,7 @@ fn overlays_render_with_default_kustomize_options() {
     .unwrap();
     let out = kustomize(&gitops);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let docs = docs_of(&String::from_utf8(out.stdout).unwrap());
+    let docs = yaml_docs(&String::from_utf8(out.stdout).unwrap());
     let var = &find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").unwrap()["spec"]["variables"][1];
     assert_eq!(var["name"], "exemptUsers");
     assert!(
@@ -489,7 +417,7 @@ fn overlays_render_with_default_kustomize_options() {
 fn embedded_contract_is_the_base_file_the_configmap_is_built_from() {
     let file = std::fs::read_to_string(root().join("deploy/base/contract.yaml")).unwrap();
     assert_eq!(cnpg_guard::contract::EMBEDDED_CONTRACT, file);
-    let kustomization = &yaml_docs("deploy/base/kustomization.yaml")[0];
+    let kustomization = &yaml_file(&root().join("deploy/base/kustomization.yaml"))[0];
     let generator = kustomization["configMapGenerator"]
         .as_array()
         .unwrap()
@@ -503,7 +431,7 @@ fn embedded_contract_is_the_base_file_the_configmap_is_built_from() {
 
 #[test]
 fn self_protection_guards_exactly_the_guards_own_objects() {
-    let docs = yaml_docs("deploy/base/self-protection.yaml");
+    let docs = yaml_file(&root().join("deploy/base/self-protection.yaml"));
     let policy = find(&docs, "ValidatingAdmissionPolicy", "cnpg-guard-self-protection").unwrap();
     let binding = find(&docs, "ValidatingAdmissionPolicyBinding", "cnpg-guard-self-protection").unwrap();
     for doc in [policy, binding] {
@@ -586,12 +514,12 @@ fn self_protection_guards_exactly_the_guards_own_objects() {
     assert_eq!(listed, want.iter().map(String::as_str).collect());
 
     // The names are the base's own objects.
-    let deployment = &yaml_docs("deploy/base/deployment.yaml")[0];
+    let deployment = &yaml_file(&root().join("deploy/base/deployment.yaml"))[0];
     assert_eq!(deployment["metadata"]["name"], "cnpg-guard");
     assert_eq!(deployment["metadata"]["namespace"], "cnpg-guard");
-    let hook = &yaml_docs("deploy/base/validatingwebhookconfiguration.yaml")[0];
+    let hook = &yaml_file(&root().join("deploy/base/validatingwebhookconfiguration.yaml"))[0];
     assert_eq!(hook["metadata"]["name"], "cnpg-guard");
-    let namespace = &yaml_docs("deploy/base/namespace.yaml")[0];
+    let namespace = &yaml_file(&root().join("deploy/base/namespace.yaml"))[0];
     assert_eq!(namespace["metadata"]["name"], "cnpg-guard");
 
     // Who may: the contract's break-glass groups, in one variable.

@@ -6,8 +6,13 @@
 //! `every_documented_command_is_run_somewhere`. The CI snippets' (docs/ci.md)
 //! `cnpg-guard check` lines run here too.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::cli::{guard_env, stderr, stdout};
+use support::{copy_dir_except, eventually, free_port, guard_bin, root};
 
 const DOCS: [&str; 8] = [
     "README.md",
@@ -74,8 +79,8 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
         "fn clusters(",
     ),
     (
-        "cargo test --locked --test webhook verdicts",
-        "tests/webhook.rs",
+        "cargo test --locked --test verdicts verdicts",
+        "tests/verdicts.rs",
         "async fn verdicts(",
     ),
     (
@@ -103,7 +108,7 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ("make review-cost", "Makefile", "valgrind --tool=callgrind"),
     ("make attack", "Makefile", "target/release/examples/attack --seconds"),
     // serve in development mode with README's review over TLS: the image's
-    // smoke test (CI) and the webhook tests; `make run` is `cargo run
+    // smoke test (CI) and the verdict tests; `make run` is `cargo run
     // --release -- serve`, the same serve.
     ("make run", "tests/image.sh", "database-create-denied.json"),
     // A release build and install; README gives its time.
@@ -167,7 +172,7 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     (
         "kubectl annotate cluster apps-pg -n databases cnpg-guard.railiance.io/break-glass=\"CHG-1234 planned rebuild\"",
-        "tests/webhook.rs",
+        "tests/verdicts.rs",
         "ratcheting_break_glass_and_exempt_users",
     ),
     (
@@ -187,7 +192,7 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     // The self-signed overlay's install and rotation: applying needs a
     // cluster whose pods mount the Secret; the render runs here, the reload
-    // of a rotated certificate while serving is a webhook test.
+    // of a rotated certificate while serving is a lifecycle test.
     (
         "make certs && make deploy OVERLAY=self-signed",
         "tests/envtest/cases.rs",
@@ -200,12 +205,12 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     (
         "c=deploy/overlays/self-signed/certs",
-        "tests/webhook.rs",
+        "tests/lifecycle.rs",
         "certificate_rotation_while_serving",
     ),
     (
         "cp $c/ca.crt /tmp/cnpg-guard-old-ca.crt",
-        "tests/webhook.rs",
+        "tests/lifecycle.rs",
         "certificate_rotation_while_serving",
     ),
     (
@@ -215,24 +220,20 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     (
         "cat /tmp/cnpg-guard-old-ca.crt >> $c/ca.crt",
-        "tests/webhook.rs",
+        "tests/lifecycle.rs",
         "certificate_rotation_while_serving",
     ),
     (
         "sed -i '/END CERTIFICATE/q' $c/ca.crt",
-        "tests/webhook.rs",
+        "tests/lifecycle.rs",
         "certificate_rotation_while_serving",
     ),
     (
         "rm /tmp/cnpg-guard-old-ca.crt",
-        "tests/webhook.rs",
+        "tests/lifecycle.rs",
         "certificate_rotation_while_serving",
     ),
 ];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The commands of a doc's ```sh blocks: continuation lines joined, each
 /// line's trailing `# comment` and comment-only lines left out.
@@ -293,21 +294,12 @@ fn every_documented_command_is_run_somewhere() {
     }
 }
 
+/// Copies a tree as a clone holds it: key material a developer made (the
+/// self-signed overlay's certs/) is not part of a clone.
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        // Key material a developer made is not part of a clone.
-        if entry.file_name() == "certs" && from.ends_with("self-signed") {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    copy_dir_except(from, to, &|path| {
+        path.file_name().is_some_and(|n| n == "certs") && path.parent().is_some_and(|p| p.ends_with("self-signed"))
+    });
 }
 
 /// A directory holding what a clone holds for these commands, and a PATH
@@ -318,7 +310,7 @@ fn fresh_copy() -> (tempfile::TempDir, String) {
     copy_dir(&root().join("tests/fixtures"), &dir.path().join("tests/fixtures"));
     let bin = dir.path().join(".bin");
     std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_cnpg-guard"), bin.join("cnpg-guard")).unwrap();
+    std::os::unix::fs::symlink(guard_bin(), bin.join("cnpg-guard")).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     (dir, path)
 }
@@ -396,16 +388,9 @@ fn readmes_curl_gets_the_documented_denial() {
         return;
     }
     let (dir, path) = fresh_copy();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, admin) = (free(), free());
+    let (port, admin) = (free_port(), free_port());
     let dev: PathBuf = dir.path().join("dev");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
+    let mut serve = Command::new(guard_bin())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--dev-cert-dir", dev.to_str().unwrap()])
@@ -415,10 +400,8 @@ fn readmes_curl_gets_the_documented_denial() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !dev.join("ca.crt").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    // The curl below says so if the certificate never came.
+    let _ = eventually(std::time::Duration::from_secs(10), || dev.join("ca.crt").exists());
     let command = CURL
         .replace("/tmp/cnpg-guard-dev", dev.to_str().unwrap())
         .replace(":8443/", &format!(":{port}/"));
@@ -448,4 +431,132 @@ fn readmes_curl_gets_the_documented_denial() {
         response["auditAnnotations"],
         serde_json::json!({"decision": "deny", "rules": "owner-registered"})
     );
+}
+
+fn read_doc(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap()
+}
+
+/// The `serve` table of docs/operations.md has a row, with a description,
+/// for every flag `serve --help` shows.
+#[test]
+fn readme_lists_every_serve_flag() {
+    let help = stdout(&guard_env(&["serve", "--help"], &[]));
+    let readme = read_doc("docs/operations.md");
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let flags: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|f| !matches!(*f, "help" | "version"))
+        .collect();
+    assert!(flags.len() >= 20, "{help}");
+    for flag in flags {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("`--{flag}`")))
+            .unwrap_or_else(|| panic!("--{flag} is not in docs/operations.md's serve table"));
+        let description = row.rsplit('|').nth(1).unwrap_or_default().trim();
+        assert!(description.len() > 10, "--{flag} has no description: {row}");
+    }
+}
+
+/// Commands in the docs' code blocks name only paths the repository has
+/// (or that a documented step writes first).
+#[test]
+fn docs_commands_name_paths_that_exist() {
+    let root = root();
+    for doc in [
+        "README.md",
+        "deploy/README.md",
+        "docs/operations.md",
+        "docs/ci.md",
+        "docs/contract.md",
+    ] {
+        let text = read_doc(doc);
+        let mut in_block = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            for word in line.split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '=') {
+                let word = word.trim_end_matches(['.', ',', ')', ';', ':']);
+                let generated = word.contains("/certs") || word.starts_with("onboarding/");
+                if (word.starts_with("deploy/") || word.starts_with("tests/")) && !word.contains('<') && !generated {
+                    assert!(root.join(word).exists(), "{doc}: {word} does not exist: {line}");
+                }
+            }
+        }
+    }
+}
+
+/// deploy/README's onboarding block, run as written (each line's comment
+/// dropped) in a directory holding a copy of deploy/: onboard writes the set,
+/// the pre-merge check passes, offboard prints the reverse.
+#[test]
+fn deploy_readme_onboarding_commands_run_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("deploy"), &dir.path().join("deploy"));
+    let readme = read_doc("deploy/README.md");
+    let block = readme
+        .split("## Onboarding and offboarding a consumer")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("deploy/README's onboarding block");
+    let lines: Vec<&str> = block
+        .lines()
+        .map(|l| l.split("   #").next().unwrap_or(l).trim())
+        .collect();
+    assert_eq!(lines.len(), 3, "{block}");
+    for (line, first) in lines.iter().zip(["onboard", "check", "offboard"]) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&words[..2], ["cnpg-guard", first], "{line}");
+        let o = Command::new(guard_bin())
+            .args(&words[1..])
+            .current_dir(dir.path())
+            .env_remove("CNPG_GUARD_CONTRACT")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{line}: {}{}", stdout(&o), stderr(&o));
+        assert!(!stderr(&o).contains("warning"), "{line}: {}", stderr(&o));
+    }
+    assert!(dir.path().join("onboarding/vergabe/04-database.yaml").exists());
+}
+
+/// The lines of docs/ci.md's fenced blocks (```LANG) under the heading `heading`.
+fn readme_blocks(heading: &str) -> Vec<String> {
+    let readme = read_doc("docs/ci.md");
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("docs/ci.md has no {heading}"));
+    let section = &readme[start + heading.len()..];
+    let end = section.find("\n#").unwrap_or(section.len());
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in section[..end].lines() {
+        if line.starts_with("```") {
+            inside = !inside;
+        } else if inside {
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+/// Every CI snippet of docs/ci.md judges against the repository's contract: a
+/// pre-merge check of a newly registered consumer must not be judged by the
+/// binary's built-in contract.
+#[test]
+fn every_ci_snippet_passes_the_repositorys_contract() {
+    let lines = readme_blocks("## In CI\n");
+    let checks: Vec<&String> = lines.iter().filter(|l| l.contains("cnpg-guard check")).collect();
+    assert!(checks.len() >= 2, "{lines:?}");
+    for line in checks {
+        assert!(line.contains("--contract deploy/base/contract.yaml"), "{line}");
+    }
 }

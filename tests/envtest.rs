@@ -16,7 +16,6 @@
 
 #[path = "envtest/cases.rs"]
 mod cases;
-mod common;
 #[path = "envtest/control_plane.rs"]
 mod control_plane;
 #[path = "envtest/fixture.rs"]
@@ -27,6 +26,7 @@ mod guard;
 mod proc;
 #[path = "envtest/runner.rs"]
 mod runner;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -77,20 +77,8 @@ fn main() {
         return;
     };
 
-    // Test panics are reported once, under the test's name; a skip is not a panic.
-    std::panic::set_hook(Box::new(|info| {
-        if info.payload().downcast_ref::<Skip>().is_some() {
-            return;
-        }
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        println!(
-            "    panicked{at}:\n{}",
-            proc::indent(&runner::panic_message(info.payload()))
-        );
-    }));
+    // A skip is not a failure.
+    runner::report_panics(|payload| payload.downcast_ref::<Skip>().is_some());
 
     let started = Instant::now();
     let selected: Vec<_> = cases::TESTS
@@ -108,16 +96,12 @@ fn main() {
 
     let mut env = match catch_unwind(|| Env::start(&assets, &cnpg_crds, env_dir("POLICYREPORT_CRDS"))) {
         Ok(env) => env,
-        Err(payload) => {
-            println!("test control_plane_starts_with_the_cnpg_crds ... FAILED");
-            println!("{}", proc::indent(&runner::panic_message(payload.as_ref())));
-            println!(
-                "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-                cases::TESTS.len(),
-                started.elapsed().as_secs_f64()
-            );
-            std::process::exit(101);
-        }
+        Err(payload) => runner::foundation_failed(
+            "control_plane_starts_with_the_cnpg_crds",
+            payload.as_ref(),
+            cases::TESTS.len(),
+            started,
+        ),
     };
     println!(
         "    control plane at {} (etcd 127.0.0.1:{})",
@@ -150,28 +134,13 @@ fn main() {
 
     println!("\ntimings: {}", timings.join(", "));
     if !failures.is_empty() {
-        println!("\nfailures:");
-        for (name, msg) in &failures {
-            println!("\n---- {name} ----\n{}", proc::indent(msg));
-        }
+        runner::print_failures(&failures);
         if let Some(g) = &env.guard {
             println!("\nlast lines of the guard's log:\n{}", g.proc.tail(15));
         }
         println!("last lines of kube-apiserver's log:\n{}", env.cp.apiserver_log_tail(10));
-        println!("\nfailures:");
-        for (name, _) in &failures {
-            println!("    {name}");
-        }
     }
     // Stop the guard, kube-apiserver and etcd, and remove the data directory.
     drop(env);
-    let failed = failures.len();
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        if failed == 0 { "ok" } else { "FAILED" },
-        started.elapsed().as_secs_f64()
-    );
-    if failed > 0 {
-        std::process::exit(101);
-    }
+    runner::finish(passed, &failures, ignored, filtered_out, started);
 }

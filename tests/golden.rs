@@ -5,20 +5,15 @@
 //! out). `GOLDEN_WRITE=1 cargo test --test golden` records them anew: do
 //! that only for an intended change of behaviour, and review the diff.
 
-#[path = "../examples/common/mod.rs"]
-mod bench_common;
+mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cnpg_guard::admission::{Outcome, answer};
 use cnpg_guard::contract::Contract;
 use cnpg_guard::facts::{Facts, NoFacts, OfflineFacts};
 use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
+use support::root;
 
 /// Every request: the fixtures as they are, and the bench mix.
 fn requests() -> Vec<(String, Vec<u8>)> {
@@ -34,8 +29,7 @@ fn requests() -> Vec<(String, Vec<u8>)> {
             )
         })
         .collect();
-    std::env::set_current_dir(root()).unwrap();
-    for (name, body, _) in bench_common::mix() {
+    for (name, body, _) in support::bench::mix() {
         all.push((format!("mix-{}", name.replace([' ', ':'], "-")), body));
     }
     all.sort();

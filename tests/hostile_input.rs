@@ -18,8 +18,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::{Value, json};
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+mod support;
 
 const CANARY: &str = "CANARY-prop-51c7e2";
 
@@ -240,7 +239,7 @@ fn deeply_nested_update_objects_are_reviewed_without_a_patch() {
         .stack_size(2 * 1024 * 1024)
         .spawn(move || {
             let contract = Contract::embedded().expect("embedded contract");
-            common::review_once(body.as_bytes(), &contract)
+            support::bench::review_once(body.as_bytes(), &contract)
         })
         .expect("thread")
         .join()

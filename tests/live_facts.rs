@@ -5,9 +5,10 @@
 //! owner on role removal, and the audit in all three output formats.
 
 mod mock_api;
+mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cnpg_guard::audit::{self, AuditFormat};
 use cnpg_guard::contract::{self, Contract};
@@ -51,12 +52,11 @@ async fn synced(api: &MockApi, stale_after: Duration) -> (Arc<LiveFacts>, Contra
     (live, contract)
 }
 
-async fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait_for(f: impl FnMut() -> bool, what: &str) {
+    assert!(
+        support::eventually_async(Duration::from_secs(20), f).await,
+        "timed out waiting for {what}"
+    );
 }
 
 fn review(operation: Operation, new: Option<Value>, old: Option<Value>) -> Review {
@@ -282,9 +282,13 @@ async fn a_broken_watch_keeps_the_last_known_facts_and_says_how_old() {
     assert!(warnings.iter().all(|w| w.chars().count() <= 120));
     assert!(matches!(live.databases_owned_by(apps, "vergabe"), Fact::Aged(_, _)));
 
-    // Past the bound: still the last known facts, for everything but a
-    // role removal.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Past the bound (1.5 s): still the last known facts, for everything
+    // but a role removal.
+    wait_for(
+        || matches!(live.databases_owned_by(apps, "vergabe"), Fact::Stale(_)),
+        "facts past the bound",
+    )
+    .await;
     assert!(live.health().iter().any(|(_, _, _, broken)| *broken));
     let d = decide(&db(), &contract, live.as_ref());
     assert!(d.allowed, "{}", d.message());

@@ -4,12 +4,15 @@
 //! a generated password stays in 0600 files, and offboarding runs in a safe
 //! order.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use rstest::rstest;
 use serde_json::Value;
+use support::cli::{self, stderr, stdout};
+use support::{root, yaml_docs};
 
 const FILES: [&str; 7] = [
     "01-contract-entry.yaml",
@@ -21,67 +24,41 @@ const FILES: [&str; 7] = [
     "07-dsn-wiring.md",
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn guard(args: &[&str]) -> Output {
+    cli::guard(args, None)
 }
 
 fn guard_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cnpg-guard"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("CNPG_GUARD_CONTRACT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cnpg-guard");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait")
-}
-
-fn guard(args: &[&str]) -> Output {
-    guard_with_stdin(args, "")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    cli::guard(args, Some(stdin))
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-fn yaml_docs(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map(|de| serde::Deserialize::deserialize(de).expect("valid YAML"))
-        .filter(|v: &Value| !v.is_null())
-        .collect()
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `onboard` of the consumer shop (role shop, database shop_db).
+const ONBOARD_SHOP: [&str; 7] = [
+    "onboard",
+    "--namespace",
+    "shop",
+    "--role",
+    "shop",
+    "--database",
+    "shop_db",
+];
+
+/// `onboard` of shop with `extra`, printed to stdout.
+fn onboard_shop_with(extra: &[&str]) -> Output {
+    guard(&[&ONBOARD_SHOP[..], extra].concat())
+}
+
+/// `onboard` of shop with `extra`, written to `out`.
 fn onboard_shop(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-        "--out",
-        s(out),
-    ];
-    args.extend_from_slice(extra);
-    guard(&args)
+    onboard_shop_with(&[&["--out", s(out)], extra].concat())
 }
 
 /// The embedded contract plus the registry entries of `entry` (step 1).
@@ -247,15 +224,7 @@ fn generated_content_is_on_contract() {
 
 #[test]
 fn stdout_is_one_checkable_stream_in_step_order() {
-    let o = guard(&[
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-    ]);
+    let o = onboard_shop_with(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     let mut at = 0;
@@ -329,7 +298,7 @@ fn invalid_input_exits_2_and_writes_nothing(#[case] overrides: &[&str], #[case] 
     let o = guard(&args);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
     assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
-    // The line naming the contract (cnpg-guard check_cli tests it), then errors only.
+    // The line naming the contract (tests/cli.rs tests it), then errors only.
     assert!(
         stderr(&o).lines().skip(1).all(|l| l.starts_with("error: ")),
         "{}",
@@ -367,16 +336,7 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn generate_password_without_out_is_refused() {
-    let o = guard(&[
-        "onboard",
-        "--namespace",
-        "shop",
-        "--role",
-        "shop",
-        "--database",
-        "shop_db",
-        "--generate-password",
-    ]);
+    let o = onboard_shop_with(&["--generate-password"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--generate-password needs --out"), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
@@ -697,17 +657,7 @@ fn the_role_step_fits_the_cluster_it_is_given() {
         assert!(ops.0.is_empty(), "{case}: a second run adds nothing: {ops:?}");
     }
     let o = guard_with_stdin(
-        &[
-            "onboard",
-            "--namespace",
-            "shop",
-            "--role",
-            "shop",
-            "--database",
-            "shop_db",
-            "--cluster-object",
-            "-",
-        ],
+        &[&ONBOARD_SHOP[..], &["--cluster-object", "-"]].concat(),
         "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: databases}\n",
     );
     assert_eq!(o.status.code(), Some(2));

@@ -28,6 +28,7 @@ mod proc;
 mod runner;
 #[path = "pgtest/server.rs"]
 mod server;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -58,17 +59,7 @@ fn main() {
         }
     }
 
-    // Test panics are reported once, under the test's name.
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        println!(
-            "    panicked{at}:\n{}",
-            proc::indent(&runner::panic_message(info.payload()))
-        );
-    }));
+    runner::report_panics(|_| false);
 
     let started = Instant::now();
     let selected: Vec<_> = cases::TESTS
@@ -89,16 +80,12 @@ fn main() {
 
     let suite = match catch_unwind(|| Suite::prepare(pg_bin.clone())) {
         Ok(s) => s,
-        Err(payload) => {
-            println!("test admitted_setup_is_written_by_onboard ... FAILED");
-            println!("{}", proc::indent(&runner::panic_message(payload.as_ref())));
-            println!(
-                "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; {} filtered out; finished in {:.2}s\n",
-                cases::TESTS.len(),
-                started.elapsed().as_secs_f64()
-            );
-            std::process::exit(101);
-        }
+        Err(payload) => runner::foundation_failed(
+            "admitted_setup_is_written_by_onboard",
+            payload.as_ref(),
+            cases::TESTS.len(),
+            started,
+        ),
     };
     println!("    servers run as OS user {}", suite.os.name);
 
@@ -135,23 +122,8 @@ fn main() {
     }
     drop(notes);
     if !failures.is_empty() {
-        println!("\nfailures:");
-        for (name, msg) in &failures {
-            println!("\n---- {name} ----\n{}", proc::indent(msg));
-        }
-        println!("\nfailures:");
-        for (name, _) in &failures {
-            println!("    {name}");
-        }
+        runner::print_failures(&failures);
     }
     drop(suite);
-    let failed = failures.len();
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        if failed == 0 { "ok" } else { "FAILED" },
-        started.elapsed().as_secs_f64()
-    );
-    if failed > 0 {
-        std::process::exit(101);
-    }
+    runner::finish(passed, &failures, 0, filtered_out, started);
 }

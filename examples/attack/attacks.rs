@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::h2raw::{self, ACK, PING, SETTINGS};
+use crate::support::h2raw::{self, ACK, PING, SETTINGS};
 
 pub type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
@@ -44,7 +44,7 @@ impl Target {
             socket.set_recv_buffer_size(size)?;
         }
         let tcp = socket.connect(([127, 0, 0, 1], self.port).into()).await?;
-        let mut config = crate::rustls_client(&self.ca);
+        let mut config = crate::support::rustls_config(&self.ca, None);
         config.alpn_protocols = vec![alpn.to_vec()];
         let name = rustls_pki_types::ServerName::try_from("localhost").map_err(std::io::Error::other)?;
         tokio_rustls::TlsConnector::from(Arc::new(config))

@@ -3,13 +3,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::common::apiserver_body;
-
-fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new("tests/fixtures/reviews").join(name);
-    let text = std::fs::read_to_string(&path).expect("fixture (run from the repository root)");
-    serde_json::from_str(&text).expect("fixture JSON")
-}
+use crate::support::bench::apiserver_body;
+use crate::support::fixture_json as fixture;
 
 /// Base64 of `n` bytes: about 4/3 n characters.
 fn blob(n: usize) -> Value {

@@ -16,17 +16,15 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../../tests/common/h2raw.rs"]
-#[allow(dead_code)]
-mod h2raw;
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
 mod attacks;
 mod bodies;
 
 use attacks::{Tally, Target};
-use common::{open_fds, proc_status_kib, spawn_guard, write_cert};
+use support::bench::{open_fds, proc_status_kib};
+use support::{bench_client, rustls_config, spawn_guard, write_pki};
 
 const MIB: usize = 1024 * 1024;
 
@@ -43,22 +41,9 @@ struct Args {
     settle: u64,
 }
 
-pub fn rustls_client(ca: &str) -> rustls::ClientConfig {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.as_bytes()) {
-        roots.add(cert.expect("CA certificate")).expect("CA certificate");
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-}
-
 /// A reqwest client speaking HTTP/2 only (one connection, many streams).
 fn h2_client(ca: &str) -> reqwest::Client {
-    let mut config = rustls_client(ca);
+    let mut config = rustls_config(ca, None);
     config.alpn_protocols = vec![b"h2".to_vec()];
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
@@ -69,7 +54,7 @@ fn h2_client(ca: &str) -> reqwest::Client {
 }
 
 fn h1_client(ca: &str) -> reqwest::Client {
-    common::client(ca, true)
+    bench_client(ca, true)
 }
 
 /// Latencies of the valid reviews (ms), when each failed one was sent (s
@@ -141,7 +126,7 @@ struct Guard {
 impl Guard {
     fn start() -> Guard {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ca = write_cert(dir.path());
+        let ca = write_pki(dir.path(), "").ca;
         let (child, port, _) = spawn_guard(dir.path(), &[]);
         let pid = child.id();
         Guard {

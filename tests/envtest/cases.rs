@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use crate::control_plane::random_token;
 use crate::fixture::*;
-use crate::guard::{BIN, Guard, watch_synced};
+use crate::guard::{Guard, watch_synced};
 use crate::proc::{Out, run, wait_until};
+use crate::support::{copy_dir, guard_bin, yaml_docs};
 
 pub type Test = fn(&mut Env);
 
@@ -152,7 +153,7 @@ fn self_signed_overlay_renders_and_applies_without_the_webhook(env: &mut Env) {
     // Key material where the overlay reads it (git-ignored in the repository).
     let certs = overlay.join("certs");
     run(
-        Command::new(BIN).arg("certs").arg("--out").arg(&certs).args([
+        Command::new(guard_bin()).arg("certs").arg("--out").arg(&certs).args([
             "--service",
             "cnpg-guard",
             "--namespace",
@@ -459,7 +460,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
 
 /// Bad examples that CloudNativePG's CRD schema (x-kubernetes-validations)
 /// refuses before any validating webhook is called: the guard never sees
-/// them (its verdict on them is `cnpg-guard check`'s, tests/check_cli.rs).
+/// them (its verdict on them is `cnpg-guard check`'s, tests/check.rs).
 fn refused_by_the_crd(kind: &str, name: &str) -> Option<&'static str> {
     match (kind, name) {
         ("Database", "template1-db") => Some("spec.name: Invalid value: \"template1\": the name template1 is reserved"),
@@ -575,7 +576,7 @@ fn onboard_role_step_applies_to_a_cluster_with_and_without_the_lists(env: &mut E
                 .expect_ok();
             let dir = env.dir.join("objects").join(out_dir);
             let out = run(
-                Command::new(BIN)
+                Command::new(guard_bin())
                     .args(["onboard", "--contract"])
                     .arg(&contract)
                     .args(["--cluster", "scratch", "--namespace", "shop-frontend", "--role", "shop"])

@@ -12,8 +12,8 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use crate::common::{admin_get, free_port};
 use crate::proc::{Out, Proc, run, wait_until};
+use crate::support::{admin_get, free_port};
 
 /// The break-glass group of the embedded contract.
 pub const BREAK_GLASS_GROUP: &str = "railiance:platform-admins";

@@ -6,13 +6,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::common::{self, Pki};
 use crate::control_plane::ControlPlane;
-use crate::guard::{BIN, Guard};
+use crate::guard::Guard;
 use crate::proc::{Out, run};
+use crate::support::{self, Pki, guard_bin, yaml_docs};
 
 /// What `kubectl` prints when the guard refuses a write: how a denial by either of the guard's webhooks (`cnpg-guard.railiance.io`,
 /// `services.cnpg-guard.railiance.io`) ends its name and starts its message.
@@ -64,15 +63,15 @@ impl Env {
             .unwrap();
         let dir = tmp.path().to_owned();
         let cp = ControlPlane::start(assets, &dir);
-        let serving = common::write_pki(&dir, "guard-");
+        let serving = support::write_pki(&dir, "guard-");
         let env = Env {
             guard: None,
             cp,
             dir,
-            repo: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            repo: support::root().to_path_buf(),
             serving,
-            guard_port: common::free_port(),
-            guard_admin: common::free_port(),
+            guard_port: support::free_port(),
+            guard_admin: support::free_port(),
             rendered: None,
             policyreport_crds,
             bootstrap_password: None,
@@ -134,7 +133,7 @@ impl Env {
     /// `cnpg-guard audit` with the admin kubeconfig.
     pub fn audit(&self, output: &str) -> Out {
         run(
-            Command::new(BIN)
+            Command::new(guard_bin())
                 .arg("audit")
                 .arg("--kubeconfig")
                 .arg(&self.cp.admin_kubeconfig)
@@ -194,13 +193,6 @@ impl Env {
     }
 }
 
-pub fn yaml_docs(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("not YAML: {e}")))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -248,19 +240,5 @@ pub fn redact(text: &str, secret: &str) -> String {
         text.to_owned()
     } else {
         text.replace(secret, "<redacted>")
-    }
-}
-
-/// Copies a directory tree.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }

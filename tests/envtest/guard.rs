@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::admin_get;
 use crate::proc::{Proc, wait_until};
+use crate::support::{admin_get, guard_bin};
 
 pub struct Guard {
     pub proc: Proc,
@@ -15,13 +15,11 @@ pub struct Guard {
     pub decisions: std::path::PathBuf,
 }
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_cnpg-guard");
-
 impl Guard {
     /// Starts `serve` and waits for its /readyz (every watch synced once).
     pub fn start(dir: &Path, kubeconfig: &Path, cert: &Path, key: &Path, port: u16, admin: u16) -> Guard {
         let stdout = dir.join("guard-decisions.log");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(guard_bin());
         cmd.arg("serve")
             .arg("--kubeconfig")
             .arg(kubeconfig)

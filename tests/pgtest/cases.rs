@@ -460,7 +460,7 @@ fn member_of_pg_monitor_sees_other_tenants_query_text(s: &Suite) {
         &serde_norway::to_string(&contract).expect("contract YAML"),
     );
     let validate = crate::proc::run(
-        std::process::Command::new(crate::fixture::GUARD)
+        std::process::Command::new(crate::support::guard_bin())
             .args(["contract", "validate"])
             .arg(&contract_path),
         None,

@@ -7,36 +7,18 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cnpg;
 use crate::proc::run;
 use crate::server::{Login, OsUser, Pg};
+use crate::support::{guard_bin, root, yaml_file};
 
-pub const GUARD: &str = env!("CARGO_BIN_EXE_cnpg-guard");
 pub const CLUSTER: &str = "apps-pg";
 
 /// The consumers onboarded by the suite with `cnpg-guard onboard` (namespace,
 /// role, database), on top of `vergabe` of deploy/examples/good.
 pub const ONBOARDED: &[(&str, &str, &str)] = &[("shop", "shop", "shop_db"), ("lager", "lager", "lager_db")];
-
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every YAML document of a file (empty documents skipped).
-pub fn yaml_docs(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut docs = Vec::new();
-    for de in serde_norway::Deserializer::from_str(&text) {
-        let v = Value::deserialize(de).unwrap_or_else(|e| panic!("{}: not YAML: {e}", path.display()));
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    docs
-}
 
 pub fn kind(v: &Value) -> &str {
     v.get("kind").and_then(Value::as_str).unwrap_or("")
@@ -98,17 +80,17 @@ impl Suite {
             .prefix("pgtest-suite-")
             .tempdir()
             .expect("temp dir");
-        let good = repo().join("deploy/examples/good");
+        let good = root().join("deploy/examples/good");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&good)
             .expect("deploy/examples/good")
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
             .collect();
         files.sort();
-        let mut admitted: Vec<Value> = files.iter().flat_map(|f| yaml_docs(f)).collect();
+        let mut admitted: Vec<Value> = files.iter().flat_map(|f| yaml_file(f)).collect();
 
         let contract_path = work.path().join("contract.yaml");
-        let mut contract = yaml_docs(&repo().join("deploy/base/contract.yaml"))
+        let mut contract = yaml_file(&root().join("deploy/base/contract.yaml"))
             .pop()
             .expect("deploy/base/contract.yaml holds a contract");
         std::fs::write(
@@ -120,7 +102,7 @@ impl Suite {
         for (ns, role, db) in ONBOARDED {
             let out_dir = work.path().join(format!("onboard-{ns}"));
             let out = run(
-                Command::new(GUARD)
+                Command::new(guard_bin())
                     .args(["onboard", "--namespace", ns, "--role", role, "--database", db, "--out"])
                     .arg(&out_dir)
                     .arg("--generate-password")
@@ -132,7 +114,7 @@ impl Suite {
             assert!(out.ok(), "cnpg-guard onboard for {ns}: {}", out.describe());
 
             // Step 1: the registry entry, into the contract's consumers of apps-pg.
-            let entries = yaml_docs(&out_dir.join("01-contract-entry.yaml"));
+            let entries = yaml_file(&out_dir.join("01-contract-entry.yaml"));
             let cluster_entry = contract
                 .get_mut("sharedClusters")
                 .and_then(Value::as_array_mut)
@@ -159,7 +141,7 @@ impl Suite {
             .expect("write contract");
 
             // Step 2: whatever RFC 6902 operations it holds, on the Cluster.
-            let ops = yaml_docs(&out_dir.join("02-cluster-role-patch.yaml"))
+            let ops = yaml_file(&out_dir.join("02-cluster-role-patch.yaml"))
                 .pop()
                 .expect("02-cluster-role-patch.yaml holds a patch");
             let patch: json_patch::Patch =
@@ -185,7 +167,7 @@ impl Suite {
                 .collect();
             step_files.sort();
             for f in step_files {
-                for doc in yaml_docs(&f) {
+                for doc in yaml_file(&f) {
                     if doc.get("kind").is_some() {
                         admitted.push(doc);
                     }
@@ -237,7 +219,7 @@ impl Suite {
     /// The consumers of the contract, with their passwords from the Secrets
     /// their managed roles name.
     pub fn tenants(&self) -> Vec<Tenant> {
-        let contract = yaml_docs(&self.contract).pop().expect("contract");
+        let contract = yaml_file(&self.contract).pop().expect("contract");
         let consumers = contract
             .pointer("/sharedClusters/0/consumers")
             .and_then(Value::as_array)
@@ -310,7 +292,7 @@ impl Suite {
 
     /// The suite's contract as a value.
     pub fn contract_value(&self) -> Value {
-        yaml_docs(&self.contract).pop().expect("contract")
+        yaml_file(&self.contract).pop().expect("contract")
     }
 
     /// `check` against another contract file.
@@ -324,7 +306,7 @@ impl Suite {
         let text: Vec<String> = docs.iter().map(|d| serde_norway::to_string(d).expect("YAML")).collect();
         std::fs::write(&path, text.join("---\n")).expect("write check input");
         let out = run(
-            Command::new(GUARD)
+            Command::new(guard_bin())
                 .args(["check", "--output", "json", "--contract"])
                 .arg(contract)
                 .arg(&path),

@@ -16,6 +16,7 @@ use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa
 
 use crate::cnpg;
 use crate::proc::{Out, indent, run, scrub_env, tail_of};
+use crate::support::free_port;
 
 /// Bound of every psql call (connect_timeout and statement_timeout are
 /// shorter, so a timeout here means psql itself hung).
@@ -153,14 +154,6 @@ fn scratch_root() -> PathBuf {
         }
     })
     .clone()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .expect("local_addr")
-        .port()
 }
 
 /// A CA and a server certificate for 127.0.0.1/localhost (PEM: ca, cert, key).
@@ -370,6 +363,35 @@ impl Pg {
         std::fs::read_to_string(self.data.join("pg_hba.conf")).unwrap_or_default()
     }
 
+    /// psql as the suite's OS user, none of the suite's PG* variables
+    /// passed on, with the common options.
+    fn psql(&self) -> Command {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("PG") {
+                cmd.env_remove(k);
+            }
+        }
+        Self::psql_common(&mut cmd);
+        cmd
+    }
+
+    /// [`Pg::psql`] over TCP with TLS (sslmode=verify-full against the test
+    /// CA) as `login`.
+    fn psql_tcp(&self, login: &Login) -> Command {
+        let mut cmd = self.psql();
+        cmd.arg(format!(
+            "host=127.0.0.1 port={} dbname={} user={} sslmode=verify-full sslrootcert={}",
+            self.port,
+            login.database,
+            login.user,
+            self.ca.display()
+        ))
+        .env("LC_ALL", "C")
+        .current_dir(self.dir.path());
+        cmd
+    }
+
     fn psql_common(cmd: &mut Command) {
         cmd.args(["-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"])
             .env("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT_S.to_string())
@@ -401,22 +423,7 @@ impl Pg {
     /// SQL as a client over TCP with TLS (sslmode=verify-full against the
     /// test CA), as an app in a consumer namespace would connect.
     pub fn tcp(&self, login: &Login, sql: &str) -> Out {
-        let mut cmd = Command::new(self.bin.join("psql"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PG") {
-                cmd.env_remove(k);
-            }
-        }
-        Self::psql_common(&mut cmd);
-        cmd.arg(format!(
-            "host=127.0.0.1 port={} dbname={} user={} sslmode=verify-full sslrootcert={}",
-            self.port,
-            login.database,
-            login.user,
-            self.ca.display()
-        ))
-        .env("LC_ALL", "C")
-        .current_dir(self.dir.path());
+        let mut cmd = self.psql_tcp(login);
         match login.password {
             Some(p) => cmd.env("PGPASSWORD", p),
             None => cmd.env("PGPASSFILE", self.dir.path().join("no-pgpass")),
@@ -426,27 +433,12 @@ impl Pg {
 
     /// A session left running (e.g. a long query), killed when dropped.
     pub fn tcp_background(&self, login: &Login, sql: &str) -> Background {
-        let mut cmd = Command::new(self.bin.join("psql"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PG") {
-                cmd.env_remove(k);
-            }
-        }
-        Self::psql_common(&mut cmd);
-        cmd.arg(format!(
-            "host=127.0.0.1 port={} dbname={} user={} sslmode=verify-full sslrootcert={}",
-            self.port,
-            login.database,
-            login.user,
-            self.ca.display()
-        ))
-        .args(["-c", sql])
-        .env("PGPASSWORD", login.password.unwrap_or_default())
-        .env("LC_ALL", "C")
-        .current_dir(self.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        let mut cmd = self.psql_tcp(login);
+        cmd.args(["-c", sql])
+            .env("PGPASSWORD", login.password.unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         scrub_env(&mut cmd);
         Background(cmd.spawn().expect("start a background psql"))
     }
@@ -454,13 +446,7 @@ impl Pg {
     /// psql over the Unix socket as the OS user running the suite (not the
     /// server's), with no password: what a local OS account gets.
     pub fn socket_as_suite_user(&self, user: &str, database: &str, sql: &str) -> Out {
-        let mut cmd = Command::new(self.bin.join("psql"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PG") {
-                cmd.env_remove(k);
-            }
-        }
-        Self::psql_common(&mut cmd);
+        let mut cmd = self.psql();
         cmd.arg("-h")
             .arg(&self.sock)
             .args(["-p", &self.port.to_string(), "-U", user, "-d", database])
