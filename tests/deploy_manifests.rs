@@ -119,7 +119,7 @@ fn services_are_intercepted_only_in_the_shared_namespaces() {
 /// a kind added to the table without its RBAC fails here.
 #[test]
 fn rbac_reads_what_the_table_of_kinds_lists_and_watches() {
-    let docs = yaml_docs("deploy/base/rbac.yaml");
+    let docs = yaml_file(&root().join("deploy/base/rbac.yaml"));
     let contract = cnpg_guard::contract::load_file(&root().join("deploy/base/contract.yaml")).unwrap();
     let grants = |doc_kind: &str, namespace: Option<&str>, group: &str, plural: &str, verb: &str| {
         docs.iter()
