@@ -28,7 +28,16 @@ async fn oversize_body_is_413() {
     review["request"]["object"]["data"]["blob"] = Value::String(big);
     let (status, resp) = post(&server.client(), &server.url(), review.to_string()).await;
     assert_eq!(status, 413);
-    assert!(resp["error"].as_str().unwrap().contains("--max-body-bytes"));
+    assert!(
+        resp["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-body-bytes")
+    );
+    assert_eq!(
+        (&resp["response"]["allowed"], &resp["response"]["status"]["code"]),
+        (&Value::Bool(false), &Value::from(413))
+    );
 
     let h2 = reqwest::Client::builder()
         .tls_backend_preconfigured({
@@ -52,7 +61,13 @@ async fn oversize_body_is_413() {
         assert_eq!(resp.status().as_u16(), 413);
         assert!(resp.headers().get("connection").is_none());
         let body: Value = resp.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("--max-body-bytes"), "{body}");
+        assert!(
+            body["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("--max-body-bytes"),
+            "{body}"
+        );
     }
     // The same connection still judges reviews.
     let resp = h2

@@ -159,7 +159,10 @@ async fn bad_input_is_a_clear_400(#[case] body: &str, #[case] says: &str) {
     let server = Server::start();
     let (status, resp) = post(&server.client(), &server.url(), body.to_owned()).await;
     assert_eq!(status, 400);
-    assert!(resp["error"].as_str().unwrap().contains(says), "{resp}");
+    assert!(
+        resp["response"]["status"]["message"].as_str().unwrap().contains(says),
+        "{resp}"
+    );
 }
 
 #[tokio::test]
@@ -170,7 +173,10 @@ async fn missing_uid_and_mismatched_kind_are_400() {
     review["request"]["uid"] = Value::String(String::new());
     let (status, resp) = post(&client, &server.url(), review.to_string()).await;
     assert_eq!(status, 400);
-    assert!(resp["error"].as_str().unwrap().contains("uid"), "{resp}");
+    assert!(
+        resp["response"]["status"]["message"].as_str().unwrap().contains("uid"),
+        "{resp}"
+    );
 
     review["request"].as_object_mut().unwrap().remove("uid");
     let (status, _) = post(&client, &server.url(), review.to_string()).await;
@@ -179,9 +185,19 @@ async fn missing_uid_and_mismatched_kind_are_400() {
     let (status, resp) = post(&client, &server.url(), fixture("mismatch-kind.json")).await;
     assert_eq!(status, 400);
     assert!(
-        resp["error"].as_str().unwrap().contains("does not match request.kind"),
+        resp["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match request.kind"),
         "{resp}"
     );
+    // An AdmissionReview like every answer: denied with the code, and the
+    // request's uid where it could be read.
+    let sent: Value = serde_json::from_str(&fixture("mismatch-kind.json")).unwrap();
+    assert_eq!(resp["kind"], "AdmissionReview");
+    assert_eq!(resp["response"]["uid"], sent["request"]["uid"]);
+    assert_eq!(resp["response"]["allowed"], false);
+    assert_eq!(resp["response"]["status"]["code"], 400);
     assert!(!resp.to_string().contains(CANARY));
     assert!(
         server

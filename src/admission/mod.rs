@@ -13,10 +13,8 @@ mod respond;
 
 use std::time::Instant;
 
-use serde::Deserialize;
-
 pub use parse::{APISERVER_FIELD_ORDER, BadReview, Parsed, Request, parse};
-pub use respond::{respond, to_body};
+pub use respond::{refusal, respond, to_body, uid_of};
 
 use crate::contract::{Contract, Mode};
 use crate::decision::{Verdict, decide};
@@ -28,7 +26,9 @@ use crate::rules::RuleId;
 /// What the guard answers to one request body.
 #[derive(Debug)]
 pub struct Answer {
-    /// 200 with an AdmissionReview, or 400 with `{"error", "code"}`.
+    /// The HTTP status: 200, or 400 for a body that is not a review (its
+    /// AdmissionReview says why), 503 for an overloaded guard that cannot
+    /// tell which request it refuses.
     pub status: u16,
     pub body: Vec<u8>,
     pub outcome: Outcome,
@@ -73,9 +73,10 @@ pub fn answer(body: &[u8], contract: &Contract, facts: &dyn Facts, received: Ins
             };
         }
         Err(e) => {
+            let resp = refusal(400, "BadRequest", &e.to_string(), uid_of(body).as_deref());
             return Answer {
                 status: 400,
-                body: error_body(400, &e.to_string()),
+                body: to_body(resp),
                 outcome: Outcome::Bad(e),
             };
         }
@@ -109,59 +110,26 @@ pub fn answer(body: &[u8], contract: &Contract, facts: &dyn Facts, received: Ins
 
 /// The answer when the guard cannot review in time: a denial on its own
 /// terms (code 429) with the request's uid, so the API server does not wait
-/// for its timeout. The uid is read from `request.uid` by a parse that
-/// skips everything else (any field order); a body without one gets a 503.
+/// for its timeout; a body without a uid gets a 503.
 pub fn overloaded(body: &[u8]) -> Answer {
-    #[derive(Deserialize)]
-    struct Head<'a> {
-        #[serde(borrow)]
-        request: Option<RequestHead<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct RequestHead<'a> {
-        #[serde(borrow)]
-        uid: std::borrow::Cow<'a, str>,
-    }
-    let uid = serde_json::from_slice::<Head<'_>>(body)
-        .ok()
-        .and_then(|h| h.request)
-        .map(|r| r.uid)
-        .filter(|u| !u.is_empty());
-    let Some(uid) = uid else {
-        return Answer {
-            status: 503,
-            body: error_body(503, "the guard is overloaded"),
-            outcome: Outcome::Overloaded,
-        };
+    const MESSAGE: &str = "[cnpg-guard] the guard is overloaded and could not review this request in time. \
+                           Fix: retry; if it persists, check the cnpg-guard pods (CPU, replicas, --max-concurrent-reviews).";
+    let (status, mut resp) = match uid_of(body) {
+        Some(uid) => (200, refusal(429, "TooManyRequests", MESSAGE, Some(&uid))),
+        None => (503, refusal(503, "ServiceUnavailable", MESSAGE, None)),
     };
-    let body = serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "response": {
-            "uid": uid,
-            "allowed": false,
-            "status": {
-                "status": "Failure",
-                "code": 429,
-                "reason": "TooManyRequests",
-                "message": "[cnpg-guard] the guard is overloaded and could not review this request in time. \
-                            Fix: retry; if it persists, check the cnpg-guard pods (CPU, replicas, --max-concurrent-reviews)."
-            },
-            "auditAnnotations": {"decision": "overloaded"}
-        }
-    });
+    resp.audit_annotations.insert("decision".into(), "overloaded".into());
     Answer {
-        status: 200,
-        body: body.to_string().into_bytes(),
+        status,
+        body: to_body(resp),
         outcome: Outcome::Overloaded,
     }
 }
 
-/// `{"error": message, "code": status}`: what an HTTP error carries.
-pub fn error_body(status: u16, message: &str) -> Vec<u8> {
-    serde_json::json!({ "error": message, "code": status })
-        .to_string()
-        .into_bytes()
+/// A refusal's bytes, for the HTTP errors the server answers before a
+/// review is read (a body too large, too slow, or over the budget).
+pub fn refused(code: u16, reason: &str, message: &str) -> Vec<u8> {
+    to_body(refusal(code, reason, message, None))
 }
 
 #[cfg(test)]

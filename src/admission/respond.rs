@@ -1,4 +1,11 @@
-//! A [`Decision`] as kube-core's AdmissionResponse, and its bytes.
+//! Every answer the webhook gives, as kube-core's AdmissionResponse: a
+//! [`Decision`] ([`respond`]), or a refusal to judge ([`refusal`]: a body
+//! that cannot be read, is too large, or cannot be reviewed in time), and
+//! their bytes.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
 
 use kube::core::admission::AdmissionResponse;
 use kube::core::response::StatusSummary;
@@ -32,6 +39,39 @@ pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
         resp.audit_annotations.insert("break-glass".into(), reason.clone());
     }
     resp
+}
+
+/// A request the guard does not judge, denied with `code` and `reason`
+/// (`status.message` says why), with the request's uid when it could be
+/// read (the API server matches the answer to its request by it).
+pub fn refusal(code: u16, reason: &str, message: &str, uid: Option<&str>) -> AdmissionResponse {
+    let mut resp = AdmissionResponse::invalid(message);
+    resp.result.code = code;
+    resp.result.reason = reason.to_owned();
+    if let Some(uid) = uid {
+        resp.uid = uid.to_owned();
+    }
+    resp
+}
+
+/// `request.uid`, read by a parse that skips everything else (in any field
+/// order), or `None`.
+pub fn uid_of(body: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        request: Option<RequestHead<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct RequestHead<'a> {
+        #[serde(borrow)]
+        uid: Cow<'a, str>,
+    }
+    serde_json::from_slice::<Head<'_>>(body)
+        .ok()
+        .and_then(|h| h.request)
+        .map(|r| r.uid)
+        .filter(|u| !u.is_empty())
 }
 
 /// Serializes a response review. Serializing these plain types cannot fail

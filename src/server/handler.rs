@@ -122,7 +122,11 @@ async fn validate(
             warn!("overloaded: the body budget is spent; refusing before reading the body");
             return json(
                 StatusCode::TOO_MANY_REQUESTS,
-                admission::error_body(429, "the guard is overloaded (request bodies in flight); retry"),
+                admission::refused(
+                    429,
+                    "TooManyRequests",
+                    "the guard is overloaded (request bodies in flight); retry",
+                ),
             );
         }
     };
@@ -135,7 +139,10 @@ async fn validate(
         Err(e @ BodyError::Aborted(_)) => {
             // The body did not arrive whole: the client gave up or was cut.
             state.metrics.reject("client_aborted");
-            return json(StatusCode::BAD_REQUEST, admission::error_body(400, &e.to_string()));
+            return json(
+                StatusCode::BAD_REQUEST,
+                admission::refused(400, "BadRequest", &e.to_string()),
+            );
         }
         Err(e @ (BodyError::Timeout | BodyError::TooSlow)) => {
             state.metrics.reject(if matches!(e, BodyError::TooSlow) {
@@ -143,7 +150,10 @@ async fn validate(
             } else {
                 "body_timeout"
             });
-            return json(StatusCode::REQUEST_TIMEOUT, admission::error_body(408, &e.to_string()));
+            return json(
+                StatusCode::REQUEST_TIMEOUT,
+                admission::refused(408, "Timeout", &e.to_string()),
+            );
         }
     };
     // A free slot is taken without arming a timer; only a wait is bounded.
@@ -251,7 +261,11 @@ async fn drain(body: Body, announced: usize, time: Duration) {
 fn too_large(version: axum::http::Version) -> Response {
     let mut response = json(
         StatusCode::PAYLOAD_TOO_LARGE,
-        admission::error_body(413, "the request body is larger than --max-body-bytes"),
+        admission::refused(
+            413,
+            "RequestEntityTooLarge",
+            "the request body is larger than --max-body-bytes",
+        ),
     );
     // HTTP/1.1: the rest of the body is not read; close rather than drain
     // it. HTTP/2 has no `Connection` header (a response carrying one is
