@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::decision::{Decision, Finding, Verdict};
-use crate::model::{Kind, LAST_APPLIED, Review};
+use crate::model::{Kind, LAST_APPLIED, Review, UpdateTexts};
 use crate::rules::Skipped;
 
 const REDACTED: &str = "<redacted>";
@@ -103,7 +103,7 @@ impl<'a> DecisionRecord<'a> {
         decision: &'a Decision,
         contract_revision: &'a str,
         latency: std::time::Duration,
-        objects: Option<crate::json_diff::Sources<'_>>,
+        objects: Option<UpdateTexts<'_>>,
     ) -> Self {
         let (patch, patch_error) = match objects.map(|sources| update_patch(review.kind, sources)) {
             None => (None, None),
@@ -162,11 +162,11 @@ impl<'a> DecisionRecord<'a> {
 /// The patch from the old to the new object. A Secret's operations are
 /// redacted as they come out of the diff (see [`redact_secret_ops`]), so
 /// no value can reach the patch.
-fn update_patch(
-    kind: Kind,
-    sources: crate::json_diff::Sources<'_>,
-) -> Result<json_patch::Patch, crate::json_diff::PatchError> {
-    let mut patch = crate::json_diff::diff_update(sources)?;
+fn update_patch(kind: Kind, texts: UpdateTexts<'_>) -> Result<json_patch::Patch, crate::json_diff::PatchError> {
+    let mut patch = match texts {
+        UpdateTexts::Texts { old, new } => crate::json_diff::diff(old, new)?,
+        UpdateTexts::InReview(body) => crate::json_diff::diff_in_review(body)?,
+    };
     if kind == Kind::Secret {
         redact_secret_ops(&mut patch);
     }
@@ -328,7 +328,7 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json_diff::Sources;
+    use crate::model::UpdateTexts;
 
     #[test]
     fn redaction_covers_data_string_data_and_last_applied() {
@@ -352,10 +352,10 @@ mod tests {
 
     fn secret_patch(old: &Value, new: &Value) -> json_patch::Patch {
         let (old, new) = (old.to_string(), serde_json::to_string_pretty(new).unwrap());
-        let from_texts = update_patch(Kind::Secret, Sources::Texts { old: &old, new: &new }).unwrap();
+        let from_texts = update_patch(Kind::Secret, UpdateTexts::Texts { old: &old, new: &new }).unwrap();
         // The same from a review body holding both, as the one pass leaves it.
         let body = format!(r#"{{"request":{{"uid":"u","object":{new},"oldObject":{old}}}}}"#);
-        let from_body = update_patch(Kind::Secret, Sources::Review(body.as_bytes())).unwrap();
+        let from_body = update_patch(Kind::Secret, UpdateTexts::InReview(body.as_bytes())).unwrap();
         assert_eq!(from_texts, from_body);
         from_texts
     }

@@ -33,22 +33,10 @@ pub enum PatchError {
     Json(#[from] serde_json::Error),
 }
 
-/// Where an UPDATE's two objects are: their own texts, or the
-/// AdmissionReview body they sit in (`request.oldObject` and
-/// `request.object`), when the webhook typed them while reading the body.
-#[derive(Debug, Clone, Copy)]
-pub enum Sources<'a> {
-    Texts { old: &'a str, new: &'a str },
-    Review(&'a [u8]),
-}
-
-/// The patch from an UPDATE's old object to its new one. From a review
-/// body, the body is scanned once and both objects diffed in it.
-pub fn diff_update(sources: Sources<'_>) -> Result<Patch, PatchError> {
-    let body = match sources {
-        Sources::Texts { old, new } => return diff(old, new),
-        Sources::Review(body) => body,
-    };
+/// The patch from an UPDATE's old object to its new one where they sit in
+/// an AdmissionReview body (`request.oldObject` and `request.object`): the
+/// body is scanned once and both objects diffed in it.
+pub fn diff_in_review(body: &[u8]) -> Result<Patch, PatchError> {
     let index = Index::new(body)?;
     let request = index.member(0, "request")?;
     let (old, new) = (index.member(request, "oldObject")?, index.member(request, "object")?);
@@ -536,18 +524,18 @@ mod tests {
         // goes into a path must be UTF-8.
         let review = |request: &[u8]| [br#"{"request":"#.as_slice(), request, b"}"].concat();
         let body = review(br#"{"oldObject":{"a":1},"object":{"a":2}}"#);
-        assert_eq!(diff_update(Sources::Review(&body)).unwrap().0.len(), 1);
+        assert_eq!(diff_in_review(&body).unwrap().0.len(), 1);
         for (request, ops) in [
             (br#"{"object":{"a":2}}"#.as_slice(), None),
             (b"[]", None),
             (br#"{"oldObject":{},"object":[]}"#, Some(1)),
         ] {
             let body = review(request);
-            let patch = diff_update(Sources::Review(&body));
+            let patch = diff_in_review(&body);
             assert_eq!(patch.as_ref().ok().map(|p| p.0.len()), ops, "{patch:?}");
         }
         let body = review(b"{\"oldObject\":{\"\xff\":1},\"object\":{\"\xff\":2}}");
-        assert!(matches!(diff_update(Sources::Review(&body)), Err(PatchError::NotUtf8)));
+        assert!(matches!(diff_in_review(&body), Err(PatchError::NotUtf8)));
         // Every cut of a text short of its end is not JSON.
         for cut in 0..good.len() {
             assert!(diff(&good[..cut], good).is_err(), "{:?}", &good[..cut]);

@@ -10,8 +10,7 @@ use kube::core::{ApiResource, DynamicResourceScope, GroupVersionKind, Resource, 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json_diff::Sources;
-use crate::model::{Kind, Object, Operation, Review, User};
+use crate::model::{Kind, Object, Operation, Review, UpdateTexts, User};
 
 const API_VERSION: &str = "admission.k8s.io/v1";
 
@@ -114,7 +113,7 @@ pub type Request<'a> = AdmissionRequest<RawObject<'a>>;
 pub enum Parsed<'a> {
     /// A covered kind: judge it. For UPDATE, where the old and new objects'
     /// JSON texts are (for the decision record's patch).
-    Covered(Box<Request<'a>>, Box<Review>, Option<Sources<'a>>),
+    Covered(Box<Request<'a>>, Box<Review>, Option<UpdateTexts<'a>>),
     /// A kind or operation the contract does not cover: allow untouched.
     NotCovered(Box<Request<'a>>),
 }
@@ -160,7 +159,7 @@ pub const APISERVER_FIELD_ORDER: [&str; 15] = [
 /// before `object` and `oldObject`. An object is kept as text instead when
 /// its kind or the operation is not known yet (see
 /// [`APISERVER_FIELD_ORDER`]). An UPDATE's patch then finds the two
-/// objects' texts in the body ([`Sources::Review`]). Anything this pass
+/// objects' texts in the body ([`UpdateTexts::InReview`]). Anything this pass
 /// does not take (a malformed request, an object that does not decode or
 /// says it is another kind) makes [`parse`] read the body again with
 /// kube-core's [`Request`] and explain it. This pass is the one piece of
@@ -392,9 +391,9 @@ fn covered<'a>(
         _ => {}
     }
     let patch_sources = match (operation, old_json, new_json) {
-        (Operation::Update, Some(old), Some(new)) => Some(Sources::Texts { old, new }),
+        (Operation::Update, Some(old), Some(new)) => Some(UpdateTexts::Texts { old, new }),
         // Typed in the one pass: the patch finds them in the body.
-        (Operation::Update, _, _) => Some(Sources::Review(body)),
+        (Operation::Update, _, _) => Some(UpdateTexts::InReview(body)),
         _ => None,
     };
     let namespace = if kind.is_namespaced() {
@@ -485,7 +484,13 @@ mod tests {
             Ok(Parsed::Covered(req, review, sources)) => {
                 // The patch itself: the one pass finds the objects in the
                 // body, the other path has their texts.
-                let patch = sources.map(|s| crate::json_diff::diff_update(s).map_err(|e| e.to_string()));
+                let patch = sources.map(|s| {
+                    match s {
+                        UpdateTexts::Texts { old, new } => crate::json_diff::diff(old, new),
+                        UpdateTexts::InReview(body) => crate::json_diff::diff_in_review(body),
+                    }
+                    .map_err(|e| e.to_string())
+                });
                 format!(
                     "review {} {:?} {:?} {:?} {review:?} {patch:?}",
                     req.uid, req.types, req.kind, req.resource

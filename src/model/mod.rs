@@ -137,6 +137,16 @@ impl Review {
     }
 }
 
+/// Where an UPDATE's two objects' JSON texts are, for the decision
+/// record's patch: their own texts, or the AdmissionReview body they sit in
+/// (`request.oldObject` and `request.object`), when the webhook typed them
+/// while reading the body.
+#[derive(Debug, Clone, Copy)]
+pub enum UpdateTexts<'a> {
+    Texts { old: &'a str, new: &'a str },
+    InReview(&'a [u8]),
+}
+
 /// `ns/name`, or `name` for cluster-scoped objects (no namespace): how
 /// messages, reports and records name an object.
 pub fn display_name(namespace: &str, name: &str) -> String {
