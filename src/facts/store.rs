@@ -72,7 +72,8 @@ impl Store {
                     self.put_bootstrap(shared, password);
                 }
             }
-            Kind::Pooler | Kind::Namespace | Kind::NetworkPolicy | Kind::Service => {}
+            // The kinds that feed no fact (their descriptors say `Feeds::Nothing`).
+            _ => {}
         }
     }
 
@@ -87,7 +88,8 @@ impl Store {
                     self.put_bootstrap(shared, None);
                 }
             }
-            Kind::Pooler | Kind::Namespace | Kind::NetworkPolicy | Kind::Service => {}
+            // The kinds that feed no fact (their descriptors say `Feeds::Nothing`).
+            _ => {}
         }
     }
 

@@ -77,14 +77,13 @@ impl Env {
             bootstrap_password: None,
             _tmp: tmp,
         };
-        env.install_crds(
-            cnpg_crds,
-            &[
-                "clusters.postgresql.cnpg.io",
-                "databases.postgresql.cnpg.io",
-                "poolers.postgresql.cnpg.io",
-            ],
-        );
+        // Every CloudNativePG kind of the table of covered kinds.
+        let cnpg: Vec<String> = cnpg_guard::model::kinds::KINDS
+            .iter()
+            .filter(|k| k.group == cnpg_guard::model::kinds::CNPG_GROUP)
+            .map(|k| format!("{}.{}", k.plural, k.group))
+            .collect();
+        env.install_crds(cnpg_crds, &cnpg.iter().map(String::as_str).collect::<Vec<_>>());
         // Both static users may do anything RBAC allows: only admission
         // (the guard, the self-protection policy) tells them apart.
         env.k(&[
