@@ -422,6 +422,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
         ("tenant-isolated", "Database", "vergabe-clone") => return "spec.template",
         ("tenant-isolated", "Database", "vergabe-untrusted") => return "spec.extensions[0].name",
         ("tenant-isolated", "Secret", _) => return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
+        ("tenant-isolated", "Publication", _) => return "spec.dbname",
         ("auth-posture", "Cluster", _) => return "spec.postgresql.pg_hba[0]",
         ("auth-posture", "Pooler", _) => return "spec.pgbouncer.pg_hba[0]",
         ("data-retained", "Database", _) => return "spec.ensure",

@@ -86,6 +86,7 @@ kinds! {
     network_policy::NetworkPolicy,
     secret::Secret,
     service::Service,
+    publication::Publication,
 }
 
 /// Where writes of a kind are intercepted.

@@ -9,6 +9,7 @@ pub mod reach;
 use super::{Cx, Rule, RuleId, written};
 use crate::contract::SharedCluster;
 use crate::model::Database;
+use crate::model::kinds::publication::Publication;
 use crate::model::kinds::secret::Secret;
 use crate::model::mirror::{self, Targets};
 
@@ -19,6 +20,7 @@ pub(super) const RULE: Rule = Rule {
         written!(Cluster, reach::cluster),
         written!(Database, database),
         written!(Secret, secret),
+        written!(Publication, publication),
     ],
 };
 
@@ -211,6 +213,28 @@ fn own_secret_fix(shared: &SharedCluster, namespace: &str) -> String {
     }
 }
 
+/// A Publication on a shared cluster publishes from a registered
+/// consumer's database only: the operator creates it as superuser, so one
+/// in another database (the bootstrap database, `postgres`) hands that
+/// database's tables to whoever subscribes.
+fn publication(cx: &mut Cx<'_>, p: &Publication) {
+    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
+        return;
+    };
+    let dbname = p.spec.dbname.as_str();
+    if !shared.consumers.iter().any(|c| c.databases.iter().any(|d| d == dbname)) {
+        cx.violation(
+            "spec.dbname",
+            format!(
+                "{dbname:?} is no registered consumer's database on {}: the publication would hand its tables to \
+                 whoever subscribes",
+                shared.name
+            ),
+            "publish only from a consumer's own database, as registered in the contract",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -222,6 +246,19 @@ mod tests {
             "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: vergabe-db, namespace: databases}}, \
              spec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}{spec}}}}}"
         )
+    }
+
+    #[rstest]
+    #[case::accept_a_consumers_own_database("vergabe_db", "apps-pg", None)]
+    #[case::reject_the_bootstrap_database("apps_meta", "apps-pg", Some("spec.dbname"))]
+    #[case::reject_postgres("postgres", "apps-pg", Some("spec.dbname"))]
+    #[case::accept_another_cluster("postgres", "other-pg", None)]
+    fn publications(#[case] dbname: &str, #[case] cluster: &str, #[case] field: Option<&str>) {
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Publication, metadata: {{name: pub, namespace: databases}}, \
+             spec: {{name: pub, dbname: {dbname}, cluster: {{name: {cluster}}}, target: {{allTables: true}}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "tenant-isolated", field);
     }
 
     #[rstest]
