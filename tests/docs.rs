@@ -560,3 +560,34 @@ fn every_ci_snippet_passes_the_repositorys_contract() {
         assert!(line.contains("--contract deploy/base/contract.yaml"), "{line}");
     }
 }
+
+/// docs/contract.md's "What is intercepted" table is the table of kinds:
+/// one row per kind, its resource, group/version and operations (and "in
+/// the shared namespaces only" where that is where it is intercepted).
+#[test]
+fn the_intercepted_table_is_the_table_of_kinds() {
+    use cnpg_guard::model::kinds::{KINDS, Reach};
+    let text = std::fs::read_to_string(root().join("docs/contract.md")).unwrap();
+    let section = text
+        .split("## What is intercepted")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("docs/contract.md has a \"What is intercepted\" section");
+    let rows: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| resource"))
+        .map(str::to_owned)
+        .collect();
+    let want: Vec<String> = KINDS
+        .iter()
+        .map(|k| {
+            let ops = k.operations.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ");
+            let only = match k.reach {
+                Reach::Everywhere => "",
+                Reach::SharedNamespaces => ", in the shared namespaces only",
+            };
+            format!("| {} | {} | {ops}{only} |", k.plural, k.api_version)
+        })
+        .collect();
+    assert_eq!(rows, want, "docs/contract.md's table of intercepted kinds");
+}
