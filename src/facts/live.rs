@@ -76,6 +76,15 @@ pub struct LiveFacts {
     stale_after: Duration,
 }
 
+/// Whether the API server serves `d`'s kind (its CRD is installed).
+async fn served(client: &Client, d: &Descriptor) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(d.api_version).await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == d.plural)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// One watch: its name (`<plural>/<namespace>`, or
 /// `<plural>/<namespace>/<name>` for a watch of one object), the kind and
 /// namespace it covers, and the one object's name.
@@ -138,19 +147,56 @@ impl LiveFacts {
     /// Starts the watches the table of kinds asks for.
     pub fn spawn_watches(self: &Arc<Self>, client: Client) {
         for w in watches(&self.contract) {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), &w.namespace, &api_resource(w.kind.descriptor()));
+            let d = w.kind.descriptor();
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &w.namespace, &api_resource(d));
             let config = match &w.object {
                 Some(name) => watcher::Config::default().fields(&format!("metadata.name={name}")),
                 None => watcher::Config::default(),
             };
             let facts = self.clone();
-            let (kind, ns) = (w.kind, w.namespace);
-            tokio::spawn(
-                facts
-                    .clone()
-                    .run(w.name, api, config, move |s, ev| facts.fold(kind, &ns, s, ev)),
-            );
+            let (kind, ns, name) = (w.kind, w.namespace, w.name);
+            let watch = facts
+                .clone()
+                .run(name.clone(), api, config, move |s, ev| facts.fold(kind, &ns, s, ev));
+            if d.optional {
+                tokio::spawn(self.clone().when_served(client.clone(), d, name, watch));
+            } else {
+                tokio::spawn(watch);
+            }
+        }
+    }
+
+    /// Runs `watch` once the API server serves `d`'s kind. Until then the
+    /// watch counts as synced with no objects (a CloudNativePG without the
+    /// kind has none), and the API server is asked again every minute.
+    async fn when_served(
+        self: Arc<Self>,
+        client: Client,
+        d: &'static Descriptor,
+        name: String,
+        watch: impl std::future::Future<Output = ()>,
+    ) {
+        let mut said = false;
+        loop {
+            match served(&client, d).await {
+                Ok(true) => {
+                    if said {
+                        tracing::info!(watch = %name, kind = d.name, "the kind is served now; watching it");
+                    }
+                    return watch.await;
+                }
+                Ok(false) => {
+                    if !said {
+                        tracing::info!(watch = %name, kind = d.name, "the kind is not served (its CRD is not installed): nothing to watch; asking again every minute");
+                        said = true;
+                    }
+                    self.mark_synced(&name);
+                }
+                Err(e) => {
+                    tracing::warn!(watch = %name, kind = d.name, error = %e, "cannot tell whether the kind is served; retrying")
+                }
+            }
+            tokio::time::sleep(if said { REMIND_EVERY } else { MAX_BACKOFF }).await;
         }
     }
 
@@ -327,16 +373,35 @@ impl LiveFacts {
         }
     }
 
-    /// `value` as the facts of `watch` allow: fresh, aged (used, with a
-    /// note), or stale (fail closed). With `age_matters`, facts broken for
-    /// longer than `--stale-after` are stale.
-    fn answer<T>(&self, s: &State, watch: &str, age_matters: bool, value: impl FnOnce() -> T) -> Fact<T> {
-        match self.freshness(s, watch) {
+    /// `value` as the facts of every watch in `watches` allow: the least
+    /// fresh of them decides.
+    fn answer_all<T>(&self, s: &State, watches: &[String], age_matters: bool, value: impl FnOnce() -> T) -> Fact<T> {
+        let mut worst = Freshness::Fresh;
+        for w in watches {
+            worst = match (worst, self.freshness(s, w)) {
+                (Freshness::Unseen(r), _) | (_, Freshness::Unseen(r)) => Freshness::Unseen(r),
+                (Freshness::Aged { note, past_bound }, Freshness::Aged { past_bound: p2, .. }) => Freshness::Aged {
+                    note,
+                    past_bound: past_bound || p2,
+                },
+                (Freshness::Aged { note, past_bound }, Freshness::Fresh)
+                | (Freshness::Fresh, Freshness::Aged { note, past_bound }) => Freshness::Aged { note, past_bound },
+                (Freshness::Fresh, Freshness::Fresh) => Freshness::Fresh,
+            };
+        }
+        match worst {
             Freshness::Fresh => Fact::Known(value()),
             Freshness::Unseen(reason) => Fact::Stale(reason),
             Freshness::Aged { note, past_bound: true } if age_matters => Fact::Stale(note),
             Freshness::Aged { note, .. } => Fact::Aged(value(), note),
         }
+    }
+
+    /// `value` as the facts of `watch` allow: fresh, aged (used, with a
+    /// note), or stale (fail closed). With `age_matters`, facts broken for
+    /// longer than `--stale-after` are stale.
+    fn answer<T>(&self, s: &State, watch: &str, age_matters: bool, value: impl FnOnce() -> T) -> Fact<T> {
+        self.answer_all(s, &[watch.to_owned()], age_matters, value)
     }
 }
 
@@ -362,9 +427,40 @@ impl Facts for LiveFacts {
     /// its watch is broken: used, with a note of its age.
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
         let s = self.read();
-        self.answer(&s, &watch_name(Kind::Cluster, &cluster.namespace, None), false, || {
-            s.store.role_provisioned(cluster, role)
+        let watches = [
+            watch_name(Kind::Cluster, &cluster.namespace, None),
+            watch_name(Kind::DatabaseRole, &cluster.namespace, None),
+        ];
+        self.answer_all(&s, &watches, false, || {
+            s.store.role_in_cluster(cluster, role) || !s.store.database_roles_for(cluster, role).is_empty()
         })
+    }
+
+    fn role_in_cluster(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
+        let s = self.read();
+        self.answer(&s, &watch_name(Kind::Cluster, &cluster.namespace, None), false, || {
+            s.store.role_in_cluster(cluster, role)
+        })
+    }
+
+    fn database_roles_for(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
+        let s = self.read();
+        self.answer(
+            &s,
+            &watch_name(Kind::DatabaseRole, &cluster.namespace, None),
+            false,
+            || s.store.database_roles_for(cluster, role),
+        )
+    }
+
+    fn database_role(&self, cluster: &SharedCluster, name: &str) -> Fact<Option<String>> {
+        let s = self.read();
+        self.answer(
+            &s,
+            &watch_name(Kind::DatabaseRole, &cluster.namespace, None),
+            false,
+            || s.store.database_role(cluster, name),
+        )
     }
 
     /// A Database created while the watch is broken may own the role: past

@@ -34,8 +34,20 @@ pub enum Fact<T> {
 
 /// What the rules may ask about the world beyond the object under review.
 pub trait Facts: Send + Sync {
-    /// Is `role` a managed role (`ensure` not absent) of the shared Cluster?
+    /// Is `role` provided: a managed role (`ensure` not absent) of the
+    /// shared Cluster, or the role of a DatabaseRole of it?
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool>;
+
+    /// Is `role` a managed role (`ensure` not absent) of the shared
+    /// Cluster's `spec.managed.roles`?
+    fn role_in_cluster(&self, cluster: &SharedCluster, role: &str) -> Fact<bool>;
+
+    /// Names (`ns/name`) of the DatabaseRoles of the shared cluster for `role`.
+    fn database_roles_for(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>>;
+
+    /// The role of DatabaseRole `name` in the shared cluster's namespace,
+    /// if there is one.
+    fn database_role(&self, cluster: &SharedCluster, name: &str) -> Fact<Option<String>>;
 
     /// Names (`ns/name`) of the Database CRs of the shared cluster owned by `role`.
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>>;
@@ -54,6 +66,15 @@ pub struct NoFacts;
 
 impl Facts for NoFacts {
     fn role_provisioned(&self, _: &SharedCluster, _: &str) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn role_in_cluster(&self, _: &SharedCluster, _: &str) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn database_roles_for(&self, _: &SharedCluster, _: &str) -> Fact<Vec<String>> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn database_role(&self, _: &SharedCluster, _: &str) -> Fact<Option<String>> {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn databases_owned_by(&self, _: &SharedCluster, _: &str) -> Fact<Vec<String>> {

@@ -68,11 +68,32 @@ impl OfflineFacts {
 }
 
 impl Facts for OfflineFacts {
+    /// A DatabaseRole among the manifests provides its role whether or not
+    /// the Cluster is there (a consumer's own repository holds its
+    /// DatabaseRole, not the Cluster).
     fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
+        if !self.store.database_roles_for(cluster, role).is_empty() {
+            return Fact::Known(true);
+        }
         if !self.store.knows_cluster(cluster) {
             return Fact::Unknown(Self::unknown_cluster(cluster));
         }
-        Fact::Known(self.store.role_provisioned(cluster, role))
+        Fact::Known(self.store.role_in_cluster(cluster, role))
+    }
+
+    fn role_in_cluster(&self, cluster: &SharedCluster, role: &str) -> Fact<bool> {
+        if !self.store.knows_cluster(cluster) {
+            return Fact::Unknown(Self::unknown_cluster(cluster));
+        }
+        Fact::Known(self.store.role_in_cluster(cluster, role))
+    }
+
+    fn database_roles_for(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {
+        Fact::Known(self.store.database_roles_for(cluster, role))
+    }
+
+    fn database_role(&self, cluster: &SharedCluster, name: &str) -> Fact<Option<String>> {
+        Fact::Known(self.store.database_role(cluster, name))
     }
 
     fn databases_owned_by(&self, cluster: &SharedCluster, role: &str) -> Fact<Vec<String>> {

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::PasswordDigest;
 use crate::contract::{Contract, SharedCluster};
+use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::{Cluster, Database, Kind, Object, secret};
 
 /// A shared cluster: (namespace, name).
@@ -17,6 +18,13 @@ pub(crate) type Key = (String, String);
 
 pub(crate) fn key(c: &SharedCluster) -> Key {
     (c.namespace.clone(), c.name.clone())
+}
+
+/// What one DatabaseRole says that the rules ask about.
+#[derive(Debug, Clone)]
+struct DatabaseRoleCr {
+    cluster: String,
+    role: String,
 }
 
 /// What one Database CR says that the rules ask about.
@@ -39,6 +47,10 @@ pub(crate) struct Store {
     names: HashMap<Key, HashMap<String, BTreeSet<String>>>,
     /// SHA-256 of each shared cluster's bootstrap password.
     bootstrap: HashMap<Key, PasswordDigest>,
+    /// Per shared namespace: DatabaseRole name -> what it says.
+    database_roles: HashMap<String, HashMap<String, DatabaseRoleCr>>,
+    /// Per shared cluster: role -> DatabaseRoles (`ns/name`).
+    role_crs: HashMap<Key, HashMap<String, BTreeSet<String>>>,
 }
 
 impl Store {
@@ -63,6 +75,13 @@ impl Store {
                 };
                 self.put_database(contract, ns, name, database);
             }
+            Kind::DatabaseRole => {
+                let role = match object {
+                    Some(Object::DatabaseRole(r)) => Some(&**r),
+                    _ => None,
+                };
+                self.put_database_role(contract, ns, name, role);
+            }
             Kind::Secret => {
                 for shared in contract.clusters_in(ns).filter(|c| c.bootstrap.secret == name) {
                     let password = match object {
@@ -83,6 +102,11 @@ impl Store {
         match kind {
             Kind::Cluster => self.forget_clusters(contract, ns),
             Kind::Database => self.forget_databases(contract, ns),
+            Kind::DatabaseRole => {
+                self.database_roles.remove(ns);
+                let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
+                self.role_crs.retain(|k, _| !ours.contains(k));
+            }
             Kind::Secret => {
                 for shared in contract.clusters_in(ns) {
                     self.put_bootstrap(shared, None);
@@ -152,6 +176,35 @@ impl Store {
         );
     }
 
+    /// A DatabaseRole of namespace `ns` as it is now (`None`: gone, or
+    /// unreadable). Only DatabaseRoles of a shared cluster are kept.
+    fn put_database_role(&mut self, contract: &Contract, ns: &str, name: &str, role: Option<&DatabaseRole>) {
+        let id = format!("{ns}/{name}");
+        if let Some(old) = self.database_roles.entry(ns.to_owned()).or_default().remove(name) {
+            let k = (ns.to_owned(), old.cluster);
+            if let Some(crs) = self.role_crs.get_mut(&k).and_then(|r| r.get_mut(&old.role)) {
+                crs.remove(&id);
+            }
+        }
+        let Some(r) = role else { return };
+        let Some(shared) = contract.cluster(ns, &r.spec.cluster.name) else {
+            return;
+        };
+        self.role_crs
+            .entry(key(shared))
+            .or_default()
+            .entry(r.spec.role.name.clone())
+            .or_default()
+            .insert(id);
+        self.database_roles.entry(ns.to_owned()).or_default().insert(
+            name.to_owned(),
+            DatabaseRoleCr {
+                cluster: r.spec.cluster.name.clone(),
+                role: r.spec.role.name.clone(),
+            },
+        );
+    }
+
     /// Forgets the Database CRs of namespace `ns`.
     fn forget_databases(&mut self, contract: &Contract, ns: &str) {
         self.databases.remove(ns);
@@ -179,8 +232,22 @@ impl Store {
     }
 
     /// Is `role` a present managed role of the shared Cluster?
-    pub fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> bool {
+    pub fn role_in_cluster(&self, cluster: &SharedCluster, role: &str) -> bool {
         self.roles.get(&key(cluster)).is_some_and(|r| r.contains(role))
+    }
+
+    /// The DatabaseRoles (`ns/name`) of the shared cluster for `role`.
+    pub fn database_roles_for(&self, cluster: &SharedCluster, role: &str) -> Vec<String> {
+        Self::listed(&self.role_crs, cluster, role)
+    }
+
+    /// The role of DatabaseRole `name` in the shared cluster's namespace.
+    pub fn database_role(&self, cluster: &SharedCluster, name: &str) -> Option<String> {
+        self.database_roles
+            .get(&cluster.namespace)
+            .and_then(|r| r.get(name))
+            .filter(|r| r.cluster == cluster.name)
+            .map(|r| r.role.clone())
     }
 
     /// The Database CRs (`ns/name`) of the shared cluster owned by `role`.

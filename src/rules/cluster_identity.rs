@@ -2,7 +2,9 @@
 //! deleted, and what points at it stays where it belongs.
 
 use super::{Cx, Rule, RuleId, deleted, written};
+use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::kinds::namespace::Namespace;
+use crate::model::kinds::publication::Publication;
 use crate::model::{Cluster, Database, Kind, Object, Operation, Pooler, annotation, label};
 
 pub(super) const RULE: Rule = Rule {
@@ -13,6 +15,8 @@ pub(super) const RULE: Rule = Rule {
         deleted!(Cluster, cluster_deleted),
         written!(Database, database),
         written!(Pooler, pooler),
+        written!(DatabaseRole, database_role),
+        written!(Publication, publication),
         deleted!(Namespace, namespace_deleted),
     ],
 };
@@ -184,6 +188,14 @@ fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
     cluster_reference(cx, &p.spec.cluster.name, annotation(&p.metadata, VALIDATION));
 }
 
+fn database_role(cx: &mut Cx<'_>, r: &DatabaseRole) {
+    cluster_reference(cx, &r.spec.cluster.name, annotation(&r.metadata, VALIDATION));
+}
+
+fn publication(cx: &mut Cx<'_>, p: &Publication) {
+    cluster_reference(cx, &p.spec.cluster.name, annotation(&p.metadata, VALIDATION));
+}
+
 fn cluster_reference(cx: &mut Cx<'_>, target: &str, validation: Option<&str>) {
     let r = cx.review;
     let target = target.to_owned();
@@ -192,6 +204,8 @@ fn cluster_reference(cx: &mut Cx<'_>, target: &str, validation: Option<&str>) {
         let before = match &r.old_object {
             Some(Object::Database(d)) => Some(d.spec.cluster.name.clone()),
             Some(Object::Pooler(p)) => Some(p.spec.cluster.name.clone()),
+            Some(Object::DatabaseRole(d)) => Some(d.spec.cluster.name.clone()),
+            Some(Object::Publication(p)) => Some(p.spec.cluster.name.clone()),
             _ => None,
         };
         if let Some(before) = before

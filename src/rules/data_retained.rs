@@ -4,6 +4,7 @@
 //! cluster and pausing its pooler are break-glass acts.
 
 use super::{Cx, Rule, RuleId, deleted, written};
+use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::{Cluster, Database, Object, Pooler};
 
 pub(super) const RULE: Rule = Rule {
@@ -14,6 +15,8 @@ pub(super) const RULE: Rule = Rule {
         written!(Database, database),
         deleted!(Database, database_deleted),
         written!(Pooler, pooler),
+        written!(DatabaseRole, database_role),
+        deleted!(DatabaseRole, database_role_deleted),
     ],
 };
 
@@ -122,6 +125,69 @@ fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
     }
 }
 
+/// A DatabaseRole newly set to `databaseRoleReclaimPolicy: delete`: a
+/// warning, as for a Database.
+fn database_role(cx: &mut Cx<'_>, dr: &DatabaseRole) {
+    if cx.referenced_cluster(&dr.spec.cluster.name).is_none() || !dr.spec.reclaims_by_delete() {
+        return;
+    }
+    if matches!(&cx.review.old_object, Some(Object::DatabaseRole(old)) if old.spec.reclaims_by_delete()) {
+        return;
+    }
+    cx.advisory(
+        "spec.databaseRoleReclaimPolicy",
+        format!(
+            "with policy delete, deleting this CR drops role {:?} (CloudNativePG's DROP ROLE)",
+            dr.spec.role.name
+        ),
+        "keep the default retain unless the role may go with the CR",
+    );
+}
+
+/// Deleting a DatabaseRole whose reclaim policy is `delete` drops its role:
+/// not while a live Database CR is owned by it (the database would lose its
+/// owner's login, and CloudNativePG keeps retrying the drop).
+fn database_role_deleted(cx: &mut Cx<'_>, dr: Option<&DatabaseRole>) {
+    let Some(dr) = dr else {
+        cx.violation(
+            "spec.databaseRoleReclaimPolicy",
+            "the request carries no stored object, so the guard cannot tell whether deleting it drops a role",
+            "retry; the API server sends the stored object with every DELETE",
+        );
+        return;
+    };
+    let Some(shared) = cx.referenced_cluster(&dr.spec.cluster.name) else {
+        return;
+    };
+    if !dr.spec.reclaims_by_delete() {
+        return;
+    }
+    let role = dr.spec.role.name.as_str();
+    let fact = cx.facts.databases_owned_by(shared, role);
+    let Some(owned) = cx.fact(
+        "spec.databaseRoleReclaimPolicy",
+        &format!("role {role:?} owns no Database"),
+        fact,
+    ) else {
+        return;
+    };
+    if !owned.is_empty() {
+        cx.violation(
+            "spec.databaseRoleReclaimPolicy",
+            format!(
+                "the policy is delete, so deleting this DatabaseRole drops role {role:?} on {}, which still owns the \
+                 Database(s) {}",
+                shared.name,
+                owned.join(", ")
+            ),
+            format!(
+                "set databaseRoleReclaimPolicy: retain first, or remove those Databases first (offboarding), or \
+                 {BREAK_GLASS_FIX}"
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -133,6 +199,38 @@ mod tests {
             "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: vergabe-db, namespace: databases}}, \
              spec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}{spec}}}}}"
         )
+    }
+
+    /// Deleting a DatabaseRole with reclaim policy delete drops its role:
+    /// denied while a Database CR is owned by it, break-glass as usual.
+    #[test]
+    fn deleting_a_database_role_that_drops_an_owning_role() {
+        let dr = |policy: &str| {
+            format!(
+                "{{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {{name: vergabe, namespace: databases}}, \
+                 spec: {{cluster: {{name: apps-pg}}, name: vergabe, login: true, databaseRoleReclaimPolicy: {policy}}}}}"
+            )
+        };
+        let db = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: vergabe-db, namespace: databases}, \
+                  spec: {name: vergabe_db, owner: vergabe, cluster: {name: apps-pg}}}";
+        let cluster = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases}, \
+                       spec: {managed: {roles: [{name: vergabe, login: true}]}}}";
+        let owning = facts_from(&[db, cluster]);
+        assert_only(
+            &eval_with(&delete(&dr("delete")), &owning),
+            "data-retained",
+            Some("spec.databaseRoleReclaimPolicy"),
+        );
+        assert_only(&eval_with(&delete(&dr("retain")), &owning), "data-retained", None);
+        assert_only(
+            &eval_with(&delete(&dr("delete")), &facts_from(&[cluster])),
+            "data-retained",
+            None,
+        );
+        // Newly delete: a warning, never a denial.
+        let found = eval(&create(&dr("delete")));
+        assert!(found.violations.iter().all(|v| v.advisory), "{:?}", found.violations);
+        assert_only(&found, "data-retained", Some("spec.databaseRoleReclaimPolicy"));
     }
 
     #[rstest]

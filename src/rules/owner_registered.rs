@@ -59,11 +59,13 @@ fn database(cx: &mut Cx<'_>, db: &Database) {
                 cx.violation(
                     "spec.owner",
                     format!(
-                        "role {owner:?} is not yet a managed role of the Cluster {}",
+                        "role {owner:?} is not yet provisioned on {}: no managed role of the Cluster, no \
+                         DatabaseRole",
                         shared.name
                     ),
                     format!(
-                        "provision the role first: add it to spec.managed.roles of Cluster {}/{}",
+                        "provision the role first: add it to spec.managed.roles of Cluster {}/{}, or (CloudNativePG \
+                         1.30) apply its DatabaseRole",
                         shared.namespace, shared.name
                     ),
                 );
@@ -108,11 +110,13 @@ mod tests {
     }
 
     const CLUSTER_WITHOUT_VERGABE: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases}, spec: {managed: {roles: [{name: other, ensure: present}]}}}";
+    const DATABASE_ROLE_VERGABE: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {name: vergabe, namespace: databases}, spec: {cluster: {name: apps-pg}, name: vergabe, login: true}}";
     const CLUSTER_WITH_VERGABE: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases}, spec: {managed: {roles: [{name: vergabe}]}}}";
 
     #[rstest]
     #[case::reject_owner_not_yet_provisioned(CLUSTER_WITHOUT_VERGABE, Some("spec.owner"))]
     #[case::accept_provisioned_owner(CLUSTER_WITH_VERGABE, None)]
+    #[case::accept_owner_provided_by_a_database_role(DATABASE_ROLE_VERGABE, None)]
     fn owner_must_be_provisioned(#[case] cluster: &str, #[case] field: Option<&str>) {
         let d = db("vergabe", "vergabe_db");
         let f = eval_with(&create(&d), &facts_from(&[cluster, &d]));

@@ -1,19 +1,22 @@
-//! **role-registered**: the shared cluster's managed roles are the
-//! registry's roles, without elevated privileges or memberships beyond
-//! what the platform grants, each with its own password Secret, and a role
-//! that a Database still owns stays.
+//! **role-registered**: the shared cluster's roles, whether managed in the
+//! Cluster (`spec.managed.roles`) or by a DatabaseRole (CloudNativePG 1.30),
+//! are the registry's roles, without elevated privileges or memberships
+//! beyond what the platform grants, each with its own password Secret and
+//! managed in one place only; and a role that a Database still owns stays.
 
 use std::collections::HashSet;
 
 use super::{Cx, Rule, RuleId, written};
 use crate::contract::{Consumer, SharedCluster};
 use crate::model::kinds::cluster::RoleConfiguration;
+use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::{Cluster, Object};
+use crate::names::{RESERVED_ROLES, is_reserved_role};
 
 pub(super) const RULE: Rule = Rule {
     id: RuleId::RoleRegistered,
     names: &[],
-    checks: &[written!(Cluster, cluster)],
+    checks: &[written!(Cluster, cluster), written!(DatabaseRole, database_role)],
 };
 
 fn cluster(cx: &mut Cx<'_>, new: &Cluster) {
@@ -37,6 +40,7 @@ fn cluster(cx: &mut Cx<'_>, new: &Cluster) {
         } else if let Some(consumer) = shared.consumer_by_role(&role.name) {
             check_memberships(cx, shared, consumer, role, &at);
             check_password_secret(cx, shared, consumer, role, roles, &at);
+            managed_once_in_cluster(cx, shared, &role.name, &at);
         } else {
             cx.violation(
                 format!("{at}.name"),
@@ -52,25 +56,126 @@ fn cluster(cx: &mut Cx<'_>, new: &Cluster) {
         } else {
             "consumer role"
         };
-        let flags = [
-            ("superuser", role.superuser),
-            ("createrole", role.createrole),
-            ("createdb", role.createdb),
-            ("replication", role.replication),
-            ("bypassrls", role.bypassrls),
-        ];
-        for (flag, value) in flags {
-            if value == Some(true) {
-                cx.violation(
-                    format!("{at}.{flag}"),
-                    format!("{whose} {:?} may not have {flag}", role.name),
-                    format!("set {flag}: false or remove it"),
-                );
-            }
-        }
+        check_flags(cx, role, whose, &at);
     }
 
     removed_roles(cx, shared, roles);
+}
+
+/// A DatabaseRole of a shared cluster: a registered consumer's role (never
+/// the bootstrap role or a reserved one), with what a managed role may
+/// have, its own password Secret, and managed nowhere else. Writing one is
+/// writing a role as superuser: CloudNativePG adopts an existing role of
+/// that name, resets its password from the Secret named and revokes the
+/// memberships not listed (`databaserole_controller.go`, v1.30.0).
+fn database_role(cx: &mut Cx<'_>, dr: &DatabaseRole) {
+    let Some(shared) = cx.referenced_cluster(&dr.spec.cluster.name) else {
+        return;
+    };
+    let role = &dr.spec.role;
+    let at = "spec";
+    let Some(consumer) = shared.consumer_by_role(&role.name) else {
+        let what = if role.name == shared.bootstrap.role {
+            format!(
+                "{:?} is the bootstrap role of {}: a DatabaseRole would take it over (password, attributes, \
+                 memberships)",
+                role.name, shared.name
+            )
+        } else if is_reserved_role(&role.name, &shared.bootstrap.role) {
+            format!("{:?} is reserved ({RESERVED_ROLES})", role.name)
+        } else {
+            format!(
+                "role {:?} is not a registered consumer role of {}",
+                role.name, shared.name
+            )
+        };
+        cx.violation(
+            "spec.name",
+            what,
+            "register the consumer in the contract first (cnpg-guard onboard), and name its role here",
+        );
+        check_flags(cx, role, "role", at);
+        return;
+    };
+    check_flags(cx, role, "consumer role", at);
+    check_memberships(cx, shared, consumer, role, at);
+    check_password_secret(cx, shared, consumer, role, &[], at);
+    // Managed in the Cluster too: the Cluster's entry wins, and this CR
+    // takes the role over the moment that entry is removed.
+    let fact = cx.facts.role_in_cluster(shared, &role.name);
+    if cx.fact(
+        "spec.name",
+        &format!("role {:?} is not managed in the Cluster", role.name),
+        fact,
+    ) == Some(true)
+    {
+        cx.violation(
+            "spec.name",
+            format!(
+                "role {:?} is already managed in Cluster {}/{} (spec.managed.roles): one role is managed in one place",
+                role.name, shared.namespace, shared.name
+            ),
+            "remove the role from the Cluster's spec.managed.roles first (cnpg-guard offboard prints that patch), \
+             or keep it there and drop this DatabaseRole",
+        );
+    }
+    let me = format!("{}/{}", cx.review.namespace, cx.review.name);
+    let fact = cx.facts.database_roles_for(shared, &role.name);
+    if let Some(others) = cx.fact(
+        "spec.name",
+        &format!("no other DatabaseRole manages role {:?}", role.name),
+        fact,
+    ) && let Some(other) = others.iter().find(|o| **o != me)
+    {
+        cx.violation(
+            "spec.name",
+            format!(
+                "role {:?} is already managed by DatabaseRole {other}: one role is managed in one place",
+                role.name
+            ),
+            format!("change DatabaseRole {other} instead, or remove it first"),
+        );
+    }
+}
+
+/// A consumer role in the Cluster's `spec.managed.roles` that a
+/// DatabaseRole also manages.
+fn managed_once_in_cluster(cx: &mut Cx<'_>, shared: &SharedCluster, role: &str, at: &str) {
+    let fact = cx.facts.database_roles_for(shared, role);
+    let Some(others) = cx.fact(
+        &format!("{at}.name"),
+        &format!("no DatabaseRole manages role {role:?}"),
+        fact,
+    ) else {
+        return;
+    };
+    if let Some(other) = others.first() {
+        cx.violation(
+            format!("{at}.name"),
+            format!("role {role:?} is already managed by DatabaseRole {other}: one role is managed in one place"),
+            format!("remove DatabaseRole {other} first, or leave the role out of spec.managed.roles"),
+        );
+    }
+}
+
+/// No superuser, createrole, createdb, replication or bypassrls.
+fn check_flags(cx: &mut Cx<'_>, role: &RoleConfiguration, whose: &str, at: &str) {
+    let flags = [
+        ("superuser", role.superuser),
+        ("createrole", role.createrole),
+        ("createdb", role.createdb),
+        ("replication", role.replication),
+        ("bypassrls", role.bypassrls),
+    ];
+    for (flag, value) in flags {
+        if value == Some(true) {
+            cx.violation(
+                format!("{at}.{flag}"),
+                format!("{whose} {:?} may not have {flag}", role.name),
+                format!("set {flag}: false or remove it"),
+            );
+        }
+    }
 }
 
 /// `inRoles`: only what the contract's `memberOf` grants this consumer.
@@ -264,6 +369,86 @@ spec:
     #[case::reject_bypassrls("[{name: vergabe, bypassrls: true}]", Some("spec.managed.roles[0].bypassrls"))]
     fn managed_roles(#[case] roles: &str, #[case] field: Option<&str>) {
         assert_only(&eval(&create(&cluster(roles))), "role-registered", field);
+    }
+
+    fn database_role(name: &str, spec: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {{name: {name}, namespace: databases}}, \
+             spec: {{cluster: {{name: apps-pg}}{spec}}}}}"
+        )
+    }
+
+    /// A DatabaseRole gets every check a managed role gets, at `spec.*`.
+    #[rstest]
+    #[case::accept_registered_role(", name: vergabe, login: true, passwordSecret: {name: apps-pg-role-vergabe}", None)]
+    #[case::accept_granted_membership(", name: shop, login: true, inRoles: [pg_monitor]", None)]
+    #[case::reject_superuser(", name: vergabe, login: true, superuser: true", Some("spec.superuser"))]
+    #[case::reject_createrole(", name: vergabe, createrole: true", Some("spec.createrole"))]
+    #[case::reject_createdb(", name: vergabe, createdb: true", Some("spec.createdb"))]
+    #[case::reject_replication(", name: vergabe, replication: true", Some("spec.replication"))]
+    #[case::reject_bypassrls(", name: vergabe, bypassrls: true", Some("spec.bypassrls"))]
+    #[case::reject_unregistered_role(", name: reporting, login: true", Some("spec.name"))]
+    #[case::reject_bootstrap_role(", name: apps_admin, superuser: true", Some("spec.name"))]
+    #[case::reject_reserved_role(", name: cnpg_pooler_pgbouncer", Some("spec.name"))]
+    #[case::reject_read_all_data(", name: vergabe, inRoles: [pg_read_all_data]", Some("spec.inRoles[0]"))]
+    #[case::reject_membership_of_another_tenant(", name: vergabe, inRoles: [shop]", Some("spec.inRoles[0]"))]
+    #[case::reject_another_roles_secret(
+        ", name: vergabe, login: true, passwordSecret: {name: apps-pg-role-shop}",
+        Some("spec.passwordSecret.name")
+    )]
+    #[case::reject_a_secret_the_writer_made(
+        ", name: shop, login: true, passwordSecret: {name: my-own-secret}",
+        Some("spec.passwordSecret.name")
+    )]
+    #[case::reject_the_bootstrap_secret(
+        ", name: vergabe, login: true, passwordSecret: {name: apps-pg-credentials}",
+        Some("spec.passwordSecret.name")
+    )]
+    #[case::accept_another_cluster(", name: reporting, superuser: true, cluster: {name: other-pg}", None)]
+    fn database_roles(#[case] spec: &str, #[case] field: Option<&str>) {
+        // A case that names its own cluster writes the whole spec.
+        let yaml = if spec.contains("cluster:") {
+            format!(
+                "{{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {{name: r, namespace: databases}}, \
+                 spec: {{{}}}}}",
+                &spec[2..]
+            )
+        } else {
+            database_role("r", spec)
+        };
+        assert_only(&eval(&create(&yaml)), "role-registered", field);
+    }
+
+    /// One role, one place: a DatabaseRole for a role the Cluster manages,
+    /// a Cluster managing a role a DatabaseRole manages, and two
+    /// DatabaseRoles for one role are denied, naming the other place.
+    #[test]
+    fn a_role_is_managed_in_one_place_only() {
+        let in_cluster = cluster("[{name: vergabe, login: true}]");
+        let dr = database_role("vergabe-role", ", name: vergabe, login: true");
+        let found = eval_with(&create(&dr), &facts_from(&[&in_cluster]));
+        assert_only(&found, "role-registered", Some("spec.name"));
+        assert!(
+            found.violations[0].what.contains("Cluster databases/apps-pg"),
+            "{:?}",
+            found.violations
+        );
+
+        let found = eval_with(&create(&in_cluster), &facts_from(&[&dr]));
+        assert_only(&found, "role-registered", Some("spec.managed.roles[0].name"));
+        assert!(found.violations[0].what.contains("DatabaseRole databases/vergabe-role"));
+
+        let second = database_role("vergabe-again", ", name: vergabe, login: true");
+        let found = eval_with(&create(&second), &facts_from(&[&dr, &cluster("[]")]));
+        assert_only(&found, "role-registered", Some("spec.name"));
+        assert!(found.violations[0].what.contains("DatabaseRole databases/vergabe-role"));
+
+        // Itself is no other place.
+        assert_only(
+            &eval_with(&create(&dr), &facts_from(&[&dr, &cluster("[]")])),
+            "role-registered",
+            None,
+        );
     }
 
     #[rstest]

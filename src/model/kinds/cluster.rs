@@ -103,6 +103,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     // Its managed roles: which roles are provisioned.
     feeds: Feeds::SharedNamespaces,
     listed: Listed::Everywhere,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Cluster, DecodeError> {

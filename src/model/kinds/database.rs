@@ -49,6 +49,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     // Its owner and database name: which roles own which databases.
     feeds: Feeds::SharedNamespaces,
     listed: Listed::Everywhere,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Database, DecodeError> {

@@ -87,6 +87,7 @@ kinds! {
     secret::Secret,
     service::Service,
     publication::Publication,
+    database_role::DatabaseRole,
 }
 
 /// Where writes of a kind are intercepted.
@@ -174,6 +175,10 @@ pub struct Descriptor {
     pub nested: &'static [&'static str],
     pub feeds: Feeds,
     pub listed: Listed,
+    /// Not served by every CloudNativePG version the guard supports
+    /// (DatabaseRole is 1.30's): where its CRD is missing, its watch is not
+    /// an error and its facts are empty.
+    pub optional: bool,
 }
 
 /// The group of CloudNativePG's kinds.

@@ -42,6 +42,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &["pgbouncer"],
     feeds: Feeds::Nothing,
     listed: Listed::Everywhere,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Pooler, DecodeError> {

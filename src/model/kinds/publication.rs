@@ -9,7 +9,7 @@ use super::Class::{Checked, Harmless};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::LocalObjectReference;
 use crate::model::decode::{DecodeError, declared_kind, typed};
-use crate::rules::id::RuleId::TenantIsolated;
+use crate::rules::id::RuleId::{ClusterIdentity, TenantIsolated};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     kind: Kind::Publication,
@@ -22,7 +22,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     operations: CUD,
     reach: Reach::Everywhere,
     fields: &[
-        ("cluster", Checked(TenantIsolated)),
+        ("cluster", Checked(ClusterIdentity)),
         ("dbname", Checked(TenantIsolated)),
         ("name", Harmless),
         ("parameters", Harmless),
@@ -33,6 +33,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &[],
     feeds: Feeds::Nothing,
     listed: Listed::Everywhere,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Publication, DecodeError> {

@@ -22,6 +22,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     // The bootstrap password's fingerprint.
     feeds: Feeds::BootstrapSecrets,
     listed: Listed::BootstrapSecrets,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Secret, DecodeError> {

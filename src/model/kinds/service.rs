@@ -21,6 +21,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     nested: &[],
     feeds: Feeds::Nothing,
     listed: Listed::SharedNamespaces,
+    optional: false,
 };
 
 pub(super) fn decode<'de, D: serde::Deserializer<'de>>(input: D, track: bool) -> Result<Service, DecodeError> {

@@ -7,7 +7,7 @@
 pub mod reach;
 
 use super::{Cx, Rule, RuleId, written};
-use crate::contract::SharedCluster;
+use crate::contract::{Consumer, SharedCluster};
 use crate::model::Database;
 use crate::model::kinds::publication::Publication;
 use crate::model::kinds::secret::Secret;
@@ -142,12 +142,27 @@ fn check_owned_objects(cx: &mut Cx<'_>, db: &Database) {
 /// outside the shared namespace may mirror one only into that consumer's
 /// namespace; on the role's Secret itself, mirror-out annotations may name
 /// only that namespace.
+/// The consumer whose credential Secret `name` of the shared namespace is:
+/// its role's password Secret, or the client certificate the operator
+/// issues for its DatabaseRole (`<databaserole>-client-cert`,
+/// `databaserole_pki.go`, v1.30.0).
+fn credential_owner<'a>(cx: &mut Cx<'_>, shared: &'a SharedCluster, name: &str) -> Option<&'a Consumer> {
+    if let Some(consumer) = shared.consumer_by_role_secret(name) {
+        return Some(consumer);
+    }
+    let database_role = name.strip_suffix("-client-cert")?;
+    let fact = cx.facts.database_role(shared, database_role);
+    let check = format!("Secret {name:?} is no DatabaseRole's client certificate");
+    let role = cx.fact("metadata.name", &check, fact)??;
+    shared.consumer_by_role(&role)
+}
+
 fn secret(cx: &mut Cx<'_>, s: &Secret) {
     let r = cx.review;
     let contract = cx.contract;
     if contract.is_shared_namespace(&r.namespace) {
         for shared in contract.clusters_in(&r.namespace) {
-            let Some(consumer) = shared.consumer_by_role_secret(&r.name) else {
+            let Some(consumer) = credential_owner(cx, shared, &r.name) else {
                 continue;
             };
             for (key, reach) in mirror::mirror_out(s.metadata.annotations.as_ref()) {
@@ -181,7 +196,7 @@ fn secret(cx: &mut Cx<'_>, s: &Secret) {
             if ns != shared.namespace {
                 continue;
             }
-            let Some(owner) = shared.consumer_by_role_secret(name) else {
+            let Some(owner) = credential_owner(cx, shared, name) else {
                 continue;
             };
             if owner.namespace != r.namespace {
@@ -338,6 +353,37 @@ mod tests {
         );
         assert_only(&f, "tenant-isolated", Some("spec.extensions[1].name"));
         assert_eq!(f.violations.len(), 1);
+    }
+
+    /// The client certificate the operator issues for a consumer's
+    /// DatabaseRole (`<databaserole>-client-cert`) is that consumer's
+    /// credential: mirrored only into its own namespace.
+    #[rstest]
+    #[case::accept_into_its_consumers_namespace("vergabe-teilnahme", None)]
+    #[case::reject_into_another_tenant(
+        "shop-frontend",
+        Some("metadata.annotations[reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces]")
+    )]
+    fn a_database_roles_client_certificate_is_its_consumers(#[case] to: &str, #[case] field: Option<&str>) {
+        let dr = "{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {name: vergabe-role, namespace: databases}, \
+                  spec: {cluster: {name: apps-pg}, name: vergabe, login: true, clientCertificate: {enabled: true}}}";
+        let cert = format!(
+            "{{apiVersion: v1, kind: Secret, metadata: {{name: vergabe-role-client-cert, namespace: databases, annotations: \
+             {{reflector.v1.k8s.emberstack.com/reflection-allowed: 'true', \
+             reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces: {to}}}}}}}"
+        );
+        assert_only(&eval_with(&create(&cert), &facts_from(&[dr])), "tenant-isolated", field);
+        // Pulled from outside the shared namespace, likewise.
+        let pulled = mirrored(
+            to,
+            "{reflector.v1.k8s.emberstack.com/reflects: databases/vergabe-role-client-cert}",
+        );
+        let field = field.map(|_| "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]");
+        assert_only(
+            &eval_with(&create(&pulled), &facts_from(&[dr])),
+            "tenant-isolated",
+            field,
+        );
     }
 
     fn mirrored(ns: &str, annotations: &str) -> String {
