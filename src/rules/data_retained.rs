@@ -149,7 +149,8 @@ fn offline_snapshot(cx: &mut Cx<'_>, spec: &BackupSpec, which: &str) {
     cx.violation(
         "spec.online",
         format!(
-            "online: false with method volumeSnapshot fences the target instance (PostgreSQL stopped) while {which}              is taken, the primary if it is the target or the only instance: every consumer loses service"
+            "online: false with method volumeSnapshot fences the target instance (PostgreSQL stopped) while {which} \
+             is taken, the primary if it is the target or the only instance: every consumer loses service"
         ),
         format!("remove online: false (a hot snapshot keeps the instance running), or {BREAK_GLASS_FIX}"),
     );
@@ -277,6 +278,22 @@ mod tests {
         let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: Backup, metadata: {name: cold, namespace: databases}, \
                     spec: {cluster: {name: gitea-db}, method: volumeSnapshot, online: false}}";
         assert_only(&eval(&create(yaml)), "data-retained", None);
+    }
+
+    #[test]
+    fn an_offline_snapshot_says_what_stops_and_how_to_fix_it() {
+        let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: ScheduledBackup, metadata: {name: cold, namespace: \
+                    databases}, spec: {schedule: '0 0 0 * * *', cluster: {name: apps-pg}, method: volumeSnapshot, \
+                    online: false}}";
+        let f = eval(&create(yaml));
+        assert_eq!(
+            f.violations[0].line(),
+            "[data-retained] ScheduledBackup databases/cold: spec.online: online: false with method volumeSnapshot \
+             fences the target instance (PostgreSQL stopped) while every backup of this schedule is taken, the \
+             primary if it is the target or the only instance: every consumer loses service. Fix: remove online: \
+             false (a hot snapshot keeps the instance running), or this is a break-glass act: a member of a \
+             break-glass group sets the break-glass annotation with the ticket."
+        );
     }
 
     #[test]
