@@ -41,6 +41,7 @@ fn the_bad_examples_break_every_rule() {
         "network-posture",
         "tenant-isolated",
         "auth-posture",
+        "backup-confined",
         "data-retained",
     ] {
         assert!(
@@ -469,7 +470,7 @@ metadata: {name: shop-db, namespace: databases}
 spec: {cluster: {name: apps-pg}, name: shop_db, owner: apps_admin}
 ---
 apiVersion: postgresql.cnpg.io/v1
-kind: ScheduledBackup
+kind: Subscription
 metadata: {name: nightly, namespace: databases}
 ---
 apiVersion: postgresql.cnpg.io/v2

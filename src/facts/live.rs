@@ -3,8 +3,9 @@
 //!
 //! Each watch follows the reflector protocol (`Init`, `InitApply`...,
 //! `InitDone`, then `Apply`/`Delete`) but keeps only what the rules ask:
-//! managed role names per shared Cluster, Database owners per shared
-//! cluster, and the SHA-256 of the bootstrap password (never the value).
+//! managed role names and the WAL-archiving plugin per shared Cluster,
+//! Database owners per shared cluster, and the SHA-256 of the bootstrap
+//! password (never the value).
 //! When a watch breaks, its facts are kept and answered as [`Fact::Aged`]
 //! (used, with a warning that says how old they are). Only two things fail
 //! closed ([`Fact::Stale`]): any fact before its watch first synced, and
@@ -21,7 +22,7 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::watcher::{self, Event};
 
 use super::store::Store;
-use super::{Fact, Facts};
+use super::{Fact, Facts, WalArchiver};
 use crate::contract::{Contract, SharedCluster};
 use crate::model::kinds::{Descriptor, Feeds, KINDS};
 use crate::model::{Kind, Object};
@@ -492,5 +493,14 @@ impl Facts for LiveFacts {
             false,
             || s.store.is_bootstrap_password(cluster, value).unwrap_or(false),
         )
+    }
+
+    /// The Cluster's plugins change rarely, and only in the platform's
+    /// review: the last known entry is used while the watch is broken.
+    fn wal_archiver(&self, cluster: &SharedCluster) -> Fact<Option<WalArchiver>> {
+        let s = self.read();
+        self.answer(&s, &watch_name(Kind::Cluster, &cluster.namespace, None), false, || {
+            s.store.wal_archiver(cluster)
+        })
     }
 }

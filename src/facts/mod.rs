@@ -11,6 +11,8 @@ pub mod live;
 pub mod offline;
 mod store;
 
+use std::collections::BTreeMap;
+
 use crate::contract::SharedCluster;
 
 pub use live::LiveFacts;
@@ -58,6 +60,18 @@ pub trait Facts: Send + Sync {
 
     /// Is `value` the cluster's bootstrap password? Only a hash is compared.
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool>;
+
+    /// The shared Cluster's WAL-archiving plugin entry (`spec.plugins[]`
+    /// with `isWALArchiver: true`, enabled), or `None` when it has none.
+    fn wal_archiver(&self, cluster: &SharedCluster) -> Fact<Option<WalArchiver>>;
+}
+
+/// A Cluster's WAL-archiving plugin: its name and the parameters of its
+/// `spec.plugins[]` entry (an object store's name, not a credential).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalArchiver {
+    pub name: String,
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// No facts at all: every check that needs one is skipped.
@@ -84,6 +98,9 @@ impl Facts for NoFacts {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn is_bootstrap_password(&self, _: &SharedCluster, _: &[u8]) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn wal_archiver(&self, _: &SharedCluster) -> Fact<Option<WalArchiver>> {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
 }

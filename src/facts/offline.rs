@@ -6,7 +6,7 @@
 //! whole); otherwise it is unknown and the checks that need it are skipped.
 
 use super::store::Store;
-use super::{Fact, Facts};
+use super::{Fact, Facts, WalArchiver};
 use crate::contract::{Contract, SharedCluster};
 use crate::manifests::{self, Unreadable};
 
@@ -107,6 +107,13 @@ impl Facts for OfflineFacts {
     /// duplicate among them is one, whether or not the Cluster is there.
     fn database_crs_named(&self, cluster: &SharedCluster, database: &str) -> Fact<Vec<String>> {
         Fact::Known(self.store.database_crs_named(cluster, database))
+    }
+
+    fn wal_archiver(&self, cluster: &SharedCluster) -> Fact<Option<WalArchiver>> {
+        if !self.store.knows_cluster(cluster) {
+            return Fact::Unknown(Self::unknown_cluster(cluster));
+        }
+        Fact::Known(self.store.wal_archiver(cluster))
     }
 
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {

@@ -1,14 +1,14 @@
 //! The one store of facts: folded from watch events in `serve`
 //! ([`super::LiveFacts`]) and from manifests in `check` and `audit`
 //! ([`super::OfflineFacts`]). It keeps only what the rules ask (the present
-//! managed roles of each shared Cluster, the Database CRs of each shared
-//! cluster by owner and by database name, and the SHA-256 of each bootstrap
-//! password), and answers in hash lookups. Each source says how far its
+//! managed roles and the WAL-archiving plugin of each shared Cluster, the
+//! Database CRs of each shared cluster by owner and by database name, and
+//! the SHA-256 of each bootstrap password), and answers in hash lookups. Each source says how far its
 //! answers can be trusted; the queries are written here once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::PasswordDigest;
+use super::{PasswordDigest, WalArchiver};
 use crate::contract::{Contract, SharedCluster};
 use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::{Cluster, Database, Kind, Object, secret};
@@ -39,6 +39,8 @@ struct DatabaseCr {
 pub(crate) struct Store {
     /// Present managed roles of each shared Cluster seen (absent: no entry).
     roles: HashMap<Key, HashSet<String>>,
+    /// The WAL-archiving plugin of each shared Cluster seen that has one.
+    archivers: HashMap<Key, WalArchiver>,
     /// Per shared namespace: Database CR name -> what it says.
     databases: HashMap<String, HashMap<String, DatabaseCr>>,
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
@@ -123,9 +125,22 @@ impl Store {
             Some(c) => {
                 let roles = c.present_roles().map(str::to_owned).collect();
                 self.roles.insert(key(shared), roles);
+                match c.wal_archiver() {
+                    Some(p) => {
+                        let archiver = WalArchiver {
+                            name: p.name.clone(),
+                            parameters: p.parameters.clone(),
+                        };
+                        self.archivers.insert(key(shared), archiver);
+                    }
+                    None => {
+                        self.archivers.remove(&key(shared));
+                    }
+                }
             }
             None => {
                 self.roles.remove(&key(shared));
+                self.archivers.remove(&key(shared));
             }
         }
     }
@@ -134,6 +149,7 @@ impl Store {
     fn forget_clusters(&mut self, contract: &Contract, ns: &str) {
         let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
         self.roles.retain(|k, _| !ours.contains(k));
+        self.archivers.retain(|k, _| !ours.contains(k));
     }
 
     /// A Database CR of namespace `ns` as it is now (`None`: gone, or
@@ -248,6 +264,12 @@ impl Store {
             .and_then(|r| r.get(name))
             .filter(|r| r.cluster == cluster.name)
             .map(|r| r.role.clone())
+    }
+
+    /// The WAL-archiving plugin of the shared Cluster (`None`: it has none,
+    /// or the store has not seen it: ask [`Store::knows_cluster`]).
+    pub fn wal_archiver(&self, cluster: &SharedCluster) -> Option<WalArchiver> {
+        self.archivers.get(&key(cluster)).cloned()
     }
 
     /// The Database CRs (`ns/name`) of the shared cluster owned by `role`.

@@ -1,10 +1,13 @@
 //! **data-retained**: no write silently destroys a tenant's data or the
 //! shared service. Dropping a database (`ensure: absent`, or deleting a CR
 //! whose reclaim policy is `delete`), hibernating or demoting the shared
-//! cluster and pausing its pooler are break-glass acts.
+//! cluster, pausing its pooler and a cold (offline) snapshot backup, which
+//! fences an instance, are break-glass acts.
 
 use super::{Cx, Rule, RuleId, deleted, written};
+use crate::model::kinds::backup::{Backup, BackupSpec};
 use crate::model::kinds::database_role::DatabaseRole;
+use crate::model::kinds::scheduled_backup::ScheduledBackup;
 use crate::model::{Cluster, Database, Object, Pooler};
 
 pub(super) const RULE: Rule = Rule {
@@ -17,6 +20,8 @@ pub(super) const RULE: Rule = Rule {
         written!(Pooler, pooler),
         written!(DatabaseRole, database_role),
         deleted!(DatabaseRole, database_role_deleted),
+        written!(Backup, backup),
+        written!(ScheduledBackup, scheduled_backup),
     ],
 };
 
@@ -188,6 +193,35 @@ fn database_role_deleted(cx: &mut Cx<'_>, dr: Option<&DatabaseRole>) {
     }
 }
 
+fn backup(cx: &mut Cx<'_>, b: &Backup) {
+    offline_snapshot(cx, &b.spec, "this backup");
+}
+
+fn scheduled_backup(cx: &mut Cx<'_>, s: &ScheduledBackup) {
+    offline_snapshot(cx, &s.spec, "every backup of this schedule");
+}
+
+/// `method: volumeSnapshot` with `online: false`: the operator fences the
+/// target instance (PostgreSQL stopped) until the snapshots are taken, the
+/// primary included (`pkg/reconciler/backup/volumesnapshot/offline.go@v1.30.0:L58-143`).
+/// Only an explicit `online: false` is judged: unset, the Cluster's
+/// platform-only `spec.backup.volumeSnapshot.online` decides, else hot
+/// (`api/v1/backup_funcs.go@v1.30.0:L262-283`), and a platform that makes
+/// cold snapshots its cluster's default has chosen them.
+fn offline_snapshot(cx: &mut Cx<'_>, spec: &BackupSpec, which: &str) {
+    if !spec.is_offline_snapshot() || cx.referenced_cluster(&spec.cluster.name).is_none() {
+        return;
+    }
+    cx.violation(
+        "spec.online",
+        format!(
+            "online: false with method volumeSnapshot fences the target instance (PostgreSQL stopped) while {which} \
+             is taken, the primary if it is the target or the only instance: every consumer loses service"
+        ),
+        format!("remove online: false (a hot snapshot keeps the instance running), or {BREAK_GLASS_FIX}"),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -312,5 +346,64 @@ mod tests {
              spec: {{cluster: {{name: apps-pg}}, {spec}}}}}"
         );
         assert_only(&eval(&create(&yaml)), "data-retained", field);
+    }
+
+    #[rstest]
+    #[case::reject_an_offline_snapshot(", method: volumeSnapshot, online: false", Some("spec.online"))]
+    #[case::reject_an_offline_snapshot_of_a_standby(
+        ", method: volumeSnapshot, online: false, target: prefer-standby",
+        Some("spec.online")
+    )]
+    #[case::accept_an_online_snapshot(", method: volumeSnapshot, online: true", None)]
+    #[case::accept_the_clusters_default(", method: volumeSnapshot", None)]
+    #[case::accept_offline_with_another_method(", method: plugin, online: false", None)]
+    #[case::accept_offline_with_the_default_method(", online: false", None)]
+    fn backups(#[values("Backup", "ScheduledBackup")] kind: &str, #[case] spec: &str, #[case] field: Option<&str>) {
+        let schedule = if kind == "ScheduledBackup" {
+            "schedule: '0 0 0 * * *', "
+        } else {
+            ""
+        };
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: {kind}, metadata: {{name: cold, namespace: databases}}, \
+             spec: {{{schedule}cluster: {{name: apps-pg}}{spec}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "data-retained", field);
+    }
+
+    #[test]
+    fn accept_an_offline_snapshot_of_another_cluster() {
+        let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: Backup, metadata: {name: cold, namespace: databases}, \
+                    spec: {cluster: {name: gitea-db}, method: volumeSnapshot, online: false}}";
+        assert_only(&eval(&create(yaml)), "data-retained", None);
+    }
+
+    #[test]
+    fn an_offline_snapshot_says_what_stops_and_how_to_fix_it() {
+        let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: ScheduledBackup, metadata: {name: cold, namespace: \
+                    databases}, spec: {schedule: '0 0 0 * * *', cluster: {name: apps-pg}, method: volumeSnapshot, \
+                    online: false}}";
+        let f = eval(&create(yaml));
+        assert_eq!(
+            f.violations[0].line(),
+            "[data-retained] ScheduledBackup databases/cold: spec.online: online: false with method volumeSnapshot \
+             fences the target instance (PostgreSQL stopped) while every backup of this schedule is taken, the \
+             primary if it is the target or the only instance: every consumer loses service. Fix: remove online: \
+             false (a hot snapshot keeps the instance running), or this is a break-glass act: a member of a \
+             break-glass group sets the break-glass annotation with the ticket."
+        );
+    }
+
+    #[test]
+    fn an_offline_snapshot_is_allowed_with_break_glass() {
+        let yaml = "{apiVersion: postgresql.cnpg.io/v1, kind: Backup, metadata: {name: cold, namespace: databases, \
+                    annotations: {cnpg-guard.railiance.io/break-glass: OPS-42}}, \
+                    spec: {cluster: {name: apps-pg}, method: volumeSnapshot, online: false}}";
+        let mut review = create(yaml);
+        let d = crate::decision::decide(&review, &contract(), &crate::facts::NoFacts);
+        assert!(!d.allowed, "alice is in no break-glass group");
+        review.user.groups.push("railiance:platform-admins".into());
+        let d = crate::decision::decide(&review, &contract(), &crate::facts::NoFacts);
+        assert!(d.allowed, "{d:?}");
     }
 }

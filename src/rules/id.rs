@@ -20,11 +20,12 @@ pub enum RuleId {
     NetworkPosture,
     TenantIsolated,
     AuthPosture,
+    BackupConfined,
     DataRetained,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 9] = [
+    pub const ALL: [RuleId; 10] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
@@ -33,6 +34,7 @@ impl RuleId {
         RuleId::NetworkPosture,
         RuleId::TenantIsolated,
         RuleId::AuthPosture,
+        RuleId::BackupConfined,
         RuleId::DataRetained,
     ];
 
@@ -46,6 +48,7 @@ impl RuleId {
             RuleId::NetworkPosture => "network-posture",
             RuleId::TenantIsolated => "tenant-isolated",
             RuleId::AuthPosture => "auth-posture",
+            RuleId::BackupConfined => "backup-confined",
             RuleId::DataRetained => "data-retained",
         }
     }

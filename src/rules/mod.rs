@@ -5,6 +5,7 @@
 //! lists them. Nothing here knows about HTTP, TLS, files or kube.
 
 mod auth_posture;
+mod backup_confined;
 mod bootstrap_secret_confined;
 mod client_label_registered;
 mod cluster_identity;
@@ -106,6 +107,7 @@ pub const RULES: &[&Rule] = &[
     &network_posture::RULE,
     &bootstrap_secret_confined::RULE,
     &client_label_registered::RULE,
+    &backup_confined::RULE,
     &data_retained::RULE,
 ];
 

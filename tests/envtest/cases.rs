@@ -365,6 +365,7 @@ const GOOD_ORDER: &[&str] = &[
     "apps-pg-cluster.yaml",
     "apps-pg-networkpolicies.yaml",
     "apps-pg-databases.yaml",
+    "apps-pg-backups.yaml",
     "pooler.yaml",
     "vergabe-runtime-secret.yaml",
 ];
@@ -383,9 +384,10 @@ fn every_good_example_is_admitted_in_order(env: &mut Env) {
 
     for file in GOOD_ORDER {
         let p = path(&env.example(&format!("good/{file}")));
-        let dry = if file.contains("databases.yaml") {
-            // The owner check reads the guard's live facts: the Cluster was
-            // written a moment ago, give its watch event time to arrive.
+        let dry = if file.contains("databases.yaml") || file.contains("backups.yaml") {
+            // The owner and backup checks read the guard's live facts: the
+            // Cluster was written a moment ago, give its watch event time to
+            // arrive.
             wait_until(&format!("{file} admitted"), Duration::from_secs(10), || {
                 let out = env.k(&["apply", "--dry-run=server", "-f", &p]);
                 if out.ok() { Ok(out) } else { Err(out.describe()) }
@@ -426,6 +428,9 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
         ("auth-posture", "Cluster", _) => return "spec.postgresql.pg_hba[0]",
         ("auth-posture", "Pooler", _) => return "spec.pgbouncer.pg_hba[0]",
         ("data-retained", "Database", _) => return "spec.ensure",
+        ("data-retained", "Backup", _) => return "spec.online",
+        ("backup-confined", "Backup", "apps-pg-other-plugin") => return "spec.pluginConfiguration.name",
+        ("backup-confined", _, _) => return "spec.pluginConfiguration.parameters[barmanObjectName]",
         ("data-retained", "Cluster", _) => return "metadata.annotations[cnpg.io/hibernation]",
         ("network-posture", "Service", "apps-pg-rw") => return "metadata.name",
         ("network-posture", "Service", _) => return "spec.type",

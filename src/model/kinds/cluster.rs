@@ -1,5 +1,6 @@
 //! CloudNativePG's Cluster: the shared cluster itself.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -56,6 +57,9 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("minSyncReplicas", Harmless),
         ("monitoring", Harmless),
         ("nodeMaintenanceWindow", Harmless),
+        // Which plugins run beside PostgreSQL, with which configuration;
+        // its WAL-archiver entry is what a plugin Backup must match
+        // (backup-confined reads it as a fact).
         ("plugins", PlatformOnly),
         ("podSecurityContext", PlatformOnly),
         ("postgresGID", PlatformOnly),
@@ -157,6 +161,15 @@ impl Cluster {
             .map_or(&[], |s| s.additional.as_slice())
     }
 
+    /// The enabled `spec.plugins[]` entry marked `isWALArchiver: true`: the
+    /// plugin that archives the cluster's WAL, and so where its backups go.
+    /// The first, as CloudNativePG picks it
+    /// (`api/v1/cluster_funcs.go@v1.30.0:L1592-1601`,
+    /// `GetEnabledWALArchivePluginName`); its webhook allows at most one.
+    pub fn wal_archiver(&self) -> Option<&PluginConfiguration> {
+        self.spec.plugins.iter().find(|p| p.is_wal_archiver && p.enabled != Some(false))
+    }
+
     /// `spec.replica.enabled: true`: the cluster follows another one.
     pub fn is_replica(&self) -> bool {
         self.spec.replica.as_ref().and_then(|r| r.enabled) == Some(true)
@@ -187,6 +200,23 @@ pub struct ClusterSpec {
     pub postgresql: Option<PostgresConfiguration>,
     #[serde(default)]
     pub replica: Option<ReplicaClusterConfiguration>,
+    #[serde(default)]
+    pub plugins: Vec<PluginConfiguration>,
+}
+
+/// `spec.plugins[]`: a plugin CloudNativePG loads for the cluster.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginConfiguration {
+    #[serde(default)]
+    pub name: String,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default, rename = "isWALArchiver")]
+    pub is_wal_archiver: bool,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// `spec.postgresql`: the fields that decide who may log in, and how.

@@ -88,6 +88,8 @@ kinds! {
     service::Service,
     publication::Publication,
     database_role::DatabaseRole,
+    backup::Backup,
+    scheduled_backup::ScheduledBackup,
 }
 
 /// Where writes of a kind are intercepted.
@@ -190,6 +192,8 @@ use Operation::{Create, Delete, Update};
 pub(crate) const CUD: &[Operation] = &[Create, Update, Delete];
 /// Create and update.
 pub(crate) const CU: &[Operation] = &[Create, Update];
+/// Create only.
+pub(crate) const C: &[Operation] = &[Create];
 
 impl Descriptor {
     /// The class of `spec.<path>`, if the inventory has it.
