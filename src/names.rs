@@ -135,7 +135,9 @@ pub fn image_repository(image: &str) -> Option<String> {
             let tag_ok = !tag.is_empty()
                 && tag.len() <= 128
                 && !tag.starts_with(['.', '-'])
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
             if !tag_ok {
                 return None;
             }
@@ -172,7 +174,10 @@ pub fn image_prefix(entry: &str) -> Result<String, String> {
         ));
     }
     let Some((first, rest)) = entry.split_once('/') else {
-        return Err(format!("{entry:?} has no path: write {:?} for the whole registry", format!("{entry}/")));
+        return Err(format!(
+            "{entry:?} has no path: write {:?} for the whole registry",
+            format!("{entry}/")
+        ));
     };
     if !is_registry_host(first) {
         return Err(format!(
@@ -235,10 +240,19 @@ mod tests {
 
     #[rstest::rstest]
     #[case::cnpg("ghcr.io/cloudnative-pg/postgresql:16", Some("ghcr.io/cloudnative-pg/postgresql"))]
-    #[case::digest("ghcr.io/cloudnative-pg/postgresql:16@sha256:abc", Some("ghcr.io/cloudnative-pg/postgresql"))]
-    #[case::default_port("ghcr.io:443/cloudnative-pg/pgbouncer:1.25.1", Some("ghcr.io/cloudnative-pg/pgbouncer"))]
+    #[case::digest(
+        "ghcr.io/cloudnative-pg/postgresql:16@sha256:abc",
+        Some("ghcr.io/cloudnative-pg/postgresql")
+    )]
+    #[case::default_port(
+        "ghcr.io:443/cloudnative-pg/pgbouncer:1.25.1",
+        Some("ghcr.io/cloudnative-pg/pgbouncer")
+    )]
     #[case::upper_case_host("GHCR.IO/cloudnative-pg/postgresql:16", Some("ghcr.io/cloudnative-pg/postgresql"))]
-    #[case::other_port("ghcr.io:8443/cloudnative-pg/postgresql", Some("ghcr.io:8443/cloudnative-pg/postgresql"))]
+    #[case::other_port(
+        "ghcr.io:8443/cloudnative-pg/postgresql",
+        Some("ghcr.io:8443/cloudnative-pg/postgresql")
+    )]
     #[case::docker_hub_official("postgres:16", Some("docker.io/library/postgres"))]
     #[case::docker_hub_user("bitnami/postgresql", Some("docker.io/bitnami/postgresql"))]
     #[case::old_docker_hub("index.docker.io/library/postgres", Some("docker.io/library/postgres"))]
@@ -278,12 +292,24 @@ mod tests {
     #[case::under("ghcr.io/cloudnative-pg/postgresql:16", "ghcr.io/cloudnative-pg/", true)]
     #[case::look_alike_path("ghcr.io/cloudnative-pg.evil.example/x:1", "ghcr.io/cloudnative-pg/", false)]
     #[case::longer_name("ghcr.io/cloudnative-pgx/postgresql:16", "ghcr.io/cloudnative-pg/", false)]
-    #[case::look_alike_host("ghcr.io.evil.example/cloudnative-pg/postgresql:16", "ghcr.io/cloudnative-pg/", false)]
+    #[case::look_alike_host(
+        "ghcr.io.evil.example/cloudnative-pg/postgresql:16",
+        "ghcr.io/cloudnative-pg/",
+        false
+    )]
     #[case::default_port("ghcr.io:443/cloudnative-pg/postgresql:16", "ghcr.io/cloudnative-pg/", true)]
     #[case::other_port("ghcr.io:8443/cloudnative-pg/postgresql:16", "ghcr.io/cloudnative-pg/", false)]
     #[case::upper_case_host("GHCR.IO/cloudnative-pg/postgresql:16", "ghcr.io/cloudnative-pg/", true)]
-    #[case::repository("ghcr.io/cloudnative-pg/postgresql@sha256:abc", "ghcr.io/cloudnative-pg/postgresql", true)]
-    #[case::repository_look_alike("ghcr.io/cloudnative-pg/postgresql-evil:16", "ghcr.io/cloudnative-pg/postgresql", false)]
+    #[case::repository(
+        "ghcr.io/cloudnative-pg/postgresql@sha256:abc",
+        "ghcr.io/cloudnative-pg/postgresql",
+        true
+    )]
+    #[case::repository_look_alike(
+        "ghcr.io/cloudnative-pg/postgresql-evil:16",
+        "ghcr.io/cloudnative-pg/postgresql",
+        false
+    )]
     #[case::docker_hub("postgres:16", "docker.io/library/", true)]
     #[case::docker_hub_user("evil/postgres:16", "docker.io/library/", false)]
     fn image_under_a_prefix(#[case] image: &str, #[case] entry: &str, #[case] allowed: bool) {

@@ -853,11 +853,18 @@ mod tests {
         )
         .unwrap();
         let apps = c.cluster("databases", "apps-pg").unwrap();
-        assert_eq!(apps.allowed_images, ["mirror.example.net/cnpg/", "docker.io/library/postgres"]);
+        assert_eq!(
+            apps.allowed_images,
+            ["mirror.example.net/cnpg/", "docker.io/library/postgres"]
+        );
         assert!(apps.allows_image("mirror.example.net/cnpg/postgresql:16"));
         assert!(apps.allows_image("postgres:16"));
         assert!(!apps.allows_image("ghcr.io/cloudnative-pg/postgresql:16"));
-        assert!(!c.cluster("b", "b-pg").unwrap().allows_image("ghcr.io/cloudnative-pg/postgresql:16"));
+        assert!(
+            !c.cluster("b", "b-pg")
+                .unwrap()
+                .allows_image("ghcr.io/cloudnative-pg/postgresql:16")
+        );
     }
 
     #[rstest::rstest]

@@ -12,6 +12,7 @@ pub mod offline;
 mod store;
 
 use crate::contract::SharedCluster;
+use crate::model::cnpg::ImageCatalogRef;
 
 pub use live::LiveFacts;
 pub use offline::{FactsFromError, OfflineFacts};
@@ -46,6 +47,9 @@ pub trait Facts: Send + Sync {
 
     /// Is `value` the cluster's bootstrap password? Only a hash is compared.
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool>;
+
+    /// The image catalog the shared Cluster names (`spec.imageCatalogRef`), if any.
+    fn image_catalog(&self, cluster: &SharedCluster) -> Fact<Option<ImageCatalogRef>>;
 }
 
 /// No facts at all: every check that needs one is skipped.
@@ -63,6 +67,9 @@ impl Facts for NoFacts {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn is_bootstrap_password(&self, _: &SharedCluster, _: &[u8]) -> Fact<bool> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn image_catalog(&self, _: &SharedCluster) -> Fact<Option<ImageCatalogRef>> {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
 }

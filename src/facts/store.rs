@@ -1,7 +1,7 @@
 //! The one store of facts: folded from watch events in `serve`
 //! ([`super::LiveFacts`]) and from manifests in `check` and `audit`
 //! ([`super::OfflineFacts`]). It keeps only what the rules ask (the present
-//! managed roles of each shared Cluster, the Database CRs of each shared
+//! managed roles and image catalog of each shared Cluster, the Database CRs of each shared
 //! cluster by owner and by database name, and the SHA-256 of each bootstrap
 //! password), and answers in hash lookups. Each source says how far its
 //! answers can be trusted; the queries are written here once.
@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::PasswordDigest;
 use crate::contract::{Contract, SharedCluster};
+use crate::model::cnpg::ImageCatalogRef;
 use crate::model::{Cluster, Database, Kind, Object, secret};
 
 /// A shared cluster: (namespace, name).
@@ -31,6 +32,8 @@ struct DatabaseCr {
 pub(crate) struct Store {
     /// Present managed roles of each shared Cluster seen (absent: no entry).
     roles: HashMap<Key, HashSet<String>>,
+    /// The `spec.imageCatalogRef` of each shared Cluster seen that has one.
+    catalogs: HashMap<Key, ImageCatalogRef>,
     /// Per shared namespace: Database CR name -> what it says.
     databases: HashMap<String, HashMap<String, DatabaseCr>>,
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
@@ -99,9 +102,14 @@ impl Store {
             Some(c) => {
                 let roles = c.present_roles().map(str::to_owned).collect();
                 self.roles.insert(key(shared), roles);
+                match &c.spec.image_catalog_ref {
+                    Some(r) => self.catalogs.insert(key(shared), r.clone()),
+                    None => self.catalogs.remove(&key(shared)),
+                };
             }
             None => {
                 self.roles.remove(&key(shared));
+                self.catalogs.remove(&key(shared));
             }
         }
     }
@@ -110,6 +118,7 @@ impl Store {
     fn forget_clusters(&mut self, contract: &Contract, ns: &str) {
         let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
         self.roles.retain(|k, _| !ours.contains(k));
+        self.catalogs.retain(|k, _| !ours.contains(k));
     }
 
     /// A Database CR of namespace `ns` as it is now (`None`: gone, or
@@ -181,6 +190,11 @@ impl Store {
     /// Is `role` a present managed role of the shared Cluster?
     pub fn role_provisioned(&self, cluster: &SharedCluster, role: &str) -> bool {
         self.roles.get(&key(cluster)).is_some_and(|r| r.contains(role))
+    }
+
+    /// The image catalog the shared Cluster names (`spec.imageCatalogRef`).
+    pub fn image_catalog(&self, cluster: &SharedCluster) -> Option<ImageCatalogRef> {
+        self.catalogs.get(&key(cluster)).cloned()
     }
 
     /// The Database CRs (`ns/name`) of the shared cluster owned by `role`.

@@ -21,10 +21,11 @@ pub enum RuleId {
     TenantIsolated,
     AuthPosture,
     DataRetained,
+    ImageAllowed,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 9] = [
+    pub const ALL: [RuleId; 10] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
@@ -34,6 +35,7 @@ impl RuleId {
         RuleId::TenantIsolated,
         RuleId::AuthPosture,
         RuleId::DataRetained,
+        RuleId::ImageAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl RuleId {
             RuleId::TenantIsolated => "tenant-isolated",
             RuleId::AuthPosture => "auth-posture",
             RuleId::DataRetained => "data-retained",
+            RuleId::ImageAllowed => "image-allowed",
         }
     }
 }

@@ -87,6 +87,8 @@ kinds! {
     secret::Secret,
     service::Service,
     publication::Publication,
+    image_catalog::ImageCatalog,
+    cluster_image_catalog::ClusterImageCatalog,
 }
 
 /// Where writes of a kind are intercepted.
