@@ -42,6 +42,7 @@ fn the_bad_examples_break_every_rule() {
         "tenant-isolated",
         "auth-posture",
         "data-retained",
+        "image-allowed",
     ] {
         assert!(
             items.iter().any(|i| i["rule"] == rule && i["disposition"] == "denied"),
