@@ -43,6 +43,7 @@ fn the_bad_examples_break_every_rule() {
         "auth-posture",
         "backup-confined",
         "data-retained",
+        "image-allowed",
     ] {
         assert!(
             items.iter().any(|i| i["rule"] == rule && i["disposition"] == "denied"),

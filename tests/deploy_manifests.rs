@@ -23,6 +23,20 @@ fn webhook_rules_are_exactly_the_contract_table() {
     let hook = &docs[0]["webhooks"][0];
     let mut got = BTreeSet::new();
     for rule in hook["rules"].as_array().unwrap() {
+        // The scope matches the kinds': a cluster-scoped kind (Namespace,
+        // ClusterImageCatalog) is never matched by a `Namespaced` rule.
+        let scopes: BTreeSet<&str> = rule["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| KINDS.iter().find(|k| k.plural == r.as_str().unwrap()))
+            .map(|k| if k.namespaced { "Namespaced" } else { "Cluster" })
+            .collect();
+        let scope = rule["scope"].as_str().unwrap_or("*");
+        assert!(
+            scope == "*" || scopes.iter().all(|s| *s == scope),
+            "rule {rule}: scope {scope}, its kinds are {scopes:?}"
+        );
         for group in rule["apiGroups"].as_array().unwrap() {
             for resource in rule["resources"].as_array().unwrap() {
                 for op in rule["operations"].as_array().unwrap() {

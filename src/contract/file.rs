@@ -45,6 +45,9 @@ pub struct SharedClusterFile {
     pub baseline_policies: Option<Vec<String>>,
     #[serde(default)]
     pub allowed_extensions: Option<Vec<String>>,
+    /// Where the images that run with the cluster's data may come from.
+    #[serde(default)]
+    pub allowed_images: Option<Vec<String>>,
     pub consumers: Vec<ConsumerFile>,
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::file::{API_VERSION, ContractFile, KIND};
-use super::{Bootstrap, BreakGlass, Consumer, Contract, DEFAULT_ALLOWED_EXTENSIONS, SharedCluster};
+use super::{
+    Bootstrap, BreakGlass, Consumer, Contract, DEFAULT_ALLOWED_EXTENSIONS, DEFAULT_ALLOWED_IMAGES, SharedCluster,
+};
 use crate::names::{RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
 /// The seed's apps-pg contract, the default when no file is given.
@@ -442,6 +444,22 @@ impl Validator<'_> {
                 None => DEFAULT_ALLOWED_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
             };
 
+            // Each entry canonical (host lower-cased, `:443` dropped), so
+            // that matching is a plain prefix test at a `/` boundary.
+            let allowed_images = c
+                .allowed_images
+                .unwrap_or_else(|| DEFAULT_ALLOWED_IMAGES.iter().map(|p| (*p).to_owned()).collect())
+                .iter()
+                .enumerate()
+                .filter_map(|(e, entry)| match crate::names::image_prefix(entry) {
+                    Ok(prefix) => Some(prefix),
+                    Err(why) => {
+                        self.report(self.invalid(format!("{at}.allowedImages[{e}]"), entry, why));
+                        None
+                    }
+                })
+                .collect();
+
             let mut consumers = Vec::with_capacity(c.consumers.len());
             let mut roles: HashMap<String, usize> = HashMap::new();
             let mut namespaces: HashMap<String, usize> = HashMap::new();
@@ -568,6 +586,7 @@ impl Validator<'_> {
                 default_deny_policy,
                 baseline_policies,
                 allowed_extensions,
+                allowed_images,
                 consumers,
             ));
         }
@@ -813,6 +832,58 @@ mod tests {
             matches!(&e, ContractError::Invalid { field, line: Some(6), .. } if field == "sharedClusters[0].allowedExtensions[1]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn allowed_images_default_to_cloudnative_pgs_registry_path() {
+        let c = Contract::embedded().unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert_eq!(apps.allowed_images, ["ghcr.io/cloudnative-pg/"]);
+        assert!(apps.allows_image("ghcr.io/cloudnative-pg/postgresql:16"));
+        assert!(apps.allows_image("ghcr.io/cloudnative-pg/pgbouncer:1.25.1"));
+        assert!(!apps.allows_image("ghcr.io/cloudnative-pg.evil.example/postgresql:16"));
+        assert!(!apps.allows_image("postgres:16"));
+    }
+
+    #[test]
+    fn allowed_images_are_canonical_and_an_empty_list_allows_none() {
+        let c = parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  allowedImages: ['Mirror.Example.NET:443/cnpg/', docker.io/library/postgres]\n  consumers: []\n- name: b-pg\n  namespace: b\n  allowedImages: []\n  consumers: []\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert_eq!(
+            apps.allowed_images,
+            ["mirror.example.net/cnpg/", "docker.io/library/postgres"]
+        );
+        assert!(apps.allows_image("mirror.example.net/cnpg/postgresql:16"));
+        assert!(apps.allows_image("postgres:16"));
+        assert!(!apps.allows_image("ghcr.io/cloudnative-pg/postgresql:16"));
+        assert!(
+            !c.cluster("b", "b-pg")
+                .unwrap()
+                .allows_image("ghcr.io/cloudnative-pg/postgresql:16")
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::empty("''", "must not be empty")]
+    #[case::whitespace("'ghcr.io/cloudnative-pg/ x'", "contains whitespace")]
+    #[case::digest("'ghcr.io/cloudnative-pg/postgresql@sha256:0'", "names a digest")]
+    #[case::tag("'ghcr.io/cloudnative-pg/postgresql:16'", "names a tag")]
+    #[case::no_path("ghcr.io", "has no path")]
+    #[case::no_host("cloudnative-pg/", "does not start with a registry host")]
+    fn allowed_images_are_checked_at_load(#[case] entry: &str, #[case] why: &str) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  allowedImages:\n    - ghcr.io/cloudnative-pg/\n    - {entry}\n  consumers: []\n"
+        );
+        let e = parse(&src, "c.yaml").unwrap_err();
+        assert!(
+            matches!(&e, ContractError::Invalid { field, line: Some(8), .. } if field == "sharedClusters[0].allowedImages[1]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains(why), "{e}");
     }
 
     #[test]

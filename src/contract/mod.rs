@@ -59,6 +59,10 @@ pub struct SharedCluster {
     pub baseline_policies: Vec<String>,
     /// Extensions a Database CR may create (CNPG creates them as superuser).
     pub allowed_extensions: HashSet<String>,
+    /// Where the images that run with the cluster's data may come from:
+    /// canonical registry, path or repository prefixes
+    /// ([`crate::names::image_prefix`]).
+    pub allowed_images: Vec<String>,
     pub consumers: Vec<Consumer>,
     by_role: HashMap<String, usize>,
     by_namespace: HashMap<String, usize>,
@@ -105,6 +109,13 @@ impl SharedCluster {
         self.consumers
             .iter()
             .find(|c| c.password_secret.is_none() && role_secret_suffix_matches(&c.role, role))
+    }
+
+    /// Whether `image` (a reference as a pod spec holds it) comes from one
+    /// of [`SharedCluster::allowed_images`]; an invalid reference never does.
+    pub fn allows_image(&self, image: &str) -> bool {
+        crate::names::image_repository(image)
+            .is_some_and(|repo| self.allowed_images.iter().any(|p| crate::names::image_under(&repo, p)))
     }
 
     /// Whether `name` is one of this cluster's protected NetworkPolicies.
@@ -205,6 +216,7 @@ impl SharedCluster {
         default_deny_policy: String,
         baseline_policies: Vec<String>,
         allowed_extensions: HashSet<String>,
+        allowed_images: Vec<String>,
         consumers: Vec<Consumer>,
     ) -> SharedCluster {
         let by_role = consumers.iter().enumerate().map(|(i, c)| (c.role.clone(), i)).collect();
@@ -223,6 +235,7 @@ impl SharedCluster {
             default_deny_policy,
             baseline_policies,
             allowed_extensions,
+            allowed_images,
             consumers,
             by_role,
             by_namespace,
@@ -244,6 +257,13 @@ fn role_secret_suffix_matches(role: &str, suffix: &str) -> bool {
             .zip(suffix.bytes())
             .all(|(r, s)| r == s || (r == b'_' && s == b'-'))
 }
+
+/// Where images may come from when the contract lists nothing: CloudNativePG's
+/// own registry path, where its default PostgreSQL, pgbouncer and operator
+/// images live (`DefaultImageName`, `DefaultPgbouncerImage`,
+/// `DefaultOperatorImageName` in `pkg/versions/versions.go`, the same
+/// `ghcr.io/cloudnative-pg/...` names at v1.28.4 and v1.30.0).
+pub const DEFAULT_ALLOWED_IMAGES: &[&str] = &["ghcr.io/cloudnative-pg/"];
 
 /// The extensions a Database may create when the contract lists none: the
 /// contrib modules PostgreSQL 13+ marks trusted, and plpgsql.

@@ -483,6 +483,15 @@ impl Facts for LiveFacts {
         })
     }
 
+    /// The catalog the last known Cluster named is the best knowledge while
+    /// its watch is broken: used, with a note of its age.
+    fn image_catalog(&self, cluster: &SharedCluster) -> Fact<Option<crate::model::cnpg::ImageCatalogRef>> {
+        let s = self.read();
+        self.answer(&s, &watch_name(Kind::Cluster, &cluster.namespace, None), false, || {
+            s.store.image_catalog(cluster)
+        })
+    }
+
     /// The bootstrap password changes rarely: the last known fingerprint is
     /// used while the watch is broken.
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {

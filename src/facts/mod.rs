@@ -14,6 +14,7 @@ mod store;
 use std::collections::BTreeMap;
 
 use crate::contract::SharedCluster;
+use crate::model::cnpg::ImageCatalogRef;
 
 pub use live::LiveFacts;
 pub use offline::{FactsFromError, OfflineFacts};
@@ -64,6 +65,9 @@ pub trait Facts: Send + Sync {
     /// The shared Cluster's WAL-archiving plugin entry (`spec.plugins[]`
     /// with `isWALArchiver: true`, enabled), or `None` when it has none.
     fn wal_archiver(&self, cluster: &SharedCluster) -> Fact<Option<WalArchiver>>;
+
+    /// The image catalog the shared Cluster names (`spec.imageCatalogRef`), if any.
+    fn image_catalog(&self, cluster: &SharedCluster) -> Fact<Option<ImageCatalogRef>>;
 }
 
 /// A Cluster's WAL-archiving plugin: its name and the parameters of its
@@ -101,6 +105,9 @@ impl Facts for NoFacts {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
     fn wal_archiver(&self, _: &SharedCluster) -> Fact<Option<WalArchiver>> {
+        Fact::Unknown("no live cluster facts (offline)".into())
+    }
+    fn image_catalog(&self, _: &SharedCluster) -> Fact<Option<ImageCatalogRef>> {
         Fact::Unknown("no live cluster facts (offline)".into())
     }
 }

@@ -116,6 +116,13 @@ impl Facts for OfflineFacts {
         Fact::Known(self.store.wal_archiver(cluster))
     }
 
+    fn image_catalog(&self, cluster: &SharedCluster) -> Fact<Option<crate::model::cnpg::ImageCatalogRef>> {
+        if !self.store.knows_cluster(cluster) {
+            return Fact::Unknown(Self::unknown_cluster(cluster));
+        }
+        Fact::Known(self.store.image_catalog(cluster))
+    }
+
     fn is_bootstrap_password(&self, cluster: &SharedCluster, value: &[u8]) -> Fact<bool> {
         match self.store.is_bootstrap_password(cluster, value) {
             Some(known) => Fact::Known(known),

@@ -1,15 +1,17 @@
 //! The one store of facts: folded from watch events in `serve`
 //! ([`super::LiveFacts`]) and from manifests in `check` and `audit`
 //! ([`super::OfflineFacts`]). It keeps only what the rules ask (the present
-//! managed roles and the WAL-archiving plugin of each shared Cluster, the
-//! Database CRs of each shared cluster by owner and by database name, and
-//! the SHA-256 of each bootstrap password), and answers in hash lookups. Each source says how far its
+//! managed roles, WAL-archiving plugin and image catalog of each shared
+//! Cluster, the Database CRs and DatabaseRoles of each shared cluster, and
+//! the SHA-256 of each bootstrap password), and answers in hash lookups.
+//! Each source says how far its
 //! answers can be trusted; the queries are written here once.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{PasswordDigest, WalArchiver};
 use crate::contract::{Contract, SharedCluster};
+use crate::model::cnpg::ImageCatalogRef;
 use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::{Cluster, Database, Kind, Object, secret};
 
@@ -41,6 +43,8 @@ pub(crate) struct Store {
     roles: HashMap<Key, HashSet<String>>,
     /// The WAL-archiving plugin of each shared Cluster seen that has one.
     archivers: HashMap<Key, WalArchiver>,
+    /// The `spec.imageCatalogRef` of each shared Cluster seen that has one.
+    catalogs: HashMap<Key, ImageCatalogRef>,
     /// Per shared namespace: Database CR name -> what it says.
     databases: HashMap<String, HashMap<String, DatabaseCr>>,
     /// Per shared cluster: owner -> Database CRs (`ns/name`).
@@ -137,10 +141,15 @@ impl Store {
                         self.archivers.remove(&key(shared));
                     }
                 }
+                match &c.spec.image_catalog_ref {
+                    Some(r) => self.catalogs.insert(key(shared), r.clone()),
+                    None => self.catalogs.remove(&key(shared)),
+                };
             }
             None => {
                 self.roles.remove(&key(shared));
                 self.archivers.remove(&key(shared));
+                self.catalogs.remove(&key(shared));
             }
         }
     }
@@ -150,6 +159,7 @@ impl Store {
         let ours: HashSet<Key> = contract.clusters_in(ns).map(key).collect();
         self.roles.retain(|k, _| !ours.contains(k));
         self.archivers.retain(|k, _| !ours.contains(k));
+        self.catalogs.retain(|k, _| !ours.contains(k));
     }
 
     /// A Database CR of namespace `ns` as it is now (`None`: gone, or
@@ -270,6 +280,11 @@ impl Store {
     /// or the store has not seen it: ask [`Store::knows_cluster`]).
     pub fn wal_archiver(&self, cluster: &SharedCluster) -> Option<WalArchiver> {
         self.archivers.get(&key(cluster)).cloned()
+    }
+
+    /// The image catalog the shared Cluster names (`spec.imageCatalogRef`).
+    pub fn image_catalog(&self, cluster: &SharedCluster) -> Option<ImageCatalogRef> {
+        self.catalogs.get(&key(cluster)).cloned()
     }
 
     /// The Database CRs (`ns/name`) of the shared cluster owned by `role`.

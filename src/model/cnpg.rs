@@ -36,6 +36,38 @@ pub struct ServiceExposure {
     pub external_ips: Vec<String>,
 }
 
+/// A reference to an image catalog: a Cluster's `spec.imageCatalogRef`
+/// (with a `major`) or, from 1.30, a Pooler's `spec.pgbouncer.imageCatalogRef`
+/// (with a `key`); only where it points is read.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageCatalogRef {
+    #[serde(default)]
+    pub api_group: Option<String>,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// An `ExtensionConfiguration` (a Cluster's `spec.postgresql.extensions[]`,
+/// a catalog's `spec.images[].extensions[]`): an image mounted into the
+/// PostgreSQL pods, its libraries loaded into the server.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExtensionConfiguration {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub image: Option<ImageVolumeSource>,
+}
+
+/// A core/v1 `ImageVolumeSource`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ImageVolumeSource {
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct SecretRef {
     #[serde(default)]
@@ -104,6 +136,8 @@ pub struct ProjectedSource {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
+    #[serde(default)]
+    pub image: Option<String>,
     #[serde(default)]
     pub env: Vec<EnvVar>,
     #[serde(default)]

@@ -22,10 +22,11 @@ pub enum RuleId {
     AuthPosture,
     BackupConfined,
     DataRetained,
+    ImageAllowed,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 10] = [
+    pub const ALL: [RuleId; 11] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
@@ -36,6 +37,7 @@ impl RuleId {
         RuleId::AuthPosture,
         RuleId::BackupConfined,
         RuleId::DataRetained,
+        RuleId::ImageAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +52,7 @@ impl RuleId {
             RuleId::AuthPosture => "auth-posture",
             RuleId::BackupConfined => "backup-confined",
             RuleId::DataRetained => "data-retained",
+            RuleId::ImageAllowed => "image-allowed",
         }
     }
 }

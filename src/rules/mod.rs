@@ -12,6 +12,7 @@ mod cluster_identity;
 mod cx;
 mod data_retained;
 pub mod id;
+mod image_allowed;
 mod network_posture;
 mod owner_registered;
 mod report;
@@ -105,6 +106,7 @@ pub const RULES: &[&Rule] = &[
     &tenant_isolated::RULE,
     &auth_posture::RULE,
     &network_posture::RULE,
+    &image_allowed::RULE,
     &bootstrap_secret_confined::RULE,
     &client_label_registered::RULE,
     &backup_confined::RULE,

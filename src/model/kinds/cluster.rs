@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
-use crate::model::cnpg::{LocalObjectReference, SecretRef, ServiceTemplate};
+use crate::model::cnpg::{ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretRef, ServiceTemplate};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
 use crate::rules::id::RuleId::{
-    AuthPosture, ClusterIdentity, DataRetained, NetworkPosture, RoleRegistered,
+    AuthPosture, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered,
 };
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -42,8 +42,9 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("ephemeralVolumesSizeLimit", Harmless),
         ("externalClusters", PlatformOnly),
         ("failoverDelay", Harmless),
-        ("imageCatalogRef", PlatformOnly),
-        ("imageName", PlatformOnly),
+        // Where the catalog is (its entries are judged at the catalog).
+        ("imageCatalogRef", Checked(ImageAllowed)),
+        ("imageName", Checked(ImageAllowed)),
         ("imagePullPolicy", Harmless),
         ("imagePullSecrets", Harmless),
         ("inheritedMetadata", PlatformOnly),
@@ -66,7 +67,11 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("postgresUID", PlatformOnly),
         ("postgresql", Checked(AuthPosture)),
         ("postgresql.enableAlterSystem", Checked(AuthPosture)),
-        ("postgresql.extensions", PlatformOnly),
+        // Images mounted into the PostgreSQL pods, their libraries loaded
+        // into the server: the image is checked; the paths inside it
+        // (`extension_control_path`, `dynamic_library_path`, ...) only
+        // point within that image.
+        ("postgresql.extensions", Checked(ImageAllowed)),
         ("postgresql.ldap", PlatformOnly),
         ("postgresql.parameters", PlatformOnly),
         ("postgresql.pg_hba", Checked(AuthPosture)),
@@ -147,6 +152,7 @@ impl Cluster {
             pg_hba: Vec::new(),
             pg_ident: Vec::new(),
             enable_alter_system: None,
+            extensions: Vec::new(),
             hba: OnceLock::new(),
         };
         self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
@@ -191,9 +197,15 @@ impl Cluster {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterSpec {
     #[serde(default)]
     pub bootstrap: Option<BootstrapConfiguration>,
+    /// The PostgreSQL image (else `imageCatalogRef`'s, else the operator's).
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default)]
+    pub image_catalog_ref: Option<ImageCatalogRef>,
     #[serde(default)]
     pub managed: Option<ManagedConfiguration>,
     #[serde(default)]
@@ -229,6 +241,9 @@ pub struct PostgresConfiguration {
     pub pg_ident: Vec<String>,
     #[serde(default)]
     pub enable_alter_system: Option<bool>,
+    /// Extension images mounted into the PostgreSQL pods.
+    #[serde(default)]
+    pub extensions: Vec<ExtensionConfiguration>,
     /// `pg_hba` read as PostgreSQL reads it, once per object.
     #[serde(skip)]
     hba: OnceLock<Vec<HbaLines>>,

@@ -90,6 +90,8 @@ kinds! {
     database_role::DatabaseRole,
     backup::Backup,
     scheduled_backup::ScheduledBackup,
+    image_catalog::ImageCatalog,
+    cluster_image_catalog::ClusterImageCatalog,
 }
 
 /// Where writes of a kind are intercepted.

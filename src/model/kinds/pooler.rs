@@ -5,9 +5,11 @@ use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Listed, Reach};
-use crate::model::cnpg::{LocalObjectReference, PodTemplate, ServiceTemplate};
+use crate::model::cnpg::{ImageCatalogRef, LocalObjectReference, PodTemplate, ServiceTemplate};
 use crate::model::decode::{DecodeError, declared_kind, typed};
-use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, NetworkPosture};
+use crate::rules::id::RuleId::{
+    AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture,
+};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     kind: Kind::Pooler,
@@ -29,6 +31,10 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("pgbouncer.authQuerySecret", Checked(BootstrapSecretConfined)),
         ("pgbouncer.clientCASecret", PlatformOnly),
         ("pgbouncer.clientTLSSecret", PlatformOnly),
+        // CloudNativePG 1.30 (not in the 1.28 CRD): pgbouncer's image, or
+        // where in a catalog to find it.
+        ("pgbouncer.image", Checked(ImageAllowed)),
+        ("pgbouncer.imageCatalogRef", Checked(ImageAllowed)),
         ("pgbouncer.parameters", Harmless),
         ("pgbouncer.paused", Checked(DataRetained)),
         ("pgbouncer.pg_hba", Checked(AuthPosture)),
@@ -36,6 +42,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("pgbouncer.serverCASecret", PlatformOnly),
         ("pgbouncer.serverTLSSecret", PlatformOnly),
         ("serviceTemplate", Checked(NetworkPosture)),
+        // Also read by bootstrap-secret-confined (the Secrets it names) and
+        // image-allowed (its containers' images); a field has one class.
         ("template", Checked(NetworkPosture)),
         ("type", Harmless),
     ],
@@ -87,4 +95,10 @@ pub struct PgBouncerSpec {
     /// The Secret pgbouncer's auth query logs in with.
     #[serde(default)]
     pub auth_query_secret: Option<LocalObjectReference>,
+    /// pgbouncer's image (CloudNativePG 1.30).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// pgbouncer's image from a catalog's `componentImages` (CloudNativePG 1.30).
+    #[serde(default)]
+    pub image_catalog_ref: Option<ImageCatalogRef>,
 }
