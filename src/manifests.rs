@@ -523,11 +523,12 @@ pub struct SkippedDocument {
 /// CloudNativePG's kinds in `postgresql.cnpg.io/v1`. A kind of that group
 /// that is not one of them is a misspelling (`Databse`), refused rather than
 /// skipped: a misspelt Database would otherwise pass unchecked.
-const CNPG_KINDS: [&str; 10] = [
+const CNPG_KINDS: [&str; 11] = [
     "Backup",
     "Cluster",
     "ClusterImageCatalog",
     "Database",
+    "DatabaseRole",
     "FailoverQuorum",
     "ImageCatalog",
     "Pooler",

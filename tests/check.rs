@@ -471,7 +471,7 @@ metadata: {name: shop-db, namespace: databases}
 spec: {cluster: {name: apps-pg}, name: shop_db, owner: apps_admin}
 ---
 apiVersion: postgresql.cnpg.io/v1
-kind: Subscription
+kind: FailoverQuorum
 metadata: {name: nightly, namespace: databases}
 ---
 apiVersion: postgresql.cnpg.io/v2

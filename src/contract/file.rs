@@ -74,6 +74,10 @@ pub struct ConsumerFile {
     /// `<cluster>-role-<role>` (what `onboard` writes).
     #[serde(default)]
     pub password_secret: Option<String>,
+    /// Whether Publications and Subscriptions may be made in this
+    /// consumer's databases (default false).
+    #[serde(default)]
+    pub logical_replication: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

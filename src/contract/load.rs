@@ -541,6 +541,7 @@ impl Validator<'_> {
                     databases: k.databases,
                     member_of: k.member_of,
                     password_secret: k.password_secret,
+                    logical_replication: k.logical_replication,
                 });
             }
             // Memberships are checked once every consumer role is known.

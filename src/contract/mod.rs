@@ -25,6 +25,9 @@ pub struct Consumer {
     /// The role's password Secret in the shared namespace, when the contract
     /// names one (else `<cluster>-role-<role>`, see [`role_secret_name`]).
     pub password_secret: Option<String>,
+    /// Publications and Subscriptions may be made in its databases
+    /// (the contract's `logicalReplication`, default false).
+    pub logical_replication: bool,
 }
 
 impl Consumer {

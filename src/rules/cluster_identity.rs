@@ -5,6 +5,7 @@ use super::{Cx, Rule, RuleId, deleted, written};
 use crate::model::kinds::database_role::DatabaseRole;
 use crate::model::kinds::namespace::Namespace;
 use crate::model::kinds::publication::Publication;
+use crate::model::kinds::subscription::Subscription;
 use crate::model::{Cluster, Database, Kind, Object, Operation, Pooler, annotation, label};
 
 pub(super) const RULE: Rule = Rule {
@@ -17,6 +18,7 @@ pub(super) const RULE: Rule = Rule {
         written!(Pooler, pooler),
         written!(DatabaseRole, database_role),
         written!(Publication, publication),
+        written!(Subscription, subscription),
         deleted!(Namespace, namespace_deleted),
     ],
 };
@@ -196,6 +198,10 @@ fn publication(cx: &mut Cx<'_>, p: &Publication) {
     cluster_reference(cx, &p.spec.cluster.name, annotation(&p.metadata, VALIDATION));
 }
 
+fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
+    cluster_reference(cx, &s.spec.cluster.name, annotation(&s.metadata, VALIDATION));
+}
+
 fn cluster_reference(cx: &mut Cx<'_>, target: &str, validation: Option<&str>) {
     let r = cx.review;
     let target = target.to_owned();
@@ -206,6 +212,7 @@ fn cluster_reference(cx: &mut Cx<'_>, target: &str, validation: Option<&str>) {
             Some(Object::Pooler(p)) => Some(p.spec.cluster.name.clone()),
             Some(Object::DatabaseRole(d)) => Some(d.spec.cluster.name.clone()),
             Some(Object::Publication(p)) => Some(p.spec.cluster.name.clone()),
+            Some(Object::Subscription(s)) => Some(s.spec.cluster.name.clone()),
             _ => None,
         };
         if let Some(before) = before

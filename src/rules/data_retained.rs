@@ -7,7 +7,9 @@
 use super::{Cx, Rule, RuleId, deleted, written};
 use crate::model::kinds::backup::{Backup, BackupSpec};
 use crate::model::kinds::database_role::DatabaseRole;
+use crate::model::kinds::publication::Publication;
 use crate::model::kinds::scheduled_backup::ScheduledBackup;
+use crate::model::kinds::subscription::Subscription;
 use crate::model::{Cluster, Database, Object, Pooler};
 
 pub(super) const RULE: Rule = Rule {
@@ -22,6 +24,8 @@ pub(super) const RULE: Rule = Rule {
         deleted!(DatabaseRole, database_role_deleted),
         written!(Backup, backup),
         written!(ScheduledBackup, scheduled_backup),
+        written!(Publication, publication),
+        written!(Subscription, subscription),
     ],
 };
 
@@ -219,6 +223,49 @@ fn offline_snapshot(cx: &mut Cx<'_>, spec: &BackupSpec, which: &str) {
              is taken, the primary if it is the target or the only instance: every consumer loses service"
         ),
         format!("remove online: false (a hot snapshot keeps the instance running), or {BREAK_GLASS_FIX}"),
+    );
+}
+
+/// A Publication newly set to `publicationReclaimPolicy: delete`: a
+/// warning, as for a Database (deleting the CR drops the publication).
+fn publication(cx: &mut Cx<'_>, p: &Publication) {
+    let was = matches!(&cx.review.old_object, Some(Object::Publication(old))
+        if old.spec.publication_reclaim_policy.as_deref() == Some("delete"));
+    reclaim_warning(
+        cx,
+        &p.spec.cluster.name,
+        p.spec.publication_reclaim_policy.as_deref(),
+        was,
+        "publication",
+    );
+}
+
+/// A Subscription newly set to `subscriptionReclaimPolicy: delete`: a
+/// warning, as for a Database.
+fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
+    let was = matches!(&cx.review.old_object, Some(Object::Subscription(old))
+        if old.spec.subscription_reclaim_policy.as_deref() == Some("delete"));
+    reclaim_warning(
+        cx,
+        &s.spec.cluster.name,
+        s.spec.subscription_reclaim_policy.as_deref(),
+        was,
+        "subscription",
+    );
+}
+
+fn reclaim_warning(cx: &mut Cx<'_>, cluster: &str, policy: Option<&str>, was_delete: bool, what: &str) {
+    if cx.referenced_cluster(cluster).is_none() || policy != Some("delete") || was_delete {
+        return;
+    }
+    let field = format!("spec.{what}ReclaimPolicy");
+    cx.advisory(
+        field,
+        format!(
+            "with policy delete, deleting this CR drops the {what} (CloudNativePG's DROP {})",
+            what.to_uppercase()
+        ),
+        "keep the default retain unless the object in PostgreSQL may go with the CR",
     );
 }
 

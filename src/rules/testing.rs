@@ -58,7 +58,8 @@ pub fn delete(old: &str) -> Review {
 }
 
 /// The embedded apps-pg contract with a second consumer, `shop`, that the
-/// platform grants `pg_monitor`: two tenants to keep apart.
+/// platform grants `pg_monitor` and logical replication: two tenants to
+/// keep apart.
 pub fn contract() -> Contract {
     tenants_contract_with("")
 }
@@ -70,7 +71,7 @@ pub fn tenants_contract_with(cluster_fields: &str) -> Contract {
     let source = crate::contract::EMBEDDED_CONTRACT.replacen(
         consumers,
         &format!(
-            "{cluster_fields}{consumers}\n      - {{namespace: shop-frontend, role: shop, databases: [shop_db], memberOf: [pg_monitor]}}"
+            "{cluster_fields}{consumers}\n      - {{namespace: shop-frontend, role: shop, databases: [shop_db], memberOf: [pg_monitor], logicalReplication: true}}"
         ),
         1,
     );

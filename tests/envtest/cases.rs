@@ -424,7 +424,7 @@ fn expected_field(rule: &str, kind: &str, name: &str, doc: usize) -> &'static st
         ("tenant-isolated", "Database", "vergabe-clone") => return "spec.template",
         ("tenant-isolated", "Database", "vergabe-untrusted") => return "spec.extensions[0].name",
         ("tenant-isolated", "Secret", _) => return "metadata.annotations[reflector.v1.k8s.emberstack.com/reflects]",
-        ("tenant-isolated", "Publication", _) => return "spec.dbname",
+        ("tenant-isolated", "Publication" | "Subscription", _) => return "spec.dbname",
         ("image-allowed", "Cluster", _) if doc == 0 => return "spec.imageName",
         ("image-allowed", "Cluster", _) => return "spec.postgresql.extensions[0].image.reference",
         ("image-allowed", "Pooler", _) => return "spec.template.spec.containers[0].image",

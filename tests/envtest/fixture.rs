@@ -77,10 +77,12 @@ impl Env {
             bootstrap_password: None,
             _tmp: tmp,
         };
-        // Every CloudNativePG kind of the table of covered kinds.
+        // Every CloudNativePG kind of the table of covered kinds (an
+        // optional one where this release has it: DatabaseRole is 1.30's).
         let cnpg: Vec<String> = cnpg_guard::model::kinds::KINDS
             .iter()
             .filter(|k| k.group == cnpg_guard::model::kinds::CNPG_GROUP)
+            .filter(|k| !k.optional || cnpg_crds.join(format!("{}_{}.yaml", k.group, k.plural)).exists())
             .map(|k| format!("{}.{}", k.plural, k.group))
             .collect();
         env.install_crds(cnpg_crds, &cnpg.iter().map(String::as_str).collect::<Vec<_>>());

@@ -11,9 +11,7 @@ use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::{ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretRef, ServiceTemplate};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
-use crate::rules::id::RuleId::{
-    AuthPosture, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered,
-};
+use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     kind: Kind::Cluster,
@@ -83,6 +81,12 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("primaryUpdateMethod", Harmless),
         ("primaryUpdateStrategy", Harmless),
         ("priorityClassName", Harmless),
+        // 1.30: the Secrets a pg_hba line may name as addresses
+        // (`${podselector:NAME}`); auth-posture refuses such a line, which is
+        // no address it can judge.
+        ("podSelectorRefs", PlatformOnly),
+        // 1.30: the timings of the primary's lease.
+        ("primaryLease", Harmless),
         ("probes", Harmless),
         ("projectedVolumeTemplate", PlatformOnly),
         ("replica", Checked(DataRetained)),
@@ -97,6 +101,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("schedulerName", Harmless),
         ("seccompProfile", PlatformOnly),
         ("securityContext", PlatformOnly),
+        // 1.30: the operator binds the cluster's Secret-reading Role to it.
+        ("serviceAccountName", Checked(BootstrapSecretConfined)),
         ("serviceAccountTemplate", PlatformOnly),
         ("smartShutdownTimeout", Harmless),
         ("startDelay", Harmless),
@@ -210,6 +216,10 @@ pub struct ClusterSpec {
     pub managed: Option<ManagedConfiguration>,
     #[serde(default)]
     pub postgresql: Option<PostgresConfiguration>,
+    /// 1.30: the ServiceAccount the instances run as (default: the
+    /// Cluster's name).
+    #[serde(default)]
+    pub service_account_name: Option<String>,
     #[serde(default)]
     pub replica: Option<ReplicaClusterConfiguration>,
     #[serde(default)]

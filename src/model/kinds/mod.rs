@@ -92,6 +92,7 @@ kinds! {
     scheduled_backup::ScheduledBackup,
     image_catalog::ImageCatalog,
     cluster_image_catalog::ClusterImageCatalog,
+    subscription::Subscription,
 }
 
 /// Where writes of a kind are intercepted.

@@ -41,6 +41,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("pgbouncer.poolMode", Harmless),
         ("pgbouncer.serverCASecret", PlatformOnly),
         ("pgbouncer.serverTLSSecret", PlatformOnly),
+        // 1.30: the operator binds the pooler's Secret-reading Role to it.
+        ("serviceAccountName", Checked(BootstrapSecretConfined)),
         ("serviceTemplate", Checked(NetworkPosture)),
         // Also read by bootstrap-secret-confined (the Secrets it names) and
         // image-allowed (its containers' images); a field has one class.
@@ -76,6 +78,10 @@ pub struct PoolerSpec {
     pub cluster: LocalObjectReference,
     #[serde(default)]
     pub pgbouncer: Option<PgBouncerSpec>,
+    /// 1.30: the ServiceAccount the pgbouncer pods run as (default: the
+    /// Pooler's name).
+    #[serde(default)]
+    pub service_account_name: Option<String>,
     #[serde(default)]
     pub service_template: Option<ServiceTemplate>,
     /// The pgbouncer pods' template (read only where it can reach the

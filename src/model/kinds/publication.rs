@@ -9,7 +9,7 @@ use super::Class::{Checked, Harmless};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::LocalObjectReference;
 use crate::model::decode::{DecodeError, declared_kind, typed};
-use crate::rules::id::RuleId::{ClusterIdentity, TenantIsolated};
+use crate::rules::id::RuleId::{ClusterIdentity, DataRetained, TenantIsolated};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     kind: Kind::Publication,
@@ -26,7 +26,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("dbname", Checked(TenantIsolated)),
         ("name", Harmless),
         ("parameters", Harmless),
-        ("publicationReclaimPolicy", Harmless),
+        ("publicationReclaimPolicy", Checked(DataRetained)),
         // What it publishes, within its own database (dbname is checked).
         ("target", Harmless),
     ],
@@ -54,8 +54,11 @@ pub struct Publication {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PublicationSpec {
     pub cluster: LocalObjectReference,
     /// The database the publication is created in.
     pub dbname: String,
+    #[serde(default)]
+    pub publication_reclaim_policy: Option<String>,
 }

@@ -19,8 +19,41 @@ use crate::model::secret::{self, Entry};
 pub(super) const RULE: Rule = Rule {
     id: RuleId::BootstrapSecretConfined,
     names: &[crate::model::Kind::Secret],
-    checks: &[written!(Secret, secret), written!(Pooler, pooler::pooler)],
+    checks: &[
+        written!(Secret, secret),
+        written!(Pooler, pooler::pooler),
+        written!(Cluster, cluster),
+    ],
 };
+
+/// A shared Cluster runs as the ServiceAccount CloudNativePG names after
+/// it: the operator binds the cluster's Secret-reading Role (superuser,
+/// replication, CA and role password Secrets) to whatever account
+/// `serviceAccountName` names (1.30, `pkg/specs/rolebinding.go`), so another
+/// name hands those Secrets to that account's pods.
+fn cluster(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
+    if cx.shared_cluster().is_none() {
+        return;
+    }
+    own_service_account(cx, c.spec.service_account_name.as_deref(), "Cluster");
+}
+
+/// `serviceAccountName` unset or the object's own name (CloudNativePG's
+/// default for a Cluster and a Pooler).
+pub(super) fn own_service_account(cx: &mut Cx<'_>, named: Option<&str>, kind: &str) {
+    let own = cx.review.name.as_str();
+    let Some(named) = named.filter(|n| *n != own) else {
+        return;
+    };
+    cx.violation(
+        "spec.serviceAccountName",
+        format!(
+            "the operator would bind the shared cluster's Secret-reading Role (superuser, replication, CA and role \
+             passwords) to ServiceAccount {named:?}, which this {kind} does not own"
+        ),
+        format!("remove serviceAccountName (CloudNativePG then uses {own:?}, the {kind}'s own)"),
+    );
+}
 
 /// Candidate passwords longer than this are not hashed.
 const MAX_CANDIDATE: usize = 1024;

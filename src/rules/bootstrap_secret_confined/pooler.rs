@@ -14,6 +14,7 @@ pub(super) fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
     let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
         return;
     };
+    super::own_service_account(cx, p.spec.service_account_name.as_deref(), "Pooler");
     if let Some(secret) = p.spec.pgbouncer.as_ref().and_then(|b| b.auth_query_secret.as_ref())
         && shared.is_cluster_secret(&secret.name)
     {
@@ -100,6 +101,37 @@ mod tests {
             "{{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, metadata: {{name: apps-pg-pooler-rw, namespace: databases}}, \
              spec: {{cluster: {{name: apps-pg}}, instances: 1, type: rw, {spec}}}}}"
         )
+    }
+
+    /// 1.30's serviceAccountName: unset or the object's own name, on the
+    /// shared Cluster and its Poolers.
+    #[rstest]
+    #[case::accept_unset_on_a_pooler("kind: Pooler", "apps-pg-pooler-rw", "", None)]
+    #[case::accept_its_own_on_a_pooler("kind: Pooler", "apps-pg-pooler-rw", "apps-pg-pooler-rw", None)]
+    #[case::reject_the_clusters_on_a_pooler(
+        "kind: Pooler",
+        "apps-pg-pooler-rw",
+        "apps-pg",
+        Some("spec.serviceAccountName")
+    )]
+    #[case::accept_its_own_on_the_cluster("kind: Cluster", "apps-pg", "apps-pg", None)]
+    #[case::reject_another_on_the_cluster("kind: Cluster", "apps-pg", "reader", Some("spec.serviceAccountName"))]
+    fn service_account_names(
+        #[case] kind: &str,
+        #[case] name: &str,
+        #[case] account: &str,
+        #[case] field: Option<&str>,
+    ) {
+        let account = if account.is_empty() {
+            String::new()
+        } else {
+            format!(", serviceAccountName: {account}")
+        };
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, {kind}, metadata: {{name: {name}, namespace: databases}}, \
+             spec: {{cluster: {{name: apps-pg}}{account}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "bootstrap-secret-confined", field);
     }
 
     #[rstest]

@@ -11,6 +11,7 @@ use crate::contract::{Consumer, SharedCluster};
 use crate::model::Database;
 use crate::model::kinds::publication::Publication;
 use crate::model::kinds::secret::Secret;
+use crate::model::kinds::subscription::Subscription;
 use crate::model::mirror::{self, Targets};
 
 pub(super) const RULE: Rule = Rule {
@@ -21,6 +22,7 @@ pub(super) const RULE: Rule = Rule {
         written!(Database, database),
         written!(Secret, secret),
         written!(Publication, publication),
+        written!(Subscription, subscription),
     ],
 };
 
@@ -229,24 +231,59 @@ fn own_secret_fix(shared: &SharedCluster, namespace: &str) -> String {
 }
 
 /// A Publication on a shared cluster publishes from a registered
-/// consumer's database only: the operator creates it as superuser, so one
-/// in another database (the bootstrap database, `postgres`) hands that
-/// database's tables to whoever subscribes.
+/// consumer's database only, and only where the contract allows that
+/// consumer logical replication: the operator creates it as superuser, so
+/// one in another database (the bootstrap database, `postgres`, another
+/// tenant's) hands that database's tables to whoever subscribes.
 fn publication(cx: &mut Cx<'_>, p: &Publication) {
-    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
+    logical_replication(cx, &p.spec.cluster.name, &p.spec.dbname, "publication", "publish from");
+}
+
+/// A Subscription on a shared cluster writes into a registered consumer's
+/// database only, and only where the contract allows that consumer logical
+/// replication: the operator runs it as superuser, so one into another
+/// database writes rows into another tenant's tables.
+fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
+    logical_replication(
+        cx,
+        &s.spec.cluster.name,
+        &s.spec.dbname,
+        "subscription",
+        "subscribe into",
+    );
+}
+
+fn logical_replication(cx: &mut Cx<'_>, cluster: &str, dbname: &str, what: &str, verb: &str) {
+    let Some(shared) = cx.referenced_cluster(cluster) else {
         return;
     };
-    let dbname = p.spec.dbname.as_str();
-    if !shared.consumers.iter().any(|c| c.databases.iter().any(|d| d == dbname)) {
-        cx.violation(
+    match shared
+        .consumers
+        .iter()
+        .find(|c| c.databases.iter().any(|d| d == dbname))
+    {
+        None => cx.violation(
             "spec.dbname",
             format!(
-                "{dbname:?} is no registered consumer's database on {}: the publication would hand its tables to \
-                 whoever subscribes",
+                "{dbname:?} is no registered consumer's database on {}: the {what}, made by CloudNativePG's \
+                 superuser, would reach into a database no tenant owns",
                 shared.name
             ),
-            "publish only from a consumer's own database, as registered in the contract",
-        );
+            format!("{verb} only a consumer's own database, as registered in the contract"),
+        ),
+        Some(consumer) if !consumer.logical_replication => cx.violation(
+            "spec.dbname",
+            format!(
+                "logical replication is not allowed for consumer {} (database {dbname:?}): a {what} is made by \
+                 CloudNativePG's superuser",
+                consumer.namespace
+            ),
+            format!(
+                "the platform allows it in the contract (consumers[].logicalReplication: true for {})",
+                consumer.namespace
+            ),
+        ),
+        Some(_) => {}
     }
 }
 
@@ -264,16 +301,23 @@ mod tests {
     }
 
     #[rstest]
-    #[case::accept_a_consumers_own_database("vergabe_db", "apps-pg", None)]
+    #[case::reject_without_logical_replication("vergabe_db", "apps-pg", Some("spec.dbname"))]
+    #[case::accept_a_consumer_allowed_logical_replication("shop_db", "apps-pg", None)]
     #[case::reject_the_bootstrap_database("apps_meta", "apps-pg", Some("spec.dbname"))]
     #[case::reject_postgres("postgres", "apps-pg", Some("spec.dbname"))]
     #[case::accept_another_cluster("postgres", "other-pg", None)]
-    fn publications(#[case] dbname: &str, #[case] cluster: &str, #[case] field: Option<&str>) {
-        let yaml = format!(
+    fn publications_and_subscriptions(#[case] dbname: &str, #[case] cluster: &str, #[case] field: Option<&str>) {
+        let publication = format!(
             "{{apiVersion: postgresql.cnpg.io/v1, kind: Publication, metadata: {{name: pub, namespace: databases}}, \
              spec: {{name: pub, dbname: {dbname}, cluster: {{name: {cluster}}}, target: {{allTables: true}}}}}}"
         );
-        assert_only(&eval(&create(&yaml)), "tenant-isolated", field);
+        assert_only(&eval(&create(&publication)), "tenant-isolated", field);
+        let subscription = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Subscription, metadata: {{name: sub, namespace: databases}}, \
+             spec: {{name: sub, dbname: {dbname}, cluster: {{name: {cluster}}}, externalClusterName: source, \
+             publicationName: pub}}}}"
+        );
+        assert_only(&eval(&create(&subscription)), "tenant-isolated", field);
     }
 
     #[rstest]
