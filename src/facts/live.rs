@@ -167,9 +167,10 @@ impl LiveFacts {
         }
     }
 
-    /// Runs `watch` once the API server serves `d`'s kind. Until then the
-    /// watch counts as synced with no objects (a CloudNativePG without the
-    /// kind has none), and the API server is asked again every minute.
+    /// Runs `watch` once the API server serves `d`'s kind. Until then there
+    /// is no such watch (no health, no metric: a CloudNativePG without the
+    /// kind has no objects of it, so the facts it would feed are complete),
+    /// and the API server is asked again every minute.
     async fn when_served(
         self: Arc<Self>,
         client: Client,
@@ -184,6 +185,7 @@ impl LiveFacts {
                     if said {
                         tracing::info!(watch = %name, kind = d.name, "the kind is served now; watching it");
                     }
+                    self.write().health.entry(name).or_insert_with(WatchHealth::new);
                     return watch.await;
                 }
                 Ok(false) => {
@@ -191,7 +193,7 @@ impl LiveFacts {
                         tracing::info!(watch = %name, kind = d.name, "the kind is not served (its CRD is not installed): nothing to watch; asking again every minute");
                         said = true;
                     }
-                    self.mark_synced(&name);
+                    self.write().health.remove(&name);
                 }
                 Err(e) => {
                     tracing::warn!(watch = %name, kind = d.name, error = %e, "cannot tell whether the kind is served; retrying")

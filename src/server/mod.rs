@@ -232,11 +232,20 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Exports the live watches' sync state and age every second.
+/// Exports the live watches' sync state and age every second; a watch
+/// that stops existing (an optional kind found not served) loses its series.
 async fn watch_metrics(state: Arc<AppState>) {
     let Some(live) = state.live.clone() else { return };
+    let mut exported: Vec<String> = Vec::new();
     loop {
-        for (watch, synced, age, broken) in live.health() {
+        let health = live.health();
+        for gone in exported.iter().filter(|w| !health.iter().any(|(h, ..)| h == *w)) {
+            let labels = WatchLabels { watch: gone.clone() };
+            state.metrics.watch_synced.remove(&labels);
+            state.metrics.watch_age_seconds.remove(&labels);
+        }
+        exported = health.iter().map(|(w, ..)| w.clone()).collect();
+        for (watch, synced, age, broken) in health {
             let labels = WatchLabels { watch };
             state
                 .metrics
