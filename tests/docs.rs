@@ -50,6 +50,10 @@ const HERE: &[(&str, i32)] = &[
         0,
     ),
     (
+        "cnpg-guard onboard --cluster apps-pg --namespace shop --role shop --database shop_db --role-managed-by databaserole --out onboarding/shop",
+        0,
+    ),
+    (
         "cnpg-guard onboard --contract deploy/base/contract.yaml --cluster apps-pg --namespace vergabe-teilnahme --role vergabe --database vergabe_db --out onboarding/vergabe",
         0,
     ),
@@ -379,6 +383,8 @@ fn documented_commands_run_as_written_on_a_fresh_copy() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("findings.json")).unwrap()).unwrap();
     assert_eq!(findings["summary"]["exitCode"], 0);
     assert!(dir.path().join("onboarding/vergabe/01-contract-entry.yaml").exists());
+    assert!(dir.path().join("onboarding/shop/02b-database-role.yaml").exists());
+    assert!(!dir.path().join("onboarding/shop/02-cluster-role-patch.yaml").exists());
 }
 
 #[test]

@@ -667,3 +667,351 @@ fn the_role_step_fits_the_cluster_it_is_given() {
         stderr(&o)
     );
 }
+
+/// The files of `onboard --role-managed-by databaserole`: step 2 is the
+/// Cluster's pg_hba lines (2a) and the DatabaseRole (2b).
+const DR_FILES: [&str; 8] = [
+    "01-contract-entry.yaml",
+    "02a-cluster-hba-patch.yaml",
+    "02b-database-role.yaml",
+    "03-role-secret.yaml",
+    "04-database.yaml",
+    "05-namespace.yaml",
+    "06-runtime-secret.yaml",
+    "07-dsn-wiring.md",
+];
+
+const DATABASE_ROLE: [&str; 2] = ["--role-managed-by", "databaserole"];
+
+/// With a DatabaseRole, the Cluster gets only the role's two pg_hba lines,
+/// and the whole set passes `check` with the seed's manifests (the role
+/// the platform grants pg_monitor gets it as inRoles). Without step 2a,
+/// tenant-isolated denies the Cluster; without step 1, role-registered
+/// denies the DatabaseRole.
+#[rstest]
+#[case::placeholder_password(false)]
+#[case::generated_password(true)]
+fn database_role_set_passes_check_with_the_seeds_manifests(#[case] generate: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(
+        "[{namespace: shop, role: shop, databases: [shop_db], memberOf: [pg_monitor]}]",
+        &contract,
+    );
+    let out = tmp.path().join("onboarding/shop");
+    let mut extra = vec!["--contract", s(&contract)];
+    extra.extend(DATABASE_ROLE);
+    if generate {
+        extra.push("--generate-password");
+    }
+    let o = onboard_shop(&out, &extra);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    assert_eq!(written, DR_FILES, "no Cluster role patch");
+    for f in DR_FILES {
+        assert!(stdout(&o).contains(f), "{f} not in the summary: {}", stdout(&o));
+    }
+    assert!(
+        stdout(&o).contains("step 2a: pg_hba lines of role shop"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Step 2a touches the Cluster's pg_hba only: the role is nowhere in it.
+    let hba_patch = read(&out.join(DR_FILES[1]));
+    let ops: Value = serde_norway::from_str(&hba_patch).unwrap();
+    for op in ops.as_array().unwrap() {
+        assert!(op["path"].as_str().unwrap().starts_with("/spec/postgresql"), "{op}");
+    }
+    let patched = tmp.path().join("good");
+    good_examples(Some(&hba_patch), &patched);
+    let cluster = yaml_docs(&read(&patched.join("apps-pg-cluster.yaml"))).remove(0);
+    let roles: Vec<&str> = cluster["spec"]["managed"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(roles, ["vergabe"], "the Cluster manages no role for shop");
+    assert_eq!(
+        cluster["spec"]["postgresql"]["pg_hba"][0],
+        "host shop_db shop all scram-sha-256"
+    );
+
+    let role = &yaml_docs(&read(&out.join(DR_FILES[2])))[0];
+    assert_eq!(role["kind"], "DatabaseRole");
+    assert_eq!(role["metadata"]["name"], "apps-pg-shop");
+    assert_eq!(role["metadata"]["namespace"], "databases");
+    assert_eq!(
+        role["spec"],
+        serde_json::json!({"cluster": {"name": "apps-pg"}, "name": "shop", "login": true,
+                           "superuser": false, "createdb": false, "createrole": false,
+                           "replication": false, "bypassrls": false, "inRoles": ["pg_monitor"],
+                           "passwordSecret": {"name": "apps-pg-role-shop"},
+                           "databaseRoleReclaimPolicy": "retain"})
+    );
+
+    let good_alone = guard(&["check", "deploy/examples/good"]);
+    let check = guard(&["check", "--contract", s(&contract), s(&patched), s(&out)]);
+    let text = stdout(&check);
+    assert_eq!(check.status.code(), Some(0), "{text}");
+    assert!(text.contains(" 0 denied, 0 warned"), "{text}");
+    assert!(!text.contains("SKIP"), "every check ran: {text}");
+    // The DatabaseRole, the role Secret, the Database, the Namespace and the runtime Secret.
+    assert_eq!(
+        objects_checked(&text),
+        objects_checked(&stdout(&good_alone)) + 5,
+        "{text}"
+    );
+
+    // Each step is needed: without the pg_hba lines, the Cluster is denied…
+    let unpatched = tmp.path().join("good-unpatched");
+    good_examples(None, &unpatched);
+    let check = guard(&["check", "--contract", s(&contract), s(&unpatched), s(&out)]);
+    assert_eq!(check.status.code(), Some(1), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("[tenant-isolated] Cluster databases/apps-pg: spec.postgresql.pg_hba"),
+        "{}",
+        stdout(&check)
+    );
+    // …and without the registry entry, the DatabaseRole, the Database and the label are.
+    let check = guard(&["check", s(&patched), s(&out)]);
+    assert_eq!(check.status.code(), Some(1));
+    for denial in [
+        "[role-registered] DatabaseRole databases/apps-pg-shop: spec.name",
+        "[owner-registered]",
+        "[client-label-registered]",
+    ] {
+        assert!(stdout(&check).contains(denial), "{denial}: {}", stdout(&check));
+    }
+}
+
+/// The generated DatabaseRole is decoded and judged by role-registered:
+/// as written nothing is found, and the same object made superuser, or
+/// given a membership the contract does not grant, is denied at its field.
+#[test]
+fn the_database_role_is_judged_by_role_registered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry("[{namespace: shop, role: shop, databases: [shop_db]}]", &contract);
+    let out = tmp.path().join("o");
+    let o = onboard_shop(&out, &[&["--contract", s(&contract)][..], &DATABASE_ROLE].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = out.join(DR_FILES[2]);
+    let check = guard(&["check", "--contract", s(&contract), "--output", "json", s(&file)]);
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(0), "{report}");
+    assert_eq!(report["summary"]["objects"], 1, "{report}");
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
+    assert_eq!(report["skippedDocuments"], serde_json::json!([]), "{report}");
+
+    let written = read(&file);
+    for (change, field) in [
+        (("superuser: false", "superuser: true"), "spec.superuser"),
+        (
+            ("  passwordSecret:", "  inRoles: [pg_read_all_data]\n  passwordSecret:"),
+            "spec.inRoles[0]",
+        ),
+        (
+            ("name: apps-pg-role-shop", "name: apps-pg-credentials"),
+            "spec.passwordSecret.name",
+        ),
+    ] {
+        let bad = tmp.path().join("bad.yaml");
+        assert!(written.contains(change.0), "{written}");
+        std::fs::write(&bad, written.replacen(change.0, change.1, 1)).unwrap();
+        let check = guard(&["check", "--contract", s(&contract), s(&bad)]);
+        assert_eq!(check.status.code(), Some(1), "{field}: {}", stdout(&check));
+        assert!(
+            stdout(&check).contains(&format!(
+                "[role-registered] DatabaseRole databases/apps-pg-shop: {field}:"
+            )),
+            "{field}: {}",
+            stdout(&check)
+        );
+    }
+}
+
+/// One role, one place: the DatabaseRole with the Cluster patch of the
+/// other way is denied by role-registered, and onboard refuses to write one
+/// way into an `--out` that holds the other (even with --force), or a
+/// DatabaseRole for a role the given Cluster already manages.
+#[test]
+fn a_role_is_never_written_to_two_places() {
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry("[{namespace: shop, role: shop, databases: [shop_db]}]", &contract);
+    let with_contract = ["--contract", s(&contract)];
+    let by_cluster = tmp.path().join("by-cluster");
+    let by_dr = tmp.path().join("by-databaserole");
+    assert_eq!(onboard_shop(&by_cluster, &with_contract).status.code(), Some(0));
+    let o = onboard_shop(&by_dr, &[&with_contract[..], &DATABASE_ROLE].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // Both together: the Cluster's managed role and the DatabaseRole.
+    let patched = tmp.path().join("good");
+    good_examples(Some(&read(&by_cluster.join(FILES[1]))), &patched);
+    let check = guard(&[
+        "check",
+        "--contract",
+        s(&contract),
+        s(&patched),
+        s(&by_dr.join(DR_FILES[2])),
+    ]);
+    let text = stdout(&check);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("[role-registered] DatabaseRole databases/apps-pg-shop: spec.name: role \"shop\" is already managed in Cluster databases/apps-pg (spec.managed.roles): one role is managed in one place"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[role-registered] Cluster databases/apps-pg: spec.managed.roles[1].name: role \"shop\" is already managed by DatabaseRole databases/apps-pg-shop"),
+        "{text}"
+    );
+
+    // One --out, the other way: refused before anything is written, even with --force.
+    for (dir, extra, existing) in [
+        (&by_cluster, &DATABASE_ROLE[..], FILES[1]),
+        (&by_dr, &[][..], DR_FILES[2]),
+    ] {
+        let before: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        for force in [&[][..], &["--force"][..]] {
+            let o = onboard_shop(dir, &[&with_contract[..], extra, force].concat());
+            assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+            let err = stderr(&o);
+            assert!(err.contains(&format!("{existing} already exists")), "{err}");
+            assert!(err.contains("managed in two places"), "{err}");
+            assert_eq!(stdout(&o), "");
+        }
+        let after: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(before, after, "nothing written");
+    }
+
+    // A DatabaseRole for a role the Cluster given already manages.
+    let cluster = root().join("deploy/examples/good/apps-pg-cluster.yaml");
+    let o = guard(&[
+        "onboard",
+        "--namespace",
+        "vergabe-teilnahme",
+        "--role",
+        "vergabe",
+        "--database",
+        "vergabe_db",
+        "--cluster-object",
+        s(&cluster),
+        "--role-managed-by",
+        "databaserole",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("role \"vergabe\" is already in spec.managed.roles of Cluster databases/apps-pg"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o), "");
+}
+
+/// On stdout the DatabaseRole way is one stream too (2a and 2b in order),
+/// and given the Cluster without pg_hba, step 2a creates the list.
+#[test]
+fn database_role_stream_and_cluster_object() {
+    let o = onboard_shop_with(&DATABASE_ROLE);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut at = 0;
+    for n in ["1", "2a", "2b", "3", "4", "5", "6", "7"] {
+        at += text[at..]
+            .find(&format!("# step {n}: "))
+            .unwrap_or_else(|| panic!("step {n} missing or out of order:\n{text}"));
+    }
+    assert!(!text.contains("managed/roles"), "{text}");
+    let docs = yaml_docs(&text);
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["DatabaseRole", "Secret", "Database", "Namespace", "Secret"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(&serde_norway::to_string(&docs[0]).unwrap(), &contract);
+    let patched = tmp.path().join("good");
+    good_examples(Some(&serde_norway::to_string(&docs[1]).unwrap()), &patched);
+    let check = guard_with_stdin(&["check", "--contract", s(&contract), s(&patched), "-"], &text);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+
+    let mut bare = yaml_docs(&read(&root().join("deploy/examples/good/apps-pg-cluster.yaml"))).remove(0);
+    bare["spec"].as_object_mut().unwrap().remove("postgresql");
+    bare["spec"].as_object_mut().unwrap().remove("managed");
+    let file = tmp.path().join("bare.yaml");
+    std::fs::write(&file, serde_norway::to_string(&bare).unwrap()).unwrap();
+    let out = tmp.path().join("o");
+    let o = onboard_shop(&out, &[&DATABASE_ROLE[..], &["--cluster-object", s(&file)]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ops: json_patch::Patch = serde_norway::from_str(&read(&out.join(DR_FILES[1]))).unwrap();
+    json_patch::patch(&mut bare, &ops).unwrap();
+    assert_eq!(
+        bare["spec"]["postgresql"]["pg_hba"],
+        serde_json::json!(["host shop_db shop all scram-sha-256", "host all shop all reject"])
+    );
+    assert!(bare["spec"].get("managed").is_none(), "{bare}");
+}
+
+/// Offboarding a consumer whose role is a DatabaseRole: the DatabaseRole
+/// set to reclaim by delete, then deleted, then its Secret, then the
+/// pg_hba lines; never a patch of spec.managed.roles.
+#[test]
+fn offboard_drops_a_database_role() {
+    let o = guard(&[
+        "offboard",
+        "--namespace",
+        "vergabe-teilnahme",
+        "--role-managed-by",
+        "databaserole",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let order = [
+        "if `kubectl get databaseroles -n databases` lists no DatabaseRole for vergabe, run offboard with --role-managed-by cluster instead",
+        "# step 3: remove the Database CR",
+        "kubectl delete database vergabe-db -n databases",
+        "# step 4: drop role vergabe: set its DatabaseRole apps-pg-vergabe",
+        "with retain leaves vergabe in PostgreSQL with its LOGIN and password",
+        "while a Database CR is still owned by vergabe (data-retained",
+        "# BREAK-GLASS: only if such a Database CR must stay",
+        "    kubectl patch databaserole apps-pg-vergabe -n databases --type=merge -p '{\"spec\":{\"databaseRoleReclaimPolicy\":\"delete\"}}'\n",
+        "    kubectl delete databaserole apps-pg-vergabe -n databases\n",
+        "    kubectl delete secret apps-pg-role-vergabe -n databases\n",
+        "index(\"host vergabe_db vergabe all scram-sha-256\")",
+        "# step 5: remove the registry entry",
+    ];
+    let positions: Vec<usize> = order.iter().map(|n| position(&text, n)).collect();
+    for (w, pair) in positions.windows(2).enumerate() {
+        assert!(
+            pair[0] < pair[1],
+            "{:?} must come before {:?}:\n{text}",
+            order[w],
+            order[w + 1]
+        );
+    }
+    assert!(!text.contains("managed/roles"), "{text}");
+    assert!(!text.contains("managedRolesStatus"), "{text}");
+    for l in text.lines().filter(|l| l.starts_with("    ")) {
+        assert!(!l.contains(" #"), "a comment after a command: {l}");
+    }
+    // The default names the other way.
+    let o = guard(&["offboard", "--namespace", "vergabe-teilnahme"]);
+    assert!(
+        stdout(&o)
+            .contains("lists a DatabaseRole for vergabe, run offboard with --role-managed-by databaserole instead"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("kubectl delete databaserole"));
+}

@@ -1,5 +1,11 @@
 //! The seven onboarding steps, in the order they must be applied.
 //!
+//! Step 2 provisions the role where `--role-managed-by` says: in the
+//! Cluster (one patch: the `spec.managed.roles` entry and the role's two
+//! pg_hba lines), or as a DatabaseRole (2a: a patch of the Cluster's
+//! pg_hba only, which CloudNativePG keeps nowhere else; 2b: the
+//! DatabaseRole).
+//!
 //! Kubernetes objects are k8s-openapi types; the CNPG pieces are small
 //! serializable structs, so the YAML keeps the field order people expect.
 
@@ -10,12 +16,21 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{OnboardError, PASSWORD_PLACEHOLDER, POSTGRES_PORT, Plan};
+use super::{OnboardError, PASSWORD_PLACEHOLDER, POSTGRES_PORT, Plan, RoleManagedBy};
+
+/// Step 2 with `--role-managed-by cluster`: the role and its pg_hba lines.
+pub(crate) const CLUSTER_ROLE_PATCH_FILE: &str = "02-cluster-role-patch.yaml";
+/// Step 2a with `--role-managed-by databaserole`: the pg_hba lines only.
+pub(crate) const CLUSTER_HBA_PATCH_FILE: &str = "02a-cluster-hba-patch.yaml";
+/// Step 2b with `--role-managed-by databaserole`: the DatabaseRole.
+pub(crate) const DATABASE_ROLE_FILE: &str = "02b-database-role.yaml";
 
 /// One step: its file under `--out`, a title, comment lines and the body.
 #[derive(Debug)]
 pub(crate) struct Step {
     pub number: u8,
+    /// `a`, `b` when a step is written as two files (2a, 2b).
+    pub part: Option<char>,
     pub file: &'static str,
     pub title: String,
     /// Comment lines printed under the title (without `# `).
@@ -28,12 +43,20 @@ pub(crate) struct Step {
 }
 
 impl Step {
+    /// `2`, or `2a` for a part.
+    pub fn label(&self) -> String {
+        match self.part {
+            Some(part) => format!("{}{part}", self.number),
+            None => self.number.to_string(),
+        }
+    }
+
     /// The file's content: YAML with comments, or the Markdown note.
     pub fn file_text(&self) -> String {
         if self.markdown {
-            return format!("# Step {}: {}\n\n{}", self.number, self.title, self.body);
+            return format!("# Step {}: {}\n\n{}", self.label(), self.title, self.body);
         }
-        let mut out = format!("# step {}: {}\n", self.number, self.title);
+        let mut out = format!("# step {}: {}\n", self.label(), self.title);
         for n in &self.notes {
             push_comment(&mut out, n);
         }
@@ -46,7 +69,7 @@ impl Step {
         if !self.markdown {
             return self.file_text();
         }
-        let mut out = format!("# step {}: {}\n", self.number, self.title);
+        let mut out = format!("# step {}: {}\n", self.label(), self.title);
         for line in self.body.lines() {
             push_comment(&mut out, line);
         }
@@ -90,6 +113,37 @@ struct ManagedRole<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     in_roles: &'a [String],
     password_secret: NameRef<'a>,
+}
+
+/// A DatabaseRole (CloudNativePG 1.30): the same role as the managed
+/// entry, in a CR of its own. No `ensure`: its CRD refuses `absent`, and
+/// `present` is the default.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DatabaseRoleCr<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: DatabaseRoleSpec<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DatabaseRoleSpec<'a> {
+    cluster: NameRef<'a>,
+    name: &'a str,
+    login: bool,
+    superuser: bool,
+    createdb: bool,
+    createrole: bool,
+    replication: bool,
+    bypassrls: bool,
+    /// Only what the contract's `memberOf` grants (role-registered).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    in_roles: &'a [String],
+    password_secret: NameRef<'a>,
+    /// `retain`: deleting the CR keeps the role (offboard sets `delete` first).
+    database_role_reclaim_policy: &'static str,
 }
 
 /// One RFC 6902 operation.
@@ -153,21 +207,24 @@ struct PgHba<'a> {
     pg_hba: Vec<&'a str>,
 }
 
-/// Step 2's JSON patch: the role appended to `spec.managed.roles` and the
-/// role's lines put first in `spec.postgresql.pg_hba`. With the Cluster's
-/// current `spec`, only what it lacks is added, and a list (or its parent)
-/// it does not have yet is created (RFC 6902 `add` needs the parent).
+/// Step 2's JSON patch: the role appended to `spec.managed.roles` (none
+/// when a DatabaseRole manages it) and the role's lines put first in
+/// `spec.postgresql.pg_hba`. With the Cluster's current `spec`, only what
+/// it lacks is added, and a list (or its parent) it does not have yet is
+/// created (RFC 6902 `add` needs the parent).
 fn cluster_patch(
     current: Option<&serde_json::Value>,
-    role: ManagedRole<'_>,
+    role: Option<ManagedRole<'_>>,
     lines: [&str; 2],
 ) -> Result<String, OnboardError> {
     let mut ops: Vec<String> = Vec::new();
     let at = |path: &str| current.and_then(|spec| spec.pointer(path));
-    let has_role = at("/managed/roles")
-        .and_then(|r| r.as_array())
-        .is_some_and(|roles| roles.iter().any(|r| r["name"] == role.name));
-    if !has_role {
+    let role = role.filter(|role| {
+        !at("/managed/roles")
+            .and_then(|r| r.as_array())
+            .is_some_and(|roles| roles.iter().any(|r| r["name"] == role.name))
+    });
+    if let Some(role) = role {
         ops.push(match (current, at("/managed/roles"), at("/managed")) {
             (Some(_), None, None) => yaml(&[PatchOp {
                 op: "add",
@@ -281,6 +338,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     };
     steps.push(Step {
         number: 1,
+        part: None,
         file: "01-contract-entry.yaml",
         title: format!("register {ns} as a consumer of {} in the contract", c.name),
         notes,
@@ -289,55 +347,15 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
         secret: false,
     });
 
-    // 2. The managed role and its pg_hba lines, as an RFC 6902 patch of the Cluster.
+    // 2. The role, and its pg_hba lines in the Cluster.
     let role_secret = plan.role_secret();
-    let [own_line, reject_line] = plan.hba_lines();
-    let role_entry = ManagedRole {
-        name: role,
-        ensure: "present",
-        login: true,
-        superuser: false,
-        createdb: false,
-        createrole: false,
-        replication: false,
-        bypassrls: false,
-        in_roles: plan.member_of(),
-        password_secret: NameRef { name: &role_secret },
-    };
-    let body = cluster_patch(plan.current.as_ref(), role_entry, [&own_line, &reject_line])?;
-    steps.push(Step {
-        number: 2,
-        file: "02-cluster-role-patch.yaml",
-        title: format!("provision role {role} and its pg_hba lines in Cluster {cluster_ref}"),
-        notes: vec![
-            "A JSON patch (RFC 6902). Apply step 3's Secret with it: CNPG reads the role's password from it."
-                .to_owned(),
-            format!(
-                "The two pg_hba lines keep {role} to its own databases: `{own_line}`, then `{reject_line}` \
-                 (CNPG creates databases that PUBLIC may connect to; the guard's tenant-isolated rule demands them)."
-            ),
-            format!(
-                "  kubectl patch cluster {} -n {} --type=json --patch-file 02-cluster-role-patch.yaml  # this document",
-                c.name, c.namespace
-            ),
-            "GitOps: append the role to spec.managed.roles and put the two lines first in spec.postgresql.pg_hba \
-             in the Cluster manifest instead."
-                .to_owned(),
-            match plan.current {
-                Some(_) => "Written for the Cluster given with --cluster-object: it adds only what that Cluster \
-                            lacks, creating spec.managed.roles and spec.postgresql.pg_hba where they are missing."
-                    .to_owned(),
-                None => format!(
-                    "Written for a Cluster that has spec.managed.roles and spec.postgresql.pg_hba. For any Cluster, \
-                     pass it: kubectl get cluster {} -n {} -o yaml | cnpg-guard onboard ... --cluster-object -",
-                    c.name, c.namespace
-                ),
-            },
-        ],
-        body,
-        markdown: false,
-        secret: false,
-    });
+    match plan.managed_by {
+        RoleManagedBy::Cluster => steps.push(cluster_role_step(plan, &role_secret)?),
+        RoleManagedBy::DatabaseRole => {
+            steps.push(hba_step(plan)?);
+            steps.push(database_role_step(plan, &role_secret)?);
+        }
+    }
 
     // 3. The role's password Secret in the shared namespace.
     let role_secret_obj = Secret {
@@ -351,11 +369,16 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     };
     steps.push(Step {
         number: 3,
+        part: None,
         file: "03-role-secret.yaml",
         title: format!("password Secret of role {role} in {}", c.namespace),
         notes: [
             vec![format!(
-                "Named by the role's passwordSecret; cnpg.io/reload makes CNPG pick up a changed password."
+                "Named by the role's passwordSecret; cnpg.io/reload makes CNPG pick up a changed password{}.",
+                match plan.managed_by {
+                    RoleManagedBy::Cluster => "",
+                    RoleManagedBy::DatabaseRole => " (and lets the operator watch it for the DatabaseRole)",
+                }
             )],
             password_notes.clone(),
         ]
@@ -388,6 +411,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     };
     steps.push(Step {
         number: 4,
+        part: None,
         file: "04-database.yaml",
         title: format!("Database {db} owned by {role} in Cluster {cluster_ref}"),
         notes: vec![
@@ -407,6 +431,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     };
     steps.push(Step {
         number: 5,
+        part: None,
         file: "05-namespace.yaml",
         title: format!("label namespace {ns} {}={}", c.client_label, c.name),
         notes: vec![
@@ -440,6 +465,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     };
     steps.push(Step {
         number: 6,
+        part: None,
         file: "06-runtime-secret.yaml",
         title: format!(
             "runtime Secret {runtime_secret} in {ns} (role {role}, never {})",
@@ -454,6 +480,7 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     // 7. The DSN wiring note.
     steps.push(Step {
         number: 7,
+        part: None,
         file: "07-dsn-wiring.md",
         title: format!("wire the DSN into the Helm values of the app in {ns}"),
         notes: Vec::new(),
@@ -462,6 +489,161 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
         secret: false,
     });
     Ok(steps)
+}
+
+/// How step 2's patch fits the Cluster: the one given, or one with both lists.
+fn fit_note(plan: &Plan<'_>, lists: &str) -> String {
+    let c = plan.cluster;
+    match plan.current {
+        Some(_) => format!(
+            "Written for the Cluster given with --cluster-object: it adds only what that Cluster lacks, creating \
+             {lists} where they are missing."
+        ),
+        None => format!(
+            "Written for a Cluster that has {lists}. For any Cluster, pass it: kubectl get cluster {} -n {} -o yaml \
+             | cnpg-guard onboard ... --cluster-object -",
+            c.name, c.namespace
+        ),
+    }
+}
+
+/// Step 2 with `--role-managed-by cluster`: the managed role and its pg_hba
+/// lines, as one RFC 6902 patch of the Cluster.
+fn cluster_role_step(plan: &Plan<'_>, role_secret: &str) -> Result<Step, OnboardError> {
+    let c = plan.cluster;
+    let role = plan.role.as_str();
+    let [own_line, reject_line] = plan.hba_lines();
+    let role_entry = ManagedRole {
+        name: role,
+        ensure: "present",
+        login: true,
+        superuser: false,
+        createdb: false,
+        createrole: false,
+        replication: false,
+        bypassrls: false,
+        in_roles: plan.member_of(),
+        password_secret: NameRef { name: role_secret },
+    };
+    let body = cluster_patch(plan.current.as_ref(), Some(role_entry), [&own_line, &reject_line])?;
+    Ok(Step {
+        number: 2,
+        part: None,
+        file: CLUSTER_ROLE_PATCH_FILE,
+        title: format!(
+            "provision role {role} and its pg_hba lines in Cluster {}/{}",
+            c.namespace, c.name
+        ),
+        notes: vec![
+            "A JSON patch (RFC 6902). Apply step 3's Secret with it: CNPG reads the role's password from it."
+                .to_owned(),
+            format!(
+                "The two pg_hba lines keep {role} to its own databases: `{own_line}`, then `{reject_line}` \
+                 (CNPG creates databases that PUBLIC may connect to; the guard's tenant-isolated rule demands them)."
+            ),
+            format!(
+                "  kubectl patch cluster {} -n {} --type=json --patch-file {CLUSTER_ROLE_PATCH_FILE}  # this document",
+                c.name, c.namespace
+            ),
+            "GitOps: append the role to spec.managed.roles and put the two lines first in spec.postgresql.pg_hba \
+             in the Cluster manifest instead."
+                .to_owned(),
+            fit_note(plan, "spec.managed.roles and spec.postgresql.pg_hba"),
+        ],
+        body,
+        markdown: false,
+        secret: false,
+    })
+}
+
+/// Step 2a with `--role-managed-by databaserole`: only the role's two
+/// pg_hba lines, the one change to the shared Cluster. CloudNativePG has no
+/// per-role pg_hba object; without them the role logs in everywhere.
+fn hba_step(plan: &Plan<'_>) -> Result<Step, OnboardError> {
+    let c = plan.cluster;
+    let role = plan.role.as_str();
+    let [own_line, reject_line] = plan.hba_lines();
+    let body = cluster_patch(plan.current.as_ref(), None, [&own_line, &reject_line])?;
+    Ok(Step {
+        number: 2,
+        part: Some('a'),
+        file: CLUSTER_HBA_PATCH_FILE,
+        title: format!(
+            "pg_hba lines of role {role} in Cluster {}/{} (the one change to a shared object, the platform's)",
+            c.namespace, c.name
+        ),
+        notes: vec![
+            "A JSON patch (RFC 6902) of spec.postgresql.pg_hba only: the role itself is step 2b's DatabaseRole, \
+             never in spec.managed.roles. CloudNativePG has no per-role pg_hba object, so these lines live in \
+             the Cluster, and only the platform can put them there."
+                .to_owned(),
+            format!(
+                "They keep {role} to its own databases: `{own_line}`, then `{reject_line}`. Without them {role} logs \
+                 in to every database (CNPG creates databases that PUBLIC may connect to and ends pg_hba with \
+                 `host all all all scram-sha-256`), and the guard's tenant-isolated rule denies the Cluster."
+            ),
+            "Apply it before step 2b, so the role never exists without them (lines for a role that does not exist \
+             yet match nobody)."
+                .to_owned(),
+            format!(
+                "  kubectl patch cluster {} -n {} --type=json --patch-file {CLUSTER_HBA_PATCH_FILE}  # this document",
+                c.name, c.namespace
+            ),
+            "GitOps: put the two lines first in spec.postgresql.pg_hba in the Cluster manifest instead.".to_owned(),
+            fit_note(plan, "spec.postgresql.pg_hba"),
+        ],
+        body,
+        markdown: false,
+        secret: false,
+    })
+}
+
+/// Step 2b with `--role-managed-by databaserole`: the role as a DatabaseRole
+/// in the shared namespace, as the managed entry would be.
+fn database_role_step(plan: &Plan<'_>, role_secret: &str) -> Result<Step, OnboardError> {
+    let c = plan.cluster;
+    let role = plan.role.as_str();
+    let object = DatabaseRoleCr {
+        api_version: "postgresql.cnpg.io/v1",
+        kind: "DatabaseRole",
+        metadata: meta(&plan.database_role_object(), Some(&c.namespace), &[]),
+        spec: DatabaseRoleSpec {
+            cluster: NameRef { name: &c.name },
+            name: role,
+            login: true,
+            superuser: false,
+            createdb: false,
+            createrole: false,
+            replication: false,
+            bypassrls: false,
+            in_roles: plan.member_of(),
+            password_secret: NameRef { name: role_secret },
+            database_role_reclaim_policy: "retain",
+        },
+    };
+    Ok(Step {
+        number: 2,
+        part: Some('b'),
+        file: DATABASE_ROLE_FILE,
+        title: format!(
+            "provision role {role} as DatabaseRole {}/{} (CloudNativePG 1.30 or later)",
+            c.namespace,
+            plan.database_role_object()
+        ),
+        notes: vec![
+            "Apply step 3's Secret with it: CNPG reads the role's password from it.".to_owned(),
+            format!(
+                "One role is managed in one place: the guard denies this DatabaseRole while {role} is in the \
+                 Cluster's spec.managed.roles, and the reverse."
+            ),
+            "databaseRoleReclaimPolicy: retain keeps the PostgreSQL role if this CR is deleted; cnpg-guard offboard \
+             --role-managed-by databaserole drops it."
+                .to_owned(),
+        ],
+        body: yaml(&object)?,
+        markdown: false,
+        secret: false,
+    })
 }
 
 fn wiring_note(plan: &Plan<'_>, secret: &str) -> String {
@@ -510,4 +692,80 @@ pub(crate) fn render_stream(plan: &Plan<'_>, steps: &[Step]) -> String {
         out.push_str(&step.stream_text());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{OnboardArgs, RoleManagedBy, validate};
+    use super::*;
+    use crate::rules::testing::{assert_only, contract, create, eval_with, facts_from};
+
+    fn args(managed_by: RoleManagedBy) -> OnboardArgs {
+        OnboardArgs {
+            cluster: "apps-pg".into(),
+            namespace: "shop-frontend".into(),
+            role: "shop".into(),
+            database: "shop_db".into(),
+            contract: None,
+            out: None,
+            generate_password: false,
+            force: false,
+            extensions: Vec::new(),
+            cluster_object: None,
+            role_managed_by: managed_by,
+        }
+    }
+
+    fn body(steps: &[Step], file: &str) -> String {
+        steps.iter().find(|s| s.file == file).expect(file).body.clone()
+    }
+
+    const CLUSTER: &str = "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases}, \
+                           spec: {managed: {roles: [{name: vergabe, login: true, passwordSecret: {name: apps-pg-role-vergabe}}]}}}";
+
+    /// The DatabaseRole onboard writes for the registered consumer shop
+    /// (granted pg_monitor) decodes as a DatabaseRole and is judged by
+    /// role-registered: nothing found, nothing skipped, next to a Cluster
+    /// that does not manage shop; denied next to the Cluster that step 2 of
+    /// `--role-managed-by cluster` makes (one role in one place).
+    #[test]
+    fn the_database_role_is_on_contract_and_managed_in_one_place() {
+        let contract = contract();
+        let plan = validate(&args(RoleManagedBy::DatabaseRole), &contract).expect("valid");
+        let steps = steps(&plan, None, "contract.yaml").unwrap();
+        let files: Vec<&str> = steps.iter().map(|s| s.file).collect();
+        assert!(!files.contains(&CLUSTER_ROLE_PATCH_FILE), "{files:?}");
+        assert_eq!(files[1..3], [CLUSTER_HBA_PATCH_FILE, DATABASE_ROLE_FILE]);
+        let hba = body(&steps, CLUSTER_HBA_PATCH_FILE);
+        assert!(!hba.contains("managed"), "{hba}");
+        let role = body(&steps, DATABASE_ROLE_FILE);
+        assert!(role.contains("inRoles:\n  - pg_monitor\n"), "{role}");
+
+        let review = create(&role);
+        assert_eq!(review.kind.as_str(), "DatabaseRole");
+        let found = eval_with(&review, &facts_from(&[CLUSTER]));
+        assert_only(&found, "role-registered", None);
+        assert!(found.violations.is_empty(), "{:?}", found.violations);
+        assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+
+        // The Cluster as `--role-managed-by cluster` patches it: two places.
+        let plan = validate(&args(RoleManagedBy::Cluster), &contract).expect("valid");
+        let patch = body(&steps_of(&plan), CLUSTER_ROLE_PATCH_FILE);
+        let mut cluster: serde_json::Value = serde_norway::from_str(CLUSTER).unwrap();
+        cluster["spec"]["postgresql"] = serde_json::json!({"pg_hba": []});
+        let ops: json_patch::Patch = serde_norway::from_str(&patch).unwrap();
+        json_patch::patch(&mut cluster, &ops).unwrap();
+        let both = serde_norway::to_string(&cluster).unwrap();
+        let found = eval_with(&review, &facts_from(&[&both]));
+        assert_only(&found, "role-registered", Some("spec.name"));
+        assert!(
+            found.violations[0].what.contains("one role is managed in one place"),
+            "{:?}",
+            found.violations
+        );
+    }
+
+    fn steps_of(plan: &Plan<'_>) -> Vec<Step> {
+        steps(plan, None, "contract.yaml").unwrap()
+    }
 }

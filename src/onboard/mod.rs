@@ -62,6 +62,36 @@ pub struct OnboardArgs {
     /// and spec.postgresql.pg_hba yet, and leaves out what it already has.
     #[arg(long, value_name = "FILE")]
     pub cluster_object: Option<PathBuf>,
+    /// Where the role is managed: `cluster`, an entry in the shared Cluster's
+    /// spec.managed.roles (CloudNativePG 1.28 and later), or `databaserole`,
+    /// its own DatabaseRole CR `<cluster>-<role>` in the shared namespace
+    /// (CloudNativePG 1.30 and later). The role's two pg_hba lines stay in the
+    /// Cluster either way: CloudNativePG has no per-role pg_hba object.
+    #[arg(long, value_enum, value_name = "WHERE", default_value_t = RoleManagedBy::Cluster)]
+    pub role_managed_by: RoleManagedBy,
+}
+
+/// Where a consumer's role is managed. One role is managed in one place:
+/// the guard (role-registered) denies a DatabaseRole for a role in the
+/// Cluster's `spec.managed.roles`, and the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RoleManagedBy {
+    /// An entry in the shared Cluster's `spec.managed.roles`.
+    #[default]
+    Cluster,
+    /// A DatabaseRole CR of its own (CloudNativePG 1.30).
+    #[value(name = "databaserole")]
+    DatabaseRole,
+}
+
+impl RoleManagedBy {
+    /// The flag as it is typed.
+    pub fn flag(self) -> &'static str {
+        match self {
+            RoleManagedBy::Cluster => "--role-managed-by cluster",
+            RoleManagedBy::DatabaseRole => "--role-managed-by databaserole",
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,6 +105,10 @@ pub struct OffboardArgs {
     /// Contract file (default: the embedded apps-pg contract).
     #[arg(long, env = "CNPG_GUARD_CONTRACT")]
     pub contract: Option<PathBuf>,
+    /// Where the consumer's role was managed when it was onboarded: `cluster`
+    /// (spec.managed.roles) or `databaserole` (its DatabaseRole `<cluster>-<role>`).
+    #[arg(long, value_enum, value_name = "WHERE", default_value_t = RoleManagedBy::Cluster)]
+    pub role_managed_by: RoleManagedBy,
 }
 
 /// Why onboarding or offboarding refuses to produce anything.
@@ -178,6 +212,26 @@ pub enum OnboardError {
         cluster: String,
         allowed: String,
     },
+    #[error(
+        "{path} already exists: an onboarding with {other} was written into this directory, and role {role:?} \
+         would then be managed in two places (a DatabaseRole and the Cluster's spec.managed.roles), which the \
+         guard denies (role-registered); nothing was written: remove {path} first, or pass {other} again"
+    )]
+    RoleInTwoPlaces {
+        path: String,
+        other: &'static str,
+        role: String,
+    },
+    #[error(
+        "--cluster-object {path}: role {role:?} is already in spec.managed.roles of Cluster {cluster}: a DatabaseRole \
+         for it would manage the role in two places, which the guard denies (role-registered); keep \
+         --role-managed-by cluster, or remove the role from spec.managed.roles first"
+    )]
+    RoleInCluster {
+        path: String,
+        role: String,
+        cluster: String,
+    },
     #[error("namespace {namespace:?} is not a registered consumer of {cluster} (registered: {known})")]
     UnknownConsumer {
         namespace: String,
@@ -199,6 +253,8 @@ pub(crate) struct Plan<'c> {
     pub extensions: Vec<String>,
     /// The Cluster's `spec` as it is now (`--cluster-object`), if given.
     pub current: Option<serde_json::Value>,
+    /// Where the role is managed.
+    pub managed_by: RoleManagedBy,
 }
 
 impl Plan<'_> {
@@ -230,6 +286,10 @@ impl Plan<'_> {
         database_object_name(&self.database)
     }
 
+    pub fn database_role_object(&self) -> String {
+        database_role_name(&self.cluster.name, &self.role)
+    }
+
     pub fn runtime_secret(&self) -> String {
         runtime_secret_name(&self.database)
     }
@@ -245,6 +305,14 @@ pub(crate) use crate::contract::role_secret_name;
 /// The Database CR's object name (`vergabe_db` -> `vergabe-db`, as in the seed).
 pub(crate) fn database_object_name(database: &str) -> String {
     database.replace('_', "-")
+}
+
+/// The DatabaseRole's object name: `<cluster>-<role>`, `_` as `-`
+/// (`apps-pg`, `shop_app` -> `apps-pg-shop-app`). The cluster in the name
+/// keeps two shared clusters of one namespace apart; a role has no `-`, so
+/// no two roles share a name.
+pub(crate) fn database_role_name(cluster: &str, role: &str) -> String {
+    format!("{cluster}-{}", role.replace('_', "-"))
 }
 
 /// The runtime Secret in the consumer namespace (`vergabe_db` -> `vergabe-db-app`).
@@ -351,12 +419,15 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
 
     // Derived object names must be valid too (a trailing '_' would end one with '-').
     if role_ok {
-        let name = role_secret_name(&cluster.name, role);
-        if !is_object_name(&name) {
+        let mut derived = vec![("password Secret", role_secret_name(&cluster.name, role))];
+        if args.role_managed_by == RoleManagedBy::DatabaseRole {
+            derived.push(("DatabaseRole", database_role_name(&cluster.name, role)));
+        }
+        if let Some((what, name)) = derived.into_iter().find(|(_, name)| !is_object_name(name)) {
             errors.push(OnboardError::DerivedName {
                 flag: "role",
                 value: role.clone(),
-                what: "password Secret",
+                what,
                 name,
             });
         }
@@ -452,6 +523,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             registered,
             extensions: args.extensions.clone(),
             current: None,
+            managed_by: args.role_managed_by,
         })
     } else {
         Err(errors)
@@ -502,6 +574,34 @@ fn read_cluster_object(path: &std::path::Path, cluster: &SharedCluster) -> Resul
     Ok(object.get("spec").cloned().unwrap_or_else(|| serde_json::json!({})))
 }
 
+/// Whether the Cluster `spec` manages `role` in `spec.managed.roles` (an
+/// entry set `ensure: absent` is on its way out, but CloudNativePG still
+/// prefers it to a DatabaseRole until it is removed).
+fn in_managed_roles(spec: &serde_json::Value, role: &str) -> bool {
+    spec.pointer("/managed/roles")
+        .and_then(|r| r.as_array())
+        .is_some_and(|roles| roles.iter().any(|r| r["name"] == role))
+}
+
+/// An `--out` directory that already holds the other way's role step: the
+/// two together manage one role in two places, which the guard denies.
+/// Refused even with `--force`, which overwrites files but removes none.
+fn other_way_written(dir: &std::path::Path, plan: &Plan<'_>) -> Result<(), OnboardError> {
+    let (file, other) = match plan.managed_by {
+        RoleManagedBy::Cluster => (manifests::DATABASE_ROLE_FILE, RoleManagedBy::DatabaseRole),
+        RoleManagedBy::DatabaseRole => (manifests::CLUSTER_ROLE_PATCH_FILE, RoleManagedBy::Cluster),
+    };
+    let path = dir.join(file);
+    if path.exists() {
+        return Err(OnboardError::RoleInTwoPlaces {
+            path: path.display().to_string(),
+            other: other.flag(),
+            role: plan.role.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn load(path: Option<&std::path::Path>) -> Result<Contract, OnboardError> {
     Ok(crate::contract::load(path)?)
 }
@@ -516,7 +616,18 @@ fn onboard(args: &OnboardArgs) -> Result<(), Vec<OnboardError>> {
     let contract = load(args.contract.as_deref()).map_err(|e| vec![e])?;
     let mut plan = validate(args, &contract)?;
     if let Some(path) = &args.cluster_object {
-        plan.current = Some(read_cluster_object(path, plan.cluster).map_err(|e| vec![e])?);
+        let spec = read_cluster_object(path, plan.cluster).map_err(|e| vec![e])?;
+        if plan.managed_by == RoleManagedBy::DatabaseRole && in_managed_roles(&spec, &plan.role) {
+            return Err(vec![OnboardError::RoleInCluster {
+                path: path.display().to_string(),
+                role: plan.role.clone(),
+                cluster: format!("{}/{}", plan.cluster.namespace, plan.cluster.name),
+            }]);
+        }
+        plan.current = Some(spec);
+    }
+    if let Some(dir) = &args.out {
+        other_way_written(dir, &plan).map_err(|e| vec![e])?;
     }
     if let Some(c) = plan.registered {
         eprintln!(
@@ -589,6 +700,7 @@ fn offboard(args: &OffboardArgs) -> Result<String, OnboardError> {
         consumer,
         &contract.break_glass,
         &contract_display(args.contract.as_deref()),
+        args.role_managed_by,
     ))
 }
 
@@ -617,6 +729,7 @@ mod tests {
         assert_eq!(role_secret_name("apps-pg", "shop_app"), "apps-pg-role-shop-app");
         assert_eq!(database_object_name("vergabe_db"), "vergabe-db");
         assert_eq!(runtime_secret_name("vergabe_db"), "vergabe-db-app");
+        assert_eq!(database_role_name("apps-pg", "shop_app"), "apps-pg-shop-app");
         assert!(is_object_name("apps-pg-role-shop"));
         assert!(!is_object_name("apps-pg-role-shop-"));
         assert!(!is_object_name("-db"));

@@ -3,13 +3,21 @@
 //! first (no new connections), the runtime Secret, the Database CR (the
 //! guard refuses to drop a role a Database still owns), the role, and the
 //! registry entry last (before that, the guard would refuse the rest).
+//! The role goes where onboarding put it: an entry of the Cluster's
+//! `spec.managed.roles`, or its DatabaseRole.
 
-use super::{database_object_name, runtime_secret_name};
+use super::{RoleManagedBy, database_object_name, database_role_name, runtime_secret_name};
 use crate::contract::{BreakGlass, Consumer, SharedCluster};
 
 /// The offboarding plan as text: commands indented, `WARNING:` lines where
 /// data is lost. Not a script: read it, then run the steps one by one.
-pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGlass, contract_file: &str) -> String {
+pub(crate) fn plan(
+    c: &SharedCluster,
+    consumer: &Consumer,
+    break_glass: &BreakGlass,
+    contract_file: &str,
+    managed_by: RoleManagedBy,
+) -> String {
     let (ns, role) = (consumer.namespace.as_str(), consumer.role.as_str());
     let (cns, cname) = (c.namespace.as_str(), c.name.as_str());
     let dbs = consumer.databases.join(", ");
@@ -23,6 +31,19 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
         "# cnpg-guard offboard: consumer {ns} of Cluster {cns}/{cname} (role {role}, database(s) {dbs})"
     ));
     line("# Run the steps in this order, each once the previous one has taken effect.");
+    line(&format!(
+        "# Step 4 drops a role onboarded with {}: if `kubectl get databaseroles -n {cns}` lists {} DatabaseRole \
+         for {role}, run offboard with {} instead.",
+        managed_by.flag(),
+        match managed_by {
+            RoleManagedBy::Cluster => "a",
+            RoleManagedBy::DatabaseRole => "no",
+        },
+        match managed_by {
+            RoleManagedBy::Cluster => RoleManagedBy::DatabaseRole.flag(),
+            RoleManagedBy::DatabaseRole => RoleManagedBy::Cluster.flag(),
+        }
+    ));
     line(&format!(
         "# Stop the app in {ns} first, and back up {dbs} (a CNPG Backup of {cname}, or pg_dump) before step 3."
     ));
@@ -92,6 +113,46 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
     );
 
     line("");
+    let groups = groups.join(" or ");
+    match managed_by {
+        RoleManagedBy::Cluster => managed_role_step(&mut line, c, consumer),
+        RoleManagedBy::DatabaseRole => database_role_step(&mut line, c, consumer, break_glass, &groups),
+    }
+    line(&format!(
+        "# Then remove {role}'s two pg_hba lines (once the role is gone, they guard nothing); each patch tests the line first:"
+    ));
+    for hba_line in crate::rules::tenant_isolated::reach::consumer_lines(&consumer.role, &consumer.databases) {
+        line(&format!(
+            "    j=$(kubectl get cluster {cname} -n {cns} -o json | jq '.spec.postgresql.pg_hba | index(\"{hba_line}\")')"
+        ));
+        let test = format!(r#"{{"op":"test","path":"/spec/postgresql/pg_hba/$j","value":"{hba_line}"}}"#);
+        let remove = format!(r#"[{test},{{"op":"remove","path":"/spec/postgresql/pg_hba/$j"}}]"#);
+        line(&format!(
+            "    kubectl patch cluster {cname} -n {cns} --type=json -p \"{}\"",
+            remove.replace('"', "\\\"")
+        ));
+    }
+    line("# GitOps: delete the two lines from spec.postgresql.pg_hba in the Cluster manifest.");
+
+    line("");
+    line(&format!(
+        "# step 5: remove the registry entry from sharedClusters[name: {cname}].consumers in {contract_file}, validate and roll it out"
+    ));
+    line(&format!("#   - namespace: {ns}"));
+    line(&format!("#     role: {role}"));
+    line(&format!("#     databases: [{dbs}]"));
+    line(&format!("    cnpg-guard contract validate {contract_file}"));
+    line(&format!(
+        "# From then on the guard refuses the label, a Database and the role for {ns} again."
+    ));
+    o
+}
+
+/// Step 4 for a role in the Cluster's `spec.managed.roles`: `ensure:
+/// absent` (CNPG drops the role), then the entry, then its Secret.
+fn managed_role_step(line: &mut impl FnMut(&str), c: &SharedCluster, consumer: &Consumer) {
+    let role = consumer.role.as_str();
+    let (cns, cname) = (c.namespace.as_str(), c.name.as_str());
     line(&format!(
         "# step 4: drop role {role} from Cluster {cns}/{cname}: first ensure: absent (CNPG drops the PostgreSQL role), then remove the entry"
     ));
@@ -125,32 +186,54 @@ pub(crate) fn plan(c: &SharedCluster, consumer: &Consumer, break_glass: &BreakGl
     line(
         "# GitOps: the same two commits to the Cluster manifest (ensure: absent, then delete the entry) and delete the Secret.",
     );
-    line(&format!(
-        "# Then remove {role}'s two pg_hba lines (once the role is gone, they guard nothing); each patch tests the line first:"
-    ));
-    for hba_line in crate::rules::tenant_isolated::reach::consumer_lines(&consumer.role, &consumer.databases) {
-        line(&format!(
-            "    j=$(kubectl get cluster {cname} -n {cns} -o json | jq '.spec.postgresql.pg_hba | index(\"{hba_line}\")')"
-        ));
-        let test = format!(r#"{{"op":"test","path":"/spec/postgresql/pg_hba/$j","value":"{hba_line}"}}"#);
-        let remove = format!(r#"[{test},{{"op":"remove","path":"/spec/postgresql/pg_hba/$j"}}]"#);
-        line(&format!(
-            "    kubectl patch cluster {cname} -n {cns} --type=json -p \"{}\"",
-            remove.replace('"', "\\\"")
-        ));
-    }
-    line("# GitOps: delete the two lines from spec.postgresql.pg_hba in the Cluster manifest.");
+}
 
-    line("");
+/// Step 4 for a role a DatabaseRole manages: `databaseRoleReclaimPolicy:
+/// delete`, then the CR (CNPG drops the role), then its Secret. With
+/// `retain`, deleting the CR would leave the role able to log in, and once
+/// its pg_hba lines are gone, CNPG's closing line lets it in everywhere.
+fn database_role_step(
+    line: &mut impl FnMut(&str),
+    c: &SharedCluster,
+    consumer: &Consumer,
+    break_glass: &BreakGlass,
+    groups: &str,
+) {
+    let role = consumer.role.as_str();
+    let (cns, cname) = (c.namespace.as_str(), c.name.as_str());
+    let object = database_role_name(cname, role);
     line(&format!(
-        "# step 5: remove the registry entry from sharedClusters[name: {cname}].consumers in {contract_file}, validate and roll it out"
+        "# step 4: drop role {role}: set its DatabaseRole {object} (as cnpg-guard onboard names it) to \
+         databaseRoleReclaimPolicy: delete, then delete it (CNPG drops the PostgreSQL role), then its Secret"
     ));
-    line(&format!("#   - namespace: {ns}"));
-    line(&format!("#     role: {role}"));
-    line(&format!("#     databases: [{dbs}]"));
-    line(&format!("    cnpg-guard contract validate {contract_file}"));
     line(&format!(
-        "# From then on the guard refuses the label, a Database and the role for {ns} again."
+        "# onboard writes retain, and deleting a DatabaseRole with retain leaves {role} in PostgreSQL with its LOGIN and \
+         password: once its pg_hba lines are gone (below), CNPG's closing line lets it in to every database."
     ));
-    o
+    line(&format!(
+        "# The guard refuses deleting a DatabaseRole with databaseRoleReclaimPolicy: delete while a Database CR is still \
+         owned by {role} (data-retained; step 3 removes them), and warns when the policy is set to delete."
+    ));
+    line(&format!(
+        "# BREAK-GLASS: only if such a Database CR must stay: a member of {groups} annotates the DatabaseRole with \
+         {}='<ticket>: ...' and deletes it. PostgreSQL still refuses DROP ROLE while {role} owns a database or \
+         objects (CNPG keeps the CR Terminating and retries; its status.message says why).",
+        break_glass.annotation
+    ));
+    line(&format!(
+        "    kubectl patch databaserole {object} -n {cns} --type=merge -p '{{\"spec\":{{\"databaseRoleReclaimPolicy\":\"delete\"}}}}'"
+    ));
+    line(&format!(
+        "#   kubectl delete waits while CNPG drops the role; should it hang, kubectl get databaserole {object} -n {cns} \
+         -o jsonpath='{{.status.message}}' says why"
+    ));
+    line(&format!("    kubectl delete databaserole {object} -n {cns}"));
+    line(&format!(
+        "    kubectl delete secret {} -n {cns}",
+        consumer.role_secret(cname)
+    ));
+    line(
+        "# GitOps: the same two commits to the DatabaseRole manifest (databaseRoleReclaimPolicy: delete, then delete \
+         the manifest) and delete the Secret.",
+    );
 }

@@ -120,7 +120,7 @@ pub(crate) fn summary(dir: &Path, steps: &[Step], outcomes: &[Outcome], generate
             (Outcome::Written, true) => " (mode 0600)",
             (Outcome::Written, false) => "",
         };
-        let _ = writeln!(out, "  {:<26} step {}: {}{mark}", step.file, step.number, step.title);
+        let _ = writeln!(out, "  {:<26} step {}: {}{mark}", step.file, step.label(), step.title);
     }
     if generated {
         let _ = writeln!(
