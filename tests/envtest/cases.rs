@@ -133,6 +133,11 @@ pub const TESTS: &[(&str, Test, bool)] = &[
         watches_resync_after_an_api_server_restart,
         false,
     ),
+    (
+        "database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30",
+        database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30,
+        false,
+    ),
 ];
 
 const CLUSTERS: &str = "clusters.postgresql.cnpg.io";
@@ -274,8 +279,8 @@ fn guard_syncs_as_the_shipped_service_account(env: &mut Env) {
         &kubeconfig,
         &env.serving.cert,
         &env.serving.key,
-        env.guard_port,
-        env.guard_admin,
+        (env.guard_port, env.guard_admin),
+        None,
     );
     let synced = wait_until(
         "cnpg_guard_watch_synced of every watch",
@@ -1656,5 +1661,192 @@ fn watches_resync_after_an_api_server_restart(env: &mut Env) {
     assert!(
         recovered <= 10.0 && decision <= Duration::from_secs(10),
         "re-sync took {recovered:.2} s, a fresh decision {decision:?}, after the API server was ready (limit 10 s)"
+    );
+}
+
+/// CloudNativePG 1.30's DatabaseRole (run where its CRD is installed): a
+/// consumer the platform registers onboards with its role as a DatabaseRole
+/// (`onboard --role-managed-by databaserole`), every step admitted by the
+/// webhook on the live cluster; a DatabaseRole that elevates the role or
+/// manages a role the Cluster manages is denied; deleting one whose reclaim
+/// policy is delete while its role owns a Database is denied, then allowed,
+/// warned and recorded under break-glass. Runs last: it restarts the guard
+/// with a contract that registers the consumer.
+fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env) {
+    const ROLES: &str = "databaseroles.postgresql.cnpg.io";
+    if !env.k(&["get", "crd", ROLES]).ok() {
+        note("skipped: these CRDs have no DatabaseRole (CloudNativePG before 1.30)");
+        return;
+    }
+    // The platform registers shop (step 1 of onboarding): the guard runs
+    // with that contract.
+    let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
+    let registered = base.replacen(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n",
+        1,
+    );
+    assert_ne!(registered, base, "the contract's consumers list moved");
+    let contract = env.dir.join("objects/contract-with-shop.yaml");
+    std::fs::write(&contract, registered).unwrap();
+    env.guard = None;
+    env.guard = Some(Guard::start(
+        &env.dir,
+        &env.dir.join("guard.kubeconfig"),
+        &env.serving.cert,
+        &env.serving.key,
+        (env.guard_port, env.guard_admin),
+        Some(&contract),
+    ));
+    // The guard watches DatabaseRoles where they are served (the gauges are
+    // exported once a second).
+    wait_until("the DatabaseRole watch synced", Duration::from_secs(10), || {
+        let w = env.guard().watch_synced();
+        if w.iter()
+            .any(|(w, v)| w.contains("databaseroles/databases") && *v == 1.0)
+        {
+            Ok(())
+        } else {
+            Err(format!("{w:?}"))
+        }
+    });
+
+    // Onboarding with the role as a DatabaseRole, against the live Cluster.
+    let live = env
+        .k(&["get", CLUSTERS, "apps-pg", "-n", "databases", "-o", "yaml"])
+        .expect_ok();
+    let out_dir = env.dir.join("objects/onboard-shop-databaserole");
+    let onboard = run(
+        Command::new(guard_bin())
+            .args(["onboard", "--contract"])
+            .arg(&contract)
+            .args(["--cluster", "apps-pg", "--namespace", "shop-frontend", "--role", "shop"])
+            .args([
+                "--database",
+                "shop_db",
+                "--role-managed-by",
+                "databaserole",
+                "--cluster-object",
+                "-",
+            ])
+            .arg("--out")
+            .arg(&out_dir),
+        Some(live.stdout.as_bytes()),
+        Duration::from_secs(30),
+    );
+    assert!(onboard.ok(), "onboard: {}", onboard.describe());
+    let step = |file: &str| path(&out_dir.join(file));
+    let hba = env.k(&[
+        "patch",
+        CLUSTERS,
+        "apps-pg",
+        "-n",
+        "databases",
+        "--type=json",
+        "--patch-file",
+        &step("02a-cluster-hba-patch.yaml"),
+    ]);
+    assert_admitted(&hba, "step 2a: shop's pg_hba lines in the shared Cluster");
+    for file in [
+        "02b-database-role.yaml",
+        "03-role-secret.yaml",
+        "04-database.yaml",
+        "05-namespace.yaml",
+        "06-runtime-secret.yaml",
+    ] {
+        assert_admitted(
+            &env.k(&["apply", "-f", &step(file)]),
+            &format!("onboarding step {file}"),
+        );
+    }
+    env.k(&["get", ROLES, "apps-pg-shop", "-n", "databases"]).expect_ok();
+    // The Database owned by shop is admitted because the guard saw the
+    // DatabaseRole provide the role (owner-registered).
+    env.k(&["get", DATABASES, "shop-db", "-n", "databases"]).expect_ok();
+
+    // What the guard refuses of a DatabaseRole.
+    let elevated = env.k(&[
+        "patch",
+        ROLES,
+        "apps-pg-shop",
+        "-n",
+        "databases",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"superuser":true}}"#,
+        "--dry-run=server",
+    ]);
+    assert_denied(
+        &elevated,
+        "[role-registered] DatabaseRole databases/apps-pg-shop: spec.superuser",
+        "a superuser DatabaseRole",
+    );
+    let vergabe = env.write_json(
+        "databaserole-vergabe",
+        &json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole",
+                "metadata": {"name": "vergabe-takeover", "namespace": "databases"},
+                "spec": {"cluster": {"name": "apps-pg"}, "name": "vergabe", "login": true,
+                         "passwordSecret": {"name": "apps-pg-role-vergabe"}}}),
+    );
+    assert_denied(
+        &env.k(&["create", "-f", &path(&vergabe), "--dry-run=server"]),
+        "is already managed in Cluster databases/apps-pg",
+        "a DatabaseRole for a role the Cluster manages",
+    );
+
+    // Deleting it with reclaim policy delete while shop owns shop-db.
+    let set = env.k(&[
+        "patch",
+        ROLES,
+        "apps-pg-shop",
+        "-n",
+        "databases",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"databaseRoleReclaimPolicy":"delete"}}"#,
+    ]);
+    assert_admitted(&set, "set databaseRoleReclaimPolicy: delete");
+    assert!(
+        set.text().contains("[data-retained] with policy delete"),
+        "expected the data-retained warning: {}",
+        set.describe()
+    );
+    assert_denied(
+        &env.k(&["delete", ROLES, "apps-pg-shop", "-n", "databases", "--dry-run=server"]),
+        "[data-retained] DatabaseRole databases/apps-pg-shop: spec.databaseRoleReclaimPolicy: the policy is delete",
+        "deleting the DatabaseRole of a role that owns a Database",
+    );
+    let alice = &env.cp.alice;
+    let annotate = env.cp.kubectl_as(
+        alice,
+        &[
+            "annotate",
+            ROLES,
+            "apps-pg-shop",
+            "-n",
+            "databases",
+            "cnpg-guard.railiance.io/break-glass=OPS-9 shop offboarding",
+        ],
+    );
+    assert_admitted(&annotate, "alice annotates the DatabaseRole for break-glass");
+    let delete = env
+        .cp
+        .kubectl_as(alice, &["delete", ROLES, "apps-pg-shop", "-n", "databases"]);
+    assert_admitted(&delete, "alice deletes the DatabaseRole under break-glass");
+    assert!(
+        delete.text().contains("[data-retained] (break-glass)"),
+        "expected the break-glass warning: {}",
+        delete.describe()
+    );
+    assert!(
+        !env.k(&["get", ROLES, "apps-pg-shop", "-n", "databases"]).ok(),
+        "the DatabaseRole is gone"
+    );
+    let logs = env.guard().decisions();
+    assert!(
+        logs.lines().any(|l| l.contains("\"decision\":\"break-glass\"")
+            && l.contains("OPS-9 shop offboarding")
+            && l.contains("DatabaseRole")),
+        "no break-glass decision record for the DatabaseRole"
     );
 }

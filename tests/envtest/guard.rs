@@ -16,8 +16,16 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Starts `serve` and waits for its /readyz (every watch synced once).
-    pub fn start(dir: &Path, kubeconfig: &Path, cert: &Path, key: &Path, port: u16, admin: u16) -> Guard {
+    /// Starts `serve` and waits for its /readyz (every watch synced once),
+    /// with the embedded contract or `contract`.
+    pub fn start(
+        dir: &Path,
+        kubeconfig: &Path,
+        cert: &Path,
+        key: &Path,
+        (port, admin): (u16, u16),
+        contract: Option<&Path>,
+    ) -> Guard {
         let stdout = dir.join("guard-decisions.log");
         let mut cmd = Command::new(guard_bin());
         cmd.arg("serve")
@@ -30,6 +38,12 @@ impl Guard {
             .arg("--tls-key")
             .arg(key)
             .args(["--log-format", "json", "--drain-timeout", "5"])
+            .args(
+                contract
+                    .map(|c| [std::ffi::OsStr::new("--contract"), c.as_os_str()])
+                    .into_iter()
+                    .flatten(),
+            )
             .env("RUST_LOG", "info");
         // Decisions (stdout) and logs (stderr) in separate files.
         let decisions = std::fs::File::create(&stdout).unwrap();
