@@ -46,8 +46,10 @@ lint: ## rustfmt check and clippy with warnings denied
 
 check: build ## Check the shipped example manifests (good must pass, bad must be denied)
 	$(BIN) check --contract $(CONTRACT) deploy/examples/good
-	@if $(BIN) check --contract $(CONTRACT) deploy/examples/bad >/dev/null; then echo "deploy/examples/bad passed: that is a bug"; exit 1; fi
-	@echo "deploy/examples/bad: denied, as it must be"
+	@for d in deploy/examples/bad deploy/examples/bad-1.30; do \
+	  if $(BIN) check --contract $(CONTRACT) $$d >/dev/null; then echo "$$d passed: that is a bug"; exit 1; fi; \
+	  echo "$$d: denied, as it must be"; \
+	done
 
 certs: build ## Make a CA + serving certificate for the self-signed overlay into deploy/overlays/self-signed/certs/ (never committed)
 	$(BIN) certs --out $(CERTS_DIR) --service cnpg-guard --namespace $(NAMESPACE) --days 365

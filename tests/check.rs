@@ -26,6 +26,35 @@ fn the_seeds_own_manifests_pass() {
     assert!(stdout(&out).contains(" 0 denied"), "{}", stdout(&out));
 }
 
+/// The bad examples that need CloudNativePG 1.30's CRDs: every document is
+/// denied by the rule its file is named after.
+#[test]
+fn the_bad_examples_of_cloudnative_pg_1_30_are_denied_by_their_rules() {
+    let out = guard(&["check", "--output", "json", "deploy/examples/bad-1.30"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let items = report["findings"].as_array().expect("findings");
+    for file in std::fs::read_dir(support::root().join("deploy/examples/bad-1.30")).unwrap() {
+        let path = file.unwrap().path();
+        let rule = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let rel = format!(
+            "deploy/examples/bad-1.30/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let docs = support::yaml_docs(&std::fs::read_to_string(&path).unwrap());
+        for doc in docs {
+            let name = doc["metadata"]["name"].as_str().unwrap();
+            assert!(
+                items.iter().any(|i| i["file"] == rel.as_str()
+                    && i["name"] == name
+                    && i["rule"] == rule.as_str()
+                    && i["disposition"] == "denied"),
+                "{rel} {name}: not denied by {rule}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_bad_examples_break_every_rule() {
     let out = guard(&["check", "--output", "json", "deploy/examples/bad"], None);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make e2e: against a cluster with the guard deployed, a server-side dry-run
 # of deploy/examples. The good namespaces are admitted; every document of
-# every bad example, applied on its own, is denied by cnpg-guard with the
+# every bad example (bad-1.30 too where CloudNativePG 1.30's CRDs are
+# installed), applied on its own, is denied by cnpg-guard with the
 # rule its file is named after (a file passes only when all of its
 # documents are denied, not when any one is).
 #
@@ -25,7 +26,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
 documents=0
-for file in deploy/examples/bad/*.yaml; do
+# deploy/examples/bad-1.30 needs CloudNativePG 1.30's CRDs (DatabaseRole).
+files=(deploy/examples/bad/*.yaml)
+if "${kubectl[@]}" get crd databaseroles.postgresql.cnpg.io >/dev/null 2>&1; then
+  files+=(deploy/examples/bad-1.30/*.yaml)
+else
+  echo "e2e: deploy/examples/bad-1.30 skipped: no DatabaseRole CRD (CloudNativePG before 1.30)"
+fi
+for file in "${files[@]}"; do
   base=$(basename "$file")
   rule=${base%.yaml}
   rm -f "$work"/*.yaml

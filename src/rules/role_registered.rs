@@ -75,25 +75,30 @@ fn database_role(cx: &mut Cx<'_>, dr: &DatabaseRole) {
     let role = &dr.spec.role;
     let at = "spec";
     let Some(consumer) = shared.consumer_by_role(&role.name) else {
-        let what = if role.name == shared.bootstrap.role {
-            format!(
-                "{:?} is the bootstrap role of {}: a DatabaseRole would take it over (password, attributes, \
-                 memberships)",
-                role.name, shared.name
+        let (what, fix) = if role.name == shared.bootstrap.role {
+            (
+                format!(
+                    "{:?} is the bootstrap role of {}: a DatabaseRole would take it over (password, attributes, \
+                     memberships)",
+                    role.name, shared.name
+                ),
+                "the bootstrap role is the platform's, managed with the Cluster: remove this DatabaseRole",
             )
         } else if is_reserved_role(&role.name, &shared.bootstrap.role) {
-            format!("{:?} is reserved ({RESERVED_ROLES})", role.name)
+            (
+                format!("{:?} is reserved ({RESERVED_ROLES})", role.name),
+                "name a registered consumer role here, or remove this DatabaseRole",
+            )
         } else {
-            format!(
-                "role {:?} is not a registered consumer role of {}",
-                role.name, shared.name
+            (
+                format!(
+                    "role {:?} is not a registered consumer role of {}",
+                    role.name, shared.name
+                ),
+                "register the consumer in the contract first (cnpg-guard onboard), and name its role here",
             )
         };
-        cx.violation(
-            "spec.name",
-            what,
-            "register the consumer in the contract first (cnpg-guard onboard), and name its role here",
-        );
+        cx.violation("spec.name", what, fix);
         check_flags(cx, role, "role", at);
         return;
     };
