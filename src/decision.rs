@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::contract::{Contract, Mode};
+use crate::contract::{Contract, Identity, Mode};
 use crate::facts::Facts;
 use crate::model::{Operation, Review};
 use crate::rules::{self, AgedFact, RatchetKey, RuleId, Skipped, Violation};
@@ -88,6 +88,8 @@ impl Serialize for Finding {
 #[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub allowed: bool,
+    /// Who asked, as the contract knows them.
+    pub identity: Identity,
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
     /// Checks answered from facts kept while a watch is broken.
@@ -217,6 +219,7 @@ pub fn decide(review: &Review, contract: &Contract, facts: &dyn Facts) -> Decisi
     let found = rules::evaluate(review, contract, facts);
     let mut decision = Decision {
         allowed: true,
+        identity: contract.identity(&review.user.username, &review.user.groups),
         skipped: found.skipped,
         aged: found.aged,
         ..Decision::default()

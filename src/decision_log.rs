@@ -47,6 +47,8 @@ pub struct DecisionRecord<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub dry_run: bool,
+    /// Who asked: `platform`, `consumer: <namespace>` or `unknown`.
+    pub identity: String,
     pub decision: Verdict,
     pub rules: Vec<&'static str>,
     pub findings: Findings<'a>,
@@ -123,6 +125,7 @@ impl<'a> DecisionRecord<'a> {
             namespace: &review.namespace,
             name: &review.name,
             dry_run: review.dry_run,
+            identity: decision.identity.label(),
             decision: decision.verdict(),
             rules: decision.rules().iter().map(|r| r.as_str()).collect(),
             findings: Findings {

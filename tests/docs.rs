@@ -435,7 +435,7 @@ fn readmes_curl_gets_the_documented_denial() {
     );
     assert_eq!(
         response["auditAnnotations"],
-        serde_json::json!({"decision": "deny", "rules": "owner-registered"})
+        serde_json::json!({"decision": "deny", "identity": "unknown", "rules": "owner-registered"})
     );
 }
 

@@ -28,6 +28,8 @@ pub fn respond(req: &Request<'_>, decision: &Decision) -> AdmissionResponse {
     }
     resp.audit_annotations
         .insert("decision".into(), decision.verdict().as_str().into());
+    resp.audit_annotations
+        .insert("identity".into(), decision.identity.label());
     let rules = decision.rules();
     if !rules.is_empty() {
         resp.audit_annotations.insert(

@@ -22,6 +22,9 @@ pub struct ContractFile {
     pub break_glass: Option<BreakGlassFile>,
     #[serde(default)]
     pub exempt_users: Option<Vec<String>>,
+    /// Who administers the shared clusters (default: the break-glass groups).
+    #[serde(default)]
+    pub platform: Option<SubjectsFile>,
     #[serde(default)]
     pub rules: BTreeMap<RuleId, Mode>,
 }
@@ -78,6 +81,22 @@ pub struct ConsumerFile {
     /// consumer's databases (default false).
     #[serde(default)]
     pub logical_replication: bool,
+    /// Who writes on this consumer's behalf (its GitOps identity).
+    #[serde(default)]
+    pub subjects: Option<SubjectsFile>,
+}
+
+/// Requesters as the API server names them: users, groups, and
+/// ServiceAccounts as `namespace:name`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubjectsFile {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -13,6 +13,9 @@ use super::{
 };
 use crate::names::{RESERVED_ROLES, is_reserved_database, is_reserved_role};
 
+/// The break-glass group when the contract names none (and so the platform).
+const DEFAULT_BREAK_GLASS_GROUP: &str = "railiance:platform-admins";
+
 /// The seed's apps-pg contract, the default when no file is given.
 pub const EMBEDDED_CONTRACT: &str = include_str!("../../deploy/base/contract.yaml");
 
@@ -372,6 +375,25 @@ impl Validator<'_> {
             ));
         }
 
+        // Every subject is the platform's or one consumer's: where each was
+        // named first.
+        let mut subjects_seen: HashMap<String, String> = HashMap::new();
+        // Without `platform`, the break-glass groups administer the clusters.
+        let (platform_at, platform_file) = match &raw.platform {
+            Some(p) => ("platform", p.clone()),
+            None => (
+                "breakGlass",
+                super::file::SubjectsFile {
+                    groups: raw
+                        .break_glass
+                        .as_ref()
+                        .and_then(|b| b.groups.clone())
+                        .unwrap_or_else(|| vec![DEFAULT_BREAK_GLASS_GROUP.into()]),
+                    ..super::file::SubjectsFile::default()
+                },
+            ),
+        };
+        let platform = self.subjects(platform_at, Some(&platform_file), &mut subjects_seen);
         let mut clusters = Vec::with_capacity(raw.shared_clusters.len());
         let mut seen = HashSet::new();
         for (i, c) in raw.shared_clusters.into_iter().enumerate() {
@@ -542,6 +564,7 @@ impl Validator<'_> {
                     member_of: k.member_of,
                     password_secret: k.password_secret,
                     logical_replication: k.logical_replication,
+                    subjects: self.subjects(&format!("{at}.subjects"), k.subjects.as_ref(), &mut subjects_seen),
                 });
             }
             // Memberships are checked once every consumer role is known.
@@ -599,7 +622,7 @@ impl Validator<'_> {
                 .unwrap_or_else(|| "cnpg-guard.railiance.io/break-glass".into()),
             groups: bg
                 .groups
-                .unwrap_or_else(|| vec!["railiance:platform-admins".into()])
+                .unwrap_or_else(|| vec![DEFAULT_BREAK_GLASS_GROUP.into()])
                 .into_iter()
                 .collect(),
         };
@@ -616,9 +639,65 @@ impl Validator<'_> {
             clusters,
             break_glass,
             exempt_users,
+            platform,
             raw.rules.into_iter().collect(),
             revision,
         ))
+    }
+
+    /// Subjects at `at`, each checked: a non-empty user or group, a
+    /// ServiceAccount as `namespace:name`; one named elsewhere already (the
+    /// platform's, or another consumer's) is an error.
+    fn subjects(
+        &self,
+        at: &str,
+        file: Option<&super::file::SubjectsFile>,
+        seen: &mut HashMap<String, String>,
+    ) -> super::Subjects {
+        let mut out = super::Subjects::default();
+        let Some(file) = file else { return out };
+        let mut claim = |field: String, key: String, value: &str| {
+            if let Some(first) = seen.get(&key) {
+                self.report(self.invalid(
+                    field,
+                    value,
+                    format!("{value:?} is already a subject at {first}: a subject belongs to the platform or to one consumer"),
+                ));
+                false
+            } else {
+                seen.insert(key, field);
+                true
+            }
+        };
+        for (i, user) in file.users.iter().enumerate() {
+            let field = format!("{at}.users[{i}]");
+            if user.trim().is_empty() {
+                self.report(self.invalid(field, user, "a user name cannot be empty"));
+            } else if claim(field, format!("user:{user}"), user) {
+                out.users.insert(user.clone());
+            }
+        }
+        for (i, group) in file.groups.iter().enumerate() {
+            let field = format!("{at}.groups[{i}]");
+            if group.trim().is_empty() {
+                self.report(self.invalid(field, group, "a group name cannot be empty"));
+            } else if claim(field, format!("group:{group}"), group) {
+                out.groups.insert(group.clone());
+            }
+        }
+        for (i, sa) in file.service_accounts.iter().enumerate() {
+            let field = format!("{at}.serviceAccounts[{i}]");
+            match sa.split_once(':') {
+                Some((ns, name)) if crate::names::is_dns_label(ns) && crate::names::is_dns_subdomain(name) => {
+                    let user = format!("system:serviceaccount:{ns}:{name}");
+                    if claim(field, format!("user:{user}"), sa) {
+                        out.users.insert(user);
+                    }
+                }
+                _ => self.report(self.invalid(field, sa, format!("{sa:?} is not a ServiceAccount as namespace:name"))),
+            }
+        }
+        out
     }
 
     fn dns_label(&self, field: &str, value: &str) -> Result<(), ContractError> {
@@ -789,6 +868,76 @@ mod tests {
                 assert!(apps.consumer_by_role_secret("apps-pg-role-shop").is_none());
             }
             (Err(e), Some(why)) => assert!(e.to_string().contains(why), "{e}"),
+            (other, _) => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    /// Identities: the platform (default: the break-glass groups) and each
+    /// consumer's subjects; a subject in two places is an error with its
+    /// file, line and field; a requester is matched by user, group or
+    /// ServiceAccount.
+    #[rstest::rstest]
+    #[case::ok("", "{serviceAccounts: ['b:flux'], groups: [team-b]}", None)]
+    #[case::twice_in_consumers(
+        "",
+        "{users: [bob]}",
+        Some(("sharedClusters[0].consumers[1].subjects.users[0]", 14, "already a subject at sharedClusters[0].consumers[0].subjects.users[0]"))
+    )]
+    #[case::consumer_and_platform(
+        "platform: {groups: [ops]}\n",
+        "{groups: [ops]}",
+        Some(("sharedClusters[0].consumers[1].subjects.groups[0]", 15, "already a subject at platform.groups[0]"))
+    )]
+    #[case::consumer_and_default_platform(
+        "",
+        "{groups: ['railiance:platform-admins']}",
+        Some(("sharedClusters[0].consumers[1].subjects.groups[0]", 14, "already a subject at breakGlass.groups[0]"))
+    )]
+    #[case::bad_service_account(
+        "",
+        "{serviceAccounts: [flux]}",
+        Some(("sharedClusters[0].consumers[1].subjects.serviceAccounts[0]", 14, "not a ServiceAccount as namespace:name"))
+    )]
+    fn identities_are_checked_at_load(
+        #[case] platform: &str,
+        #[case] subjects: &str,
+        #[case] refused: Option<(&str, usize, &str)>,
+    ) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\n{platform}sharedClusters:\n- name: apps-pg\n  namespace: databases\n  consumers:\n  - namespace: a\n    role: vergabe\n    databases: [a]\n    subjects: {{users: [bob]}}\n  - namespace: b\n    role: shop\n    databases: [b]\n    subjects: {subjects}\n"
+        );
+        match (parse(&src, "c.yaml"), refused) {
+            (Ok(c), None) => {
+                use super::super::Identity;
+                assert_eq!(c.identity("bob", &[]), Identity::Consumer("a".into()));
+                assert_eq!(
+                    c.identity("system:serviceaccount:b:flux", &[]),
+                    Identity::Consumer("b".into())
+                );
+                assert_eq!(c.identity("carol", &["team-b".into()]), Identity::Consumer("b".into()));
+                assert_eq!(
+                    c.identity("alice", &["railiance:platform-admins".into()]),
+                    Identity::Platform
+                );
+                assert_eq!(
+                    c.identity("bob", &["railiance:platform-admins".into()]),
+                    Identity::Platform,
+                    "a platform group makes a consumer's subject the platform"
+                );
+                assert_eq!(c.identity("system:serviceaccount:b:other", &[]), Identity::Unknown);
+            }
+            (Err(e), Some((field, line, why))) => {
+                let text = e.to_string();
+                let found = match &e {
+                    ContractError::Several(all) => all.iter().any(|e| {
+                        matches!(e, ContractError::Invalid { field: f, line: Some(l), .. } if f == field && *l == line)
+                    }),
+                    ContractError::Invalid { field: f, line: Some(l), .. } => f == field && *l == line,
+                    _ => false,
+                };
+                assert!(found, "{field} at line {line}: {text}");
+                assert!(text.contains(why), "{text}");
+            }
             (other, _) => panic!("{:?}", other.map(|_| ())),
         }
     }

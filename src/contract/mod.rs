@@ -28,6 +28,48 @@ pub struct Consumer {
     /// Publications and Subscriptions may be made in its databases
     /// (the contract's `logicalReplication`, default false).
     pub logical_replication: bool,
+    /// Who writes on its behalf.
+    pub subjects: Subjects,
+}
+
+/// Requesters: user names (a ServiceAccount as
+/// `system:serviceaccount:<namespace>:<name>`, as the API server names it)
+/// and groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    pub users: HashSet<String>,
+    pub groups: HashSet<String>,
+}
+
+impl Subjects {
+    /// Whether a requester with `username` and `groups` is one of these.
+    pub fn matches(&self, username: &str, groups: &[String]) -> bool {
+        self.users.contains(username) || groups.iter().any(|g| self.groups.contains(g))
+    }
+}
+
+/// Who asks, as the contract knows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// A platform subject: administers the shared clusters.
+    Platform,
+    /// A subject of the consumer of this namespace.
+    Consumer(String),
+    /// Neither.
+    #[default]
+    Unknown,
+}
+
+impl Identity {
+    /// `platform`, `consumer: <namespace>` or `unknown`: how records and
+    /// audit annotations name it.
+    pub fn label(&self) -> String {
+        match self {
+            Identity::Platform => "platform".into(),
+            Identity::Consumer(ns) => format!("consumer: {ns}"),
+            Identity::Unknown => "unknown".into(),
+        }
+    }
 }
 
 impl Consumer {
@@ -139,6 +181,8 @@ pub struct Contract {
     pub clusters: Vec<SharedCluster>,
     pub break_glass: BreakGlass,
     pub exempt_users: HashSet<String>,
+    /// Who administers the shared clusters.
+    pub platform: Subjects,
     modes: HashMap<RuleId, Mode>,
     /// Short content hash of the source, recorded in every decision record.
     pub revision: String,
@@ -153,6 +197,19 @@ impl Contract {
     /// The embedded default: the seed's apps-pg contract.
     pub fn embedded() -> Result<Contract, ContractError> {
         parse(EMBEDDED_CONTRACT, "<embedded>")
+    }
+
+    /// Who a requester is: a platform subject (also when it is a consumer's
+    /// too, through a group), a consumer's, or unknown.
+    pub fn identity(&self, username: &str, groups: &[String]) -> Identity {
+        if self.platform.matches(username, groups) {
+            return Identity::Platform;
+        }
+        self.clusters
+            .iter()
+            .flat_map(|c| &c.consumers)
+            .find(|k| k.subjects.matches(username, groups))
+            .map_or(Identity::Unknown, |k| Identity::Consumer(k.namespace.clone()))
     }
 
     pub fn mode(&self, rule: RuleId) -> Mode {
@@ -185,6 +242,7 @@ impl Contract {
         clusters: Vec<SharedCluster>,
         break_glass: BreakGlass,
         exempt_users: HashSet<String>,
+        platform: Subjects,
         modes: HashMap<RuleId, Mode>,
         revision: String,
     ) -> Contract {
@@ -198,6 +256,7 @@ impl Contract {
             clusters,
             break_glass,
             exempt_users,
+            platform,
             modes,
             revision,
             by_key,
