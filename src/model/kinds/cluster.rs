@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
-use crate::model::cnpg::{ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretRef, ServiceTemplate};
+use crate::model::cnpg::{
+    EnvVar, ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretKeySelector, SecretRef, ServiceTemplate,
+};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
 use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered};
@@ -159,6 +161,8 @@ impl Cluster {
             pg_ident: Vec::new(),
             enable_alter_system: None,
             extensions: Vec::new(),
+            ldap: None,
+            parameters: BTreeMap::new(),
             hba: OnceLock::new(),
         };
         self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
@@ -224,6 +228,68 @@ pub struct ClusterSpec {
     pub replica: Option<ReplicaClusterConfiguration>,
     #[serde(default)]
     pub plugins: Vec<PluginConfiguration>,
+    /// `true`: CloudNativePG gives `postgres` a password and writes it into
+    /// `<cluster>-superuser` (default false: the password is NULL).
+    #[serde(default)]
+    pub enable_superuser_access: Option<bool>,
+    #[serde(default)]
+    pub certificates: Option<CertificatesConfiguration>,
+    #[serde(default)]
+    pub external_clusters: Vec<ExternalCluster>,
+    /// The PostgreSQL container's environment.
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+}
+
+/// `spec.certificates`: the Secrets the cluster's TLS comes from, when not
+/// the ones CloudNativePG generates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificatesConfiguration {
+    #[serde(default, rename = "serverCASecret")]
+    pub server_ca_secret: Option<String>,
+    #[serde(default, rename = "serverTLSSecret")]
+    pub server_tls_secret: Option<String>,
+    #[serde(default, rename = "clientCASecret")]
+    pub client_ca_secret: Option<String>,
+    #[serde(default, rename = "replicationTLSSecret")]
+    pub replication_tls_secret: Option<String>,
+}
+
+/// `spec.externalClusters[]`: another PostgreSQL server the cluster
+/// connects to, and the Secrets it logs in with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalCluster {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub password: Option<SecretKeySelector>,
+    #[serde(default)]
+    pub ssl_cert: Option<SecretKeySelector>,
+    #[serde(default)]
+    pub ssl_key: Option<SecretKeySelector>,
+}
+
+/// `spec.postgresql.ldap`: CloudNativePG writes an `ldap` pg_hba line for
+/// it when a bind mode is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LdapConfig {
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub bind_as_auth: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub bind_search_auth: Option<serde::de::IgnoredAny>,
+}
+
+impl LdapConfig {
+    /// Whether CloudNativePG writes the LDAP line (`GetEnableLDAPAuth`,
+    /// `api/v1/cluster_funcs.go` at v1.30.0: a bind mode is set).
+    pub fn enabled(&self) -> bool {
+        self.bind_as_auth.is_some() || self.bind_search_auth.is_some()
+    }
 }
 
 /// `spec.plugins[]`: a plugin CloudNativePG loads for the cluster.
@@ -254,9 +320,27 @@ pub struct PostgresConfiguration {
     /// Extension images mounted into the PostgreSQL pods.
     #[serde(default)]
     pub extensions: Vec<ExtensionConfiguration>,
+    #[serde(default)]
+    pub ldap: Option<LdapConfig>,
+    /// PostgreSQL's configuration parameters (strings in the CRD; a number
+    /// or boolean in a manifest is read as its text).
+    #[serde(default, deserialize_with = "scalars")]
+    pub parameters: BTreeMap<String, String>,
     /// `pg_hba` read as PostgreSQL reads it, once per object.
     #[serde(skip)]
     hba: OnceLock<Vec<HbaLines>>,
+}
+
+fn scalars<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, serde_json::Value> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some((k, v.to_string())),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The lines of one pg_hba entry, each classified or why not.
