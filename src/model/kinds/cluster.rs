@@ -32,10 +32,13 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("bootstrap.initdb", Checked(ClusterIdentity)),
         ("bootstrap.pg_basebackup", PlatformOnly),
         ("bootstrap.recovery", PlatformOnly),
-        ("certificates", PlatformOnly),
+        // Only the Secrets CloudNativePG generates, or the contract's
+        // allowedCertificateSecrets: a client CA signs streaming_replica.
+        ("certificates", Checked(AuthPosture)),
         ("description", Harmless),
         ("enablePDB", Harmless),
-        ("enableSuperuserAccess", PlatformOnly),
+        // A password for postgres, in <cluster>-superuser.
+        ("enableSuperuserAccess", Checked(AuthPosture)),
         ("env", PlatformOnly),
         ("envFrom", PlatformOnly),
         ("ephemeralVolumeSource", Harmless),
@@ -72,7 +75,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         // (`extension_control_path`, `dynamic_library_path`, ...) only
         // point within that image.
         ("postgresql.extensions", Checked(ImageAllowed)),
-        ("postgresql.ldap", PlatformOnly),
+        // Its server must be in the contract's authServers.
+        ("postgresql.ldap", Checked(AuthPosture)),
         ("postgresql.parameters", PlatformOnly),
         ("postgresql.pg_hba", Checked(AuthPosture)),
         ("postgresql.pg_ident", Checked(AuthPosture)),
