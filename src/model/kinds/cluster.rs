@@ -39,11 +39,14 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("enablePDB", Harmless),
         // A password for postgres, in <cluster>-superuser.
         ("enableSuperuserAccess", Checked(AuthPosture)),
-        ("env", PlatformOnly),
+        // The loader's variables (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH):
+        // native code in the server. envFrom stays the platform's.
+        ("env", Checked(ImageAllowed)),
         ("envFrom", PlatformOnly),
         ("ephemeralVolumeSource", Harmless),
         ("ephemeralVolumesSizeLimit", Harmless),
-        ("externalClusters", PlatformOnly),
+        // Their Secrets: never the cluster's own credentials.
+        ("externalClusters", Checked(BootstrapSecretConfined)),
         ("failoverDelay", Harmless),
         // Where the catalog is (its entries are judged at the catalog).
         ("imageCatalogRef", Checked(ImageAllowed)),
@@ -77,6 +80,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("postgresql.extensions", Checked(ImageAllowed)),
         // Its server must be in the contract's authServers.
         ("postgresql.ldap", Checked(AuthPosture)),
+        // Every value can be legitimate; tenant-isolated only warns when
+        // every statement is logged (log_statement, log_min_duration_statement).
         ("postgresql.parameters", PlatformOnly),
         ("postgresql.pg_hba", Checked(AuthPosture)),
         ("postgresql.pg_ident", Checked(AuthPosture)),
