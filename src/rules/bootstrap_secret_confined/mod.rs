@@ -45,9 +45,22 @@ fn cluster(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
     own_service_account(cx, c.spec.service_account_name.as_deref(), "Cluster");
     for (i, external) in c.spec.external_clusters.iter().enumerate() {
         for (key, selector, sent) in [
-            ("password", &external.password, "sends the password to"),
-            ("sslCert", &external.ssl_cert, "presents the certificate to"),
-            ("sslKey", &external.ssl_key, "signs in with the private key to"),
+            (
+                "password",
+                &external.password,
+                "the cluster sends its password to that host, which can then log in with it (libpq hands it over \
+                 in clear text to a server that asks for password authentication)",
+            ),
+            (
+                "sslCert",
+                &external.ssl_cert,
+                "the cluster logs in to that host with its own certificate, not one made for that connection",
+            ),
+            (
+                "sslKey",
+                &external.ssl_key,
+                "the cluster logs in to that host with its own private key, not one made for that connection",
+            ),
         ] {
             let Some(secret) = selector.as_ref().map(|s| s.name.as_str()) else {
                 continue;
@@ -59,8 +72,8 @@ fn cluster(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
                 format!("spec.externalClusters[{i}].{key}.name"),
                 format!(
                     "Secret {secret:?} is a credential of {} itself (the bootstrap Secret, or one CloudNativePG \
-                     generates: superuser, app, replication, CA, server): the cluster {sent} external cluster {:?}, \
-                     another host, which can then log in with it",
+                     generates: superuser, app, replication, CA, server), named for external cluster {:?}, another \
+                     host: {sent}",
                     shared.name, external.name
                 ),
                 "give the external cluster its own Secret, with a role made for that connection",
