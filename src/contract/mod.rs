@@ -148,7 +148,7 @@ impl SharedCluster {
     /// `authServers`; host names compare without regard to case.
     pub fn allows_auth_server(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        self.auth_servers.iter().any(|s| *s == host)
+        self.auth_servers.contains(&host)
     }
 
     /// Whether `name` is one of this cluster's protected NetworkPolicies.
