@@ -51,6 +51,14 @@ pub struct SharedClusterFile {
     /// Where the images that run with the cluster's data may come from.
     #[serde(default)]
     pub allowed_images: Option<Vec<String>>,
+    /// Secrets the Cluster's `spec.certificates` may name besides the ones
+    /// CloudNativePG generates for it.
+    #[serde(default)]
+    pub allowed_certificate_secrets: Option<Vec<String>>,
+    /// The LDAP and RADIUS servers pg_hba `ldap`/`radius` lines and
+    /// `spec.postgresql.ldap` may name (default none).
+    #[serde(default)]
+    pub auth_servers: Option<Vec<String>>,
     pub consumers: Vec<ConsumerFile>,
 }
 

@@ -482,6 +482,38 @@ impl Validator<'_> {
                 })
                 .collect();
 
+            let allowed_certificate_secrets = c.allowed_certificate_secrets.unwrap_or_default();
+            for (e, secret) in allowed_certificate_secrets.iter().enumerate() {
+                let field = format!("{at}.allowedCertificateSecrets[{e}]");
+                self.dns_subdomain(&field, secret)?;
+                let credential = secret == &bootstrap.secret
+                    || secret
+                        .strip_prefix(c.name.as_str())
+                        .is_some_and(|rest| matches!(rest, "-superuser" | "-app"));
+                if credential {
+                    self.report(self.invalid(
+                        field,
+                        secret,
+                        format!("{secret:?} holds a role's password, not a certificate"),
+                    ));
+                }
+            }
+
+            // Lower case, so that matching ignores case as host names do.
+            let auth_servers: Vec<String> = c
+                .auth_servers
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .filter_map(|(e, host)| match auth_server(host) {
+                    Ok(host) => Some(host),
+                    Err(why) => {
+                        self.report(self.invalid(format!("{at}.authServers[{e}]"), host, why));
+                        None
+                    }
+                })
+                .collect();
+
             let mut consumers = Vec::with_capacity(c.consumers.len());
             let mut roles: HashMap<String, usize> = HashMap::new();
             let mut namespaces: HashMap<String, usize> = HashMap::new();
@@ -611,6 +643,8 @@ impl Validator<'_> {
                 baseline_policies,
                 allowed_extensions,
                 allowed_images,
+                allowed_certificate_secrets,
+                auth_servers,
                 consumers,
             ));
         }
@@ -729,6 +763,23 @@ impl Validator<'_> {
             ));
             Ok(())
         }
+    }
+}
+
+/// An `authServers` entry: a host name or an IP address, as pg_hba's
+/// `ldapserver`/`radiusservers` and `spec.postgresql.ldap.server` name a
+/// server (no scheme, port or list), returned in lower case.
+fn auth_server(host: &str) -> Result<String, String> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(host.to_ascii_lowercase());
+    }
+    let lower = host.to_ascii_lowercase();
+    if crate::names::is_dns_subdomain(&lower) {
+        Ok(lower)
+    } else {
+        Err(format!(
+            "{host:?} is not a host name or IP address (no scheme, port, path or list)"
+        ))
     }
 }
 
@@ -1112,5 +1163,54 @@ sharedClusters:
         for src in ["", "\u{0}\u{1}", "[1, 2", "- a\n- b\n", "apiVersion: [", "{{{{"] {
             assert!(parse(src, "g.yaml").is_err(), "{src:?}");
         }
+    }
+    #[test]
+    fn certificate_secrets_and_auth_servers_default_to_none() {
+        let c = Contract::embedded().unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert!(apps.allowed_certificate_secrets.is_empty() && apps.auth_servers.is_empty());
+        assert!(apps.allows_certificate_secret("clientCASecret", "apps-pg-ca"));
+        assert!(apps.allows_certificate_secret("replicationTLSSecret", "apps-pg-replication"));
+        assert!(!apps.allows_certificate_secret("clientCASecret", "apps-pg-server"));
+        assert!(!apps.allows_auth_server("ldap.example.com"));
+    }
+
+    #[test]
+    fn certificate_secrets_and_auth_servers_are_read() {
+        let c = parse(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  allowedCertificateSecrets: [apps-pg-corp-ca]\n  authServers: [LDAP.corp.example, 10.0.0.5, 'fd00::5']\n  consumers: []\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let apps = c.cluster("databases", "apps-pg").unwrap();
+        assert!(apps.allows_certificate_secret("serverCASecret", "apps-pg-corp-ca"));
+        assert!(apps.allows_auth_server("ldap.corp.example") && apps.allows_auth_server("Ldap.Corp.Example"));
+        assert!(apps.allows_auth_server("10.0.0.5") && apps.allows_auth_server("fd00::5"));
+        assert!(!apps.allows_auth_server("ldap.evil.example"));
+    }
+
+    #[rstest::rstest]
+    #[case::url("authServers", "'ldaps://ldap.corp.example'", "is not a host name")]
+    #[case::port("authServers", "'ldap.corp.example:636'", "is not a host name")]
+    #[case::list("authServers", "'a.example b.example'", "is not a host name")]
+    #[case::empty("authServers", "''", "is not a host name")]
+    #[case::bad_name("allowedCertificateSecrets", "Corp_CA", "is not a valid object name")]
+    #[case::superuser("allowedCertificateSecrets", "apps-pg-superuser", "holds a role's password")]
+    #[case::bootstrap("allowedCertificateSecrets", "apps-pg-credentials", "holds a role's password")]
+    fn certificate_secrets_and_auth_servers_are_checked_at_load(
+        #[case] key: &str,
+        #[case] entry: &str,
+        #[case] why: &str,
+    ) {
+        let src = format!(
+            "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters:\n- name: apps-pg\n  namespace: databases\n  bootstrap: {{role: apps_admin, database: apps_meta, secret: apps-pg-credentials}}\n  {key}:\n    - {entry}\n  consumers: []\n"
+        );
+        let e = parse(&src, "c.yaml").unwrap_err();
+        let expected = format!("sharedClusters[0].{key}[0]");
+        assert!(
+            matches!(&e, ContractError::Invalid { field, line: Some(8), .. } if *field == expected),
+            "{e}"
+        );
+        assert!(e.to_string().contains(why), "{e}");
     }
 }

@@ -108,6 +108,12 @@ pub struct SharedCluster {
     /// canonical registry, path or repository prefixes
     /// ([`crate::names::image_prefix`]).
     pub allowed_images: Vec<String>,
+    /// Secrets `spec.certificates` may name besides the ones CloudNativePG
+    /// generates for the cluster (`allowedCertificateSecrets`).
+    pub allowed_certificate_secrets: Vec<String>,
+    /// The LDAP and RADIUS servers authentication may be delegated to
+    /// (`authServers`), lower case; empty: none.
+    pub auth_servers: Vec<String>,
     pub consumers: Vec<Consumer>,
     by_role: HashMap<String, usize>,
     by_namespace: HashMap<String, usize>,
@@ -161,6 +167,30 @@ impl SharedCluster {
     pub fn allows_image(&self, image: &str) -> bool {
         crate::names::image_repository(image)
             .is_some_and(|repo| self.allowed_images.iter().any(|p| crate::names::image_under(&repo, p)))
+    }
+
+    /// Whether `spec.certificates.<field>` may name `secret`: the Secret
+    /// CloudNativePG generates for that field (`<cluster>-ca` for
+    /// `serverCASecret` and `clientCASecret`, `<cluster>-server`,
+    /// `<cluster>-replication`; `api/v1/cluster_funcs.go` at v1.30.0,
+    /// `GetServerCASecretName` to `GetReplicationSecretName`), or one the
+    /// contract lists in `allowedCertificateSecrets`.
+    pub fn allows_certificate_secret(&self, field: &str, secret: &str) -> bool {
+        let generated = match field {
+            "serverCASecret" | "clientCASecret" => "-ca",
+            "serverTLSSecret" => "-server",
+            "replicationTLSSecret" => "-replication",
+            _ => return false,
+        };
+        secret.strip_prefix(self.name.as_str()) == Some(generated)
+            || self.allowed_certificate_secrets.iter().any(|s| s == secret)
+    }
+
+    /// Whether the contract names `host` (an LDAP or RADIUS server) in
+    /// `authServers`; host names compare without regard to case.
+    pub fn allows_auth_server(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.auth_servers.contains(&host)
     }
 
     /// Whether `name` is one of this cluster's protected NetworkPolicies.
@@ -279,6 +309,8 @@ impl SharedCluster {
         baseline_policies: Vec<String>,
         allowed_extensions: HashSet<String>,
         allowed_images: Vec<String>,
+        allowed_certificate_secrets: Vec<String>,
+        auth_servers: Vec<String>,
         consumers: Vec<Consumer>,
     ) -> SharedCluster {
         let by_role = consumers.iter().enumerate().map(|(i, c)| (c.role.clone(), i)).collect();
@@ -298,6 +330,8 @@ impl SharedCluster {
             baseline_policies,
             allowed_extensions,
             allowed_images,
+            allowed_certificate_secrets,
+            auth_servers,
             consumers,
             by_role,
             by_namespace,

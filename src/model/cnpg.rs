@@ -68,6 +68,13 @@ pub struct ImageVolumeSource {
     pub reference: Option<String>,
 }
 
+/// A core/v1 `SecretKeySelector`, as far as the rules read it: the Secret.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct SecretKeySelector {
+    #[serde(default)]
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct SecretRef {
     #[serde(default)]
@@ -147,6 +154,8 @@ pub struct Container {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
+    #[serde(default)]
+    pub name: String,
     #[serde(default)]
     pub value_from: Option<EnvSource>,
 }

@@ -48,6 +48,33 @@ fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
         catalog_ref(cx, "spec.imageCatalogRef", r);
     }
     extensions(cx, &[shared], "spec.postgresql.extensions", &c.postgresql().extensions);
+    loader_variables(cx, c);
+}
+
+/// The dynamic loader's variables that choose native code for every
+/// process of the container, the PostgreSQL server included: a library to
+/// load first (`LD_PRELOAD`), auditing libraries (`LD_AUDIT`), and where
+/// libraries are looked for (`LD_LIBRARY_PATH`). CloudNativePG passes
+/// `spec.env` to the PostgreSQL container as it is.
+const LOADER_VARIABLES: &[&str] = &["LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH"];
+
+fn loader_variables(cx: &mut Cx<'_>, c: &Cluster) {
+    for (i, var) in c.spec.env.iter().enumerate() {
+        let name = var.name.as_str();
+        if !LOADER_VARIABLES.contains(&name) {
+            continue;
+        }
+        cx.violation(
+            format!("spec.env[{i}].name"),
+            format!(
+                "{name} makes the dynamic loader put native code the image does not choose into the PostgreSQL \
+                 server, which runs as the superuser over every tenant's data files"
+            ),
+            format!(
+                "remove {name} from spec.env; code for the server comes in the allowed image or an extension image"
+            ),
+        );
+    }
 }
 
 /// A shared cluster's Pooler: every container image of its template (the
@@ -231,6 +258,28 @@ mod tests {
              labels: {{railiance.io/role: shared-apps-database}}}}, spec: {{instances: 1, bootstrap: {{initdb: \
              {{database: apps_meta, owner: apps_admin, secret: {{name: apps-pg-credentials}}}}}}, {spec}}}}}"
         )
+    }
+
+    #[rstest]
+    #[case::accept_other_variables("[{name: TZ, value: UTC}]", None)]
+    #[case::reject_ld_preload(
+        "[{name: TZ, value: UTC}, {name: LD_PRELOAD, value: /tmp/x.so}]",
+        Some("spec.env[1].name")
+    )]
+    #[case::reject_ld_library_path(
+        "[{name: LD_LIBRARY_PATH, value: /var/lib/postgresql/data}]",
+        Some("spec.env[0].name")
+    )]
+    #[case::reject_ld_audit(
+        "[{name: LD_AUDIT, valueFrom: {configMapKeyRef: {name: c, key: k}}}]",
+        Some("spec.env[0].name")
+    )]
+    fn loader_variables(#[case] env: &str, #[case] field: Option<&str>) {
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {{name: apps-pg, namespace: databases, \
+             labels: {{railiance.io/role: shared-apps-database}}}}, spec: {{env: {env}}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "image-allowed", field);
     }
 
     #[rstest]

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
-use crate::model::cnpg::{ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretRef, ServiceTemplate};
+use crate::model::cnpg::{
+    EnvVar, ExtensionConfiguration, ImageCatalogRef, LocalObjectReference, SecretKeySelector, SecretRef, ServiceTemplate,
+};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
 use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered};
@@ -30,15 +32,21 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("bootstrap.initdb", Checked(ClusterIdentity)),
         ("bootstrap.pg_basebackup", PlatformOnly),
         ("bootstrap.recovery", PlatformOnly),
-        ("certificates", PlatformOnly),
+        // Only the Secrets CloudNativePG generates, or the contract's
+        // allowedCertificateSecrets: a client CA signs streaming_replica.
+        ("certificates", Checked(AuthPosture)),
         ("description", Harmless),
         ("enablePDB", Harmless),
-        ("enableSuperuserAccess", PlatformOnly),
-        ("env", PlatformOnly),
+        // A password for postgres, in <cluster>-superuser.
+        ("enableSuperuserAccess", Checked(AuthPosture)),
+        // The loader's variables (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH):
+        // native code in the server. envFrom stays the platform's.
+        ("env", Checked(ImageAllowed)),
         ("envFrom", PlatformOnly),
         ("ephemeralVolumeSource", Harmless),
         ("ephemeralVolumesSizeLimit", Harmless),
-        ("externalClusters", PlatformOnly),
+        // Their Secrets: never the cluster's own credentials.
+        ("externalClusters", Checked(BootstrapSecretConfined)),
         ("failoverDelay", Harmless),
         // Where the catalog is (its entries are judged at the catalog).
         ("imageCatalogRef", Checked(ImageAllowed)),
@@ -70,7 +78,10 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         // (`extension_control_path`, `dynamic_library_path`, ...) only
         // point within that image.
         ("postgresql.extensions", Checked(ImageAllowed)),
-        ("postgresql.ldap", PlatformOnly),
+        // Its server must be in the contract's authServers.
+        ("postgresql.ldap", Checked(AuthPosture)),
+        // Every value can be legitimate; tenant-isolated only warns when
+        // every statement is logged (log_statement, log_min_duration_statement).
         ("postgresql.parameters", PlatformOnly),
         ("postgresql.pg_hba", Checked(AuthPosture)),
         ("postgresql.pg_ident", Checked(AuthPosture)),
@@ -159,6 +170,8 @@ impl Cluster {
             pg_ident: Vec::new(),
             enable_alter_system: None,
             extensions: Vec::new(),
+            ldap: None,
+            parameters: BTreeMap::new(),
             hba: OnceLock::new(),
         };
         self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
@@ -224,6 +237,68 @@ pub struct ClusterSpec {
     pub replica: Option<ReplicaClusterConfiguration>,
     #[serde(default)]
     pub plugins: Vec<PluginConfiguration>,
+    /// `true`: CloudNativePG gives `postgres` a password and writes it into
+    /// `<cluster>-superuser` (default false: the password is NULL).
+    #[serde(default)]
+    pub enable_superuser_access: Option<bool>,
+    #[serde(default)]
+    pub certificates: Option<CertificatesConfiguration>,
+    #[serde(default)]
+    pub external_clusters: Vec<ExternalCluster>,
+    /// The PostgreSQL container's environment.
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+}
+
+/// `spec.certificates`: the Secrets the cluster's TLS comes from, when not
+/// the ones CloudNativePG generates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificatesConfiguration {
+    #[serde(default, rename = "serverCASecret")]
+    pub server_ca_secret: Option<String>,
+    #[serde(default, rename = "serverTLSSecret")]
+    pub server_tls_secret: Option<String>,
+    #[serde(default, rename = "clientCASecret")]
+    pub client_ca_secret: Option<String>,
+    #[serde(default, rename = "replicationTLSSecret")]
+    pub replication_tls_secret: Option<String>,
+}
+
+/// `spec.externalClusters[]`: another PostgreSQL server the cluster
+/// connects to, and the Secrets it logs in with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalCluster {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub password: Option<SecretKeySelector>,
+    #[serde(default)]
+    pub ssl_cert: Option<SecretKeySelector>,
+    #[serde(default)]
+    pub ssl_key: Option<SecretKeySelector>,
+}
+
+/// `spec.postgresql.ldap`: CloudNativePG writes an `ldap` pg_hba line for
+/// it when a bind mode is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LdapConfig {
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub bind_as_auth: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub bind_search_auth: Option<serde::de::IgnoredAny>,
+}
+
+impl LdapConfig {
+    /// Whether CloudNativePG writes the LDAP line (`GetEnableLDAPAuth`,
+    /// `api/v1/cluster_funcs.go` at v1.30.0: a bind mode is set).
+    pub fn enabled(&self) -> bool {
+        self.bind_as_auth.is_some() || self.bind_search_auth.is_some()
+    }
 }
 
 /// `spec.plugins[]`: a plugin CloudNativePG loads for the cluster.
@@ -254,9 +329,27 @@ pub struct PostgresConfiguration {
     /// Extension images mounted into the PostgreSQL pods.
     #[serde(default)]
     pub extensions: Vec<ExtensionConfiguration>,
+    #[serde(default)]
+    pub ldap: Option<LdapConfig>,
+    /// PostgreSQL's configuration parameters (strings in the CRD; a number
+    /// or boolean in a manifest is read as its text).
+    #[serde(default, deserialize_with = "scalars")]
+    pub parameters: BTreeMap<String, String>,
     /// `pg_hba` read as PostgreSQL reads it, once per object.
     #[serde(skip)]
     hba: OnceLock<Vec<HbaLines>>,
+}
+
+fn scalars<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, serde_json::Value> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some((k, v.to_string())),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The lines of one pg_hba entry, each classified or why not.

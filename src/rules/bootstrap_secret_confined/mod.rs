@@ -31,11 +31,55 @@ pub(super) const RULE: Rule = Rule {
 /// replication, CA and role password Secrets) to whatever account
 /// `serviceAccountName` names (1.30, `pkg/specs/rolebinding.go`), so another
 /// name hands those Secrets to that account's pods.
+///
+/// Nor does it send its own credentials to another server:
+/// `spec.externalClusters[]` naming the bootstrap Secret or one
+/// CloudNativePG generates for the cluster as `password`, `sslCert` or
+/// `sslKey` logs in to that host with it (the password goes to whoever
+/// answers there: a server asking for `password` authentication gets it in
+/// clear text).
 fn cluster(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
-    if cx.shared_cluster().is_none() {
+    let Some(shared) = cx.shared_cluster() else {
         return;
-    }
+    };
     own_service_account(cx, c.spec.service_account_name.as_deref(), "Cluster");
+    for (i, external) in c.spec.external_clusters.iter().enumerate() {
+        for (key, selector, sent) in [
+            (
+                "password",
+                &external.password,
+                "the cluster sends its password to that host, which can then log in with it (libpq hands it over \
+                 in clear text to a server that asks for password authentication)",
+            ),
+            (
+                "sslCert",
+                &external.ssl_cert,
+                "the cluster logs in to that host with its own certificate, not one made for that connection",
+            ),
+            (
+                "sslKey",
+                &external.ssl_key,
+                "the cluster logs in to that host with its own private key, not one made for that connection",
+            ),
+        ] {
+            let Some(secret) = selector.as_ref().map(|s| s.name.as_str()) else {
+                continue;
+            };
+            if !shared.is_cluster_secret(secret) {
+                continue;
+            }
+            cx.violation(
+                format!("spec.externalClusters[{i}].{key}.name"),
+                format!(
+                    "Secret {secret:?} is a credential of {} itself (the bootstrap Secret, or one CloudNativePG \
+                     generates: superuser, app, replication, CA, server), named for external cluster {:?}, another \
+                     host: {sent}",
+                    shared.name, external.name
+                ),
+                "give the external cluster its own Secret, with a role made for that connection",
+            );
+        }
+    }
 }
 
 /// `serviceAccountName` unset or the object's own name (CloudNativePG's
@@ -311,6 +355,35 @@ mod tests {
     fn inside_the_shared_namespace(#[case] name: &str, #[case] annotations: &str, #[case] field: Option<&str>) {
         let yaml = format!(
             "{{apiVersion: v1, kind: Secret, metadata: {{name: {name}, namespace: databases, annotations: {annotations}}}, stringData: {{username: apps_admin, password: x}}}}"
+        );
+        assert_only(&eval(&create(&yaml)), "bootstrap-secret-confined", field);
+    }
+
+    #[rstest]
+    #[case::accept_own_secrets(
+        "{name: origin, password: {name: origin-password, key: password}, sslCert: {name: origin-tls, key: tls.crt}, sslKey: {name: origin-tls, key: tls.key}}",
+        None
+    )]
+    #[case::reject_bootstrap_password(
+        "{name: origin, password: {name: apps-pg-credentials, key: password}}",
+        Some("spec.externalClusters[0].password.name")
+    )]
+    #[case::reject_superuser_password(
+        "{name: origin, password: {name: apps-pg-superuser, key: password}}",
+        Some("spec.externalClusters[0].password.name")
+    )]
+    #[case::reject_replication_certificate(
+        "{name: origin, sslCert: {name: apps-pg-replication, key: tls.crt}}",
+        Some("spec.externalClusters[0].sslCert.name")
+    )]
+    #[case::reject_replication_key(
+        "{name: origin, sslKey: {name: apps-pg-replication, key: tls.key}}",
+        Some("spec.externalClusters[0].sslKey.name")
+    )]
+    fn external_clusters(#[case] external: &str, #[case] field: Option<&str>) {
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {{name: apps-pg, namespace: databases, \
+             labels: {{railiance.io/role: shared-apps-database}}}}, spec: {{externalClusters: [{external}]}}}}"
         );
         assert_only(&eval(&create(&yaml)), "bootstrap-secret-confined", field);
     }

@@ -19,12 +19,45 @@ pub(super) const RULE: Rule = Rule {
     names: &[],
     checks: &[
         written!(Cluster, reach::cluster),
+        written!(Cluster, statement_log),
         written!(Database, database),
         written!(Secret, secret),
         written!(Publication, publication),
         written!(Subscription, subscription),
     ],
 };
+
+/// A shared Cluster that logs every statement (`log_statement` `all` or
+/// `mod`, `log_min_duration_statement` `0`): every tenant's statements and
+/// their literals (values, `PASSWORD '...'` clauses) land in one server
+/// log, which whoever reads the instances' logs sees. A warning, not a
+/// denial: the platform may turn it on to debug, for a while.
+fn statement_log(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
+    if cx.shared_cluster().is_none() {
+        return;
+    }
+    for (name, value) in &c.postgresql().parameters {
+        let v = value.trim().trim_matches(['\'', '"']).to_ascii_lowercase();
+        let logs_all = match name.as_str() {
+            "log_statement" => matches!(v.as_str(), "all" | "mod"),
+            "log_min_duration_statement" => matches!(v.as_str(), "0" | "0ms" | "0s"),
+            _ => false,
+        };
+        if logs_all {
+            cx.advisory(
+                format!("spec.postgresql.parameters[{name}]"),
+                format!(
+                    "{name} = {value} writes every tenant's statements, with their literals (values, passwords \
+                     set with ALTER ROLE ... PASSWORD), into the shared server log"
+                ),
+                format!(
+                    "remove {name} (or set log_statement to ddl or none, log_min_duration_statement to a threshold \
+                     such as 1000) once the investigation it serves is over"
+                ),
+            );
+        }
+    }
+}
 
 /// A Database of a shared cluster: no copy of another database, no
 /// template, nothing in it owned by or granted to another role, only
@@ -298,6 +331,31 @@ mod tests {
             "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: vergabe-db, namespace: databases}}, \
              spec: {{name: vergabe_db, owner: vergabe, cluster: {{name: apps-pg}}{spec}}}}}"
         )
+    }
+
+    #[rstest]
+    #[case::accept_ddl("{log_statement: ddl, log_min_duration_statement: '1000'}", None)]
+    #[case::warn_all("{log_statement: all}", Some("spec.postgresql.parameters[log_statement]"))]
+    #[case::warn_mod("{log_statement: mod}", Some("spec.postgresql.parameters[log_statement]"))]
+    #[case::warn_every_duration(
+        "{log_min_duration_statement: '0'}",
+        Some("spec.postgresql.parameters[log_min_duration_statement]")
+    )]
+    #[case::warn_every_duration_unquoted(
+        "{log_min_duration_statement: 0}",
+        Some("spec.postgresql.parameters[log_min_duration_statement]")
+    )]
+    fn statement_log(#[case] parameters: &str, #[case] field: Option<&str>) {
+        let yaml = format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {{name: apps-pg, namespace: databases, \
+             labels: {{railiance.io/role: shared-apps-database}}}}, spec: {{postgresql: {{parameters: {parameters}, \
+             pg_hba: ['host vergabe_db vergabe all scram-sha-256', 'host all vergabe all reject', \
+             'host shop_db shop all scram-sha-256', 'host all shop all reject']}}}}}}"
+        );
+        let f = eval(&create(&yaml));
+        assert_only(&f, "tenant-isolated", field);
+        let mine = f.violations.iter().filter(|v| v.rule.as_str() == "tenant-isolated");
+        assert!(mine.clone().all(|v| v.advisory), "{:#?}", mine.collect::<Vec<_>>());
     }
 
     #[rstest]
