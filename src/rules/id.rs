@@ -23,10 +23,11 @@ pub enum RuleId {
     BackupConfined,
     DataRetained,
     ImageAllowed,
+    TenantScoped,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 11] = [
+    pub const ALL: [RuleId; 12] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
@@ -38,6 +39,7 @@ impl RuleId {
         RuleId::BackupConfined,
         RuleId::DataRetained,
         RuleId::ImageAllowed,
+        RuleId::TenantScoped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +55,7 @@ impl RuleId {
             RuleId::BackupConfined => "backup-confined",
             RuleId::DataRetained => "data-retained",
             RuleId::ImageAllowed => "image-allowed",
+            RuleId::TenantScoped => "tenant-scoped",
         }
     }
 }

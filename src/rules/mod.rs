@@ -18,6 +18,7 @@ mod owner_registered;
 mod report;
 mod role_registered;
 pub mod tenant_isolated;
+mod tenant_scoped;
 
 pub use id::RuleId;
 pub use report::{AgedFact, Evidence, RatchetKey, Report, Skipped, Violation};
@@ -100,6 +101,7 @@ impl Check {
 
 /// Every rule, in the order their findings are listed.
 pub const RULES: &[&Rule] = &[
+    &tenant_scoped::RULE,
     &cluster_identity::RULE,
     &role_registered::RULE,
     &owner_registered::RULE,

@@ -1,0 +1,371 @@
+//! **tenant-scoped**: a consumer's subject (its GitOps identity, as the
+//! contract's `consumers[].subjects` names it) writes only that consumer's
+//! objects. In a shared namespace, where Kubernetes RBAC cannot tell one
+//! team's Database CRs from another's, that is: Database CRs whose owner is
+//! its role and whose name is one of its databases, its DatabaseRole, its
+//! role's password Secret, and its Publications and Subscriptions; every
+//! other object there is the platform's. Outside, it labels only its own
+//! namespace for the shared cluster. Requests of the platform, of an exempt
+//! user and of unknown requesters are not judged here; `check` and `audit`
+//! know no requester.
+
+use super::{Cx, Rule, RuleId, deleted, written};
+use crate::contract::{Consumer, Identity, SharedCluster};
+use crate::model::kinds::backup::Backup;
+use crate::model::kinds::cluster_image_catalog::ClusterImageCatalog;
+use crate::model::kinds::database_role::DatabaseRole;
+use crate::model::kinds::image_catalog::ImageCatalog;
+use crate::model::kinds::namespace::Namespace;
+use crate::model::kinds::network_policy::NetworkPolicy;
+use crate::model::kinds::publication::Publication;
+use crate::model::kinds::scheduled_backup::ScheduledBackup;
+use crate::model::kinds::secret::Secret;
+use crate::model::kinds::service::Service;
+use crate::model::kinds::subscription::Subscription;
+use crate::model::{Cluster, Database, Pooler};
+
+pub(super) const RULE: Rule = Rule {
+    id: RuleId::TenantScoped,
+    names: &[],
+    checks: &[
+        written!(Database, database),
+        deleted!(Database, database_deleted),
+        written!(DatabaseRole, database_role),
+        deleted!(DatabaseRole, database_role_deleted),
+        written!(Secret, secret),
+        written!(Publication, publication),
+        written!(Subscription, subscription),
+        written!(Cluster, platforms::<Cluster>),
+        deleted!(Cluster, platforms_deleted::<Cluster>),
+        written!(Pooler, platforms::<Pooler>),
+        written!(NetworkPolicy, platforms::<NetworkPolicy>),
+        deleted!(NetworkPolicy, platforms_deleted::<NetworkPolicy>),
+        written!(Service, platforms::<Service>),
+        written!(Backup, platforms::<Backup>),
+        written!(ScheduledBackup, platforms::<ScheduledBackup>),
+        written!(ImageCatalog, platforms::<ImageCatalog>),
+        written!(ClusterImageCatalog, platforms::<ClusterImageCatalog>),
+        written!(Namespace, namespace),
+    ],
+};
+
+/// The consumer whose subject sends this request, if a consumer's does.
+fn requester<'a>(cx: &Cx<'a>) -> Option<&'a Consumer> {
+    let user = &cx.review.user;
+    let Identity::Consumer(ns) = cx.contract.identity(&user.username, &user.groups) else {
+        return None;
+    };
+    let contract: &'a crate::contract::Contract = cx.contract;
+    contract
+        .clusters
+        .iter()
+        .flat_map(|c| &c.consumers)
+        .find(|k| k.namespace == ns)
+}
+
+/// The shared cluster of the review's namespace where `consumer` is one.
+fn shared_of<'a>(cx: &Cx<'a>, consumer: &Consumer) -> Option<&'a SharedCluster> {
+    let contract: &'a crate::contract::Contract = cx.contract;
+    contract
+        .clusters_in(&cx.review.namespace)
+        .find(|c| c.consumers.iter().any(|k| k.namespace == consumer.namespace))
+}
+
+/// Denies the write: `whose` says whose the object is.
+fn not_its(cx: &mut Cx<'_>, field: &str, consumer: &Consumer, whose: String) {
+    let what = format!(
+        "a subject of consumer {} may write only its own objects, and this is {whose}",
+        consumer.namespace
+    );
+    cx.violation(
+        field,
+        what,
+        "write it from the identity that owns it (the platform's, or that consumer's), or change it to one of \
+         the consumer's own",
+    );
+}
+
+/// Whose role `role` is, in words.
+fn role_owner(shared: Option<&SharedCluster>, role: &str) -> String {
+    match shared.and_then(|s| s.consumer_by_role(role)) {
+        Some(other) => format!("consumer {}'s (role {role:?})", other.namespace),
+        None => format!("not a consumer's (role {role:?}): the platform's"),
+    }
+}
+
+fn database(cx: &mut Cx<'_>, db: &Database) {
+    let Some(me) = requester(cx) else { return };
+    let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
+        return;
+    };
+    if db.spec.owner != me.role {
+        let whose = role_owner(Some(shared), &db.spec.owner);
+        return not_its(cx, "spec.owner", me, format!("a Database owned by {whose}"));
+    }
+    if !me.databases.iter().any(|d| *d == db.spec.name) {
+        let whose = match shared.consumers.iter().find(|k| k.databases.contains(&db.spec.name)) {
+            Some(other) => format!("consumer {}'s database {:?}", other.namespace, db.spec.name),
+            None => format!("database {:?}, which the contract gives no consumer", db.spec.name),
+        };
+        not_its(cx, "spec.name", me, whose);
+    }
+}
+
+fn database_deleted(cx: &mut Cx<'_>, db: Option<&Database>) {
+    if let Some(db) = db {
+        database(cx, db);
+    }
+}
+
+fn database_role(cx: &mut Cx<'_>, r: &DatabaseRole) {
+    let Some(me) = requester(cx) else { return };
+    let Some(shared) = cx.referenced_cluster(&r.spec.cluster.name) else {
+        return;
+    };
+    if r.spec.role.name != me.role {
+        let whose = format!("a DatabaseRole of {}", role_owner(Some(shared), &r.spec.role.name));
+        not_its(cx, "spec.name", me, whose);
+    }
+}
+
+fn database_role_deleted(cx: &mut Cx<'_>, r: Option<&DatabaseRole>) {
+    if let Some(r) = r {
+        database_role(cx, r);
+    }
+}
+
+fn secret(cx: &mut Cx<'_>, _: &Secret) {
+    let Some(me) = requester(cx) else { return };
+    if !cx.contract.is_shared_namespace(&cx.review.namespace) {
+        return;
+    }
+    let Some(shared) = shared_of(cx, me) else {
+        return not_its(
+            cx,
+            "metadata.name",
+            me,
+            "a Secret of a shared cluster it is no consumer of".into(),
+        );
+    };
+    if cx.review.name != me.role_secret(&shared.name) {
+        let whose = match shared.consumer_by_role_secret(&cx.review.name) {
+            Some(other) => format!("consumer {}'s password Secret", other.namespace),
+            None => "a Secret of the shared namespace, the platform's".into(),
+        };
+        not_its(cx, "metadata.name", me, whose);
+    }
+}
+
+fn replication(cx: &mut Cx<'_>, cluster: &str, dbname: &str, what: &str) {
+    let Some(me) = requester(cx) else { return };
+    let Some(shared) = cx.referenced_cluster(cluster) else {
+        return;
+    };
+    if !me.databases.iter().any(|d| d == dbname) {
+        let whose = match shared
+            .consumers
+            .iter()
+            .find(|k| k.databases.iter().any(|d| d == dbname))
+        {
+            Some(other) => format!("a {what} in consumer {}'s database {dbname:?}", other.namespace),
+            None => format!("a {what} in database {dbname:?}, which the contract gives no consumer"),
+        };
+        not_its(cx, "spec.dbname", me, whose);
+    }
+}
+
+fn publication(cx: &mut Cx<'_>, p: &Publication) {
+    replication(cx, &p.spec.cluster.name, &p.spec.dbname, "publication");
+}
+
+fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
+    replication(cx, &s.spec.cluster.name, &s.spec.dbname, "subscription");
+}
+
+/// Any other object in a shared namespace (the shared Cluster, its Poolers,
+/// NetworkPolicies, Services, backups, image catalogs), and every
+/// ClusterImageCatalog: the platform's.
+fn platforms<T>(cx: &mut Cx<'_>, _: &T) {
+    let Some(me) = requester(cx) else { return };
+    let kind = cx.review.kind;
+    if kind.is_namespaced() && !cx.contract.is_shared_namespace(&cx.review.namespace) {
+        return;
+    }
+    not_its(
+        cx,
+        "metadata.name",
+        me,
+        format!("a {kind} of the shared cluster, the platform's"),
+    );
+}
+
+fn platforms_deleted<T>(cx: &mut Cx<'_>, object: Option<&T>) {
+    let Some(me) = requester(cx) else { return };
+    let _ = object;
+    if !cx.contract.is_shared_namespace(&cx.review.namespace) {
+        return;
+    }
+    let kind = cx.review.kind;
+    not_its(
+        cx,
+        "metadata.name",
+        me,
+        format!("a {kind} of the shared cluster, the platform's"),
+    );
+}
+
+/// A consumer's subject labels no other namespace for a shared cluster.
+fn namespace(cx: &mut Cx<'_>, ns: &Namespace) {
+    let Some(me) = requester(cx) else { return };
+    if cx.review.name == me.namespace {
+        return;
+    }
+    let contract = cx.contract;
+    let labelled = contract.clusters.iter().any(|c| {
+        ns.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(&c.client_label))
+    });
+    if labelled {
+        let whose = format!("namespace {}, not its own", cx.review.name);
+        not_its(cx, "metadata.labels", me, whose);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use crate::contract::Contract;
+    use crate::facts::NoFacts;
+    use crate::model::{Review, User};
+    use crate::rules::evaluate;
+    use crate::rules::testing::*;
+
+    /// The test contract with subjects: vergabe's Flux ServiceAccount and
+    /// shop's group; the platform's group stays the break-glass group.
+    fn contract_with_subjects() -> Contract {
+        let base = crate::contract::EMBEDDED_CONTRACT.replacen(
+            "        databases: [vergabe_db]\n",
+            "        databases: [vergabe_db]\n        subjects: {serviceAccounts: ['vergabe-teilnahme:flux']}\n      - {namespace: shop-frontend, role: shop, databases: [shop_db], subjects: {groups: [team-shop]}}\n",
+            1,
+        );
+        crate::contract::parse(&base, "<subjects>").expect("test contract")
+    }
+
+    fn as_user(mut review: Review, username: &str, groups: &[&str]) -> Review {
+        review.user = User {
+            username: username.into(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        };
+        review
+    }
+
+    const VERGABE: &str = "system:serviceaccount:vergabe-teilnahme:flux";
+
+    fn db(name: &str, owner: &str, database: &str) -> String {
+        format!(
+            "{{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {{name: {name}, namespace: databases}}, \
+             spec: {{name: {database}, owner: {owner}, cluster: {{name: apps-pg}}}}}}"
+        )
+    }
+
+    #[rstest]
+    #[case::accept_its_own_database(VERGABE, &[], db("vergabe-db", "vergabe", "vergabe_db"), None)]
+    #[case::reject_anothers_database_by_owner(VERGABE, &[], db("x", "shop", "shop_db"), Some("spec.owner"))]
+    #[case::reject_anothers_database_by_name(VERGABE, &[], db("x", "vergabe", "shop_db"), Some("spec.name"))]
+    #[case::reject_a_group_members_write_of_the_other(
+        "carol",
+        &["team-shop"],
+        db("vergabe-db", "vergabe", "vergabe_db"),
+        Some("spec.owner")
+    )]
+    #[case::accept_the_platform("alice", &["railiance:platform-admins"], db("x", "shop", "shop_db"), None)]
+    #[case::accept_an_unknown_requester("dave", &[], db("x", "shop", "shop_db"), None)]
+    #[case::reject_the_shared_cluster(
+        VERGABE,
+        &[],
+        "{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, metadata: {name: apps-pg, namespace: databases}, spec: {}}".to_owned(),
+        Some("metadata.name")
+    )]
+    #[case::reject_a_pooler(
+        VERGABE,
+        &[],
+        "{apiVersion: postgresql.cnpg.io/v1, kind: Pooler, metadata: {name: p, namespace: databases}, spec: {cluster: {name: apps-pg}}}".to_owned(),
+        Some("metadata.name")
+    )]
+    #[case::accept_its_own_secret(
+        VERGABE,
+        &[],
+        "{apiVersion: v1, kind: Secret, metadata: {name: apps-pg-role-vergabe, namespace: databases}}".to_owned(),
+        None
+    )]
+    #[case::reject_anothers_secret(
+        VERGABE,
+        &[],
+        "{apiVersion: v1, kind: Secret, metadata: {name: apps-pg-role-shop, namespace: databases}}".to_owned(),
+        Some("metadata.name")
+    )]
+    #[case::accept_its_own_database_role(
+        VERGABE,
+        &[],
+        "{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {name: r, namespace: databases}, spec: {cluster: {name: apps-pg}, name: vergabe}}".to_owned(),
+        None
+    )]
+    #[case::reject_anothers_database_role(
+        VERGABE,
+        &[],
+        "{apiVersion: postgresql.cnpg.io/v1, kind: DatabaseRole, metadata: {name: r, namespace: databases}, spec: {cluster: {name: apps-pg}, name: shop}}".to_owned(),
+        Some("spec.name")
+    )]
+    #[case::reject_labelling_another_namespace(
+        VERGABE,
+        &[],
+        "{apiVersion: v1, kind: Namespace, metadata: {name: shop-frontend, labels: {railiance.io/postgres-client: apps-pg}}}".to_owned(),
+        Some("metadata.labels")
+    )]
+    #[case::accept_labelling_its_own_namespace(
+        VERGABE,
+        &[],
+        "{apiVersion: v1, kind: Namespace, metadata: {name: vergabe-teilnahme, labels: {railiance.io/postgres-client: apps-pg}}}".to_owned(),
+        None
+    )]
+    fn tenants_write_only_their_own_objects(
+        #[case] user: &str,
+        #[case] groups: &[&str],
+        #[case] yaml: String,
+        #[case] field: Option<&str>,
+    ) {
+        let review = as_user(create(&yaml), user, groups);
+        let found = evaluate(&review, &contract_with_subjects(), &NoFacts);
+        assert_only(&found, "tenant-scoped", field);
+        if field.is_some() {
+            let v = found
+                .violations
+                .iter()
+                .find(|v| v.rule.as_str() == "tenant-scoped")
+                .unwrap();
+            assert!(v.what.contains("a subject of consumer"), "{}", v.what);
+        }
+    }
+
+    /// A DELETE is judged by the stored object: a consumer deletes only its own.
+    #[test]
+    fn a_tenant_deletes_only_its_own() {
+        let theirs = db("shop-db", "shop", "shop_db");
+        let found = evaluate(
+            &as_user(delete(&theirs), VERGABE, &[]),
+            &contract_with_subjects(),
+            &NoFacts,
+        );
+        assert_only(&found, "tenant-scoped", Some("spec.owner"));
+        let mine = db("vergabe-db", "vergabe", "vergabe_db");
+        let found = evaluate(
+            &as_user(delete(&mine), VERGABE, &[]),
+            &contract_with_subjects(),
+            &NoFacts,
+        );
+        assert_only(&found, "tenant-scoped", None);
+    }
+}
