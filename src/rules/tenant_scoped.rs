@@ -102,7 +102,7 @@ fn database(cx: &mut Cx<'_>, db: &Database) {
         let whose = role_owner(Some(shared), &db.spec.owner);
         return not_its(cx, "spec.owner", me, format!("a Database owned by {whose}"));
     }
-    if !me.databases.iter().any(|d| *d == db.spec.name) {
+    if !me.databases.contains(&db.spec.name) {
         let whose = match shared.consumers.iter().find(|k| k.databases.contains(&db.spec.name)) {
             Some(other) => format!("consumer {}'s database {:?}", other.namespace, db.spec.name),
             None => format!("database {:?}, which the contract gives no consumer", db.spec.name),
