@@ -338,10 +338,14 @@ fn preexisting(review: &Review, contract: &Contract, facts: &dyn Facts) -> BTree
     let (Operation::Update, Some(old)) = (review.operation, &review.old_object) else {
         return BTreeSet::new();
     };
+    // The old object as anyone's CREATE: what the object already violated,
+    // not what this requester may write (a rule about the writer, as
+    // tenant-scoped, is never pre-existing).
     let before = Review {
         operation: Operation::Create,
         object: Some(old.clone()),
         old_object: None,
+        user: crate::model::User::default(),
         ..review.clone_header()
     };
     rules::evaluate(&before, contract, facts)

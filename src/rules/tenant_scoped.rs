@@ -350,6 +350,21 @@ mod tests {
         }
     }
 
+    /// An UPDATE of another consumer's object is denied, not ratcheted as
+    /// pre-existing: the rule is about the writer, not the object.
+    #[test]
+    fn an_update_of_anothers_object_is_never_pre_existing() {
+        let theirs = db("vergabe-db", "vergabe", "vergabe_db");
+        let review = as_user(update(&theirs, &theirs), "carol", &["team-shop"]);
+        let decision = crate::decision::decide(&review, &contract_with_subjects(), &NoFacts);
+        assert!(!decision.allowed, "{:?}", decision.findings);
+        assert!(
+            decision
+                .denied()
+                .any(|v| v.rule.as_str() == "tenant-scoped" && v.field == "spec.owner")
+        );
+    }
+
     /// A DELETE is judged by the stored object: a consumer deletes only its own.
     #[test]
     fn a_tenant_deletes_only_its_own() {

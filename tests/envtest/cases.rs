@@ -134,6 +134,11 @@ pub const TESTS: &[(&str, Test, bool)] = &[
         false,
     ),
     (
+        "tenants_write_only_their_own_objects",
+        tenants_write_only_their_own_objects,
+        false,
+    ),
+    (
         "database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30",
         database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30,
         false,
@@ -1873,4 +1878,104 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
             && l.contains("DatabaseRole")),
         "no break-glass decision record for the DatabaseRole"
     );
+}
+
+/// tenant-scoped on the real API server, with `kubectl --as`: the guard
+/// restarted with a contract that gives vergabe and shop a subject each;
+/// shop's subject is denied on vergabe's Database and on the shared Cluster
+/// and admitted on its own Database; the platform (alice) is admitted.
+fn tenants_write_only_their_own_objects(env: &mut Env) {
+    let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
+    let with_subjects = base.replacen(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n        subjects: {users: [vergabe-bot]}\n      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n        subjects: {users: [shop-bot]}\n",
+        1,
+    );
+    assert_ne!(with_subjects, base, "the contract's consumers list moved");
+    let contract = env.dir.join("objects/contract-with-subjects.yaml");
+    std::fs::write(&contract, with_subjects).unwrap();
+    env.guard = None;
+    env.guard = Some(Guard::start(
+        &env.dir,
+        &env.dir.join("guard.kubeconfig"),
+        &env.serving.cert,
+        &env.serving.key,
+        (env.guard_port, env.guard_admin),
+        Some(&contract),
+    ));
+    // RBAC lets both tenants' identities write anything: only admission
+    // tells them apart (as in a shared namespace, where RBAC cannot).
+    env.k(&[
+        "create",
+        "clusterrolebinding",
+        "envtest-tenants-cluster-admin",
+        "--clusterrole=cluster-admin",
+        "--user=vergabe-bot",
+        "--user=shop-bot",
+    ])
+    .expect_ok();
+    let patch_db = |who: &str, name: &str| {
+        env.k(&[
+            "patch",
+            DATABASES,
+            name,
+            "-n",
+            "databases",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"allowConnections":false,"connectionLimit":0}}"#,
+            "--dry-run=server",
+            &format!("--as={who}"),
+        ])
+    };
+    assert_denied(
+        &patch_db("shop-bot", "vergabe-db"),
+        "[tenant-scoped] Database databases/vergabe-db: spec.owner: a subject of consumer shop-frontend may write only its own objects, and this is a Database owned by consumer vergabe-teilnahme's",
+        "shop's subject locking vergabe out of its database",
+    );
+    assert_admitted(
+        &patch_db("vergabe-bot", "vergabe-db"),
+        "vergabe's subject on its own Database",
+    );
+    assert_admitted(
+        &env.cp.kubectl_as(
+            &env.cp.alice,
+            &[
+                "patch",
+                DATABASES,
+                "vergabe-db",
+                "-n",
+                "databases",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"connectionLimit":10}}"#,
+                "--dry-run=server",
+            ],
+        ),
+        "the platform (alice) on vergabe's Database",
+    );
+    let cluster = env.k(&[
+        "annotate",
+        CLUSTERS,
+        "apps-pg",
+        "-n",
+        "databases",
+        "example.org/touched=yes",
+        "--dry-run=server",
+        "--as=shop-bot",
+    ]);
+    assert_denied(
+        &cluster,
+        "[tenant-scoped] Cluster databases/apps-pg: metadata.name: a subject of consumer shop-frontend may write only its own objects, and this is a Cluster of the shared cluster, the platform's",
+        "shop's subject on the shared Cluster",
+    );
+    // The decision record names who asked.
+    let logs = env.guard().decisions();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("\"identity\":\"consumer: shop-frontend\"") && l.contains("tenant-scoped")),
+        "no decision record naming consumer shop-frontend"
+    );
+    env.k(&["delete", "clusterrolebinding", "envtest-tenants-cluster-admin"])
+        .expect_ok();
 }
