@@ -62,6 +62,14 @@ pub struct CheckArgs {
     /// contract does not cover), one line each (JSON lists them always).
     #[arg(long)]
     pub list_skipped: bool,
+    /// Judge the manifests as this user's writes (kubectl's flag): the
+    /// identity a tenant repository's GitOps applies them as, e.g.
+    /// system:serviceaccount:shop-frontend:flux. Without it, as the platform's.
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// A group of the --as user (kubectl's flag); repeatable.
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user")]
+    pub as_groups: Vec<String>,
     /// YAML/JSON files, directories (recursive), or - for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
@@ -200,7 +208,13 @@ fn run_check(args: CheckArgs) -> i32 {
     let report = match contract::load(args.contract.as_deref()) {
         Ok(contract) => {
             let inputs = crate::manifests::read_all(&args.paths);
-            check::check(inputs, &contract, &args.default_namespace, args.allow_empty)
+            let requester = crate::model::User {
+                username: args.as_user.clone().unwrap_or_default(),
+                groups: args.as_groups.clone(),
+            };
+            let report = check::check(inputs, &contract, &args.default_namespace, args.allow_empty, &requester);
+            eprintln!("check: judged as {}", report.judged_as);
+            report
         }
         Err(e) => check::Report::failed(format!(
             "{}: {e}",

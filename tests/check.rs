@@ -627,3 +627,58 @@ fn without_bootstrap_the_contract_protects_cnpgs_default_owner() {
         stdout(&out)
     );
 }
+
+/// `check --as` judges the manifests as that identity's writes: a tenant
+/// repository's CI fails on what the webhook would refuse its GitOps
+/// identity (tenant-scoped); without `--as`, as the platform's, and the
+/// report says which.
+#[test]
+fn check_as_a_tenant_judges_its_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(support::root().join("deploy/base/contract.yaml")).unwrap();
+    let contract = base.replacen(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n        subjects: {serviceAccounts: ['vergabe-teilnahme:flux']}\n",
+        1,
+    );
+    let path = dir.path().join("contract.yaml");
+    std::fs::write(&path, contract).unwrap();
+    let contract = path.to_str().unwrap();
+    let theirs = "\
+apiVersion: postgresql.cnpg.io/v1
+kind: Pooler
+metadata: {name: apps-pg-pooler-rw, namespace: databases}
+spec: {cluster: {name: apps-pg}, instances: 1, type: rw}
+";
+    let flux = "system:serviceaccount:vergabe-teilnahme:flux";
+    let out = guard(&["check", "--contract", contract, "--as", flux, "-"], Some(theirs));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(
+            "[tenant-scoped] Pooler databases/apps-pg-pooler-rw: metadata.name: a subject of consumer vergabe-teilnahme"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("check: judged as {flux} (consumer: vergabe-teilnahme)")),
+        "{}",
+        stderr(&out)
+    );
+    let out = guard(&["check", "--contract", contract, "-"], Some(theirs));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("check: judged as the platform (no --as)"),
+        "{}",
+        stderr(&out)
+    );
+    let json = guard(
+        &["check", "--contract", contract, "--output", "json", "--as", flux, "-"],
+        Some(theirs),
+    );
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["judgedAs"],
+        format!("{flux} (consumer: vergabe-teilnahme)")
+    );
+}

@@ -36,6 +36,10 @@ const HERE: &[(&str, i32)] = &[
     ("kubectl kustomize deploy/overlays/cert-manager", 0),
     ("kubectl kustomize deploy/overlays/self-signed", 0),
     ("cnpg-guard check deploy/examples/good", 0),
+    (
+        "cnpg-guard check --contract deploy/base/contract.yaml --as system:serviceaccount:vergabe-teilnahme:flux deploy/examples/good",
+        0,
+    ),
     ("cnpg-guard check deploy/examples/bad", 1),
     (
         "set -o pipefail; kubectl kustomize deploy/overlays/cert-manager | cnpg-guard check -",

@@ -235,7 +235,7 @@ async fn bootstrap_secrets(
 /// protected objects that are missing from it (of the kinds listed in full).
 pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>) {
     let mut report = Report {
-        checked: check::judge_objects(inventory.objects, contract, true),
+        checked: check::judge_objects(inventory.objects, contract, true, &crate::model::User::default()),
         unreadable: inventory.unreadable,
         ..Report::default()
     };

@@ -13,7 +13,7 @@ use crate::contract::Contract;
 use crate::decision::{Decision, Verdict, decide};
 use crate::facts::OfflineFacts;
 use crate::manifests;
-use crate::model::{Kind, Review};
+use crate::model::{Kind, Review, User};
 
 /// What `check` says when the input holds no Kubernetes object at all
 /// (an empty file or directory, an empty stdin from a failed command).
@@ -42,6 +42,18 @@ pub struct Report {
     /// Why nothing could be checked at all (the contract cannot be read,
     /// no object in the input): exit 2.
     pub error: Option<String>,
+    /// Whose writes the objects were judged as: `the platform (no --as)`,
+    /// or the `--as` user and the identity the contract gives it.
+    pub judged_as: String,
+}
+
+/// How a report names whose writes it judged.
+fn judged_as(contract: &Contract, requester: &User) -> String {
+    if requester.username.is_empty() && requester.groups.is_empty() {
+        return "the platform (no --as)".into();
+    }
+    let identity = contract.identity(&requester.username, &requester.groups);
+    format!("{} ({})", requester.username, identity.label())
 }
 
 impl Report {
@@ -85,17 +97,19 @@ impl Report {
 /// same. Namespaced objects without a namespace are taken to be in
 /// `default_namespace`, as kubectl would. Without any Kubernetes object in
 /// the input the report carries [`NO_OBJECTS`] unless `allow_empty`.
-pub fn check(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool) -> Report {
-    judge(inputs, contract, default_namespace, allow_empty, false)
+/// Every object is judged as `requester`'s write (`--as`, `--as-group`;
+/// without them, anonymous: the platform's review).
+pub fn check(
+    inputs: Inputs,
+    contract: &Contract,
+    default_namespace: &str,
+    allow_empty: bool,
+    requester: &User,
+) -> Report {
+    judge(inputs, contract, default_namespace, allow_empty, requester)
 }
 
-/// [`check`] over objects stored in the cluster (`audit`): who wrote them
-/// is not known, so checks about the writer do not apply.
-pub fn check_stored(inputs: Inputs, contract: &Contract, default_namespace: &str) -> Report {
-    judge(inputs, contract, default_namespace, true, true)
-}
-
-fn judge(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool, stored: bool) -> Report {
+fn judge(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_empty: bool, requester: &User) -> Report {
     let no_objects = inputs.unreadable.is_empty() && inputs.object_count() == 0 && !allow_empty;
     let mut unreadable: Vec<Unreadable> = inputs.unreadable.iter().map(Unreadable::from).collect();
     let decoded = manifests::decode(inputs.documents, default_namespace);
@@ -106,13 +120,14 @@ fn judge(inputs: Inputs, contract: &Contract, default_namespace: &str, allow_emp
         error: no_objects.then(|| NO_OBJECTS.to_owned()),
         ..Report::default()
     };
-    report.checked = judge_objects(decoded.objects, contract, stored);
+    report.checked = judge_objects(decoded.objects, contract, false, requester);
+    report.judged_as = judged_as(contract, requester);
     report
 }
 
 /// Each object as a CREATE, with facts from the whole set: the pipeline
 /// behind `check` (manifests) and `audit` (objects `stored` in the cluster).
-pub fn judge_objects(objects: Vec<Located>, contract: &Contract, stored: bool) -> Vec<Checked> {
+pub fn judge_objects(objects: Vec<Located>, contract: &Contract, stored: bool, requester: &User) -> Vec<Checked> {
     let facts = OfflineFacts::from_objects(contract, objects.iter().map(|o| (o.namespace.as_str(), &o.object)));
     objects
         .into_iter()
@@ -120,6 +135,7 @@ pub fn judge_objects(objects: Vec<Located>, contract: &Contract, stored: bool) -
             let kind = located.object.kind();
             let mut review = Review::create(located.object, located.namespace.clone(), located.name.clone());
             review.stored = stored;
+            review.user = requester.clone();
             let decision = decide(&review, contract, &facts);
             Checked {
                 file: located.file,

@@ -85,6 +85,7 @@ struct JsonSummary<'a> {
     unreadable: usize,
     error: Option<&'a str>,
     exit_code: i32,
+    judged_as: &'a str,
 }
 
 fn tag(d: Disposition) -> &'static str {
@@ -203,6 +204,7 @@ pub fn render_listing(report: &Report, format: Format, verbose: bool, list_skipp
                     unreadable: report.unreadable.len(),
                     error: report.error.as_deref(),
                     exit_code: report.exit_code(),
+                    judged_as: &report.judged_as,
                 },
             };
             // Serializing strings and numbers cannot fail; should it, the
