@@ -213,6 +213,10 @@ pub struct Contract {
     pub exempt_users: HashSet<String>,
     /// Who administers the shared clusters.
     pub platform: Subjects,
+    /// Each consumer subject's (cluster, consumer) indexes, by user name
+    /// and by group.
+    subject_users: HashMap<String, (usize, usize)>,
+    subject_groups: HashMap<String, (usize, usize)>,
     modes: HashMap<RuleId, Mode>,
     /// Short content hash of the source, recorded in every decision record.
     pub revision: String,
@@ -235,11 +239,19 @@ impl Contract {
         if self.platform.matches(username, groups) {
             return Identity::Platform;
         }
-        self.clusters
-            .iter()
-            .flat_map(|c| &c.consumers)
-            .find(|k| k.subjects.matches(username, groups))
+        self.consumer_of(username, groups)
             .map_or(Identity::Unknown, |k| Identity::Consumer(k.namespace.clone()))
+    }
+
+    /// The consumer a requester is a subject of (the platform's subjects
+    /// aside: ask [`Contract::identity`]), by the index built at load: hash
+    /// lookups, whatever the registry's size.
+    pub fn consumer_of(&self, username: &str, groups: &[String]) -> Option<&Consumer> {
+        let found = self
+            .subject_users
+            .get(username)
+            .or_else(|| groups.iter().find_map(|g| self.subject_groups.get(g)))?;
+        self.clusters.get(found.0)?.consumers.get(found.1)
     }
 
     pub fn mode(&self, rule: RuleId) -> Mode {
@@ -282,11 +294,25 @@ impl Contract {
             .map(|(i, c)| ((c.namespace.clone(), c.name.clone()), i))
             .collect();
         let shared_namespaces = clusters.iter().map(|c| c.namespace.clone()).collect();
+        // A subject belongs to one consumer (the loader refuses another).
+        let (mut subject_users, mut subject_groups) = (HashMap::new(), HashMap::new());
+        for (i, c) in clusters.iter().enumerate() {
+            for (j, k) in c.consumers.iter().enumerate() {
+                for u in &k.subjects.users {
+                    subject_users.entry(u.clone()).or_insert((i, j));
+                }
+                for g in &k.subjects.groups {
+                    subject_groups.entry(g.clone()).or_insert((i, j));
+                }
+            }
+        }
         Contract {
             clusters,
             break_glass,
             exempt_users,
             platform,
+            subject_users,
+            subject_groups,
             modes,
             revision,
             by_key,

@@ -10,7 +10,7 @@
 //! know no requester.
 
 use super::{Cx, Rule, RuleId, deleted, written};
-use crate::contract::{Consumer, Identity, SharedCluster};
+use crate::contract::{Consumer, SharedCluster};
 use crate::model::kinds::backup::Backup;
 use crate::model::kinds::cluster_image_catalog::ClusterImageCatalog;
 use crate::model::kinds::database_role::DatabaseRole;
@@ -52,15 +52,12 @@ pub(super) const RULE: Rule = Rule {
 /// The consumer whose subject sends this request, if a consumer's does.
 fn requester<'a>(cx: &Cx<'a>) -> Option<&'a Consumer> {
     let user = &cx.review.user;
-    let Identity::Consumer(ns) = cx.contract.identity(&user.username, &user.groups) else {
-        return None;
-    };
     let contract: &'a crate::contract::Contract = cx.contract;
-    contract
-        .clusters
-        .iter()
-        .flat_map(|c| &c.consumers)
-        .find(|k| k.namespace == ns)
+    // A platform subject is the platform's, also when a consumer's too.
+    if contract.platform.matches(&user.username, &user.groups) {
+        return None;
+    }
+    contract.consumer_of(&user.username, &user.groups)
 }
 
 /// The shared cluster of the review's namespace where `consumer` is one.

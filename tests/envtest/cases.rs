@@ -1709,24 +1709,12 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
     }
     // The platform registers shop (step 1 of onboarding): the guard runs
     // with that contract.
-    let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
-    let registered = base.replacen(
-        "        databases: [vergabe_db]\n",
-        "        databases: [vergabe_db]\n      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n",
-        1,
+    let contract = restart_guard_with_consumers(
+        env,
+        "contract-with-shop",
+        "",
+        "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n",
     );
-    assert_ne!(registered, base, "the contract's consumers list moved");
-    let contract = env.dir.join("objects/contract-with-shop.yaml");
-    std::fs::write(&contract, registered).unwrap();
-    env.guard = None;
-    env.guard = Some(Guard::start(
-        &env.dir,
-        &env.dir.join("guard.kubeconfig"),
-        &env.serving.cert,
-        &env.serving.key,
-        (env.guard_port, env.guard_admin),
-        Some(&contract),
-    ));
     // The guard watches DatabaseRoles where they are served (the gauges are
     // exported once a second).
     wait_until("the DatabaseRole watch synced", Duration::from_secs(10), || {
@@ -1885,24 +1873,12 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
 /// shop's subject is denied on vergabe's Database and on the shared Cluster
 /// and admitted on its own Database; the platform (alice) is admitted.
 fn tenants_write_only_their_own_objects(env: &mut Env) {
-    let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
-    let with_subjects = base.replacen(
-        "        databases: [vergabe_db]\n",
-        "        databases: [vergabe_db]\n        subjects: {users: [vergabe-bot]}\n      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n        subjects: {users: [shop-bot]}\n",
-        1,
+    restart_guard_with_consumers(
+        env,
+        "contract-with-subjects",
+        "        subjects: {users: [vergabe-bot]}\n",
+        "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n        subjects: {users: [shop-bot]}\n",
     );
-    assert_ne!(with_subjects, base, "the contract's consumers list moved");
-    let contract = env.dir.join("objects/contract-with-subjects.yaml");
-    std::fs::write(&contract, with_subjects).unwrap();
-    env.guard = None;
-    env.guard = Some(Guard::start(
-        &env.dir,
-        &env.dir.join("guard.kubeconfig"),
-        &env.serving.cert,
-        &env.serving.key,
-        (env.guard_port, env.guard_admin),
-        Some(&contract),
-    ));
     // RBAC lets both tenants' identities write anything: only admission
     // tells them apart (as in a shared namespace, where RBAC cannot).
     env.k(&[
@@ -1978,4 +1954,26 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
     );
     env.k(&["delete", "clusterrolebinding", "envtest-tenants-cluster-admin"])
         .expect_ok();
+}
+
+/// Restarts the guard (same ports, same ServiceAccount token) with the
+/// shipped contract, `vergabe_lines` added to vergabe's consumer entry and
+/// `consumers` (YAML list items) after it; returns the contract's path.
+fn restart_guard_with_consumers(env: &mut Env, name: &str, vergabe_lines: &str, consumers: &str) -> std::path::PathBuf {
+    let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
+    let anchor = "        databases: [vergabe_db]\n";
+    let contract_text = base.replacen(anchor, &format!("{anchor}{vergabe_lines}{consumers}"), 1);
+    assert_ne!(contract_text, base, "the contract's consumers list moved");
+    let contract = env.dir.join(format!("objects/{name}.yaml"));
+    std::fs::write(&contract, contract_text).unwrap();
+    env.guard = None;
+    env.guard = Some(Guard::start(
+        &env.dir,
+        &env.dir.join("guard.kubeconfig"),
+        &env.serving.cert,
+        &env.serving.key,
+        (env.guard_port, env.guard_admin),
+        Some(&contract),
+    ));
+    contract
 }
