@@ -622,7 +622,12 @@ mod tests {
     fn deleting_a_database_that_reclaims_its_data_needs_break_glass() {
         let db = "{apiVersion: postgresql.cnpg.io/v1, kind: Database, metadata: {name: vergabe-db, namespace: databases, ANNOTATIONS}, spec: {name: vergabe_db, owner: vergabe, cluster: {name: apps-pg}, databaseReclaimPolicy: delete}}";
         let plain = db.replace("ANNOTATIONS", "annotations: {}");
-        let d = decide(&with_user(delete(&plain), "alice", &["team"]), &contract(), &NoFacts);
+        // Even the platform's: without break-glass, the data stays.
+        let d = decide(
+            &with_user(delete(&plain), "alice", &["railiance:platform-admins"]),
+            &contract(),
+            &NoFacts,
+        );
         assert!(!d.allowed);
         assert_eq!(
             dispositions(&d),

@@ -37,7 +37,7 @@ const HERE: &[(&str, i32)] = &[
     ("kubectl kustomize deploy/overlays/self-signed", 0),
     ("cnpg-guard check deploy/examples/good", 0),
     (
-        "cnpg-guard check --contract deploy/base/contract.yaml --as system:serviceaccount:vergabe-teilnahme:flux deploy/examples/good",
+        "cnpg-guard check --contract deploy/base/contract.yaml --as system:serviceaccount:vergabe-teilnahme:flux deploy/examples/good/apps-pg-databases.yaml deploy/examples/good/consumer-namespace.yaml",
         0,
     ),
     ("cnpg-guard check deploy/examples/bad", 1),
@@ -439,7 +439,7 @@ fn readmes_curl_gets_the_documented_denial() {
     );
     assert_eq!(
         response["auditAnnotations"],
-        serde_json::json!({"decision": "deny", "identity": "unknown", "rules": "owner-registered"})
+        serde_json::json!({"decision": "deny", "identity": "platform", "rules": "owner-registered"})
     );
 }
 

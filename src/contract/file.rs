@@ -25,6 +25,10 @@ pub struct ContractFile {
     /// Who administers the shared clusters (default: the break-glass groups).
     #[serde(default)]
     pub platform: Option<SubjectsFile>,
+    /// What requesters neither the platform, a controller nor a consumer's
+    /// subject may write of the consumers' objects (default `deny`).
+    #[serde(default)]
+    pub unknown_requesters: Option<super::UnknownRequesters>,
     #[serde(default)]
     pub rules: BTreeMap<RuleId, Mode>,
 }

@@ -674,6 +674,7 @@ impl Validator<'_> {
             break_glass,
             exempt_users,
             platform,
+            raw.unknown_requesters.unwrap_or_default(),
             raw.rules.into_iter().collect(),
             revision,
         ))

@@ -48,28 +48,89 @@ impl Subjects {
     }
 }
 
-/// Who asks, as the contract knows them.
+/// Who asks, as the contract knows them (what records name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Identity {
     /// A platform subject: administers the shared clusters.
     Platform,
+    /// One of the cluster's own controllers: an exempt user (the CNPG
+    /// operator) or one of Kubernetes' ([`KUBERNETES_CONTROLLERS`]).
+    Controller,
     /// A subject of the consumer of this namespace.
     Consumer(String),
-    /// Neither.
+    /// None of these.
     #[default]
     Unknown,
 }
 
 impl Identity {
-    /// `platform`, `consumer: <namespace>` or `unknown`: how records and
-    /// audit annotations name it.
+    /// `platform`, `controller`, `consumer: <namespace>` or `unknown`: how
+    /// records and audit annotations name it.
     pub fn label(&self) -> String {
         match self {
             Identity::Platform => "platform".into(),
+            Identity::Controller => "controller".into(),
             Identity::Consumer(ns) => format!("consumer: {ns}"),
             Identity::Unknown => "unknown".into(),
         }
     }
+}
+
+/// Who asks, as the identity rules (tenant-scoped, platform-only) see it:
+/// [`Identity`], with the consumer itself, and [`Requester::Nobody`] for a
+/// judgment without a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Requester<'a> {
+    /// No request: `check` without `--as` (judged as the platform),
+    /// `audit`, the ratchet's look at the old object. Identity rules do not
+    /// apply.
+    Nobody,
+    Platform,
+    Controller,
+    Consumer(&'a Consumer),
+    Unknown,
+}
+
+impl Requester<'_> {
+    /// What records name: nobody is judged as the platform.
+    pub fn identity(self) -> Identity {
+        match self {
+            Requester::Nobody | Requester::Platform => Identity::Platform,
+            Requester::Controller => Identity::Controller,
+            Requester::Consumer(k) => Identity::Consumer(k.namespace.clone()),
+            Requester::Unknown => Identity::Unknown,
+        }
+    }
+}
+
+/// Kubernetes' own controllers that write in every namespace: the garbage
+/// collector and the namespace controller (deleting what their owner or
+/// namespace took with it), as kube-controller-manager names them with
+/// `--use-service-account-credentials`, and kube-controller-manager's own
+/// user without it. No identity rule locks them out.
+pub const KUBERNETES_CONTROLLERS: &[&str] = &[
+    "system:serviceaccount:kube-system:generic-garbage-collector",
+    "system:serviceaccount:kube-system:namespace-controller",
+    "system:kube-controller-manager",
+];
+
+/// The group whose members Kubernetes never asks RBAC about: always the
+/// platform's (they could delete the webhook configuration anyway).
+pub const SYSTEM_MASTERS: &str = "system:masters";
+
+/// What a requester that is neither the platform, a controller nor a
+/// consumer's subject may write of the consumers' objects in the shared
+/// namespaces (the contract's `unknownRequesters`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownRequesters {
+    /// Nothing: no write in a shared namespace can be tied to a tenant
+    /// unless its identity is registered (the default).
+    #[default]
+    Deny,
+    /// What the value rules allow: for a contract whose consumers have no
+    /// `subjects` yet.
+    Allow,
 }
 
 impl Consumer {
@@ -211,8 +272,11 @@ pub struct Contract {
     pub clusters: Vec<SharedCluster>,
     pub break_glass: BreakGlass,
     pub exempt_users: HashSet<String>,
-    /// Who administers the shared clusters.
+    /// Who administers the shared clusters (and, always, `system:masters`).
     pub platform: Subjects,
+    /// What requesters the contract does not know may write of the
+    /// consumers' objects.
+    pub unknown_requesters: UnknownRequesters,
     /// Each consumer subject's (cluster, consumer) indexes, by user name
     /// and by group.
     subject_users: HashMap<String, (usize, usize)>,
@@ -233,14 +297,26 @@ impl Contract {
         parse(EMBEDDED_CONTRACT, "<embedded>")
     }
 
-    /// Who a requester is: a platform subject (also when it is a consumer's
-    /// too, through a group), a consumer's, or unknown.
-    pub fn identity(&self, username: &str, groups: &[String]) -> Identity {
-        if self.platform.matches(username, groups) {
-            return Identity::Platform;
+    /// Who a requester is: nobody (no user name: no request), a platform
+    /// subject (also when it is a consumer's too, through a group), a
+    /// controller, a consumer's subject, or unknown.
+    pub fn requester(&self, username: &str, groups: &[String]) -> Requester<'_> {
+        if username.is_empty() {
+            return Requester::Nobody;
+        }
+        if self.platform.matches(username, groups) || groups.iter().any(|g| g == SYSTEM_MASTERS) {
+            return Requester::Platform;
+        }
+        if self.exempt_users.contains(username) || KUBERNETES_CONTROLLERS.contains(&username) {
+            return Requester::Controller;
         }
         self.consumer_of(username, groups)
-            .map_or(Identity::Unknown, |k| Identity::Consumer(k.namespace.clone()))
+            .map_or(Requester::Unknown, Requester::Consumer)
+    }
+
+    /// [`Contract::requester`] as records name it.
+    pub fn identity(&self, username: &str, groups: &[String]) -> Identity {
+        self.requester(username, groups).identity()
     }
 
     /// The consumer a requester is a subject of (the platform's subjects
@@ -285,6 +361,7 @@ impl Contract {
         break_glass: BreakGlass,
         exempt_users: HashSet<String>,
         platform: Subjects,
+        unknown_requesters: UnknownRequesters,
         modes: HashMap<RuleId, Mode>,
         revision: String,
     ) -> Contract {
@@ -311,6 +388,7 @@ impl Contract {
             break_glass,
             exempt_users,
             platform,
+            unknown_requesters,
             subject_users,
             subject_groups,
             modes,

@@ -10,6 +10,7 @@ pub mod hba;
 pub mod kinds;
 mod lean;
 pub mod mirror;
+pub mod print;
 pub mod secret;
 
 pub(crate) use decode::lean_metadata;

@@ -4,7 +4,7 @@
 
 use super::RuleId;
 use super::report::{AgedFact, Evidence, Report, Skipped, Violation};
-use crate::contract::{Contract, SharedCluster};
+use crate::contract::{Contract, Requester, SharedCluster};
 use crate::facts::{Fact, Facts};
 use crate::model::Review;
 
@@ -94,6 +94,17 @@ impl<'a> Cx<'a> {
                 None
             }
         }
+    }
+
+    /// Who sends the request, for the rules about the writer: nobody when
+    /// there is no request (`audit` judges stored objects; `check` without
+    /// `--as`; the ratchet's look at the old object).
+    pub fn requester(&self) -> Requester<'a> {
+        if self.review.stored {
+            return Requester::Nobody;
+        }
+        let contract: &'a Contract = self.contract;
+        contract.requester(&self.review.user.username, &self.review.user.groups)
     }
 
     /// The contract's entry for the Cluster under review, if it is a shared

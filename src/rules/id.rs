@@ -24,10 +24,11 @@ pub enum RuleId {
     DataRetained,
     ImageAllowed,
     TenantScoped,
+    PlatformOnly,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 12] = [
+    pub const ALL: [RuleId; 13] = [
         RuleId::ClusterIdentity,
         RuleId::RoleRegistered,
         RuleId::OwnerRegistered,
@@ -40,6 +41,7 @@ impl RuleId {
         RuleId::DataRetained,
         RuleId::ImageAllowed,
         RuleId::TenantScoped,
+        RuleId::PlatformOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +58,7 @@ impl RuleId {
             RuleId::DataRetained => "data-retained",
             RuleId::ImageAllowed => "image-allowed",
             RuleId::TenantScoped => "tenant-scoped",
+            RuleId::PlatformOnly => "platform-only",
         }
     }
 }

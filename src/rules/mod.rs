@@ -15,6 +15,7 @@ pub mod id;
 mod image_allowed;
 mod network_posture;
 mod owner_registered;
+mod platform_only;
 mod report;
 mod role_registered;
 pub mod tenant_isolated;
@@ -102,6 +103,7 @@ impl Check {
 /// Every rule, in the order their findings are listed.
 pub const RULES: &[&Rule] = &[
     &tenant_scoped::RULE,
+    &platform_only::RULE,
     &cluster_identity::RULE,
     &role_registered::RULE,
     &owner_registered::RULE,

@@ -5,12 +5,18 @@
 //! its role and whose name is one of its databases, its DatabaseRole, its
 //! role's password Secret, and its Publications and Subscriptions; every
 //! other object there is the platform's. Outside, it labels only its own
-//! namespace for the shared cluster. Requests of the platform, of an exempt
-//! user and of unknown requesters are not judged here; `check` and `audit`
-//! know no requester.
+//! namespace for the shared cluster.
+//!
+//! A requester the contract does not know (neither the platform, a
+//! controller nor a consumer's subject) writes none of the consumers'
+//! objects while the contract's `unknownRequesters` is `deny`, the default:
+//! such a write cannot be tied to the tenant whose data it touches. The
+//! platform's objects are `platform-only`'s. Requests of the platform, of
+//! a controller and of nobody (`check` without `--as`, `audit`) are not
+//! judged here.
 
 use super::{Cx, Rule, RuleId, deleted, written};
-use crate::contract::{Consumer, SharedCluster};
+use crate::contract::{Consumer, Requester, SharedCluster, UnknownRequesters};
 use crate::model::kinds::backup::Backup;
 use crate::model::kinds::cluster_image_catalog::ClusterImageCatalog;
 use crate::model::kinds::database_role::DatabaseRole;
@@ -34,7 +40,9 @@ pub(super) const RULE: Rule = Rule {
         deleted!(DatabaseRole, database_role_deleted),
         written!(Secret, secret),
         written!(Publication, publication),
+        deleted!(Publication, publication_deleted),
         written!(Subscription, subscription),
+        deleted!(Subscription, subscription_deleted),
         written!(Cluster, platforms::<Cluster>),
         deleted!(Cluster, platforms_deleted::<Cluster>),
         written!(Pooler, platforms::<Pooler>),
@@ -49,15 +57,29 @@ pub(super) const RULE: Rule = Rule {
     ],
 };
 
+/// Whom this rule judges.
+enum Judged<'a> {
+    /// A consumer's subject: only its own objects.
+    Consumer(&'a Consumer),
+    /// A requester the contract does not know, under `unknownRequesters:
+    /// deny`: none of the consumers' objects.
+    Unknown,
+}
+
+fn judged<'a>(cx: &Cx<'a>) -> Option<Judged<'a>> {
+    match cx.requester() {
+        Requester::Consumer(k) => Some(Judged::Consumer(k)),
+        Requester::Unknown if cx.contract.unknown_requesters == UnknownRequesters::Deny => Some(Judged::Unknown),
+        _ => None,
+    }
+}
+
 /// The consumer whose subject sends this request, if a consumer's does.
 fn requester<'a>(cx: &Cx<'a>) -> Option<&'a Consumer> {
-    let user = &cx.review.user;
-    let contract: &'a crate::contract::Contract = cx.contract;
-    // A platform subject is the platform's, also when a consumer's too.
-    if contract.platform.matches(&user.username, &user.groups) {
-        return None;
+    match cx.requester() {
+        Requester::Consumer(k) => Some(k),
+        _ => None,
     }
-    contract.consumer_of(&user.username, &user.groups)
 }
 
 /// The shared cluster of the review's namespace where `consumer` is one.
@@ -82,6 +104,30 @@ fn not_its(cx: &mut Cx<'_>, field: &str, consumer: &Consumer, whose: String) {
     );
 }
 
+/// Denies an unknown requester's write of `whose`, a consumer's object.
+fn unknown(cx: &mut Cx<'_>, field: &str, whose: String) {
+    let what = format!(
+        "{:?} is neither the platform nor a consumer's subject in the contract, which lets no such requester \
+         write the consumers' objects (unknownRequesters: deny), and this is {whose}",
+        cx.review.user.username
+    );
+    cx.violation(
+        field,
+        what,
+        "apply it with the consumer's own identity, or have the platform add this one to that consumer's \
+         subjects in the contract",
+    );
+}
+
+/// `what` (a kind) of the consumer whose role is `role`, in words, for an
+/// unknown requester.
+fn consumers_object(shared: &SharedCluster, role: &str, what: &str) -> String {
+    match shared.consumer_by_role(role) {
+        Some(k) => format!("consumer {}'s {what}", k.namespace),
+        None => format!("a {what} on shared cluster {}", shared.name),
+    }
+}
+
 /// Whose role `role` is, in words.
 fn role_owner(shared: Option<&SharedCluster>, role: &str) -> String {
     match shared.and_then(|s| s.consumer_by_role(role)) {
@@ -91,9 +137,16 @@ fn role_owner(shared: Option<&SharedCluster>, role: &str) -> String {
 }
 
 fn database(cx: &mut Cx<'_>, db: &Database) {
-    let Some(me) = requester(cx) else { return };
+    let Some(who) = judged(cx) else { return };
     let Some(shared) = cx.referenced_cluster(&db.spec.cluster.name) else {
         return;
+    };
+    let me = match who {
+        Judged::Consumer(me) => me,
+        Judged::Unknown => {
+            let whose = consumers_object(shared, &db.spec.owner, "Database");
+            return unknown(cx, "spec.owner", whose);
+        }
     };
     if db.spec.owner != me.role {
         let whose = role_owner(Some(shared), &db.spec.owner);
@@ -115,13 +168,20 @@ fn database_deleted(cx: &mut Cx<'_>, db: Option<&Database>) {
 }
 
 fn database_role(cx: &mut Cx<'_>, r: &DatabaseRole) {
-    let Some(me) = requester(cx) else { return };
+    let Some(who) = judged(cx) else { return };
     let Some(shared) = cx.referenced_cluster(&r.spec.cluster.name) else {
         return;
     };
-    if r.spec.role.name != me.role {
-        let whose = format!("a DatabaseRole of {}", role_owner(Some(shared), &r.spec.role.name));
-        not_its(cx, "spec.name", me, whose);
+    match who {
+        Judged::Unknown => {
+            let whose = consumers_object(shared, &r.spec.role.name, "DatabaseRole");
+            unknown(cx, "spec.name", whose);
+        }
+        Judged::Consumer(me) if r.spec.role.name != me.role => {
+            let whose = format!("a DatabaseRole of {}", role_owner(Some(shared), &r.spec.role.name));
+            not_its(cx, "spec.name", me, whose);
+        }
+        Judged::Consumer(_) => {}
     }
 }
 
@@ -132,10 +192,27 @@ fn database_role_deleted(cx: &mut Cx<'_>, r: Option<&DatabaseRole>) {
 }
 
 fn secret(cx: &mut Cx<'_>, _: &Secret) {
-    let Some(me) = requester(cx) else { return };
+    let Some(who) = judged(cx) else { return };
     if !cx.contract.is_shared_namespace(&cx.review.namespace) {
         return;
     }
+    let me = match who {
+        Judged::Consumer(me) => me,
+        Judged::Unknown => {
+            // Only the consumers' password Secrets: the namespace's other
+            // Secrets (the operator's, a certificate issuer's) are judged
+            // by their values.
+            let contract = cx.contract;
+            let owner = contract
+                .clusters_in(&cx.review.namespace)
+                .find_map(|c| c.consumer_by_role_secret(&cx.review.name));
+            if let Some(owner) = owner {
+                let whose = format!("consumer {}'s password Secret", owner.namespace);
+                unknown(cx, "metadata.name", whose);
+            }
+            return;
+        }
+    };
     let Some(shared) = shared_of(cx, me) else {
         return not_its(
             cx,
@@ -154,20 +231,22 @@ fn secret(cx: &mut Cx<'_>, _: &Secret) {
 }
 
 fn replication(cx: &mut Cx<'_>, cluster: &str, dbname: &str, what: &str) {
-    let Some(me) = requester(cx) else { return };
+    let Some(who) = judged(cx) else { return };
     let Some(shared) = cx.referenced_cluster(cluster) else {
         return;
     };
-    if !me.databases.iter().any(|d| d == dbname) {
-        let whose = match shared
-            .consumers
-            .iter()
-            .find(|k| k.databases.iter().any(|d| d == dbname))
-        {
-            Some(other) => format!("a {what} in consumer {}'s database {dbname:?}", other.namespace),
-            None => format!("a {what} in database {dbname:?}, which the contract gives no consumer"),
-        };
-        not_its(cx, "spec.dbname", me, whose);
+    let owner = shared
+        .consumers
+        .iter()
+        .find(|k| k.databases.iter().any(|d| d == dbname));
+    let whose = match owner {
+        Some(other) => format!("a {what} in consumer {}'s database {dbname:?}", other.namespace),
+        None => format!("a {what} in database {dbname:?}, which the contract gives no consumer"),
+    };
+    match who {
+        Judged::Unknown => unknown(cx, "spec.dbname", whose),
+        Judged::Consumer(me) if !me.databases.iter().any(|d| d == dbname) => not_its(cx, "spec.dbname", me, whose),
+        Judged::Consumer(_) => {}
     }
 }
 
@@ -175,8 +254,20 @@ fn publication(cx: &mut Cx<'_>, p: &Publication) {
     replication(cx, &p.spec.cluster.name, &p.spec.dbname, "publication");
 }
 
+fn publication_deleted(cx: &mut Cx<'_>, p: Option<&Publication>) {
+    if let Some(p) = p {
+        publication(cx, p);
+    }
+}
+
 fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
     replication(cx, &s.spec.cluster.name, &s.spec.dbname, "subscription");
+}
+
+fn subscription_deleted(cx: &mut Cx<'_>, s: Option<&Subscription>) {
+    if let Some(s) = s {
+        subscription(cx, s);
+    }
 }
 
 /// Any other object in a shared namespace (the shared Cluster, its Poolers,
@@ -234,30 +325,9 @@ fn namespace(cx: &mut Cx<'_>, ns: &Namespace) {
 mod tests {
     use rstest::rstest;
 
-    use crate::contract::Contract;
     use crate::facts::NoFacts;
-    use crate::model::{Review, User};
     use crate::rules::evaluate;
     use crate::rules::testing::*;
-
-    /// The test contract with subjects: vergabe's Flux ServiceAccount and
-    /// shop's group; the platform's group stays the break-glass group.
-    fn contract_with_subjects() -> Contract {
-        let base = crate::contract::EMBEDDED_CONTRACT.replacen(
-            "        databases: [vergabe_db]\n",
-            "        databases: [vergabe_db]\n        subjects: {serviceAccounts: ['vergabe-teilnahme:flux']}\n      - {namespace: shop-frontend, role: shop, databases: [shop_db], subjects: {groups: [team-shop]}}\n",
-            1,
-        );
-        crate::contract::parse(&base, "<subjects>").expect("test contract")
-    }
-
-    fn as_user(mut review: Review, username: &str, groups: &[&str]) -> Review {
-        review.user = User {
-            username: username.into(),
-            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
-        };
-        review
-    }
 
     const VERGABE: &str = "system:serviceaccount:vergabe-teilnahme:flux";
 
@@ -279,7 +349,20 @@ mod tests {
         Some("spec.owner")
     )]
     #[case::accept_the_platform("alice", &["railiance:platform-admins"], db("x", "shop", "shop_db"), None)]
-    #[case::accept_an_unknown_requester("dave", &[], db("x", "shop", "shop_db"), None)]
+    #[case::reject_an_unknown_requester("dave", &[], db("x", "shop", "shop_db"), Some("spec.owner"))]
+    #[case::reject_an_unknown_requester_on_a_role_secret(
+        "dave",
+        &[],
+        "{apiVersion: v1, kind: Secret, metadata: {name: apps-pg-role-shop, namespace: databases}}".to_owned(),
+        Some("metadata.name")
+    )]
+    #[case::accept_an_unknown_requester_on_another_secret(
+        "cert-manager",
+        &[],
+        "{apiVersion: v1, kind: Secret, metadata: {name: apps-pg-client-ca, namespace: databases}}".to_owned(),
+        None
+    )]
+    #[case::accept_a_controller("system:serviceaccount:kube-system:generic-garbage-collector", &[], db("x", "shop", "shop_db"), None)]
     #[case::reject_the_shared_cluster(
         VERGABE,
         &[],
@@ -343,8 +426,25 @@ mod tests {
                 .iter()
                 .find(|v| v.rule.as_str() == "tenant-scoped")
                 .unwrap();
-            assert!(v.what.contains("a subject of consumer"), "{}", v.what);
+            assert!(
+                v.what.contains("a subject of consumer") || v.what.contains("unknownRequesters: deny"),
+                "{}",
+                v.what
+            );
         }
+    }
+
+    /// `unknownRequesters: allow` leaves an unknown requester's writes of
+    /// the consumers' objects to the value rules.
+    #[test]
+    fn unknown_requesters_may_be_allowed() {
+        let source =
+            crate::contract::EMBEDDED_CONTRACT.replacen("unknownRequesters: deny", "unknownRequesters: allow", 1);
+        let contract = crate::contract::parse(&source, "<allow>").unwrap();
+        let review = as_user(create(&db("x", "vergabe", "vergabe_db")), "dave", &[]);
+        assert_only(&evaluate(&review, &contract, &NoFacts), "tenant-scoped", None);
+        let found = evaluate(&review, &contract_with_subjects(), &NoFacts);
+        assert_only(&found, "tenant-scoped", Some("spec.owner"));
     }
 
     /// An UPDATE of another consumer's object is denied, not ratcheted as

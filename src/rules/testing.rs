@@ -36,10 +36,9 @@ fn review(operation: Operation, new: Option<&str>, old: Option<&str>) -> Review 
         name,
         object,
         old_object,
-        user: User {
-            username: "alice".into(),
-            groups: vec!["system:authenticated".into()],
-        },
+        // Nobody: the value rules' tests judge what an object says; the
+        // identity rules' tests name their requester (`as_user`).
+        user: User::default(),
         dry_run: false,
         stored: false,
     }
@@ -76,6 +75,26 @@ pub fn tenants_contract_with(cluster_fields: &str) -> Contract {
         1,
     );
     crate::contract::parse(&source, "<tenants>").expect("test contract")
+}
+
+/// The test contract with subjects: vergabe's Flux ServiceAccount and
+/// shop's group; the platform's group stays the break-glass group.
+pub fn contract_with_subjects() -> Contract {
+    let base = crate::contract::EMBEDDED_CONTRACT.replacen(
+        "        databases: [vergabe_db]\n",
+        "        databases: [vergabe_db]\n      - {namespace: shop-frontend, role: shop, databases: [shop_db], subjects: {groups: [team-shop]}}\n",
+        1,
+    );
+    crate::contract::parse(&base, "<subjects>").expect("test contract")
+}
+
+/// `review` as sent by `username` in `groups`.
+pub fn as_user(mut review: Review, username: &str, groups: &[&str]) -> Review {
+    review.user = User {
+        username: username.into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    review
 }
 
 pub fn eval(review: &Review) -> Report {

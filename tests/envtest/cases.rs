@@ -1712,7 +1712,6 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
     let contract = restart_guard_with_consumers(
         env,
         "contract-with-shop",
-        "",
         "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n",
     );
     // The guard watches DatabaseRoles where they are served (the gauges are
@@ -1868,15 +1867,18 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
     );
 }
 
+/// vergabe's subject in the shipped contract: its Flux ServiceAccount.
+const VERGABE_FLUX: &str = "system:serviceaccount:vergabe-teilnahme:flux";
+
 /// tenant-scoped on the real API server, with `kubectl --as`: the guard
-/// restarted with a contract that gives vergabe and shop a subject each;
+/// restarted with a contract that gives shop a subject too (vergabe's is
+/// its Flux ServiceAccount);
 /// shop's subject is denied on vergabe's Database and on the shared Cluster
 /// and admitted on its own Database; the platform (alice) is admitted.
 fn tenants_write_only_their_own_objects(env: &mut Env) {
     restart_guard_with_consumers(
         env,
         "contract-with-subjects",
-        "        subjects: {users: [vergabe-bot]}\n",
         "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n        subjects: {users: [shop-bot]}\n",
     );
     // RBAC lets both tenants' identities write anything: only admission
@@ -1886,7 +1888,7 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
         "clusterrolebinding",
         "envtest-tenants-cluster-admin",
         "--clusterrole=cluster-admin",
-        "--user=vergabe-bot",
+        "--serviceaccount=vergabe-teilnahme:flux",
         "--user=shop-bot",
     ])
     .expect_ok();
@@ -1910,7 +1912,7 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
         "shop's subject locking vergabe out of its database",
     );
     assert_admitted(
-        &patch_db("vergabe-bot", "vergabe-db"),
+        &patch_db(VERGABE_FLUX, "vergabe-db"),
         "vergabe's subject on its own Database",
     );
     assert_admitted(
@@ -1957,12 +1959,12 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
 }
 
 /// Restarts the guard (same ports, same ServiceAccount token) with the
-/// shipped contract, `vergabe_lines` added to vergabe's consumer entry and
-/// `consumers` (YAML list items) after it; returns the contract's path.
-fn restart_guard_with_consumers(env: &mut Env, name: &str, vergabe_lines: &str, consumers: &str) -> std::path::PathBuf {
+/// shipped contract and `consumers` (YAML list items) after vergabe's
+/// entry; returns the contract's path.
+fn restart_guard_with_consumers(env: &mut Env, name: &str, consumers: &str) -> std::path::PathBuf {
     let base = std::fs::read_to_string(env.repo.join("deploy/base/contract.yaml")).unwrap();
     let anchor = "        databases: [vergabe_db]\n";
-    let contract_text = base.replacen(anchor, &format!("{anchor}{vergabe_lines}{consumers}"), 1);
+    let contract_text = base.replacen(anchor, &format!("{anchor}{consumers}"), 1);
     assert_ne!(contract_text, base, "the contract's consumers list moved");
     let contract = env.dir.join(format!("objects/{name}.yaml"));
     std::fs::write(&contract, contract_text).unwrap();

@@ -13,6 +13,7 @@ use crate::model::cnpg::{
 };
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
+use crate::model::print::Print;
 use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -163,6 +164,48 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// Each platform-only field of the inventory with the print of its
+    /// value (`None`: not set): what `platform-only` compares between the
+    /// old and the new object.
+    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+        let s = &self.spec;
+        let bootstrap = s.bootstrap.as_ref();
+        let postgresql = s.postgresql.as_ref();
+        let replica = s.replica.as_ref();
+        vec![
+            ("backup", s.backup),
+            ("bootstrap.pg_basebackup", bootstrap.and_then(|b| b.pg_basebackup)),
+            ("bootstrap.recovery", bootstrap.and_then(|b| b.recovery)),
+            ("envFrom", s.env_from),
+            ("inheritedMetadata", s.inherited_metadata),
+            ("plugins", (!s.plugins.is_empty()).then(|| Print::of(&s.plugins))),
+            ("podSecurityContext", s.pod_security_context),
+            ("postgresGID", s.postgres_gid),
+            ("postgresUID", s.postgres_uid),
+            (
+                "postgresql.parameters",
+                postgresql
+                    .filter(|p| !p.parameters.is_empty())
+                    .map(|p| Print::of(&p.parameters)),
+            ),
+            (
+                "postgresql.shared_preload_libraries",
+                postgresql.and_then(|p| p.shared_preload_libraries),
+            ),
+            ("podSelectorRefs", s.pod_selector_refs),
+            ("projectedVolumeTemplate", s.projected_volume_template),
+            ("replica.promotionToken", replica.and_then(|r| r.promotion_token)),
+            ("replica.source", replica.and_then(|r| r.source)),
+            ("seccompProfile", s.seccomp_profile),
+            ("securityContext", s.security_context),
+            ("serviceAccountTemplate", s.service_account_template),
+            ("storage", s.storage),
+            ("superuserSecret", s.superuser_secret),
+            ("tablespaces", s.tablespaces),
+            ("walStorage", s.wal_storage),
+        ]
+    }
+
     /// `spec.postgresql`, or the empty default.
     pub fn postgresql(&self) -> &PostgresConfiguration {
         static EMPTY: PostgresConfiguration = PostgresConfiguration {
@@ -172,6 +215,7 @@ impl Cluster {
             extensions: Vec::new(),
             ldap: None,
             parameters: BTreeMap::new(),
+            shared_preload_libraries: None,
             hba: OnceLock::new(),
         };
         self.spec.postgresql.as_ref().unwrap_or(&EMPTY)
@@ -248,6 +292,38 @@ pub struct ClusterSpec {
     /// The PostgreSQL container's environment.
     #[serde(default)]
     pub env: Vec<EnvVar>,
+    /// The platform-only fields the rules do not otherwise read, printed
+    /// (see [`Cluster::platform_only`]).
+    #[serde(default)]
+    pub backup: Option<Print>,
+    #[serde(default)]
+    pub env_from: Option<Print>,
+    #[serde(default)]
+    pub inherited_metadata: Option<Print>,
+    #[serde(default)]
+    pub pod_security_context: Option<Print>,
+    #[serde(default, rename = "postgresGID")]
+    pub postgres_gid: Option<Print>,
+    #[serde(default, rename = "postgresUID")]
+    pub postgres_uid: Option<Print>,
+    #[serde(default)]
+    pub pod_selector_refs: Option<Print>,
+    #[serde(default)]
+    pub projected_volume_template: Option<Print>,
+    #[serde(default)]
+    pub seccomp_profile: Option<Print>,
+    #[serde(default)]
+    pub security_context: Option<Print>,
+    #[serde(default)]
+    pub service_account_template: Option<Print>,
+    #[serde(default)]
+    pub storage: Option<Print>,
+    #[serde(default)]
+    pub superuser_secret: Option<Print>,
+    #[serde(default)]
+    pub tablespaces: Option<Print>,
+    #[serde(default)]
+    pub wal_storage: Option<Print>,
 }
 
 /// `spec.certificates`: the Secrets the cluster's TLS comes from, when not
@@ -302,7 +378,7 @@ impl LdapConfig {
 }
 
 /// `spec.plugins[]`: a plugin CloudNativePG loads for the cluster.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginConfiguration {
     #[serde(default)]
@@ -335,6 +411,8 @@ pub struct PostgresConfiguration {
     /// or boolean in a manifest is read as its text).
     #[serde(default, deserialize_with = "scalars")]
     pub parameters: BTreeMap<String, String>,
+    #[serde(default, rename = "shared_preload_libraries")]
+    pub shared_preload_libraries: Option<Print>,
     /// `pg_hba` read as PostgreSQL reads it, once per object.
     #[serde(skip)]
     hba: OnceLock<Vec<HbaLines>>,
@@ -375,6 +453,10 @@ pub struct ReplicaClusterConfiguration {
     /// In a distributed topology: this cluster's own name there.
     #[serde(rename = "self", default)]
     pub self_: Option<String>,
+    #[serde(default, rename = "promotionToken")]
+    pub promotion_token: Option<Print>,
+    #[serde(default)]
+    pub source: Option<Print>,
 }
 
 /// `spec.managed.services`.
@@ -398,6 +480,10 @@ pub struct ManagedService {
 pub struct BootstrapConfiguration {
     #[serde(default)]
     pub initdb: Option<BootstrapInitDb>,
+    #[serde(default)]
+    pub pg_basebackup: Option<Print>,
+    #[serde(default)]
+    pub recovery: Option<Print>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::{ImageCatalogRef, LocalObjectReference, PodTemplate, ServiceTemplate};
+use crate::model::print::Print;
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{
     AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture,
@@ -107,4 +108,30 @@ pub struct PgBouncerSpec {
     /// pgbouncer's image from a catalog's `componentImages` (CloudNativePG 1.30).
     #[serde(default)]
     pub image_catalog_ref: Option<ImageCatalogRef>,
+    /// The platform-only fields, printed (see [`Pooler::platform_only`]).
+    #[serde(default)]
+    pub auth_query: Option<Print>,
+    #[serde(default, rename = "clientCASecret")]
+    pub client_ca_secret: Option<Print>,
+    #[serde(default, rename = "clientTLSSecret")]
+    pub client_tls_secret: Option<Print>,
+    #[serde(default, rename = "serverCASecret")]
+    pub server_ca_secret: Option<Print>,
+    #[serde(default, rename = "serverTLSSecret")]
+    pub server_tls_secret: Option<Print>,
+}
+
+impl Pooler {
+    /// Each platform-only field of the inventory with the print of its
+    /// value (`None`: not set).
+    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+        let b = self.spec.pgbouncer.as_ref();
+        vec![
+            ("pgbouncer.authQuery", b.and_then(|b| b.auth_query)),
+            ("pgbouncer.clientCASecret", b.and_then(|b| b.client_ca_secret)),
+            ("pgbouncer.clientTLSSecret", b.and_then(|b| b.client_tls_secret)),
+            ("pgbouncer.serverCASecret", b.and_then(|b| b.server_ca_secret)),
+            ("pgbouncer.serverTLSSecret", b.and_then(|b| b.server_tls_secret)),
+        ]
+    }
 }

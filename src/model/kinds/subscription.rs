@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::LocalObjectReference;
+use crate::model::print::Print;
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{ClusterIdentity, DataRetained, TenantIsolated};
 
@@ -65,4 +66,14 @@ pub struct SubscriptionSpec {
     pub dbname: String,
     #[serde(default)]
     pub subscription_reclaim_policy: Option<String>,
+    #[serde(default)]
+    pub external_cluster_name: Option<String>,
+}
+
+impl Subscription {
+    /// Each platform-only field of the inventory with the print of its
+    /// value (`None`: not set).
+    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+        vec![("externalClusterName", self.spec.external_cluster_name.as_ref().map(Print::of))]
+    }
 }
