@@ -137,10 +137,10 @@ pub enum Listed {
 /// - **harmless**: no tenant gains access, and no data or service is lost,
 ///   through it;
 /// - **checked**: a rule reads it (which one is named);
-/// - **platform-only**: on a shared cluster only the platform team sets it,
-///   in review; the guard does not judge it because every value can be
-///   legitimate, but it is listed so that a reviewer knows it hands out
-///   power.
+/// - **platform-only**: on a shared cluster only the platform team sets it;
+///   every value can be legitimate, so its value is not judged, but who
+///   changes it is (the rule `platform-only`, through the kind's
+///   `platform_only()` prints, which must list exactly these fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Harmless,
