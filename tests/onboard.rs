@@ -1015,3 +1015,56 @@ fn offboard_drops_a_database_role() {
     );
     assert!(!stdout(&o).contains("kubectl delete databaserole"));
 }
+
+/// With `--service-account`, step 1 registers the consumer's GitOps
+/// ServiceAccount as its subject, and the consumer's own steps (its
+/// DatabaseRole, role Secret, Database, namespace label, runtime Secret)
+/// pass `check --as` that ServiceAccount: its repository's CI admits what
+/// the webhook will admit from it. The same files as another identity the
+/// contract does not know are refused (tenant-scoped), and each step says
+/// who applies it.
+#[test]
+fn a_consumers_service_account_applies_its_own_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("onboarding/shop");
+    let o = onboard_shop(&out, &[&DATABASE_ROLE[..], &["--service-account", "flux"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let entry = read(&out.join(DR_FILES[0]));
+    assert!(entry.contains("serviceAccounts:") && entry.contains("shop:flux"), "{entry}");
+    assert!(entry.contains("Applied by the platform"), "{entry}");
+    let hba = read(&out.join(DR_FILES[1]));
+    assert!(hba.contains("Applied by the platform"), "{hba}");
+    let database = read(&out.join(DR_FILES[4]));
+    assert!(
+        database.contains("The consumer's ServiceAccount shop:flux may apply this step"),
+        "{database}"
+    );
+
+    let contract = tmp.path().join("contract.yaml");
+    contract_with_entry(&entry, &contract);
+    let validate = guard(&["contract", "validate", s(&contract)]);
+    assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
+    let own: Vec<String> = DR_FILES[2..7].iter().map(|f| s(&out.join(f)).to_owned()).collect();
+    let judged_as = |user: &str| {
+        let mut args = vec!["check", "--contract", s(&contract), "--as", user];
+        args.extend(own.iter().map(String::as_str));
+        guard(&args)
+    };
+    let check = judged_as("system:serviceaccount:shop:flux");
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    assert!(stdout(&check).contains(" 0 denied"), "{}", stdout(&check));
+    let check = judged_as("system:serviceaccount:shop:default");
+    assert_eq!(check.status.code(), Some(1), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("[tenant-scoped] DatabaseRole databases/apps-pg-shop: spec.name: \"system:serviceaccount:shop:default\" is neither the platform nor a consumer's subject"),
+        "{}",
+        stdout(&check)
+    );
+}
+
+#[test]
+fn an_invalid_service_account_is_refused() {
+    let o = onboard_shop_with(&["--service-account", "Flux_CD"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--service-account \"Flux_CD\" is not a valid ServiceAccount name"), "{}", stderr(&o));
+}

@@ -89,7 +89,16 @@ fn push_comment(out: &mut String, line: &str) {
 struct RegistryEntry<'a> {
     namespace: &'a str,
     role: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subjects: Option<SubjectsEntry>,
     databases: &'a [String],
+}
+
+/// `consumers[].subjects` with the consumer's ServiceAccount.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubjectsEntry {
+    service_accounts: [String; 1],
 }
 
 #[derive(Serialize)]
@@ -321,6 +330,9 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
     let entry = [RegistryEntry {
         namespace: ns,
         role,
+        subjects: plan.service_account.as_ref().map(|sa| SubjectsEntry {
+            service_accounts: [format!("{ns}:{sa}")],
+        }),
         databases: &databases,
     }];
     let notes = match plan.registered {
@@ -488,7 +500,24 @@ pub(crate) fn steps(plan: &Plan<'_>, password: Option<&str>, contract_file: &str
         markdown: true,
         secret: false,
     });
+    if let Some(sa) = &plan.service_account {
+        whose_steps(&mut steps, ns, sa);
+    }
     Ok(steps)
+}
+
+/// Says who applies each step when the consumer's ServiceAccount is
+/// registered: the contract and the shared Cluster are the platform's
+/// (tenant-scoped denies them the consumer); the rest is the consumer's.
+fn whose_steps(steps: &mut [Step], ns: &str, sa: &str) {
+    for step in steps.iter_mut().filter(|s| !s.markdown) {
+        let shared_cluster = step.file == CLUSTER_ROLE_PATCH_FILE || step.file == CLUSTER_HBA_PATCH_FILE;
+        step.notes.push(if step.number == 1 || shared_cluster {
+            "Applied by the platform: it changes the contract or the shared Cluster.".to_owned()
+        } else {
+            format!("The consumer's ServiceAccount {ns}:{sa} may apply this step (kubectl --as system:serviceaccount:{ns}:{sa}).")
+        });
+    }
 }
 
 /// How step 2's patch fits the Cluster: the one given, or one with both lists.

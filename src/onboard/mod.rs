@@ -69,6 +69,12 @@ pub struct OnboardArgs {
     /// Cluster either way: CloudNativePG has no per-role pg_hba object.
     #[arg(long, value_enum, value_name = "WHERE", default_value_t = RoleManagedBy::Cluster)]
     pub role_managed_by: RoleManagedBy,
+    /// The ServiceAccount in --namespace that applies the consumer's
+    /// manifests (its Flux Kustomization's `serviceAccountName`, the account
+    /// Argo CD impersonates for its project): step 1 registers it as the
+    /// consumer's subject, and steps 3 to 6 are then its to apply.
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
 }
 
 /// Where a consumer's role is managed. One role is managed in one place:
@@ -126,6 +132,10 @@ pub enum OnboardError {
         "--{flag} {value:?} is not a plain PostgreSQL identifier (a-z or '_' first, then a-z, 0-9, '_'; at most 63 bytes)"
     )]
     InvalidIdentifier { flag: &'static str, value: String },
+    #[error(
+        "--service-account {0:?} is not a valid ServiceAccount name (a DNS subdomain: a-z, 0-9, '-' and '.', at most 253 characters)"
+    )]
+    InvalidServiceAccount(String),
     #[error("--role {role:?} is reserved ({why}); choose another role")]
     ReservedRole { role: String, why: String },
     #[error("--database {database:?} is reserved ({why}); choose another database name")]
@@ -255,6 +265,8 @@ pub(crate) struct Plan<'c> {
     pub current: Option<serde_json::Value>,
     /// Where the role is managed.
     pub managed_by: RoleManagedBy,
+    /// The consumer's GitOps ServiceAccount in its namespace, if named.
+    pub service_account: Option<String>,
 }
 
 impl Plan<'_> {
@@ -513,6 +525,11 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
     if args.generate_password && args.out.is_none() {
         errors.push(OnboardError::PasswordNeedsOut);
     }
+    if let Some(sa) = &args.service_account
+        && !crate::names::is_dns_subdomain(sa)
+    {
+        errors.push(OnboardError::InvalidServiceAccount(sa.clone()));
+    }
 
     if errors.is_empty() {
         Ok(Plan {
@@ -524,6 +541,7 @@ pub(crate) fn validate<'c>(args: &OnboardArgs, contract: &'c Contract) -> Result
             extensions: args.extensions.clone(),
             current: None,
             managed_by: args.role_managed_by,
+            service_account: args.service_account.clone(),
         })
     } else {
         Err(errors)
