@@ -977,6 +977,20 @@ mod tests {
                     "a platform group makes a consumer's subject the platform"
                 );
                 assert_eq!(c.identity("system:serviceaccount:b:other", &[]), Identity::Unknown);
+                assert_eq!(
+                    c.identity("kubernetes-admin", &["system:masters".into()]),
+                    Identity::Platform,
+                    "system:masters is always the platform's"
+                );
+                for controller in [
+                    "system:serviceaccount:cnpg-system:cnpg-manager",
+                    "system:serviceaccount:kube-system:generic-garbage-collector",
+                    "system:serviceaccount:kube-system:namespace-controller",
+                ] {
+                    assert_eq!(c.identity(controller, &[]), Identity::Controller, "{controller}");
+                }
+                assert!(matches!(c.requester("", &[]), super::super::Requester::Nobody));
+                assert_eq!(c.unknown_requesters, super::super::UnknownRequesters::Deny);
             }
             (Err(e), Some((field, line, why))) => {
                 let text = e.to_string();
@@ -992,6 +1006,20 @@ mod tests {
             }
             (other, _) => panic!("{:?}", other.map(|_| ())),
         }
+    }
+
+    #[test]
+    fn unknown_requesters_is_deny_or_allow() {
+        let base = "apiVersion: cnpg-guard.railiance.io/v1alpha1\nkind: Contract\nsharedClusters: [{name: apps-pg, namespace: databases, consumers: []}]\n";
+        let allow = parse(&format!("{base}unknownRequesters: allow\n"), "c.yaml").unwrap();
+        assert_eq!(allow.unknown_requesters, super::super::UnknownRequesters::Allow);
+        let e = parse(&format!("{base}unknownRequesters: maybe\n"), "c.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.yaml:4") && e.contains("unknownRequesters") && e.contains("deny"),
+            "{e}"
+        );
     }
 
     #[rstest::rstest]

@@ -742,6 +742,7 @@ mod tests {
             extensions: Vec::new(),
             cluster_object: None,
             role_managed_by: managed_by,
+            service_account: None,
         }
     }
 
