@@ -1030,7 +1030,10 @@ fn a_consumers_service_account_applies_its_own_steps() {
     let o = onboard_shop(&out, &[&DATABASE_ROLE[..], &["--service-account", "flux"]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let entry = read(&out.join(DR_FILES[0]));
-    assert!(entry.contains("serviceAccounts:") && entry.contains("shop:flux"), "{entry}");
+    assert!(
+        entry.contains("serviceAccounts:") && entry.contains("shop:flux"),
+        "{entry}"
+    );
     assert!(entry.contains("Applied by the platform"), "{entry}");
     let hba = read(&out.join(DR_FILES[1]));
     assert!(hba.contains("Applied by the platform"), "{hba}");
@@ -1066,5 +1069,9 @@ fn a_consumers_service_account_applies_its_own_steps() {
 fn an_invalid_service_account_is_refused() {
     let o = onboard_shop_with(&["--service-account", "Flux_CD"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--service-account \"Flux_CD\" is not a valid ServiceAccount name"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--service-account \"Flux_CD\" is not a valid ServiceAccount name"),
+        "{}",
+        stderr(&o)
+    );
 }

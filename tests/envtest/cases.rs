@@ -1712,7 +1712,7 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
     let contract = restart_guard_with_consumers(
         env,
         "contract-with-shop",
-        "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n",
+        "      - namespace: shop-frontend\n        role: shop\n        databases: [shop_db]\n        subjects: {serviceAccounts: [shop-frontend:flux]}\n",
     );
     // The guard watches DatabaseRoles where they are served (the gauges are
     // exported once a second).
@@ -1742,6 +1742,8 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
                 "shop_db",
                 "--role-managed-by",
                 "databaserole",
+                "--service-account",
+                "flux",
                 "--cluster-object",
                 "-",
             ])
@@ -1763,6 +1765,17 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
         &step("02a-cluster-hba-patch.yaml"),
     ]);
     assert_admitted(&hba, "step 2a: shop's pg_hba lines in the shared Cluster");
+    // The rest is shop's own, applied by its Flux ServiceAccount (RBAC lets
+    // it write anything: only admission keeps it to shop's objects).
+    env.k(&[
+        "create",
+        "clusterrolebinding",
+        "envtest-shop-flux",
+        "--clusterrole=cluster-admin",
+        "--serviceaccount=shop-frontend:flux",
+    ])
+    .expect_ok();
+    const SHOP_FLUX: &str = "--as=system:serviceaccount:shop-frontend:flux";
     for file in [
         "02b-database-role.yaml",
         "03-role-secret.yaml",
@@ -1771,10 +1784,29 @@ fn database_role_onboarding_and_break_glass_on_cloudnative_pg_1_30(env: &mut Env
         "06-runtime-secret.yaml",
     ] {
         assert_admitted(
-            &env.k(&["apply", "-f", &step(file)]),
-            &format!("onboarding step {file}"),
+            &env.k(&["apply", "-f", &step(file), SHOP_FLUX]),
+            &format!("onboarding step {file} by shop's ServiceAccount"),
         );
     }
+    // It cannot do the platform's step, nor touch vergabe's objects.
+    assert_denied(
+        &env.k(&[
+            "patch",
+            CLUSTERS,
+            "apps-pg",
+            "-n",
+            "databases",
+            "--type=json",
+            "--patch-file",
+            &step("02a-cluster-hba-patch.yaml"),
+            "--dry-run=server",
+            SHOP_FLUX,
+        ]),
+        "[tenant-scoped] Cluster databases/apps-pg: metadata.name: a subject of consumer shop-frontend",
+        "shop's ServiceAccount patching the shared Cluster",
+    );
+    env.k(&["delete", "clusterrolebinding", "envtest-shop-flux"])
+        .expect_ok();
     env.k(&["get", ROLES, "apps-pg-shop", "-n", "databases"]).expect_ok();
     // The Database owned by shop is admitted because the guard saw the
     // DatabaseRole provide the role (owner-registered).
@@ -1889,6 +1921,10 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
         "envtest-tenants-cluster-admin",
         "--clusterrole=cluster-admin",
         "--serviceaccount=vergabe-teilnahme:flux",
+        "--user=dev-user",
+        "--serviceaccount=cnpg-system:cnpg-manager",
+        "--serviceaccount=kube-system:generic-garbage-collector",
+        "--serviceaccount=kube-system:namespace-controller",
         "--user=shop-bot",
     ])
     .expect_ok();
@@ -1947,6 +1983,79 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
         "[tenant-scoped] Cluster databases/apps-pg: metadata.name: a subject of consumer shop-frontend may write only its own objects, and this is a Cluster of the shared cluster, the platform's",
         "shop's subject on the shared Cluster",
     );
+    // A platform-only Pooler field: shop's subject is refused the Pooler
+    // outright (tenant-scoped); someone the contract does not know, that
+    // field (platform-only), but not pgbouncer's pool mode.
+    let pooler = |who: &str, pgbouncer: &str| {
+        env.k(&[
+            "patch",
+            "poolers.postgresql.cnpg.io",
+            "apps-pg-pooler-rw",
+            "-n",
+            "databases",
+            "--type=merge",
+            "-p",
+            &format!(r#"{{"spec":{{"pgbouncer":{pgbouncer}}}}}"#),
+            "--dry-run=server",
+            &format!("--as={who}"),
+        ])
+    };
+    const AUTH_QUERY: &str = r#"{"authQuery":"SELECT usename, passwd FROM pg_shadow WHERE usename=$1"}"#;
+    assert_denied(
+        &pooler("shop-bot", AUTH_QUERY),
+        "[tenant-scoped] Pooler databases/apps-pg-pooler-rw: metadata.name: a subject of consumer shop-frontend",
+        "shop's subject on a platform-only Pooler field",
+    );
+    assert_denied(
+        &pooler("dev-user", AUTH_QUERY),
+        "[platform-only] Pooler databases/apps-pg-pooler-rw: spec.pgbouncer.authQuery: \"dev-user\", neither the platform nor a consumer's subject",
+        "an unknown requester on a platform-only Pooler field",
+    );
+    assert_admitted(
+        &pooler("dev-user", r#"{"poolMode":"transaction"}"#),
+        "an unknown requester on a harmless Pooler field",
+    );
+    assert_admitted(
+        &env.cp.kubectl_as(
+            &env.cp.alice,
+            &[
+                "patch",
+                "poolers.postgresql.cnpg.io",
+                "apps-pg-pooler-rw",
+                "-n",
+                "databases",
+                "--type=merge",
+                "-p",
+                &format!(r#"{{"spec":{{"pgbouncer":{AUTH_QUERY}}}}}"#),
+                "--dry-run=server",
+            ],
+        ),
+        "the platform (alice) on a platform-only Pooler field",
+    );
+    // The shared Cluster's storage is the platform's; an unknown requester
+    // writes no consumer's Database.
+    assert_denied(
+        &env.k(&[
+            "patch",
+            CLUSTERS,
+            "apps-pg",
+            "-n",
+            "databases",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"storage":{"size":"2Gi"}}}"#,
+            "--dry-run=server",
+            "--as=dev-user",
+        ]),
+        "[platform-only] Cluster databases/apps-pg: spec.storage",
+        "an unknown requester resizing the shared cluster",
+    );
+    assert_denied(
+        &patch_db("dev-user", "vergabe-db"),
+        "[tenant-scoped] Database databases/vergabe-db: spec.owner: \"dev-user\" is neither the platform nor a consumer's subject",
+        "an unknown requester locking vergabe out of its database",
+    );
+    the_clusters_controllers_are_never_locked_out(env);
     // The decision record names who asked.
     let logs = env.guard().decisions();
     assert!(
@@ -1954,8 +2063,103 @@ fn tenants_write_only_their_own_objects(env: &mut Env) {
             .any(|l| l.contains("\"identity\":\"consumer: shop-frontend\"") && l.contains("tenant-scoped")),
         "no decision record naming consumer shop-frontend"
     );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("\"identity\":\"unknown\"") && l.contains("platform-only")),
+        "no decision record naming an unknown requester"
+    );
     env.k(&["delete", "clusterrolebinding", "envtest-tenants-cluster-admin"])
         .expect_ok();
+}
+
+/// The CNPG operator makes Backups from a ScheduledBackup; Kubernetes'
+/// garbage collector and namespace controller delete what an owner or a
+/// namespace took with it: none of them is the platform or a consumer, and
+/// none is locked out (each write a dry run; someone the contract does not
+/// know is refused the same writes).
+fn the_clusters_controllers_are_never_locked_out(env: &mut Env) {
+    const OPERATOR: &str = "system:serviceaccount:cnpg-system:cnpg-manager";
+    const GARBAGE_COLLECTOR: &str = "system:serviceaccount:kube-system:generic-garbage-collector";
+    const NAMESPACE_CONTROLLER: &str = "system:serviceaccount:kube-system:namespace-controller";
+    let backup = env.write_json(
+        "operator-backup",
+        &serde_json::json!({
+            "apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+            "metadata": {"name": "apps-pg-nightly-20261207020000", "namespace": "databases"},
+            "spec": {"cluster": {"name": "apps-pg"}, "method": "plugin",
+                     "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}
+        }),
+    );
+    let create_backup = |who: &str| {
+        env.k(&[
+            "create",
+            "-f",
+            &path(&backup),
+            "--dry-run=server",
+            &format!("--as={who}"),
+        ])
+    };
+    assert_admitted(
+        &create_backup(OPERATOR),
+        "the CNPG operator's Backup from a ScheduledBackup",
+    );
+    assert_denied(
+        &create_backup("dev-user"),
+        "[platform-only] Backup databases/apps-pg-nightly-20261207020000: metadata.name",
+        "an unknown requester's Backup",
+    );
+    // A NetworkPolicy of the shared namespace that protects nothing (it
+    // selects no pod of the cluster), as an owner's garbage.
+    let policy = env.write_json(
+        "ownerless-policy",
+        &serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "envtest-garbage", "namespace": "databases"},
+            "spec": {"podSelector": {"matchLabels": {"cnpg.io/cluster": "another"}}, "policyTypes": ["Ingress"]}
+        }),
+    );
+    assert_admitted(&env.k(&["apply", "-f", &path(&policy)]), "the platform's NetworkPolicy");
+    let delete_policy = |who: &str| {
+        env.k(&[
+            "delete",
+            "networkpolicy",
+            "envtest-garbage",
+            "-n",
+            "databases",
+            "--dry-run=server",
+            &format!("--as={who}"),
+        ])
+    };
+    assert_admitted(
+        &delete_policy(GARBAGE_COLLECTOR),
+        "the garbage collector deleting a NetworkPolicy",
+    );
+    assert_denied(
+        &delete_policy("dev-user"),
+        "[platform-only] NetworkPolicy databases/envtest-garbage: metadata.name",
+        "an unknown requester deleting a NetworkPolicy of the shared namespace",
+    );
+    let delete_db = |who: &str| {
+        env.k(&[
+            "delete",
+            DATABASES,
+            "vergabe-db",
+            "-n",
+            "databases",
+            "--dry-run=server",
+            &format!("--as={who}"),
+        ])
+    };
+    assert_admitted(
+        &delete_db(NAMESPACE_CONTROLLER),
+        "the namespace controller deleting a Database",
+    );
+    assert_denied(
+        &delete_db("dev-user"),
+        "[tenant-scoped] Database databases/vergabe-db: spec.owner",
+        "an unknown requester deleting vergabe's Database",
+    );
+    env.k(&["delete", "-f", &path(&policy)]).expect_ok();
 }
 
 /// Restarts the guard (same ports, same ServiceAccount token) with the
