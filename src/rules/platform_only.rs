@@ -95,57 +95,76 @@ fn changed(
     }
 }
 
+/// Judges the platform-only fields of `new` against those of the old
+/// object (`old`, its variant of [`Object`]) on `whose`, the shared
+/// object in words; a consumer's subject is judged where `consumers`.
+fn fields<T>(
+    cx: &mut Cx<'_>,
+    whose: Option<String>,
+    consumers: bool,
+    new: &T,
+    old: fn(&Object) -> Option<&T>,
+    prints: fn(&T) -> Vec<(&'static str, Option<Print>)>,
+) {
+    let Some(whose) = whose else { return };
+    let Some(who) = outsider(cx, consumers) else { return };
+    let before = cx.review.old_object.as_ref().and_then(old).map(prints);
+    changed(cx, &who, &whose, prints(new), before);
+}
+
 fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
-    let Some(shared) = cx.shared_cluster() else { return };
-    let Some(who) = outsider(cx, false) else { return };
-    let old = match &cx.review.old_object {
-        Some(Object::Cluster(o)) => Some(o.platform_only()),
-        _ => None,
-    };
-    let whose = format!("shared cluster {}/{}", shared.namespace, shared.name);
-    changed(cx, &who, &whose, c.platform_only(), old);
+    let whose = cx
+        .shared_cluster()
+        .map(|s| format!("shared cluster {}/{}", s.namespace, s.name));
+    fn old(o: &Object) -> Option<&Cluster> {
+        match o {
+            Object::Cluster(o) => Some(o),
+            _ => None,
+        }
+    }
+    fields(cx, whose, false, c, old, Cluster::platform_only);
 }
 
 fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
-    let Some(shared) = cx.referenced_cluster(&p.spec.cluster.name) else {
-        return;
-    };
-    let Some(who) = outsider(cx, false) else { return };
-    let old = match &cx.review.old_object {
-        Some(Object::Pooler(o)) => Some(o.platform_only()),
-        _ => None,
-    };
-    let whose = format!("a Pooler of shared cluster {}", shared.name);
-    changed(cx, &who, &whose, p.platform_only(), old);
+    let whose = cx
+        .referenced_cluster(&p.spec.cluster.name)
+        .map(|s| format!("a Pooler of shared cluster {}", s.name));
+    fn old(o: &Object) -> Option<&Pooler> {
+        match o {
+            Object::Pooler(o) => Some(o),
+            _ => None,
+        }
+    }
+    fields(cx, whose, false, p, old, Pooler::platform_only);
 }
 
 fn database(cx: &mut Cx<'_>, d: &Database) {
-    let Some(shared) = cx.referenced_cluster(&d.spec.cluster.name) else {
-        return;
-    };
-    let Some(who) = outsider(cx, true) else { return };
-    let old = match &cx.review.old_object {
-        Some(Object::Database(o)) => Some(o.platform_only()),
-        _ => None,
-    };
-    let whose = format!("a Database on shared cluster {}", shared.name);
-    changed(cx, &who, &whose, d.platform_only(), old);
+    let whose = cx
+        .referenced_cluster(&d.spec.cluster.name)
+        .map(|s| format!("a Database on shared cluster {}", s.name));
+    fn old(o: &Object) -> Option<&Database> {
+        match o {
+            Object::Database(o) => Some(o),
+            _ => None,
+        }
+    }
+    fields(cx, whose, true, d, old, Database::platform_only);
 }
 
 fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
-    let Some(shared) = cx.referenced_cluster(&s.spec.cluster.name) else {
-        return;
-    };
-    let Some(who) = outsider(cx, true) else { return };
-    let old = match &cx.review.old_object {
-        Some(Object::Subscription(o)) => Some(o.platform_only()),
-        _ => None,
-    };
-    let whose = format!(
-        "a Subscription on shared cluster {} (it pulls data from a server outside the cluster)",
-        shared.name
-    );
-    changed(cx, &who, &whose, s.platform_only(), old);
+    let whose = cx.referenced_cluster(&s.spec.cluster.name).map(|c| {
+        format!(
+            "a Subscription on shared cluster {} (it pulls data from a server outside the cluster)",
+            c.name
+        )
+    });
+    fn old(o: &Object) -> Option<&Subscription> {
+        match o {
+            Object::Subscription(o) => Some(o),
+            _ => None,
+        }
+    }
+    fields(cx, whose, true, s, old, Subscription::platform_only);
 }
 
 /// An object of the platform's kinds in a shared namespace.
