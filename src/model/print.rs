@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+/// Fields by path, each with the print of its value (`None`: not set).
+pub type Prints = Vec<(&'static str, Option<Print>)>;
+
 /// A value's fingerprint: compare two, never read one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Print(u64);

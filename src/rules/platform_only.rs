@@ -27,7 +27,7 @@ use crate::model::kinds::network_policy::NetworkPolicy;
 use crate::model::kinds::scheduled_backup::ScheduledBackup;
 use crate::model::kinds::service::Service;
 use crate::model::kinds::subscription::Subscription;
-use crate::model::print::Print;
+use crate::model::print::Prints;
 use crate::model::{Cluster, Database, Object, Pooler};
 
 pub(super) const RULE: Rule = Rule {
@@ -65,13 +65,7 @@ fn outsider(cx: &Cx<'_>, consumers: bool) -> Option<String> {
 
 /// One violation per platform-only field whose value `new` differs from
 /// `old` (on CREATE: that is set).
-fn changed(
-    cx: &mut Cx<'_>,
-    who: &str,
-    whose: &str,
-    new: Vec<(&'static str, Option<Print>)>,
-    old: Option<Vec<(&'static str, Option<Print>)>>,
-) {
+fn changed(cx: &mut Cx<'_>, who: &str, whose: &str, new: Prints, old: Option<Prints>) {
     for (i, (path, value)) in new.into_iter().enumerate() {
         let before = old.as_ref().and_then(|o| o.get(i)).and_then(|(_, v)| *v);
         if value == before {
@@ -104,7 +98,7 @@ fn fields<T>(
     consumers: bool,
     new: &T,
     old: fn(&Object) -> Option<&T>,
-    prints: fn(&T) -> Vec<(&'static str, Option<Print>)>,
+    prints: fn(&T) -> Prints,
 ) {
     let Some(whose) = whose else { return };
     let Some(who) = outsider(cx, consumers) else { return };

@@ -13,7 +13,7 @@ use crate::model::cnpg::{
 };
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::model::hba::{HbaEntry, Unreadable};
-use crate::model::print::Print;
+use crate::model::print::{Print, Prints};
 use crate::rules::id::RuleId::{AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture, RoleRegistered};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -167,7 +167,7 @@ impl Cluster {
     /// Each platform-only field of the inventory with the print of its
     /// value (`None`: not set): what `platform-only` compares between the
     /// old and the new object.
-    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+    pub fn platform_only(&self) -> Prints {
         let s = &self.spec;
         let bootstrap = s.bootstrap.as_ref();
         let postgresql = s.postgresql.as_ref();

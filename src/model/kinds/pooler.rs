@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CU, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::{ImageCatalogRef, LocalObjectReference, PodTemplate, ServiceTemplate};
-use crate::model::print::Print;
+use crate::model::print::{Print, Prints};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{
     AuthPosture, BootstrapSecretConfined, ClusterIdentity, DataRetained, ImageAllowed, NetworkPosture,
@@ -124,7 +124,7 @@ pub struct PgBouncerSpec {
 impl Pooler {
     /// Each platform-only field of the inventory with the print of its
     /// value (`None`: not set).
-    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+    pub fn platform_only(&self) -> Prints {
         let b = self.spec.pgbouncer.as_ref();
         vec![
             ("pgbouncer.authQuery", b.and_then(|b| b.auth_query)),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::Class::{Checked, Harmless, PlatformOnly};
 use super::{CNPG_GROUP, CUD, Descriptor, Feeds, Kind, Listed, Reach};
 use crate::model::cnpg::LocalObjectReference;
-use crate::model::print::Print;
+use crate::model::print::{Print, Prints};
 use crate::model::decode::{DecodeError, declared_kind, typed};
 use crate::rules::id::RuleId::{ClusterIdentity, DataRetained, TenantIsolated};
 
@@ -73,7 +73,7 @@ pub struct SubscriptionSpec {
 impl Subscription {
     /// Each platform-only field of the inventory with the print of its
     /// value (`None`: not set).
-    pub fn platform_only(&self) -> Vec<(&'static str, Option<Print>)> {
+    pub fn platform_only(&self) -> Prints {
         vec![("externalClusterName", self.spec.external_cluster_name.as_ref().map(Print::of))]
     }
 }
