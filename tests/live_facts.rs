@@ -438,6 +438,10 @@ async fn audit_lists_and_reports_in_all_formats() {
         "{text}"
     );
     assert!(text.contains("NOTE cannot list Secrets"), "{text}");
+    assert!(
+        text.contains("NOTE who wrote each object is not known to an audit: tenant-scoped and platform-only"),
+        "{text}"
+    );
     // Violations of the tenant-isolation rules made while the webhook was off.
     assert!(
         text.contains("[tenant-isolated] Database databases/clone: spec.template"),

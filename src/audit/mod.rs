@@ -258,8 +258,14 @@ pub fn judge(inventory: Inventory, contract: &Contract) -> (Report, Vec<String>)
             decision: decide_missing(violation, contract),
         });
     }
-    (report, inventory.notes)
+    let mut notes = inventory.notes;
+    notes.push(IDENTITY_NOTE.into());
+    (report, notes)
 }
+
+/// Why `audit` says nothing about who wrote an object.
+pub const IDENTITY_NOTE: &str = "who wrote each object is not known to an audit: tenant-scoped and platform-only \
+                                 (who may write what) are enforced at admission; the audit judges the objects' values";
 
 /// Renders an audit report.
 pub fn render(report: &Report, notes: &[String], format: AuditFormat) -> String {
