@@ -62,6 +62,11 @@ struct Args {
     /// `--tls-key` like the floor (target/peer-go).
     #[arg(long, requires = "compare")]
     peer: Option<PathBuf>,
+    /// The mix without its 1 MiB Secret: small reviews only, as most
+    /// writes are (a server whose cost grows faster with the body's size
+    /// than another's gains most from the large one).
+    #[arg(long)]
+    small_only: bool,
 }
 
 /// Requests in weighted round-robin order.
@@ -463,7 +468,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let work = support::bench::mix();
+    let mut work = support::bench::mix();
+    if args.small_only {
+        work.retain(|(_, body, _)| body.len() <= 512 * 1024);
+    }
     let seq = sequence(&work);
 
     println!(
