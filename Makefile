@@ -117,6 +117,12 @@ bench: ## Release build, then: load vs. the floor (c=1/16/64, keep-alive and new
 	target/release/examples/bench --seconds $(or $(BENCH_SECONDS),4)
 	$(CARGO) bench --locked --bench rules -- --warm-up-time 1 --measurement-time 2
 
+peer-bench: ## CPU per review under the same load: the guard, the floor, the Go peer (examples/peer-go, needs go) and OLD_GUARD (a cnpg-guard binary of another commit) if given
+	$(CARGO) build --release --locked --bin cnpg-guard --example bench --example bench_baseline
+	@command -v go >/dev/null || { echo "peer-bench needs go to build the Go peer (examples/peer-go, standard library only)"; exit 1; }
+	cd examples/peer-go && go build -o ../../target/peer-go .
+	target/release/examples/bench --compare --seconds $(or $(BENCH_SECONDS),4) --peer target/peer-go $(if $(OLD_GUARD),--old-guard $(OLD_GUARD))
+
 review-cost: ## Instructions per review of each request of the bench mix (callgrind, needs valgrind; exact, for A/B on a noisy machine)
 	$(CARGO) build --release --locked --example review_cost
 	@target/release/examples/review_cost | while IFS='	' read -r weight name; do \
@@ -129,4 +135,4 @@ review-cost: ## Instructions per review of each request of the bench mix (callgr
 e2e: ## Against a cluster with the guard deployed: server-side dry-run of the good namespaces, and of each document of deploy/examples/bad on its own (each denied by cnpg-guard with its file's rule)
 	@KUBECTL='$(KUBECTL)' tests/e2e.sh
 
-.PHONY: help build run test lint check certs image image-test preflight deploy undeploy status logs audit fuzz soak attack bench review-cost e2e
+.PHONY: help build run test lint check certs image image-test preflight deploy undeploy status logs audit fuzz soak attack bench peer-bench review-cost e2e

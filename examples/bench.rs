@@ -3,10 +3,17 @@
 //! percentiles, the ratio to the floor, peak RSS and cold start, then the
 //! same at 10,000-object scale.
 //!
+//! `--compare` (`make peer-bench`) runs instead the same load against the
+//! guard, the floor, a guard built from another commit (`--old-guard`) and
+//! a Go webhook that only decodes the review (`--peer`, examples/peer-go),
+//! in alternating rounds, and prints each server's CPU per review and the
+//! ratios between them.
+//!
 //! Traffic goes to 127.0.0.1 only; every run is bounded in time.
 //!
 //! Usage (from the repository root, after a release build):
 //!   target/release/examples/bench [--seconds 4] [--quick]
+//!   target/release/examples/bench --compare [--old-guard PATH] [--peer PATH]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +28,7 @@ use serde_json::json;
 #[path = "../tests/support/mod.rs"]
 mod support;
 use support::bench::{proc_cpu, proc_status_kib};
-use support::{bench_client as client, free_port, spawn_guard, write_pki};
+use support::{admin_ok, bench_client as client, free_port, serve_command, spawn_guard, write_pki};
 
 #[derive(Parser)]
 struct Args {
@@ -42,6 +49,24 @@ struct Args {
     /// the latency run below the saturation table; 0 skips it.
     #[arg(long, default_value_t = 2000)]
     rate: u32,
+    /// Compare servers' CPU per review instead (keep-alive and a new TLS
+    /// handshake per request, concurrency 16): the guard, the floor, and
+    /// `--old-guard` and `--peer` where given.
+    #[arg(long)]
+    compare: bool,
+    /// `--compare`: a `cnpg-guard` binary of another commit, served with
+    /// the same flags as the guard.
+    #[arg(long, requires = "compare")]
+    old_guard: Option<PathBuf>,
+    /// `--compare`: a peer webhook taking `--listen`, `--tls-cert` and
+    /// `--tls-key` like the floor (target/peer-go).
+    #[arg(long, requires = "compare")]
+    peer: Option<PathBuf>,
+    /// The mix without its 1 MiB Secret: small reviews only, as most
+    /// writes are (a server whose cost grows faster with the body's size
+    /// than another's gains most from the large one).
+    #[arg(long)]
+    small_only: bool,
 }
 
 /// Requests in weighted round-robin order.
@@ -76,9 +101,32 @@ fn start_guard(dir: &Path, extra: &[String]) -> (Server, Duration) {
     (Server { child, port }, ready)
 }
 
+/// Starts a `cnpg-guard` binary other than this tree's (`--old-guard`),
+/// with the flags [`start_guard`] gives.
+fn start_guard_bin(bin: &Path, dir: &Path) -> Server {
+    let (port, admin) = (free_port(), free_port());
+    let child = serve_command(bin, port, admin, &dir.join("tls.crt"), &dir.join("tls.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !admin_ok(admin, "/readyz") {
+        assert!(Instant::now() < deadline, "{} did not become ready", bin.display());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Server { child, port }
+}
+
 fn start_baseline(dir: &Path) -> Server {
+    start_plain(Path::new("target/release/examples/bench_baseline"), dir)
+}
+
+/// Starts a server taking `--listen`, `--tls-cert` and `--tls-key` (the
+/// floor, the Go peer) and waits for its port.
+fn start_plain(bin: &Path, dir: &Path) -> Server {
     let port = free_port();
-    let child = Command::new("target/release/examples/bench_baseline")
+    let child = Command::new(bin)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--tls-cert")
         .arg(dir.join("tls.crt"))
@@ -88,10 +136,10 @@ fn start_baseline(dir: &Path) -> Server {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start bench_baseline");
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "baseline did not start");
+        assert!(Instant::now() < deadline, "{} did not start", bin.display());
         std::thread::sleep(Duration::from_millis(2));
     }
     Server { child, port }
@@ -315,6 +363,97 @@ fn scale_files(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
     (contract_path, facts_path)
 }
 
+/// CPU µs per answered review of each round of a server.
+fn cpu_per_review(runs: &[Run]) -> Vec<f64> {
+    runs.iter()
+        .map(|r| r.cpu.as_secs_f64() * 1e6 / r.hist.len().max(1) as f64)
+        .collect()
+}
+
+/// Mean and range of a few readings, as `mean (min–max)`.
+fn spread(v: &[f64], decimals: usize) -> String {
+    let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{mean:.decimals$} ({min:.decimals$}–{max:.decimals$})")
+}
+
+/// `--compare`: every server under the same closed-loop load (concurrency
+/// 16), one round each in turn (each round starting one server later), for
+/// `--rounds` rounds per cell. Prints each server's req/s and latency over
+/// all its rounds and its CPU per review round by round; then the ratios of
+/// CPU per review, taken within each round (the servers of one round ran
+/// within seconds of each other), as mean and range.
+fn compare(args: &Args, rt: &tokio::runtime::Runtime, dir: &Path, ca: &str, seq: &[bytes::Bytes]) {
+    const CONCURRENCY: usize = 16;
+    let modes: &[bool] = if args.quick { &[true] } else { &[true, false] };
+    let mut ratios = Vec::new();
+    println!();
+    println!(
+        "## servers compared: concurrency {CONCURRENCY}, {} alternating rounds",
+        args.rounds
+    );
+    println!();
+    println!("| connections | server | req/s | p50 ms | p99 ms | CPU µs/review: mean (range) | each round | errors |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for &keep_alive in modes {
+        let mode = if keep_alive {
+            "keep-alive"
+        } else {
+            "new TLS per request"
+        };
+        let mut servers = vec![("floor", start_baseline(dir)), ("guard", start_guard(dir, &[]).0)];
+        if let Some(bin) = &args.old_guard {
+            servers.push(("old guard", start_guard_bin(bin, dir)));
+        }
+        if let Some(bin) = &args.peer {
+            servers.push(("peer", start_plain(bin, dir)));
+        }
+        let n = servers.len();
+        let mut runs: Vec<Vec<Run>> = (0..n).map(|_| Vec::new()).collect();
+        for round in 0..args.rounds.max(1) as usize {
+            for i in (0..n).map(|k| (round + k) % n) {
+                let run = run_cell(rt, &servers[i].1, ca, keep_alive, CONCURRENCY, args.seconds, seq, None);
+                runs[i].push(run);
+            }
+        }
+        let cpu: Vec<Vec<f64>> = runs.iter().map(|r| cpu_per_review(r)).collect();
+        for (i, (name, _)) in servers.iter().enumerate() {
+            let cell = Cell::of(&runs[i]);
+            let each: Vec<String> = cpu[i].iter().map(|c| format!("{c:.0}")).collect();
+            println!(
+                "| {mode} | {name} | {:.0} | {:.3} | {:.3} | {} | {} | {} |",
+                cell.rps,
+                cell.p50,
+                cell.p99,
+                spread(&cpu[i], 0),
+                each.join(", "),
+                cell.errors
+            );
+        }
+        let of = |name: &str| servers.iter().position(|(n, _)| *n == name);
+        for (a, b) in [
+            ("guard", "peer"),
+            ("old guard", "peer"),
+            ("guard", "old guard"),
+            ("guard", "floor"),
+        ] {
+            if let (Some(a_i), Some(b_i)) = (of(a), of(b)) {
+                let per_round: Vec<f64> = cpu[a_i].iter().zip(&cpu[b_i]).map(|(x, y)| x / y).collect();
+                ratios.push(format!("| {mode} | {a} / {b} | {} |", spread(&per_round, 2)));
+            }
+        }
+    }
+    println!();
+    println!("CPU per review, one server's over another's, within each round:");
+    println!();
+    println!("| connections | ratio | mean (range) |");
+    println!("|---|---|---|");
+    for line in ratios {
+        println!("{line}");
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -329,7 +468,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let work = support::bench::mix();
+    let mut work = support::bench::mix();
+    if args.small_only {
+        work.retain(|(_, body, _)| body.len() <= 512 * 1024);
+    }
     let seq = sequence(&work);
 
     println!(
@@ -343,6 +485,11 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+
+    if args.compare {
+        compare(&args, &rt, dir.path(), &ca, &seq);
+        return;
+    }
 
     let cold: Vec<Duration> = (0..5).map(|_| start_guard(dir.path(), &[]).1).collect();
     println!(

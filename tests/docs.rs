@@ -114,6 +114,7 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     // depend on the machine); the Makefile recipe each one runs.
     ("make bench", "Makefile", "target/release/examples/bench --seconds"),
     ("make review-cost", "Makefile", "valgrind --tool=callgrind"),
+    ("make peer-bench", "Makefile", "target/release/examples/bench --compare"),
     ("make attack", "Makefile", "target/release/examples/attack --seconds"),
     // serve in development mode with README's review over TLS: the image's
     // smoke test (CI) and the verdict tests; `make run` is `cargo run

@@ -284,7 +284,6 @@ pub struct Contract {
     modes: HashMap<RuleId, Mode>,
     /// Short content hash of the source, recorded in every decision record.
     pub revision: String,
-    by_key: HashMap<(String, String), usize>,
     shared_namespaces: HashSet<String>,
     /// Legal but worth knowing (`file:line:column: field: what`): printed by
     /// `contract validate`, logged when `serve` loads the contract.
@@ -334,11 +333,14 @@ impl Contract {
         self.modes.get(&rule).copied().unwrap_or_default()
     }
 
-    /// The shared cluster `namespace/name`, if it is one.
+    /// The shared cluster `namespace/name`, if it is one. A contract names
+    /// a few shared clusters, so a scan beats a map: each Cluster review asks
+    /// once per rule, and a map keyed by owned names cost two allocations
+    /// and a hash each time.
     pub fn cluster(&self, namespace: &str, name: &str) -> Option<&SharedCluster> {
-        self.by_key
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .map(|&i| &self.clusters[i])
+        self.clusters
+            .iter()
+            .find(|c| c.name == name && c.namespace == namespace)
     }
 
     /// A shared cluster called `name` in any namespace (a Database or Pooler
@@ -365,11 +367,6 @@ impl Contract {
         modes: HashMap<RuleId, Mode>,
         revision: String,
     ) -> Contract {
-        let by_key = clusters
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ((c.namespace.clone(), c.name.clone()), i))
-            .collect();
         let shared_namespaces = clusters.iter().map(|c| c.namespace.clone()).collect();
         // A subject belongs to one consumer (the loader refuses another).
         let (mut subject_users, mut subject_groups) = (HashMap::new(), HashMap::new());
@@ -393,7 +390,6 @@ impl Contract {
             subject_groups,
             modes,
             revision,
-            by_key,
             shared_namespaces,
             warnings: Vec::new(),
         }

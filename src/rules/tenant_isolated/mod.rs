@@ -66,13 +66,13 @@ fn statement_log(cx: &mut Cx<'_>, c: &crate::model::Cluster) {
 /// `spec.name` could lock the tenant out (`allowConnections: false`,
 /// `connectionLimit: 0`) or drop the database, and two CRs fight over it.
 fn one_cr_per_database(cx: &mut Cx<'_>, shared: &SharedCluster, database: &str) {
-    let r = cx.review;
-    let me = format!("{}/{}", r.namespace, r.name);
     let fact = cx.facts.database_crs_named(shared, database);
     let check = format!("no other Database CR manages database {database:?}");
     let Some(crs) = cx.fact("spec.name", &check, fact) else {
         return;
     };
+    let r = cx.review;
+    let me = format!("{}/{}", r.namespace, r.name);
     let others: Vec<&String> = crs.iter().filter(|cr| **cr != me).collect();
     if let Some(other) = others.first() {
         cx.violation(

@@ -1,0 +1,3 @@
+module cnpg-guard/examples/peer-go
+
+go 1.19
