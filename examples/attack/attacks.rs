@@ -59,8 +59,12 @@ pub struct Tally(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl Tally {
     pub fn add(&self, what: impl Into<String>) {
+        self.add_n(what, 1);
+    }
+
+    pub fn add_n(&self, what: impl Into<String>, n: u64) {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry(what.into()).or_default() += 1;
+        *m.entry(what.into()).or_default() += n;
     }
 
     pub fn summary(&self) -> String {
@@ -262,6 +266,23 @@ pub async fn idle_h2(t: Target, n: usize, tally: Tally) {
             }
         }
         if goaway { "GOAWAY, closed" } else { "closed" }
+    })
+    .await
+}
+
+/// `n` HTTP/2 connections, each with 16 streams that announce `announced`
+/// bytes and never send one (each stream the guard ends is opened anew).
+pub async fn headers_only(t: Target, n: usize, announced: usize, tally: Tally) {
+    hold(t, n, tally.clone(), move |t| {
+        let tally = tally.clone();
+        async move {
+            let Ok(mut tls) = t.tls(b"h2", None).await else {
+                return "connect failed";
+            };
+            let ended = h2raw::headers_only(&mut tls, 16, "/validate?timeout=30s", announced, t.until).await;
+            tally.add_n("streams ended by the guard", ended);
+            "connection closed"
+        }
     })
     .await
 }
