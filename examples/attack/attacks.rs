@@ -226,6 +226,35 @@ pub async fn silent(t: Target, n: usize, tally: Tally) {
     .await
 }
 
+/// `workers` clients opening TLS connections as fast as they complete:
+/// each handshake done, the connection is held silent until the guard
+/// closes it, and the next one opened at once.
+pub async fn handshake_flood(t: Target, workers: usize, tally: Tally) {
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (t, tally) = (t.clone(), tally.clone());
+            tokio::spawn(async move {
+                while !t.over() {
+                    match tokio::time::timeout(t.left(), t.tls(b"http/1.1", None)).await {
+                        Ok(Ok(mut tls)) => {
+                            tally.add("handshakes");
+                            let _ = tokio::time::timeout(t.left(), tls.read(&mut [0u8; 64])).await;
+                        }
+                        Ok(Err(_)) => {
+                            tally.add("refused or cut before the handshake ended");
+                            tokio::task::yield_now().await;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 /// HTTP/2 negotiated, then one byte of the preface.
 pub async fn preface_only(t: Target, n: usize, tally: Tally) {
     hold(t, n, tally, |t| async move {

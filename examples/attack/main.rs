@@ -2,7 +2,7 @@
 //! `cnpg-guard serve` on 127.0.0.1 (free ports, shipped defaults), each on a
 //! fresh server while valid reviews are sent at 20/s (small ones, HTTP/1.1)
 //! and at 4/s (1.2 MB Secret CREATEs over one HTTP/2 connection, as the API
-//! server sends them). Per attack: each valid load's p50/p99 and errors,
+//! server sends them), and at 5/s each on a new connection (HTTP/1.1). Per attack: each valid load's p50/p99 and errors,
 //! peak RSS (VmHWM), the most open fds, and how long RSS takes to come back
 //! near idle afterwards. First, the working memory of one large review (the
 //! multiplier of the memory bound).
@@ -263,6 +263,10 @@ fn attacks() -> Vec<(&'static str, Attack)> {
         ("silent: 600 TCP connections (past the cap), no bytes", |t, tally| {
             attacks::silent(t, 600, tally).boxed()
         }),
+        (
+            "handshake-flood: 400 clients completing TLS handshakes as fast as they can, each connection then silent",
+            |t, tally| attacks::handshake_flood(t, 400, tally).boxed(),
+        ),
         ("preface-only: 300 h2 connections sending 'P'", |t, tally| {
             attacks::preface_only(t, 300, tally).boxed()
         }),
@@ -333,6 +337,13 @@ async fn run(name: &str, attack: Attack, args: &Args) {
         guard.target(0),
         stop.clone(),
     ));
+    let fresh = tokio::spawn(valid_load(
+        bench_client(&guard.ca, false),
+        bodies::valid(),
+        Duration::from_millis(200),
+        guard.target(0),
+        stop.clone(),
+    ));
     // Sample RSS and fds while attacking.
     let (peak_rss, peak_fds) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let sampler = {
@@ -354,6 +365,7 @@ async fn run(name: &str, attack: Attack, args: &Args) {
     let _ = sampler.await;
     let valid = valid.await.unwrap_or_default();
     let large = large.await.unwrap_or_default();
+    let fresh = fresh.await.unwrap_or_default();
     let peak = guard.hwm_mib();
     let at_end = guard.rss_mib();
     // Back near idle: within 5 MiB of the idle RSS, or 1.25 x idle.
@@ -374,6 +386,7 @@ async fn run(name: &str, attack: Attack, args: &Args) {
     println!("{name}");
     report("valid reviews", valid);
     report("large reviews (1.2 MB, HTTP/2)", large);
+    report("reviews on new connections (HTTP/1.1)", fresh);
     println!(
         "  RSS idle {idle:.1} MiB, peak {peak:.1} MiB (VmHWM; sampled {:.1}), {at_end:.1} at the end; most fds {}; attack {:.1} s",
         peak_rss.load(Ordering::Relaxed) as f64 / 1024.0,
