@@ -5,13 +5,8 @@
 //! cannot lock the API server out; only connections with a review in flight,
 //! and those quiet for less than their [`MIN_QUIET`] (0.5 s for a keep-alive
 //! connection, 0.1 s for one that never carried a request), keep their slot.
-//! Of those that never carried a request, one silent since its handshake
-//! goes before one still in its handshake ([`Slots::evict_one`]). A
-//! newcomer waits a second at most for a slot, and at most 64 wait at once;
-//! past that, new connections are closed at once: before its handshake a
-//! newcomer cannot be told from another, so under a flood of them the API
-//! server's new connections take their chance with the rest, while the
-//! connections it already has keep serving (SECURITY.md, "Resource bounds").
+//! A newcomer waits a second at most for a slot, and at most 64 wait at
+//! once; past that, new connections are closed at once.
 //!
 //! [`MIN_QUIET`] protects a busy client. Its connections are quiet for
 //! milliseconds between reviews, and its new ones are in their handshake;
@@ -92,11 +87,6 @@ impl Occupant {
             None => Some(self.accepted.elapsed()),
             Some(a) => a.idle_for(),
         }
-    }
-
-    /// Whether the connection's TLS handshake has ended (it serves HTTP).
-    fn handshaken(&self) -> bool {
-        self.activity.get().is_some()
     }
 
     /// Whether the connection has carried a request: a client's keep-alive
@@ -207,33 +197,20 @@ impl Slots {
         }
     }
 
-    /// Tells a connection with no request open to close, once it has been
-    /// quiet for its [`MinQuiet`]. Those that never carried a request go
-    /// first: of them, one silent since its TLS handshake ended before one
-    /// still in its handshake (a client that finished its handshake and sent
-    /// nothing had its chance; one in its handshake may be waiting for the
-    /// guard's CPU, which a flood of handshakes takes), then the one quiet
-    /// longest. A keep-alive connection goes last, the one quiet longest, and
-    /// not while a young unserved one is waited for instead. Whether one
-    /// was told.
+    /// Tells a connection with no request open to close: of those that
+    /// never carried a request (silent, handshaking, idle since the
+    /// preface) the one quiet longest, else the keep-alive connection quiet
+    /// longest; but only once it has been quiet for its [`MinQuiet`] (a young
+    /// unserved one is waited for rather than a keep-alive one closed).
+    /// Whether one was told.
     fn evict_one(&self) -> bool {
         let Ok(open) = self.open.lock() else { return false };
-        let mut best: Option<((bool, bool, Duration), &Arc<Occupant>)> = None;
-        let mut young_unserved = false;
-        for o in open.values().filter(|o| !o.evicting.load(Ordering::Relaxed)) {
-            let Some(quiet) = o.idle_for() else { continue };
-            let unserved = !o.has_served();
-            if quiet < self.min_quiet.of(unserved) {
-                young_unserved |= unserved;
-                continue;
-            }
-            let rank = (unserved, o.handshaken(), quiet);
-            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
-                best = Some((rank, o));
-            }
-        }
-        let victim = best
-            .filter(|((unserved, ..), _)| *unserved || !young_unserved)
+        let victim = open
+            .values()
+            .filter(|o| !o.evicting.load(Ordering::Relaxed))
+            .filter_map(|o| Some(((!o.has_served(), o.idle_for()?), o)))
+            .max_by_key(|(rank, _)| *rank)
+            .filter(|((unserved, quiet), _)| *quiet >= self.min_quiet.of(*unserved))
             .map(|(_, o)| o.clone());
         drop(open);
         match victim {
@@ -365,21 +342,5 @@ mod tests {
         let handshaking = taken(&slots);
         kept_then_evicted(&slots, handshaking, 200, 300).await;
         assert!(!keep_alive.occupant.evicting.load(Ordering::Relaxed));
-    }
-
-    #[tokio::test]
-    async fn a_connection_silent_after_its_handshake_goes_before_one_in_its_handshake() {
-        let slots = Slots::with_min_quiet(2, min_quiet(0, 0));
-        let handshaking = taken(&slots);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        // Newer, so quiet for less time, but done with its handshake.
-        let silent = taken(&slots);
-        silent.occupant.serving(Activity::new());
-        let first = waiter(&slots);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(silent.occupant.evicting.load(Ordering::Relaxed));
-        assert!(!handshaking.occupant.evicting.load(Ordering::Relaxed));
-        drop(silent);
-        assert!(first.await.expect("task").is_some());
     }
 }
