@@ -54,14 +54,18 @@ pub struct Budget {
     state: Mutex<State>,
     /// Notified when bytes are given back or a body has all it needs.
     changed: Notify,
-    /// Bytes of the main share only small bodies may take.
-    kept_for_small: usize,
     #[cfg(test)]
     total: usize,
     next_id: AtomicU64,
 }
 
 struct State {
+    /// Bytes of the main share only small bodies may take.
+    kept_for_small: usize,
+    /// The most free bytes one body can need ([`Holding::need`] of the
+    /// largest body): with that much free after a take, every body can
+    /// finish.
+    largest_need: usize,
     /// Bytes of the main share not held.
     free: usize,
     /// Bytes of the transit share not held (frames waiting for the main share).
@@ -107,7 +111,8 @@ impl State {
     /// Whether body `id`, holding `now`, may take `n` more bytes: they fit,
     /// a large body leaves the slice kept for small ones, and afterwards the
     /// bodies holding bytes can all be read to their end, one after another.
-    fn allows(&self, id: u64, now: Holding, n: usize, kept: usize) -> bool {
+    fn allows(&self, id: u64, now: Holding, n: usize) -> bool {
+        let kept = self.kept_for_small;
         let Some(free) = self.free.checked_sub(n) else {
             return false;
         };
@@ -115,16 +120,20 @@ impl State {
             return false;
         }
         let after = now.plus(n);
-        let others = self.bodies.iter().filter(|(other, _)| **other != id);
-        // Room for every body's rest at once: no order needed.
+        // Room for what any one body needs, or for every body's rest at
+        // once: no order needed (the usual case, checked without a look at
+        // the other bodies).
         let rest = self.rest - self.bodies.get(&id).map_or(0, |h| h.rest) + after.rest;
-        if free >= rest + kept {
+        if free >= self.largest_need || free >= rest + kept {
             return true;
         }
         // Otherwise the banker's algorithm: finish the body that needs the
         // least, take back what it held, and so on; the state is safe if
         // every body gets its turn.
-        let mut order: Vec<(usize, usize)> = others
+        let mut order: Vec<(usize, usize)> = self
+            .bodies
+            .iter()
+            .filter(|(other, _)| **other != id)
             .map(|(_, h)| (h.need(kept), h.held))
             .chain([(after.need(kept), after.held)])
             .collect();
@@ -140,8 +149,8 @@ impl State {
     }
 
     /// Takes `n` bytes for body `id` if [`State::allows`] it.
-    fn take(&mut self, id: u64, me: &mut Holding, n: usize, kept: usize) -> bool {
-        if !self.allows(id, *me, n, kept) {
+    fn take(&mut self, id: u64, me: &mut Holding, n: usize) -> bool {
+        if !self.allows(id, *me, n) {
             return false;
         }
         let after = me.plus(n);
@@ -153,11 +162,14 @@ impl State {
 }
 
 /// One request body's part of the budget: what has arrived of it. Given
-/// back (and waiters woken) when dropped, after its review has finished.
+/// back (and waiters woken) when dropped, after its review has finished,
+/// or when the request is dropped (a client that resets its stream).
 pub struct Share {
     budget: Arc<Budget>,
     id: u64,
     me: Holding,
+    /// Bytes of a frame waiting in the transit share.
+    in_transit: usize,
 }
 
 impl Budget {
@@ -169,13 +181,14 @@ impl Budget {
         let transit = (total / 16).min(total.saturating_sub(largest + kept_for_small));
         Arc::new(Budget {
             state: Mutex::new(State {
+                kept_for_small,
+                largest_need: largest + kept_for_small,
                 free: total - transit,
                 transit,
                 bodies: HashMap::new(),
                 rest: 0,
             }),
             changed: Notify::new(),
-            kept_for_small,
             #[cfg(test)]
             total,
             next_id: AtomicU64::new(0),
@@ -187,7 +200,8 @@ impl Budget {
     }
 
     /// A share for a body that announces `length` bytes (else the largest
-    /// body it may have); it holds nothing yet.
+    /// body it may have: never more, the handler refuses a larger one); it
+    /// holds nothing yet.
     pub fn share(self: &Arc<Self>, length: usize) -> Share {
         Share {
             budget: self.clone(),
@@ -197,6 +211,7 @@ impl Budget {
                 rest: length,
                 large: length > SMALL,
             },
+            in_transit: 0,
         }
     }
 
@@ -240,18 +255,18 @@ impl Share {
         if n == 0 {
             return true;
         }
-        let (id, me, kept) = (self.id, self.me, self.budget.kept_for_small);
-        self.budget.wait_until(until, |s| s.allows(id, me, n, kept)).await
+        let (id, me) = (self.id, self.me);
+        self.budget.wait_until(until, |s| s.allows(id, me, n)).await
     }
 
     /// Counts `n` bytes that have arrived. When the budget has no room for
     /// them, they wait in the transit share until it has; false (the bytes
     /// must be dropped) when the transit share is full too, or by `until`.
     pub async fn take(&mut self, n: usize, until: Instant) -> bool {
-        let (id, kept) = (self.id, self.budget.kept_for_small);
+        let id = self.id;
         {
             let mut s = self.budget.state();
-            if s.take(id, &mut self.me, n, kept) {
+            if s.take(id, &mut self.me, n) {
                 return true;
             }
             match s.transit.checked_sub(n) {
@@ -259,9 +274,11 @@ impl Share {
                 None => return false,
             }
         }
+        // Given back here, or by `drop` if the request is dropped meanwhile.
+        self.in_transit = n;
         let me = &mut self.me;
-        let taken = self.budget.wait_until(until, |s| s.take(id, me, n, kept)).await;
-        self.budget.state().transit += n;
+        let taken = self.budget.wait_until(until, |s| s.take(id, me, n)).await;
+        self.budget.state().transit += std::mem::take(&mut self.in_transit);
         taken
     }
 
@@ -281,6 +298,7 @@ impl Share {
 impl Drop for Share {
     fn drop(&mut self) {
         let mut s = self.budget.state();
+        s.transit += self.in_transit;
         if let Some(h) = s.bodies.remove(&self.id) {
             s.free += h.held;
             s.rest -= h.rest;
@@ -431,6 +449,24 @@ mod tests {
         drop(held);
         let other = waiting.await.unwrap().expect("taken once room is back");
         assert_eq!((other.held(), budget.in_use()), (506 * KIB, 506 * KIB));
+    }
+
+    /// A request dropped while its frame waits in transit (a client that
+    /// resets its stream) gives the transit share back.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_request_gives_its_transit_share_back() {
+        let budget = Budget::new(1600 * KIB, 800 * KIB);
+        let held = read(budget.clone(), 800 * KIB, 16 * KIB).await.expect("room");
+        let mut other = budget.share(600 * KIB);
+        assert!(other.take(490 * KIB, soon()).await);
+        let waiting = tokio::spawn(async move { other.take(100 * KIB, later()).await });
+        tokio::task::yield_now().await;
+        assert_eq!(budget.in_use(), 1390 * KIB);
+        waiting.abort();
+        assert!(waiting.await.is_err());
+        assert_eq!(budget.in_use(), 800 * KIB);
+        drop(held);
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[tokio::test(start_paused = true)]
