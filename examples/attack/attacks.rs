@@ -59,8 +59,12 @@ pub struct Tally(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl Tally {
     pub fn add(&self, what: impl Into<String>) {
+        self.add_n(what, 1);
+    }
+
+    pub fn add_n(&self, what: impl Into<String>, n: u64) {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry(what.into()).or_default() += 1;
+        *m.entry(what.into()).or_default() += n;
     }
 
     pub fn summary(&self) -> String {
@@ -222,6 +226,35 @@ pub async fn silent(t: Target, n: usize, tally: Tally) {
     .await
 }
 
+/// `workers` clients opening TLS connections as fast as they complete:
+/// each handshake done, the connection is held silent until the guard
+/// closes it, and the next one opened at once.
+pub async fn handshake_flood(t: Target, workers: usize, tally: Tally) {
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (t, tally) = (t.clone(), tally.clone());
+            tokio::spawn(async move {
+                while !t.over() {
+                    match tokio::time::timeout(t.left(), t.tls(b"http/1.1", None)).await {
+                        Ok(Ok(mut tls)) => {
+                            tally.add("handshakes");
+                            let _ = tokio::time::timeout(t.left(), tls.read(&mut [0u8; 64])).await;
+                        }
+                        Ok(Err(_)) => {
+                            tally.add("refused or cut before the handshake ended");
+                            tokio::task::yield_now().await;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 /// HTTP/2 negotiated, then one byte of the preface.
 pub async fn preface_only(t: Target, n: usize, tally: Tally) {
     hold(t, n, tally, |t| async move {
@@ -262,6 +295,23 @@ pub async fn idle_h2(t: Target, n: usize, tally: Tally) {
             }
         }
         if goaway { "GOAWAY, closed" } else { "closed" }
+    })
+    .await
+}
+
+/// `n` HTTP/2 connections, each with 16 streams that announce `announced`
+/// bytes and never send one (each stream the guard ends is opened anew).
+pub async fn headers_only(t: Target, n: usize, announced: usize, tally: Tally) {
+    hold(t, n, tally.clone(), move |t| {
+        let tally = tally.clone();
+        async move {
+            let Ok(mut tls) = t.tls(b"h2", None).await else {
+                return "connect failed";
+            };
+            let ended = h2raw::headers_only(&mut tls, 16, "/validate?timeout=30s", announced, t.until).await;
+            tally.add_n("streams ended by the guard", ended);
+            "connection closed"
+        }
     })
     .await
 }

@@ -41,6 +41,12 @@ pub fn array_update(size: usize) -> Vec<u8> {
     apiserver_body(&r)
 }
 
+/// A valid large review: an allowed Secret CREATE of about 1.2 MB (a
+/// Secret near the API server's 1 MiB limit, base64 in JSON).
+pub fn valid_large() -> Vec<(Vec<u8>, bool)> {
+    vec![(secret_create(1_200_000), true)]
+}
+
 /// Valid reviews and whether each must be allowed.
 pub fn valid() -> Vec<(Vec<u8>, bool)> {
     [

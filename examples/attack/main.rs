@@ -1,9 +1,11 @@
 //! `make attack`: hostile clients against a release
 //! `cnpg-guard serve` on 127.0.0.1 (free ports, shipped defaults), each on a
-//! fresh server while valid reviews are sent at 20/s. Per attack: the valid
-//! reviews' p50/p99 and errors, peak RSS (VmHWM), the most open fds, and how
-//! long RSS takes to come back near idle afterwards. First, the working
-//! memory of one large review (the multiplier of the memory bound).
+//! fresh server while valid reviews are sent at 20/s (small ones, HTTP/1.1)
+//! and at 4/s (1.2 MB Secret CREATEs over one HTTP/2 connection, as the API
+//! server sends them), and at 5/s each on a new connection (HTTP/1.1). Per attack: each valid load's p50/p99 and errors,
+//! peak RSS (VmHWM), the most open fds, and how long RSS takes to come back
+//! near idle afterwards. First, the working memory of one large review (the
+//! multiplier of the memory bound).
 //!
 //! Traffic goes to 127.0.0.1 only; every attack and every wait is bounded.
 //!
@@ -61,14 +63,22 @@ fn h1_client(ca: &str) -> reqwest::Client {
 /// after the load began), the first error.
 type Outcomes = (Vec<f64>, Vec<f64>, Option<String>);
 
-/// Valid reviews at 20/s until `stop`, with the shipped webhook's 5 s
-/// timeout. An overloaded answer (a denial of an allowed review) counts as
-/// an error.
-async fn valid_load(t: Target, stop: Arc<AtomicBool>) -> Outcomes {
-    let client = h1_client(&t.ca);
-    let reviews = bodies::valid();
+/// `reviews` in turn, one every `every`, until `stop`, with the shipped
+/// webhook's 5 s timeout. An overloaded answer (a denial of an allowed
+/// review) counts as an error.
+async fn valid_load(
+    client: reqwest::Client,
+    reviews: Vec<(Vec<u8>, bool)>,
+    every: Duration,
+    t: Target,
+    stop: Arc<AtomicBool>,
+) -> Outcomes {
+    let reviews: Vec<(bytes::Bytes, bool)> = reviews
+        .into_iter()
+        .map(|(body, allowed)| (bytes::Bytes::from(body), allowed))
+        .collect();
     let results: Arc<std::sync::Mutex<Outcomes>> = Default::default();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut tick = tokio::time::interval(every);
     let begun = Instant::now();
     let mut tasks = Vec::new();
     let mut i = 0;
@@ -106,6 +116,26 @@ async fn valid_load(t: Target, stop: Arc<AtomicBool>) -> Outcomes {
     }
     let r = results.lock().unwrap_or_else(|p| p.into_inner());
     r.clone()
+}
+
+/// One line of a valid load's outcomes.
+fn report(what: &str, outcomes: Outcomes) {
+    let (mut latencies, failed_at, first_error) = outcomes;
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "  {what}: {} ok, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; errors {}{}",
+        latencies.len(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        failed_at.len(),
+        first_error
+            .map(|e| {
+                let at: Vec<String> = failed_at.iter().take(8).map(|t| format!("{t:.2}")).collect();
+                format!(" (sent at {} s; first: {e})", at.join(", "))
+            })
+            .unwrap_or_default()
+    );
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -233,9 +263,21 @@ fn attacks() -> Vec<(&'static str, Attack)> {
         ("silent: 600 TCP connections (past the cap), no bytes", |t, tally| {
             attacks::silent(t, 600, tally).boxed()
         }),
+        (
+            "handshake-flood: 400 clients completing TLS handshakes as fast as they can, each connection then silent",
+            |t, tally| attacks::handshake_flood(t, 400, tally).boxed(),
+        ),
         ("preface-only: 300 h2 connections sending 'P'", |t, tally| {
             attacks::preface_only(t, 300, tally).boxed()
         }),
+        (
+            "headers-only-h2: 1 connection x 16 streams announcing 7 MiB, no byte sent",
+            |t, tally| attacks::headers_only(t, 1, 7 * MIB, tally).boxed(),
+        ),
+        (
+            "headers-only-h2-x8: 8 connections x 16 streams announcing 7 MiB, no byte sent",
+            |t, tally| attacks::headers_only(t, 8, 7 * MIB, tally).boxed(),
+        ),
         ("idle-h2: 300 h2 connections, SETTINGS then idle", |t, tally| {
             attacks::idle_h2(t, 300, tally).boxed()
         }),
@@ -281,7 +323,27 @@ async fn run(name: &str, attack: Attack, args: &Args) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = guard.rss_mib();
     let stop = Arc::new(AtomicBool::new(false));
-    let valid = tokio::spawn(valid_load(guard.target(0), stop.clone()));
+    let valid = tokio::spawn(valid_load(
+        h1_client(&guard.ca),
+        bodies::valid(),
+        Duration::from_millis(50),
+        guard.target(0),
+        stop.clone(),
+    ));
+    let large = tokio::spawn(valid_load(
+        h2_client(&guard.ca),
+        bodies::valid_large(),
+        Duration::from_millis(250),
+        guard.target(0),
+        stop.clone(),
+    ));
+    let fresh = tokio::spawn(valid_load(
+        bench_client(&guard.ca, false),
+        bodies::valid(),
+        Duration::from_millis(200),
+        guard.target(0),
+        stop.clone(),
+    ));
     // Sample RSS and fds while attacking.
     let (peak_rss, peak_fds) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let sampler = {
@@ -301,8 +363,9 @@ async fn run(name: &str, attack: Attack, args: &Args) {
     let attacked = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.await;
-    let (mut latencies, failed_at, first_error) = valid.await.unwrap_or_default();
-    let errors = failed_at.len();
+    let valid = valid.await.unwrap_or_default();
+    let large = large.await.unwrap_or_default();
+    let fresh = fresh.await.unwrap_or_default();
     let peak = guard.hwm_mib();
     let at_end = guard.rss_mib();
     // Back near idle: within 5 MiB of the idle RSS, or 1.25 x idle.
@@ -320,21 +383,10 @@ async fn run(name: &str, attack: Attack, args: &Args) {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    latencies.sort_by(f64::total_cmp);
     println!("{name}");
-    println!(
-        "  valid reviews: {} ok, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; errors {errors}{}",
-        latencies.len(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN),
-        first_error
-            .map(|e| {
-                let at: Vec<String> = failed_at.iter().take(8).map(|t| format!("{t:.2}")).collect();
-                format!(" (sent at {} s; first: {e})", at.join(", "))
-            })
-            .unwrap_or_default()
-    );
+    report("valid reviews", valid);
+    report("large reviews (1.2 MB, HTTP/2)", large);
+    report("reviews on new connections (HTTP/1.1)", fresh);
     println!(
         "  RSS idle {idle:.1} MiB, peak {peak:.1} MiB (VmHWM; sampled {:.1}), {at_end:.1} at the end; most fds {}; attack {:.1} s",
         peak_rss.load(Ordering::Relaxed) as f64 / 1024.0,

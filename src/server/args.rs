@@ -36,11 +36,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 7 * 1024 * 1024, value_parser = at_least_64_kib)]
     pub max_body_bytes: usize,
     /// Request bodies held at once, all connections together (bytes). A
-    /// request reserves its Content-Length (else --max-body-bytes) before
-    /// its body is read, as soon as it fits (never queued behind a larger
-    /// one; an eighth is kept for bodies of 256 KiB or less); one that
-    /// cannot within its deadline gets HTTP 429. At least --max-body-bytes. A body must
-    /// keep 256 KiB/s after its first second, or it is cut (408).
+    /// body holds what has arrived of it, counted as it is read (a stream
+    /// that announces a body and sends nothing holds nothing), until its
+    /// review has finished; it is read when the budget has room for it
+    /// (never queued behind a larger one; an eighth is kept for bodies of
+    /// 256 KiB or less); one that gets no room within its deadline gets
+    /// HTTP 429. At least --max-body-bytes. A body must keep 256 KiB/s
+    /// after its first second (time waiting for room aside), or it is cut
+    /// (408).
     /// This bounds the guard's memory: a review's working memory is at most
     /// about 8 times its body (docs/operations.md, "Reliability: bounds and sizing").
     /// 16 MiB holds two of the largest UPDATEs the API server can send.

@@ -111,15 +111,23 @@ async fn validate(
         }
         return too_large(version);
     }
-    // Bodies in flight are bounded as a whole: a request reserves what it
-    // may hold (its Content-Length, else --max-body-bytes) before reading it,
-    // as soon as the budget has room for it (see `super::budget`).
-    let reserve = super::budget::kib(announced.unwrap_or(state.max_body_bytes));
-    let bytes = match state.body_budget.reserve(reserve, left()).await {
-        Some(reservation) => reservation,
-        None => {
+    // Bodies in flight are bounded as a whole: each frame is counted in the
+    // body budget as it arrives, and read only when the budget has room for
+    // it (see `super::budget`); what the body holds is kept until its
+    // review has finished.
+    let mut share = state.body_budget.share(announced.unwrap_or(state.max_body_bytes));
+    let body = match super::body::read(request.into_body(), state.max_body_bytes, &mut share, started, deadline).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(_)) => {
+            state.metrics.reject("too_large");
+            return too_large(version);
+        }
+        Err(BodyError::Overloaded) => {
             state.metrics.reject("overloaded");
-            warn!("overloaded: the body budget is spent; refusing before reading the body");
+            warn!(
+                waited_ms = started.elapsed().as_millis() as u64,
+                "overloaded: the body budget had no room for the body in time"
+            );
             return json(
                 StatusCode::TOO_MANY_REQUESTS,
                 admission::refused(
@@ -128,13 +136,6 @@ async fn validate(
                     "the guard is overloaded (request bodies in flight); retry",
                 ),
             );
-        }
-    };
-    let body = match super::body::read(request.into_body(), state.max_body_bytes, started, deadline).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge(_)) => {
-            state.metrics.reject("too_large");
-            return too_large(version);
         }
         Err(e @ BodyError::Aborted(_)) => {
             // The body did not arrive whole: the client gave up or was cut.
@@ -180,7 +181,7 @@ async fn validate(
     // finished, answered or not: memory stays bounded by the budget.
     let answer = if body.len() < JUDGE_IN_PLACE_BELOW {
         let answer = admission::answer(&body, &contract, state.facts.as_ref(), started);
-        drop((permit, bytes));
+        drop((permit, share));
         answer
     } else {
         let facts = state.facts.clone();
@@ -188,7 +189,7 @@ async fn validate(
             let body = body.clone();
             move || {
                 let answer = admission::answer(&body, &contract, facts.as_ref(), started);
-                drop((permit, bytes));
+                drop((permit, share));
                 answer
             }
         });
@@ -279,7 +280,7 @@ fn too_large(version: axum::http::Version) -> Response {
     response
 }
 
-/// Bytes as whole KiB (the body budget's unit), at least 1.
+/// An answer as the HTTP response.
 fn reply(answer: admission::Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, answer.body)
@@ -328,7 +329,7 @@ mod tests {
             ready: AtomicBool::new(true),
             live: None,
             limiter: Arc::new(tokio::sync::Semaphore::new(0)),
-            body_budget: crate::server::budget::Budget::new(1024, 1),
+            body_budget: crate::server::budget::Budget::new(1024 * 1024, 1024),
             max_body_bytes: 1024,
         });
         let body = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1"}}"#;

@@ -40,8 +40,8 @@ pub const H2_MAX_STREAMS: u32 = 16;
 /// guard reads it, so no connection buffers more than this.
 pub const H2_WINDOW: u32 = 256 * 1024;
 /// Each stream's window is its share of the connection's: streams whose
-/// body waits for the body budget cannot take the whole connection window
-/// and starve the stream that holds a reservation (measured: `make attack`,
+/// body waits for room in the body budget cannot take the whole connection
+/// window and starve the streams being read (measured: `make attack`,
 /// h2-max-bodies).
 const H2_STREAM_WINDOW: u32 = H2_WINDOW / H2_MAX_STREAMS;
 /// HTTP/2 header block a client may send.

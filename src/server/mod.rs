@@ -150,10 +150,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ready: AtomicBool::new(false),
         live,
         limiter: Arc::new(tokio::sync::Semaphore::new(args.max_concurrent_reviews as usize)),
-        body_budget: budget::Budget::new(
-            budget::kib(args.max_body_bytes_in_flight),
-            budget::kib(args.max_body_bytes),
-        ),
+        body_budget: budget::Budget::new(args.max_body_bytes_in_flight, args.max_body_bytes),
         max_body_bytes: args.max_body_bytes,
     });
     state

@@ -73,3 +73,60 @@ pub async fn read_frame(r: &mut (impl AsyncRead + Unpin)) -> Option<(u8, u8, u32
     r.read_exact(&mut payload).await.ok()?;
     Some((head[3], head[4], stream, payload))
 }
+
+pub const RST_STREAM: u8 = 3;
+/// RST_STREAM's CANCEL error code.
+const CANCEL: u32 = 0x8;
+
+/// A client that never sends a body: `streams` POSTs to `path` announcing
+/// `length` bytes each with `content-length`, and not one byte of them.
+/// Each stream the server ends (its answer's END_STREAM, or RST_STREAM) is
+/// closed and opened anew, so `streams` stay open until `until` or the end
+/// of the connection. SETTINGS and PINGs are acknowledged, as a live client
+/// would. Returns how many of its streams the server ended.
+pub async fn headers_only<S>(tls: &mut S, streams: u32, path: &str, length: usize, until: std::time::Instant) -> u64
+where
+    S: AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let mut open = std::collections::BTreeSet::new();
+    let mut next_id = 1u32;
+    let mut out = opening(&[]);
+    for _ in 0..streams {
+        out.extend(post_headers(next_id, path, length));
+        open.insert(next_id);
+        next_id += 2;
+    }
+    if tls.write_all(&out).await.is_err() {
+        return 0;
+    }
+    let mut ended = 0;
+    let deadline = tokio::time::Instant::from_std(until);
+    while let Ok(Some((kind, flags, stream, payload))) = tokio::time::timeout_at(deadline, read_frame(tls)).await {
+        let reply = match (kind, flags) {
+            (SETTINGS, f) if f & ACK == 0 => frame(SETTINGS, ACK, 0, &[]),
+            (PING, f) if f & ACK == 0 => frame(PING, ACK, 0, &payload),
+            (GOAWAY, _) => break,
+            (HEADERS | DATA, f) if f & END_STREAM != 0 && open.remove(&stream) => {
+                ended += 1;
+                let mut r = frame(RST_STREAM, 0, stream, &CANCEL.to_be_bytes());
+                r.extend(post_headers(next_id, path, length));
+                open.insert(next_id);
+                next_id += 2;
+                r
+            }
+            (RST_STREAM, _) if open.remove(&stream) => {
+                ended += 1;
+                let r = post_headers(next_id, path, length);
+                open.insert(next_id);
+                next_id += 2;
+                r
+            }
+            _ => continue,
+        };
+        if tls.write_all(&reply).await.is_err() {
+            break;
+        }
+    }
+    ended
+}
