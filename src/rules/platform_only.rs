@@ -90,70 +90,48 @@ fn changed(cx: &mut Cx<'_>, who: &str, whose: &str, new: Prints, old: Option<Pri
 }
 
 /// Judges the platform-only fields of `new` against those of the old
-/// object (`old` finds it, its variant of [`Object`]) on the shared object
-/// `whose` names in words (`None`: not a shared one); a consumer's subject
-/// is judged where `consumers`. The platform's requests cost a lookup.
+/// object on the shared object `whose` names in words (`None`: not a
+/// shared one); a consumer's subject is judged where `consumers`. The
+/// platform's requests cost a lookup.
 fn fields<T>(
     cx: &mut Cx<'_>,
     consumers: bool,
     new: &T,
-    old: fn(&Object) -> Option<&T>,
     prints: fn(&T) -> Prints,
     whose: impl FnOnce(&Cx<'_>) -> Option<String>,
-) {
+) where
+    for<'a> &'a T: TryFrom<&'a Object>,
+{
     let Some(who) = outsider(cx, consumers) else { return };
     let Some(whose) = whose(cx) else { return };
-    let before = cx.review.old_object.as_ref().and_then(old).map(prints);
+    let old = cx.review.old_object.as_ref().and_then(|o| <&T>::try_from(o).ok());
+    let before = old.map(prints);
     changed(cx, &who, &whose, prints(new), before);
 }
 
 fn cluster(cx: &mut Cx<'_>, c: &Cluster) {
-    fn old(o: &Object) -> Option<&Cluster> {
-        match o {
-            Object::Cluster(o) => Some(o),
-            _ => None,
-        }
-    }
-    fields(cx, false, c, old, Cluster::platform_only, |cx| {
+    fields(cx, false, c, Cluster::platform_only, |cx| {
         cx.shared_cluster()
             .map(|s| format!("shared cluster {}/{}", s.namespace, s.name))
     });
 }
 
 fn pooler(cx: &mut Cx<'_>, p: &Pooler) {
-    fn old(o: &Object) -> Option<&Pooler> {
-        match o {
-            Object::Pooler(o) => Some(o),
-            _ => None,
-        }
-    }
-    fields(cx, false, p, old, Pooler::platform_only, |cx| {
+    fields(cx, false, p, Pooler::platform_only, |cx| {
         cx.referenced_cluster(&p.spec.cluster.name)
             .map(|s| format!("a Pooler of shared cluster {}", s.name))
     });
 }
 
 fn database(cx: &mut Cx<'_>, d: &Database) {
-    fn old(o: &Object) -> Option<&Database> {
-        match o {
-            Object::Database(o) => Some(o),
-            _ => None,
-        }
-    }
-    fields(cx, true, d, old, Database::platform_only, |cx| {
+    fields(cx, true, d, Database::platform_only, |cx| {
         cx.referenced_cluster(&d.spec.cluster.name)
             .map(|s| format!("a Database on shared cluster {}", s.name))
     });
 }
 
 fn subscription(cx: &mut Cx<'_>, s: &Subscription) {
-    fn old(o: &Object) -> Option<&Subscription> {
-        match o {
-            Object::Subscription(o) => Some(o),
-            _ => None,
-        }
-    }
-    fields(cx, true, s, old, Subscription::platform_only, |cx| {
+    fields(cx, true, s, Subscription::platform_only, |cx| {
         cx.referenced_cluster(&s.spec.cluster.name).map(|c| {
             format!(
                 "a Subscription on shared cluster {} (it pulls data from a server outside the cluster)",

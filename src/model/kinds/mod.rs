@@ -73,6 +73,20 @@ macro_rules! kinds {
             }
         }
 
+        $(
+            /// The typed object, when the [`Object`] is of this kind.
+            impl<'a> TryFrom<&'a Object> for &'a $module::$kind {
+                type Error = Kind;
+
+                fn try_from(object: &'a Object) -> Result<Self, Kind> {
+                    match object {
+                        Object::$kind(o) => Ok(o),
+                        other => Err(other.kind()),
+                    }
+                }
+            }
+        )*
+
         /// Every covered kind's descriptor, in [`Kind::ALL`]'s order.
         pub const KINDS: &[&Descriptor] = &[$(&$module::DESCRIPTOR),*];
     };
